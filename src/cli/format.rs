@@ -1,0 +1,300 @@
+//! Report renderers for `redline check`: text (like a compiler's errors),
+//! JSON (SPEC §3), SARIF 2.1.0 (code scanning) and GitHub workflow
+//! annotations. Pure functions from a report to a string.
+
+use crate::review::{Finding, Report, Severity};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// Source lines of the reviewed files, for quoting in text output.
+pub type Sources = BTreeMap<String, String>;
+
+struct Palette {
+    on: bool,
+}
+
+impl Palette {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn severity(&self, sev: Severity) -> String {
+        let code = match sev {
+            Severity::Critical => "1;31",
+            Severity::Warning => "1;33",
+            Severity::Suggestion => "1;36",
+        };
+        self.paint(code, sev.as_str())
+    }
+}
+
+pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
+    let p = Palette { on: color };
+    let mut out = String::new();
+    for f in &report.findings {
+        let code = f.rule.as_deref().unwrap_or(&f.reviewer);
+        let _ = writeln!(
+            out,
+            "{}[{}]: {}",
+            p.severity(f.severity),
+            code,
+            p.paint("1", &f.title)
+        );
+        let gutter = f.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        let _ = writeln!(
+            out,
+            "{pad}{} {}:{}:{}",
+            p.paint("1;34", "-->"),
+            f.path,
+            f.line,
+            f.column
+        );
+        if let Some(line) = sources.get(&f.path).and_then(|s| {
+            crate::diff::lines(s)
+                .get(f.line as usize - 1)
+                .map(|l| l.to_string())
+        }) {
+            let bar = p.paint("1;34", "|");
+            let shown: String = line.chars().take(200).collect();
+            let _ = writeln!(out, "{pad} {bar}");
+            let _ = writeln!(
+                out,
+                "{} {bar} {}",
+                p.paint("1;34", &f.line.to_string()),
+                shown
+            );
+            let start = f.column.saturating_sub(1) as usize;
+            let width = f
+                .end_column
+                .filter(|_| f.end_line == f.line)
+                .map(|e| (e as usize).saturating_sub(f.column as usize).max(1))
+                .unwrap_or_else(|| shown.chars().count().saturating_sub(start).max(1));
+            let indent: String = shown
+                .chars()
+                .take(start)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let carets = "^".repeat(width.min(200));
+            let _ = writeln!(
+                out,
+                "{pad} {bar} {indent}{}",
+                p.paint(caret_color(f.severity), &carets)
+            );
+        }
+        let _ = writeln!(out, "{pad} = {}", f.message);
+        if f.reviewer != crate::review::builtin::REVIEWER {
+            let _ = writeln!(out, "{pad} = reviewer: {}", f.reviewer);
+        }
+        out.push('\n');
+    }
+    for s in &report.skipped {
+        let _ = writeln!(
+            out,
+            "{}: skipped {}: {}",
+            p.paint("2", "note"),
+            s.path,
+            s.reason
+        );
+    }
+    for d in &report.degraded {
+        let _ = writeln!(
+            out,
+            "{}: reviewer {} degraded: {}",
+            p.paint("1;33", "warning"),
+            d.reviewer,
+            d.reason
+        );
+    }
+    if report.dropped_findings > 0 {
+        let _ = writeln!(
+            out,
+            "{}: {} model finding(s) pointed outside the change and were dropped",
+            p.paint("2", "note"),
+            report.dropped_findings
+        );
+    }
+    let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
+    let _ = writeln!(
+        out,
+        "redline: {} finding(s) ({} critical, {} warning, {} suggestion); verdict {}; tier {}",
+        report.findings.len(),
+        count(Severity::Critical),
+        count(Severity::Warning),
+        count(Severity::Suggestion),
+        report.verdict.as_str(),
+        report.tier.as_str(),
+    );
+    if report.usage.requests > 0 {
+        let u = &report.usage;
+        let _ = writeln!(
+            out,
+            "usage: {} request(s) ({} cached), {} prompt + {} completion tokens, ${:.4}",
+            u.requests, u.cached_requests, u.prompt_tokens, u.completion_tokens, u.cost_usd
+        );
+    }
+    out
+}
+
+fn caret_color(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical => "1;31",
+        Severity::Warning => "1;33",
+        Severity::Suggestion => "1;36",
+    }
+}
+
+pub fn json(report: &Report) -> String {
+    let mut value = serde_json::to_value(report).expect("report serialises");
+    // `rule`/`end_column` are extras; keep SPEC's keys always present.
+    if let Some(findings) = value.get_mut("findings").and_then(|f| f.as_array_mut()) {
+        for f in findings {
+            if f.get("fix").is_none() {
+                f["fix"] = serde_json::Value::Null;
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value).expect("json")
+}
+
+pub fn sarif(report: &Report) -> String {
+    let mut rules: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let results: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let id = rule_id(f);
+            rules.entry(id.clone()).or_insert_with(|| {
+                let help = f
+                    .rule
+                    .as_deref()
+                    .and_then(crate::review::builtin::rule)
+                    .map(|r| r.explanation)
+                    .unwrap_or(&f.message);
+                json!({
+                    "id": id,
+                    "name": id,
+                    "shortDescription": {"text": f.title},
+                    "help": {"text": help, "markdown": help},
+                    "defaultConfiguration": {"level": sarif_level(f.severity)},
+                    "properties": {"tags": [f.reviewer]}
+                })
+            });
+            let mut region = json!({
+                "startLine": f.line,
+                "startColumn": f.column,
+                "endLine": f.end_line,
+            });
+            if let Some(end) = f.end_column {
+                region["endColumn"] = json!(end);
+            }
+            json!({
+                "ruleId": id,
+                "level": sarif_level(f.severity),
+                "message": {"text": format!("{}: {}", f.title, f.message)},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "region": region
+                    }
+                }],
+                "partialFingerprints": {"redline/v1": f.fingerprint}
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "redline",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/redline-review/redline",
+                "rules": rules.into_values().collect::<Vec<_>>()
+            }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///"}},
+            "results": results,
+            "properties": {"verdict": report.verdict.as_str(), "tier": report.tier.as_str()}
+        }]
+    });
+    serde_json::to_string_pretty(&doc).expect("sarif")
+}
+
+/// GitHub Actions workflow commands: `::error file=…,line=…::message`.
+pub fn github(report: &Report) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let level = match f.severity {
+            Severity::Critical => "error",
+            Severity::Warning => "warning",
+            Severity::Suggestion => "notice",
+        };
+        let _ = writeln!(
+            out,
+            "::{level} file={},line={},endLine={},col={},title={}::{}",
+            escape_property(&f.path),
+            f.line,
+            f.end_line,
+            f.column,
+            escape_property(&format!("redline {}: {}", rule_id(f), f.title)),
+            escape_data(&f.message)
+        );
+    }
+    for d in &report.degraded {
+        let _ = writeln!(
+            out,
+            "::warning title=redline degraded::{}",
+            escape_data(&format!("{}: {}", d.reviewer, d.reason))
+        );
+    }
+    out
+}
+
+fn rule_id(f: &Finding) -> String {
+    match &f.rule {
+        Some(rule) => rule.clone(),
+        None => format!("{}/{}", f.reviewer, slug(&f.title)),
+    }
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(|c| c.to_lowercase()) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').chars().take(60).collect()
+}
+
+fn sarif_level(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical => "error",
+        Severity::Warning => "warning",
+        Severity::Suggestion => "note",
+    }
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

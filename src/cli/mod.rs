@@ -1,0 +1,265 @@
+//! The command-line front end: `redline check` and `redline config`.
+//! Parses nothing itself (clap does, in `main.rs`), calls `review`, renders
+//! reports and maps them to exit codes (SPEC §1).
+
+pub mod format;
+
+use crate::config::{self, ConfigError, LoadedConfig};
+use crate::git::{GitError, Repo};
+use crate::review::{self, ChangeSet, Report, Severity, Tier};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code: nothing at or above `--fail-on`.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: usage, configuration or repository error.
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Critical,
+    Warning,
+    Suggestion,
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Suggestion => Some(Severity::Suggestion),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TierArg {
+    Auto,
+    Trivial,
+    Lite,
+    Full,
+}
+
+impl TierArg {
+    pub fn forced(self) -> Option<Tier> {
+        match self {
+            TierArg::Auto => None,
+            TierArg::Trivial => Some(Tier::Trivial),
+            TierArg::Lite => Some(Tier::Lite),
+            TierArg::Full => Some(Tier::Full),
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// Files or folders to review (default: the whole working tree).
+    pub paths: Vec<PathBuf>,
+    /// Revision to compare against.
+    #[arg(long, default_value = "HEAD", value_name = "REV")]
+    pub base: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = format::Format::Text)]
+    pub format: format::Format,
+    /// Lowest severity that makes the command exit with 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+    pub fail_on: FailOn,
+    /// Risk tier (which reviewers run).
+    #[arg(long, value_enum, default_value_t = TierArg::Auto)]
+    pub tier: TierArg,
+    /// Built-in reviewer only; no network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Configuration file to use instead of `.redline.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Configuration file to use instead of `.redline.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// An error that ends the command with exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn fail(err: CliError) -> ExitCode {
+    eprintln!("redline: error: {err}");
+    ExitCode::from(EXIT_ERROR)
+}
+
+/// `redline check`.
+pub fn check(args: CheckArgs) -> ExitCode {
+    match run_check(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(e),
+    }
+}
+
+fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::Usage(format!("cannot read the current folder: {e}")))?;
+    let repo = Repo::discover(&cwd)?;
+    let loaded = load_config(&repo, args.config.as_deref(), args.offline)?;
+    let base = repo.resolve_base(&args.base)?;
+    let pathspecs = pathspecs(&repo, &cwd, &args.paths)?;
+    let changes = ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?;
+    let report = review_changes(&changes, &loaded, args.tier.forced());
+
+    let rendered = match args.format {
+        format::Format::Text => {
+            let sources = changes
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.new_text.clone()))
+                .collect();
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            format::text(&report, &sources, color)
+        }
+        format::Format::Json => format::json(&report) + "\n",
+        format::Format::Sarif => format::sarif(&report) + "\n",
+        format::Format::Github => format::github(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = stdout.write_all(rendered.as_bytes());
+    let _ = stdout.flush();
+    Ok(exit_code(&report, args.fail_on))
+}
+
+/// The review the CLI runs: the built-in reviewer offline, the model team
+/// otherwise.
+fn review_changes(changes: &ChangeSet, loaded: &LoadedConfig, tier: Option<Tier>) -> Report {
+    let mut report = review::review_offline(changes, tier);
+    if !loaded.config.is_offline() {
+        report.degraded.push(review::Degraded {
+            reviewer: "models".into(),
+            reason:
+                "model reviewers are not available in this build; only the built-in reviewer ran"
+                    .into(),
+        });
+    }
+    report
+}
+
+/// Exit code for a report under `--fail-on`.
+pub fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
+    match fail_on.threshold() {
+        Some(t) if report.findings.iter().any(|f| f.severity >= t) => EXIT_FINDINGS,
+        _ => EXIT_OK,
+    }
+}
+
+/// Loads the configuration for `repo`: defaults, user file, `.redline.toml`
+/// (or `explicit`), environment, then `--offline`.
+pub fn load_config(
+    repo: &Repo,
+    explicit: Option<&Path>,
+    offline: bool,
+) -> Result<LoadedConfig, ConfigError> {
+    let mut builder = config::load(Some(repo.root()), explicit)?;
+    if offline {
+        builder = builder.with_flag("review.offline", toml::Value::Boolean(true), "--offline");
+    }
+    builder.build()
+}
+
+fn pathspecs(repo: &Repo, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<String>, CliError> {
+    paths
+        .iter()
+        .map(|p| {
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                cwd.join(p)
+            };
+            if !abs.exists() {
+                // A deleted file is still a valid thing to ask about.
+                let rel = repo.relative_path(&abs);
+                return rel
+                    .ok_or_else(|| CliError::Usage(format!("{} does not exist", p.display())));
+            }
+            match repo.relative_path(&abs) {
+                Some(rel) => Ok(rel),
+                None if abs.canonicalize().ok().as_deref() == Some(repo.root()) => {
+                    Ok(String::new())
+                }
+                None => Err(CliError::Usage(format!(
+                    "{} is outside the repository at {}",
+                    p.display(),
+                    repo.root().display()
+                ))),
+            }
+        })
+        .filter(|r| !matches!(r, Ok(s) if s.is_empty()))
+        .collect()
+}
+
+/// `redline config`: every effective value and where it came from.
+pub fn show_config(args: ConfigArgs) -> ExitCode {
+    let cwd = match std::env::current_dir() {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(CliError::Usage(format!(
+                "cannot read the current folder: {e}"
+            )))
+        }
+    };
+    let repo = Repo::discover(&cwd).ok();
+    let loaded = config::load(repo.as_ref().map(|r| r.root()), args.config.as_deref())
+        .and_then(|b| b.build());
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => return fail(e.into()),
+    };
+    let mut out = String::new();
+    if let Some(user) = config::user_config_path() {
+        out += &format!("# user config: {}\n", user.display());
+    }
+    match &repo {
+        Some(r) => out += &format!("# repository: {}\n", r.root().display()),
+        None => out += "# not inside a git repository: repository config not loaded\n",
+    }
+    let rows = config::describe(&loaded);
+    let width = rows
+        .iter()
+        .map(|(k, v, _)| k.len() + v.len() + 3)
+        .max()
+        .unwrap_or(0)
+        .min(70);
+    for (key, value, origin) in rows {
+        let kv = format!("{key} = {value}");
+        out += &format!("{kv:width$}  # {origin}\n");
+    }
+    let key_env = &loaded.config.llm.api_key_env;
+    let key_state = match std::env::var(key_env) {
+        Ok(v) if !v.is_empty() => "set (redacted)",
+        _ => "not set",
+    };
+    out += &format!("# api key: ${key_env} is {key_state}\n");
+    out += &format!(
+        "# mode: {}\n",
+        if loaded.config.is_offline() {
+            "offline (built-in reviewer only)"
+        } else {
+            "models"
+        }
+    );
+    print!("{out}");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,260 @@
+//! The repository as redline sees it: where it is, what the base revision
+//! holds, and which working-tree paths differ from it. Backed by libgit2
+//! through `git2`. This module knows nothing about reviews or editors; it
+//! hands out bytes and paths.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{0} is not inside a git repository; run `git init` there or pass a path inside one")]
+    NotARepository(PathBuf),
+    #[error("unknown revision `{0}`; check it with `git rev-parse {0}` (fetch it first in CI)")]
+    UnknownRevision(String),
+    #[error("the repository at {0} is bare; redline reviews a working tree")]
+    Bare(PathBuf),
+    #[error("git: {0}")]
+    Other(#[from] git2::Error),
+}
+
+/// The revision a change is compared against. `tree` is `None` when the
+/// repository has no commits yet: then every file is new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    pub rev: String,
+    pub commit: Option<git2::Oid>,
+    pub tree: Option<git2::Oid>,
+}
+
+impl Base {
+    /// A stable id for caching blobs: the commit, or "unborn".
+    pub fn id(&self) -> String {
+        self.commit
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "unborn".into())
+    }
+}
+
+/// How a path differs from the base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+    /// Renamed (possibly with edits) from the given repository-relative path.
+    Renamed {
+        from: String,
+    },
+    Untracked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedPath {
+    /// Repository-relative, `/`-separated.
+    pub path: String,
+    pub kind: ChangeKind,
+}
+
+/// A discovered working-tree repository. `git2::Repository` is not `Sync`,
+/// so it sits behind a mutex; every operation is short.
+pub struct Repo {
+    inner: Mutex<git2::Repository>,
+    root: PathBuf,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo").field("root", &self.root).finish()
+    }
+}
+
+impl Repo {
+    /// Finds the repository containing `path` (a file or folder).
+    pub fn discover(path: &Path) -> Result<Self, GitError> {
+        let start = if path.is_file() {
+            path.parent().unwrap_or(path)
+        } else {
+            path
+        };
+        let repo = git2::Repository::discover(start).map_err(|e| match e.code() {
+            git2::ErrorCode::NotFound => GitError::NotARepository(path.to_path_buf()),
+            _ => GitError::Other(e),
+        })?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| GitError::Bare(path.to_path_buf()))?
+            .to_path_buf();
+        let root = root.canonicalize().unwrap_or(root);
+        Ok(Self {
+            inner: Mutex::new(repo),
+            root,
+        })
+    }
+
+    /// The working-tree root (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The `.git` folder (where redline keeps per-repository state).
+    pub fn git_dir(&self) -> PathBuf {
+        self.lock().path().to_path_buf()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, git2::Repository> {
+        // A poisoned lock only means another thread panicked mid-read; the
+        // repository handle itself holds no invariant we could break.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Resolves `rev` to a base. `HEAD` in a repository without commits is
+    /// the empty base; any other unresolvable revision is an error.
+    pub fn resolve_base(&self, rev: &str) -> Result<Base, GitError> {
+        let repo = self.lock();
+        let resolved = repo
+            .revparse_single(rev)
+            .map(|object| object.peel_to_commit().map(|c| (c.id(), c.tree_id())));
+        match resolved {
+            Ok(Ok((commit, tree))) => Ok(Base {
+                rev: rev.to_string(),
+                commit: Some(commit),
+                tree: Some(tree),
+            }),
+            Ok(Err(_)) => Err(GitError::UnknownRevision(rev.to_string())),
+            Err(e) if rev == "HEAD" && repo.head().is_err() && is_unborn(&repo) => {
+                tracing::debug!("HEAD is unborn ({e}); treating every file as added");
+                Ok(Base {
+                    rev: rev.to_string(),
+                    commit: None,
+                    tree: None,
+                })
+            }
+            Err(_) => Err(GitError::UnknownRevision(rev.to_string())),
+        }
+    }
+
+    /// The bytes of `path` (repository-relative) at `base`, or `None` when the
+    /// path does not exist there.
+    pub fn base_blob(&self, base: &Base, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let Some(tree_id) = base.tree else {
+            return Ok(None);
+        };
+        let repo = self.lock();
+        let tree = repo.find_tree(tree_id)?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let content = match entry.to_object(&repo)?.into_blob() {
+            Ok(blob) => Some(blob.content().to_vec()),
+            // A folder or submodule at that path: nothing to diff against.
+            Err(_) => None,
+        };
+        Ok(content)
+    }
+
+    /// Size in bytes of `path` at `base` without reading it, for size limits.
+    pub fn base_blob_size(&self, base: &Base, path: &str) -> Result<Option<u64>, GitError> {
+        let Some(tree_id) = base.tree else {
+            return Ok(None);
+        };
+        let repo = self.lock();
+        let tree = repo.find_tree(tree_id)?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        let odb = repo.odb()?;
+        match odb.read_header(entry.id()) {
+            Ok((size, git2::ObjectType::Blob)) => Ok(Some(size as u64)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Paths of the working tree (index and untracked files included) that
+    /// differ from `base`, restricted to `pathspecs` when given
+    /// (repository-relative). Ignored files are left out; renames are
+    /// detected.
+    pub fn changed_paths(
+        &self,
+        base: &Base,
+        pathspecs: &[String],
+    ) -> Result<Vec<ChangedPath>, GitError> {
+        let repo = self.lock();
+        let tree = match base.tree {
+            Some(id) => Some(repo.find_tree(id)?),
+            None => None,
+        };
+        let mut opts = git2::DiffOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_typechange(true)
+            .ignore_submodules(true);
+        for spec in pathspecs {
+            opts.pathspec(spec);
+        }
+        let mut diff = repo.diff_tree_to_workdir_with_index(tree.as_ref(), Some(&mut opts))?;
+        let mut find = git2::DiffFindOptions::new();
+        find.renames(true).for_untracked(true);
+        diff.find_similar(Some(&mut find))?;
+
+        let mut out = Vec::new();
+        for delta in diff.deltas() {
+            let path_of = |f: git2::DiffFile<'_>| {
+                f.path()
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default()
+            };
+            let new_path = path_of(delta.new_file());
+            let kind = match delta.status() {
+                git2::Delta::Added => ChangeKind::Added,
+                git2::Delta::Untracked => ChangeKind::Untracked,
+                git2::Delta::Deleted => ChangeKind::Deleted,
+                git2::Delta::Renamed | git2::Delta::Copied => ChangeKind::Renamed {
+                    from: path_of(delta.old_file()),
+                },
+                git2::Delta::Modified | git2::Delta::Typechange => ChangeKind::Modified,
+                _ => continue,
+            };
+            let path = if kind == ChangeKind::Deleted {
+                path_of(delta.old_file())
+            } else {
+                new_path
+            };
+            if !path.is_empty() {
+                out.push(ChangedPath { path, kind });
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.dedup_by(|a, b| a.path == b.path);
+        Ok(out)
+    }
+
+    /// Repository-relative `/`-separated form of an absolute path inside the
+    /// working tree, or `None` when it lies outside.
+    pub fn relative_path(&self, path: &Path) -> Option<String> {
+        let canonical = path
+            .canonicalize()
+            .ok()
+            .or_else(|| {
+                // The file may not exist yet (a new, unsaved buffer): resolve
+                // its folder instead.
+                let parent = path.parent()?.canonicalize().ok()?;
+                Some(parent.join(path.file_name()?))
+            })
+            .unwrap_or_else(|| path.to_path_buf());
+        let rel = canonical.strip_prefix(&self.root).ok()?;
+        let s = rel.to_string_lossy().replace('\\', "/");
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+fn is_unborn(repo: &git2::Repository) -> bool {
+    match repo.head() {
+        Err(e) => {
+            e.code() == git2::ErrorCode::UnbornBranch || e.code() == git2::ErrorCode::NotFound
+        }
+        Ok(_) => false,
+    }
+}

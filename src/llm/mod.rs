@@ -1,0 +1,1 @@
+//! The one model client: transport, breaker, failover, cache and cost.

@@ -1,0 +1,58 @@
+//! The `redline` binary: parses arguments, sets up logging to stderr, and
+//! hands over to a front end. Nothing else lives here.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "redline",
+    version,
+    about = "Reviews code while it is being written"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the language server over stdio.
+    Lsp,
+    /// Review the working tree (or PATHs) against a base revision.
+    Check(redline::cli::CheckArgs),
+    /// Print the effective configuration and where each value came from.
+    Config(redline::cli::ConfigArgs),
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                redline::cli::EXIT_ERROR
+            } else {
+                0
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Lsp => redline::lsp::run(),
+        Command::Check(args) => redline::cli::check(args),
+        Command::Config(args) => redline::cli::show_config(args),
+    }
+}
+
+/// Logs go to stderr (stdout belongs to JSON-RPC), filtered by `REDLINE_LOG`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REDLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("redline=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}

@@ -1,0 +1,177 @@
+//! The finding model of SPEC §3 and the report a review produces. A finding
+//! is what a reviewer said about lines of the *new* text; its fingerprint
+//! identifies the issue independently of where the lines currently are.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Suggestion,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Suggestion => "suggestion",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Lenient parse for model output ("error", "high" and friends).
+    pub fn parse_lenient(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "critical" | "error" | "high" | "blocker" => Some(Severity::Critical),
+            "warning" | "warn" | "medium" | "major" => Some(Severity::Warning),
+            "suggestion" | "info" | "low" | "minor" | "nit" | "note" => Some(Severity::Suggestion),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Repository-relative, `/`-separated.
+    pub path: String,
+    /// 1-based lines of the new text, inclusive.
+    pub line: u32,
+    pub end_line: u32,
+    /// 1-based character column on `line` where the issue starts.
+    pub column: u32,
+    /// 1-based character column on `end_line` just past the issue, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<u32>,
+    pub severity: Severity,
+    pub reviewer: String,
+    /// The built-in rule that fired, for built-in findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub title: String,
+    pub message: String,
+    pub fingerprint: String,
+    /// Replacement text for lines `line..=end_line`.
+    pub fix: Option<String>,
+}
+
+/// A stable id: the file, the reviewer, the title and the trimmed text of
+/// the lines the finding points at. It does not contain line numbers, so a
+/// finding that moves keeps its fingerprint; `occurrence` separates identical
+/// findings on identical lines.
+pub fn fingerprint(path: &str, reviewer: &str, title: &str, code: &str, occurrence: u32) -> String {
+    let mut h = Sha256::new();
+    for part in [path, reviewer, title] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for line in code.lines() {
+        h.update(line.trim().as_bytes());
+        h.update([b'\n']);
+    }
+    h.update(occurrence.to_le_bytes());
+    let digest = h.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approved,
+    ApprovedWithComments,
+    MinorIssues,
+    SignificantConcerns,
+}
+
+impl Verdict {
+    /// The verdict implied by findings alone (the coordinator may refine it,
+    /// but never below what a critical finding implies).
+    pub fn from_findings(findings: &[Finding]) -> Self {
+        match findings.iter().map(|f| f.severity).max() {
+            None => Verdict::Approved,
+            Some(Severity::Suggestion) => Verdict::ApprovedWithComments,
+            Some(Severity::Warning) => Verdict::MinorIssues,
+            Some(Severity::Critical) => Verdict::SignificantConcerns,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved",
+            Verdict::ApprovedWithComments => "approved_with_comments",
+            Verdict::MinorIssues => "minor_issues",
+            Verdict::SignificantConcerns => "significant_concerns",
+        }
+    }
+}
+
+/// Requests, tokens and money spent on one review.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_requests: u64,
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.requests += other.requests;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cached_requests += other.cached_requests;
+        self.cost_usd += other.cost_usd;
+    }
+}
+
+/// A reviewer that could not do its job, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Degraded {
+    pub reviewer: String,
+    pub reason: String,
+}
+
+/// A file the review deliberately did not look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub verdict: Verdict,
+    pub tier: super::Tier,
+    pub findings: Vec<Finding>,
+    pub usage: Usage,
+    pub degraded: Vec<Degraded>,
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// Model findings dropped because they pointed outside the change.
+    #[serde(default)]
+    pub dropped_findings: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_indentation_but_not_content() {
+        let a = fingerprint("a.rs", "builtin", "t", "    dbg!(x);", 0);
+        let b = fingerprint("a.rs", "builtin", "t", "dbg!(x);", 0);
+        let c = fingerprint("a.rs", "builtin", "t", "dbg!(y);", 0);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 16);
+    }
+}
