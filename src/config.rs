@@ -25,7 +25,7 @@ pub enum ConfigError {
     Invalid { origin: String, message: String },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub llm: LlmConfig,
@@ -179,19 +179,6 @@ impl Default for CacheConfig {
             redis_url: None,
             ttl_hours: 24 * 7,
             max_mb: 200,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            llm: LlmConfig::default(),
-            providers: BTreeMap::new(),
-            models: BTreeMap::new(),
-            reviewers: BTreeMap::new(),
-            review: ReviewConfig::default(),
-            cache: CacheConfig::default(),
         }
     }
 }
