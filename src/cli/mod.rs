@@ -119,7 +119,7 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let base = repo.resolve_base(&args.base)?;
     let pathspecs = pathspecs(&repo, &cwd, &args.paths)?;
     let changes = ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?;
-    let report = review_changes(&changes, &loaded, args.tier.forced());
+    let report = review_changes(&changes, &loaded, args.tier.forced())?;
 
     let rendered = match args.format {
         format::Format::Text => {
@@ -142,19 +142,28 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     Ok(exit_code(&report, args.fail_on))
 }
 
-/// The review the CLI runs: the built-in reviewer offline, the model team
-/// otherwise.
-fn review_changes(changes: &ChangeSet, loaded: &LoadedConfig, tier: Option<Tier>) -> Report {
-    let mut report = review::review_offline(changes, tier);
-    if !loaded.config.is_offline() {
-        report.degraded.push(review::Degraded {
-            reviewer: "models".into(),
-            reason:
-                "model reviewers are not available in this build; only the built-in reviewer ran"
-                    .into(),
-        });
-    }
-    report
+/// The review the CLI runs, through the same engine as the editor.
+fn review_changes(
+    changes: &ChangeSet,
+    loaded: &LoadedConfig,
+    tier: Option<Tier>,
+) -> Result<Report, CliError> {
+    let engine = review::Engine::new(std::sync::Arc::new(loaded.config.clone()))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let options = review::ReviewOptions {
+        tier,
+        buffer_key: None,
+    };
+    Ok(runtime.block_on(engine.review(
+        changes,
+        options,
+        tokio_util::sync::CancellationToken::new(),
+        None,
+    )))
 }
 
 /// Exit code for a report under `--fail-on`.
