@@ -4,8 +4,12 @@
 
 pub mod builtin;
 pub mod changes;
+pub mod context;
 pub mod engine;
 pub mod finding;
+pub mod noise;
+pub mod prompts;
+pub mod sanitize;
 pub mod tier;
 
 pub use changes::{ChangeSet, FileChange};
