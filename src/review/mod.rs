@@ -5,9 +5,12 @@
 pub mod builtin;
 pub mod changes;
 pub mod context;
+pub mod coordinator;
 pub mod engine;
 pub mod finding;
+pub mod hunk_cache;
 pub mod noise;
+pub mod parse;
 pub mod prompts;
 pub mod sanitize;
 pub mod tier;

@@ -1,0 +1,452 @@
+//! Model output to findings. Parsing is lenient about the envelope (a
+//! ```json fence, prose before or after, a bare array) and strict about the
+//! content: a finding must name a file of the change, point at lines that
+//! exist in its new text, and touch the lines reviewers were shown (changed
+//! lines plus their context). Anything else is dropped and counted, never
+//! shown at a wrong place. Pure functions; no I/O.
+
+use super::context::FileView;
+use super::finding::{fingerprint, Finding, Severity, Verdict};
+use super::prompts::Reviewer;
+use crate::diff;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Longest title kept (characters); longer ones are cut.
+const MAX_TITLE_CHARS: usize = 120;
+
+/// A finding as a model wrote it, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFinding {
+    pub path: String,
+    pub line: i64,
+    pub end_line: i64,
+    pub severity: Severity,
+    pub title: String,
+    pub message: String,
+    pub fix: Option<String>,
+    pub reviewer: Option<String>,
+}
+
+/// What a model answered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelAnswer {
+    pub findings: Vec<RawFinding>,
+    pub verdict: Option<Verdict>,
+    /// Entries of the `findings` array that were not findings at all.
+    pub malformed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the answer held no JSON object with a `findings` list")]
+    NoJson,
+}
+
+/// Finds the answer's JSON: the whole text, a fenced block, or the first
+/// object that has `findings` somewhere in the text.
+pub fn parse_answer(text: &str) -> Result<ModelAnswer, ParseError> {
+    let candidates = std::iter::once(text.trim().to_string()).chain(fenced_blocks(text));
+    for candidate in candidates {
+        if let Some(answer) = from_json_text(&candidate) {
+            return Ok(answer);
+        }
+    }
+    // Prose around a bare object: try every `{` / `[` as a start and take
+    // the first value that parses, ignoring what follows it.
+    for (i, c) in text.char_indices() {
+        if c != '{' && c != '[' {
+            continue;
+        }
+        let mut stream = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
+        if let Some(Ok(value)) = stream.next() {
+            if let Some(answer) = from_value(&value) {
+                return Ok(answer);
+            }
+        }
+    }
+    Err(ParseError::NoJson)
+}
+
+fn fenced_blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let body_start = after.find('\n').map(|n| n + 1).unwrap_or(0);
+        let body = &after[body_start..];
+        match body.find("```") {
+            Some(end) => {
+                out.push(body[..end].trim().to_string());
+                rest = &body[end + 3..];
+            }
+            None => {
+                // An unterminated fence (a truncated answer): try what is there.
+                out.push(body.trim().to_string());
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn from_json_text(text: &str) -> Option<ModelAnswer> {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| from_value(&v))
+}
+
+fn from_value(value: &Value) -> Option<ModelAnswer> {
+    let (items, verdict) = match value {
+        Value::Object(map) => {
+            let items = map
+                .get("findings")
+                .or_else(|| map.get("issues"))?
+                .as_array()?;
+            let verdict = map
+                .get("verdict")
+                .and_then(Value::as_str)
+                .and_then(parse_verdict);
+            (items, verdict)
+        }
+        Value::Array(items) => (items, None),
+        _ => return None,
+    };
+    let mut answer = ModelAnswer {
+        verdict,
+        ..ModelAnswer::default()
+    };
+    for item in items {
+        match raw_finding(item) {
+            Some(f) => answer.findings.push(f),
+            None => answer.malformed += 1,
+        }
+    }
+    Some(answer)
+}
+
+fn parse_verdict(s: &str) -> Option<Verdict> {
+    match s
+        .trim()
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_")
+        .as_str()
+    {
+        "approved" => Some(Verdict::Approved),
+        "approved_with_comments" => Some(Verdict::ApprovedWithComments),
+        "minor_issues" => Some(Verdict::MinorIssues),
+        "significant_concerns" => Some(Verdict::SignificantConcerns),
+        _ => None,
+    }
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn raw_finding(item: &Value) -> Option<RawFinding> {
+    let map = item.as_object()?;
+    let path = text(map.get("path").or_else(|| map.get("file")))?;
+    let line = int(map.get("line").or_else(|| map.get("start_line")))?;
+    let end_line = int(map.get("end_line")).unwrap_or(line).max(line);
+    let severity = map
+        .get("severity")
+        .and_then(Value::as_str)
+        .and_then(Severity::parse_lenient)
+        .unwrap_or(Severity::Suggestion);
+    let title = text(map.get("title"))?;
+    let title: String = title
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(MAX_TITLE_CHARS)
+        .collect();
+    let message = text(map.get("message").or_else(|| map.get("description")))
+        .unwrap_or_else(|| title.clone());
+    let fix = map
+        .get("fix")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string);
+    let reviewer = text(map.get("reviewer"));
+    Some(RawFinding {
+        path,
+        line,
+        end_line,
+        severity,
+        title,
+        message,
+        fix,
+        reviewer,
+    })
+}
+
+/// Why a finding was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// Absolute, `..`, or otherwise not a repository-relative path.
+    OutsideRepository,
+    /// A path that is not one of the files reviewers were shown.
+    NotInChange,
+    /// A line that does not exist in the new text.
+    NoSuchLine,
+    /// Lines far from anything the change touched.
+    OutsideHunks,
+}
+
+/// What findings may point at: the files reviewers were shown, their new
+/// text, and the lines each block showed (changed lines ± context).
+#[derive(Debug, Default)]
+pub struct Scope {
+    files: HashMap<String, ScopeFile>,
+}
+
+#[derive(Debug)]
+struct ScopeFile {
+    lines: Vec<String>,
+    shown: Vec<Range<u32>>,
+}
+
+impl Scope {
+    /// `views` are the files sent; `new_texts` their current text by path.
+    pub fn new<'a>(views: impl IntoIterator<Item = (&'a FileView, &'a str)>) -> Self {
+        let mut files = HashMap::new();
+        for (view, new_text) in views {
+            files.insert(
+                view.path.clone(),
+                ScopeFile {
+                    lines: diff::lines(new_text)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                    shown: view.blocks.iter().map(|b| b.shown.clone()).collect(),
+                },
+            );
+        }
+        Scope { files }
+    }
+
+    fn resolve(&self, path: &str) -> Result<String, Dropped> {
+        let path = path.trim().replace('\\', "/");
+        if path.starts_with('/')
+            || path.contains(':')
+            || path.split('/').any(|c| c == "..")
+            || path.chars().any(char::is_control)
+        {
+            return Err(Dropped::OutsideRepository);
+        }
+        let path = path.trim_start_matches("./").to_string();
+        if self.files.contains_key(&path) {
+            return Ok(path);
+        }
+        // `a/…` / `b/…` as in a unified diff header.
+        for prefix in ["b/", "a/"] {
+            if let Some(stripped) = path.strip_prefix(prefix) {
+                if self.files.contains_key(stripped) {
+                    return Ok(stripped.to_string());
+                }
+            }
+        }
+        Err(Dropped::NotInChange)
+    }
+
+    /// Turns a raw finding into a finding, or says why it is dropped.
+    /// `reviewer` is who reported it (a coordinator's `reviewer` field, when
+    /// it names a specialist, wins).
+    pub fn validate(&self, raw: &RawFinding, reviewer: Reviewer) -> Result<Finding, Dropped> {
+        let path = self.resolve(&raw.path)?;
+        let file = &self.files[&path];
+        let count = file.lines.len() as i64;
+        if raw.line < 1 || raw.line > count.max(1) || (count == 0 && raw.line != 1) {
+            return Err(Dropped::NoSuchLine);
+        }
+        let line = raw.line as u32;
+        let end_line = raw.end_line.clamp(raw.line, count.max(1)) as u32;
+        let touches = file
+            .shown
+            .iter()
+            .any(|r| line < r.end.max(r.start + 1) && end_line >= r.start);
+        if !touches {
+            return Err(Dropped::OutsideHunks);
+        }
+        let reviewer = raw
+            .reviewer
+            .as_deref()
+            .and_then(Reviewer::parse)
+            .filter(|r| *r != Reviewer::Coordinator)
+            .unwrap_or(reviewer);
+        let first = file
+            .lines
+            .get(line as usize - 1)
+            .map(String::as_str)
+            .unwrap_or("");
+        let column = first.chars().take_while(|c| c.is_whitespace()).count() as u32 + 1;
+        Ok(Finding {
+            path,
+            line,
+            end_line,
+            column,
+            end_column: None,
+            severity: raw.severity,
+            reviewer: reviewer.as_str().to_string(),
+            rule: None,
+            title: raw.title.clone(),
+            message: raw.message.clone(),
+            fingerprint: String::new(),
+            fix: raw.fix.clone(),
+        })
+    }
+
+    /// The text of `line..=end_line` of `path`'s new text.
+    pub fn code(&self, path: &str, line: u32, end_line: u32) -> String {
+        self.files
+            .get(path)
+            .map(|f| {
+                f.lines
+                    .iter()
+                    .skip(line.saturating_sub(1) as usize)
+                    .take((end_line + 1).saturating_sub(line) as usize)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Gives every model finding its fingerprint (path, reviewer, title, code of
+/// its lines, and an occurrence counter for identical ones).
+pub fn assign_fingerprints(findings: &mut [Finding], scope: &Scope) {
+    let mut seen: HashMap<(String, String, String, String), u32> = HashMap::new();
+    for f in findings.iter_mut().filter(|f| f.fingerprint.is_empty()) {
+        let code = scope.code(&f.path, f.line, f.end_line);
+        let n = seen
+            .entry((
+                f.path.clone(),
+                f.reviewer.clone(),
+                f.title.clone(),
+                code.clone(),
+            ))
+            .or_insert(0);
+        f.fingerprint = fingerprint(&f.path, &f.reviewer, &f.title, &code, *n);
+        *n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::changes::FileChange;
+    use crate::review::context::file_view;
+
+    fn raw(path: &str, line: i64) -> RawFinding {
+        RawFinding {
+            path: path.into(),
+            line,
+            end_line: line,
+            severity: Severity::Warning,
+            title: "t".into(),
+            message: "m".into(),
+            fix: None,
+            reviewer: None,
+        }
+    }
+
+    #[test]
+    fn json_is_found_in_fences_in_prose_and_bare() {
+        let bare =
+            r#"{"findings": [{"path": "a.rs", "line": 2, "severity": "high", "title": "x"}]}"#;
+        let fenced = format!("Here you go:\n```json\n{bare}\n```\nHope it helps!");
+        let prose = format!("Sure. {bare} That is all. {{not json}}");
+        for text in [bare.to_string(), fenced, prose] {
+            let a = parse_answer(&text).unwrap();
+            assert_eq!(a.findings.len(), 1, "{text}");
+            assert_eq!(a.findings[0].severity, Severity::Critical);
+            assert_eq!(a.findings[0].end_line, 2);
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_and_malformed_entries_are_counted() {
+        assert_eq!(parse_answer("I think it is fine."), Err(ParseError::NoJson));
+        assert_eq!(parse_answer("{\"findings\": 3}"), Err(ParseError::NoJson));
+        let a = parse_answer(
+            r#"{"findings": [1, {"path": "a"}, {"path": "a", "line": "4", "title": "ok"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(a.malformed, 2);
+        assert_eq!(a.findings[0].line, 4);
+    }
+
+    #[test]
+    fn coordinator_verdict_is_read() {
+        let a = parse_answer(r#"{"verdict": "minor_issues", "findings": []}"#).unwrap();
+        assert_eq!(a.verdict, Some(Verdict::MinorIssues));
+    }
+
+    fn scope_of(file: &FileChange) -> (Scope, FileView) {
+        let view = file_view(file);
+        let scope = Scope::new([(&view, file.new_text.as_str())]);
+        (scope, view)
+    }
+
+    #[test]
+    fn findings_outside_the_change_are_dropped_with_a_reason() {
+        let old: String = (1..=40).map(|i| format!("l{i}\n")).collect();
+        let new = old.replace("l20\n", "changed\n");
+        let file = FileChange::new("src/a.rs", crate::git::ChangeKind::Modified, old, new);
+        let (scope, _) = scope_of(&file);
+        let v = |r: RawFinding| scope.validate(&r, Reviewer::Quality);
+        assert!(v(raw("src/a.rs", 20)).is_ok());
+        assert!(v(raw("./src/a.rs", 21)).is_ok(), "context lines are fine");
+        assert_eq!(v(raw("src/a.rs", 9999)), Err(Dropped::NoSuchLine));
+        assert_eq!(v(raw("src/a.rs", 0)), Err(Dropped::NoSuchLine));
+        assert_eq!(v(raw("src/a.rs", 2)), Err(Dropped::OutsideHunks));
+        assert_eq!(
+            v(raw("../../etc/passwd", 1)),
+            Err(Dropped::OutsideRepository)
+        );
+        assert_eq!(v(raw("/etc/passwd", 1)), Err(Dropped::OutsideRepository));
+        assert_eq!(v(raw("C:/x", 1)), Err(Dropped::OutsideRepository));
+        assert_eq!(v(raw("src/b.rs", 20)), Err(Dropped::NotInChange));
+    }
+
+    #[test]
+    fn end_line_past_the_file_is_clamped_and_column_skips_indentation() {
+        let file = FileChange::new_file("a.py", "x = 1\n    y = 2\n".into());
+        let (scope, _) = scope_of(&file);
+        let mut r = raw("a.py", 2);
+        r.end_line = 50;
+        let f = scope.validate(&r, Reviewer::General).unwrap();
+        assert_eq!((f.line, f.end_line, f.column), (2, 2, 5));
+    }
+
+    #[test]
+    fn identical_findings_get_distinct_stable_fingerprints() {
+        let file = FileChange::new_file("a.py", "x\nx\n".into());
+        let (scope, _) = scope_of(&file);
+        let mut fs = vec![
+            scope.validate(&raw("a.py", 1), Reviewer::General).unwrap(),
+            scope.validate(&raw("a.py", 2), Reviewer::General).unwrap(),
+        ];
+        assign_fingerprints(&mut fs, &scope);
+        assert_ne!(fs[0].fingerprint, fs[1].fingerprint);
+        assert_eq!(
+            fs[0].fingerprint,
+            fingerprint("a.py", "general", "t", "x", 0)
+        );
+    }
+}
