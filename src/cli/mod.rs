@@ -119,7 +119,7 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let base = repo.resolve_base(&args.base)?;
     let pathspecs = pathspecs(&repo, &cwd, &args.paths)?;
     let changes = ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?;
-    let report = review_changes(&changes, &loaded, args.tier.forced())?;
+    let report = review_changes(&repo, &changes, &loaded, args.tier.forced())?;
 
     let rendered = match args.format {
         format::Format::Text => {
@@ -144,12 +144,14 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
 
 /// The review the CLI runs, through the same engine as the editor.
 fn review_changes(
+    repo: &Repo,
     changes: &ChangeSet,
     loaded: &LoadedConfig,
     tier: Option<Tier>,
 ) -> Result<Report, CliError> {
     let engine = review::Engine::new(std::sync::Arc::new(loaded.config.clone()))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .with_repo_root(repo.root());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
