@@ -62,7 +62,10 @@ pub enum LlmError {
     #[error("model `{model}` is failing (circuit open); retrying in {:.0} s", retry_in.as_secs_f64())]
     CircuitOpen { model: String, retry_in: Duration },
     #[error("every model in the failover chain failed ({}); last error: {last}", tried.join(" -> "))]
-    ChainExhausted { tried: Vec<String>, last: Box<LlmError> },
+    ChainExhausted {
+        tried: Vec<String>,
+        last: Box<LlmError>,
+    },
     #[error("daily budget of ${budget:.2} reached (spent ${spent:.2} today); raise review.budget_usd_per_day or wait until tomorrow (UTC)")]
     OverBudget { spent: f64, budget: f64 },
     #[error("model configuration: {0}")]

@@ -10,9 +10,7 @@ use super::breaker::Permit;
 use super::cache::{self, Entry};
 use super::cost::{cost_usd, estimate_tokens};
 use super::transport::{self, Attempt};
-use super::{
-    emit, ChatRequest, ChatResponse, Inner, LlmError, ModelSpec, StreamEvent, Usage,
-};
+use super::{emit, ChatRequest, ChatResponse, Inner, LlmError, ModelSpec, StreamEvent, Usage};
 use rand::Rng;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -130,13 +128,19 @@ fn backoff(inner: &Inner, attempt: u32) -> Duration {
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
         .min(t.backoff_max);
     let half = d / 2;
-    half + d.saturating_sub(half).mul_f64(rand::rng().random_range(0.0..=1.0))
+    half + d
+        .saturating_sub(half)
+        .mul_f64(rand::rng().random_range(0.0..=1.0))
 }
 
 /// The larger `max_tokens` for a retry after `finish_reason: "length"`:
 /// double, capped by what the context window leaves after the prompt.
 fn larger_limit(spec: &ModelSpec, req: &ChatRequest, current: u32) -> Option<u32> {
-    let prompt: u64 = req.messages.iter().map(|m| estimate_tokens(&m.content)).sum();
+    let prompt: u64 = req
+        .messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content))
+        .sum();
     let room = u64::from(spec.context_tokens).saturating_sub(prompt);
     let bigger = u64::from(current).saturating_mul(2).min(room);
     (bigger > u64::from(current)).then(|| u32::try_from(bigger).unwrap_or(u32::MAX))
@@ -168,7 +172,12 @@ async fn try_model(
         inner.cached_requests.fetch_add(1, Ordering::Relaxed);
         usage.cached_requests += 1;
         tracing::debug!(model = %spec.key, "answer served from cache");
-        emit(events, StreamEvent::Started { model: spec.key.clone() });
+        emit(
+            events,
+            StreamEvent::Started {
+                model: spec.key.clone(),
+            },
+        );
         emit(events, StreamEvent::Delta(hit.content.clone()));
         return Ok(ChatResponse {
             content: hit.content,
@@ -225,7 +234,11 @@ async fn try_model(
         };
         breaker.success();
         let (prompt_tokens, completion_tokens) = completion.usage.unwrap_or_else(|| {
-            let prompt = req.messages.iter().map(|m| estimate_tokens(&m.content)).sum();
+            let prompt = req
+                .messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content))
+                .sum();
             (prompt, estimate_tokens(&completion.content))
         });
         let spent = Usage {
@@ -311,7 +324,12 @@ async fn send_once(
             return Err(LlmError::Cancelled);
         }
     }
-    emit(events, StreamEvent::Started { model: spec.key.clone() });
+    emit(
+        events,
+        StreamEvent::Started {
+            model: spec.key.clone(),
+        },
+    );
     let attempt = Attempt {
         model_key: &spec.key,
         model_name: &spec.name,

@@ -31,7 +31,10 @@ impl RateLimiter {
             let wait_until = {
                 let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                {
                     sent.pop_front();
                 }
                 if sent.len() < self.per_minute {

@@ -117,12 +117,23 @@ pub struct ChatResponse {
 /// `Delta`s should clear what it has when it sees `Started`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
-    Started { model: String },
-    FirstToken { model: String },
+    Started {
+        model: String,
+    },
+    FirstToken {
+        model: String,
+    },
     Delta(String),
     /// Nothing arrived for `waited` (sent every `llm.heartbeat_s` of silence).
-    Silent { model: String, waited: Duration },
-    Failover { from: String, to: String, reason: String },
+    Silent {
+        model: String,
+        waited: Duration,
+    },
+    Failover {
+        from: String,
+        to: String,
+        reason: String,
+    },
 }
 
 pub(crate) fn emit(events: Option<&UnboundedSender<StreamEvent>>, event: StreamEvent) {

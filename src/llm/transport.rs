@@ -280,7 +280,10 @@ pub async fn send(
     cancel: &CancellationToken,
     events: Option<&UnboundedSender<StreamEvent>>,
 ) -> Result<Completion, LlmError> {
-    let url = format!("{}/chat/completions", a.endpoint.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/chat/completions",
+        a.endpoint.base_url.trim_end_matches('/')
+    );
     let mut body = serde_json::json!({
         "model": a.model_name,
         "messages": a.messages,
@@ -322,7 +325,11 @@ pub async fn send(
         let after = retry_after(response.headers());
         let text = watch.guard(response.text()).await?.unwrap_or_default();
         let err = classify_status(a, status.as_u16(), after, &text);
-        tracing::debug!(model = a.model_key, status = status.as_u16(), "model request failed");
+        tracing::debug!(
+            model = a.model_key,
+            status = status.as_u16(),
+            "model request failed"
+        );
         return Err(err);
     }
     let is_sse = response
@@ -440,10 +447,7 @@ fn parse_whole(
 ) -> Result<Completion, LlmError> {
     let chunk: Chunk = serde_json::from_slice(bytes).map_err(|e| LlmError::Garbage {
         model: model.to_string(),
-        message: format!(
-            "{e} in `{}`",
-            shorten(&String::from_utf8_lossy(bytes), 80)
-        ),
+        message: format!("{e} in `{}`", shorten(&String::from_utf8_lossy(bytes), 80)),
     })?;
     if chunk.choices.is_empty() && chunk.error.is_none() {
         return Err(LlmError::Garbage {
