@@ -1,0 +1,136 @@
+//! `redline check` through the real binary with `REDLINE_BASE_URL` pointing
+//! at the fake model server: the model reviewers' findings reach the JSON
+//! report, and a failing model is reported, never silently passed.
+
+#[path = "support/fake_openai.rs"]
+mod fake_openai;
+
+use fake_openai::{Behaviour, FakeOpenAi};
+use std::path::Path;
+use std::process::Output;
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        ok.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+/// A repository with one committed file, then modified in the working tree.
+fn repo_with_change() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["config", "user.email", "t@example.com"]);
+    git(p, &["config", "user.name", "t"]);
+    std::fs::create_dir_all(p.join("src")).unwrap();
+    let old: String = (1..=30).map(|i| format!("x{i} = {i}\n")).collect();
+    std::fs::write(p.join("src/app.py"), &old).unwrap();
+    std::fs::write(p.join(".redline.toml"), "[cache]\nenabled = false\n").unwrap();
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "init"]);
+    let new = old.replace("x15 = 15\n", "x15 = total / count\n");
+    std::fs::write(p.join("src/app.py"), new).unwrap();
+    dir
+}
+
+async fn check(repo: &Path, fake: &FakeOpenAi, extra: &[&str]) -> Output {
+    let home = tempfile::tempdir().expect("temp home");
+    let home = home.path();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .arg("check")
+        .arg("--format")
+        .arg("json")
+        .args(extra)
+        .current_dir(repo)
+        .env("REDLINE_BASE_URL", &fake.base_url)
+        .env("REDLINE_MODEL", "m")
+        .env_remove("REDLINE_OFFLINE")
+        .env_remove("REDLINE_API_KEY")
+        .env("XDG_CONFIG_HOME", &home)
+        .env("XDG_CACHE_HOME", &home)
+        .env("HOME", &home)
+        .output()
+        .await
+        .expect("redline runs")
+}
+
+fn system_prompt(r: &fake_openai::RecordedRequest) -> String {
+    r.body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn check_publishes_model_findings_judged_by_the_coordinator() {
+    let fake = FakeOpenAi::start().await;
+    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+        "severity": "warning", "title": "Division by zero when count is 0",
+        "message": "count can be 0 for an empty batch.", "reviewer": "general"}]}"#;
+    fake.respond_with(move |_| Behaviour::answer(finding));
+    let repo = repo_with_change();
+    let out = check(repo.path(), &fake, &[]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(report["tier"], "trivial");
+    assert_eq!(report["verdict"], "minor_issues");
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{stdout}");
+    assert_eq!(findings[0]["reviewer"], "general");
+    assert_eq!(findings[0]["line"], 15);
+    assert_eq!(report["usage"]["requests"], 2);
+    assert_eq!(report["degraded"].as_array().unwrap().len(), 0);
+
+    let prompts: Vec<String> = fake.requests().iter().map(system_prompt).collect();
+    assert!(prompts[0].starts_with("# General reviewer"));
+    assert!(prompts[1].starts_with("# Review coordinator"));
+    assert!(fake.requests()[0].prompt().contains("x15 = total / count"));
+}
+
+#[tokio::test]
+async fn check_reports_a_failing_model_as_degraded_and_still_fails_on_a_leaked_key() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_fallback(Behaviour::unavailable(None));
+    let repo = repo_with_change();
+    std::fs::write(
+        repo.path().join("src/keys.py"),
+        "AWS = \"AKIAIOSFODNN7QWERTYU\"\n",
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = elsewhere.path().join("fast.toml");
+    std::fs::write(
+        &config,
+        "[llm]\nmax_attempts = 1\nbackoff_base_ms = 1\n[cache]\nenabled = false\n",
+    )
+    .unwrap();
+    let out = check(repo.path(), &fake, &["--config", config.to_str().unwrap()]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert!(report["degraded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["reviewer"] == "general" && d["reason"].as_str().unwrap().contains("503")));
+    assert!(report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "src/keys.py" && f["severity"] == "critical"));
+}
