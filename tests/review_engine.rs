@@ -286,6 +286,22 @@ async fn noise_is_never_sent_but_migrations_are() {
 }
 
 #[tokio::test]
+async fn a_large_lock_file_update_does_not_raise_the_tier() {
+    let fake = FakeOpenAi::start().await;
+    let lock: String = (1..=600).map(|i| format!("name = \"dep{i}\"\n")).collect();
+    let files = vec![
+        FileChange::new_file("Cargo.lock", lock),
+        modified("src/a.rs", 2),
+    ];
+    let report = review(&engine(&fake, ""), &set(files)).await;
+    assert_eq!(report.tier, Tier::Trivial);
+    assert_eq!(
+        asked(&fake).keys().copied().collect::<Vec<_>>(),
+        vec!["general"]
+    );
+}
+
+#[tokio::test]
 async fn never_send_files_never_reach_a_model_but_their_secrets_are_still_caught() {
     let fake = FakeOpenAi::start().await;
     let secret = "AKIAIOSFODNN7QWERTYU";

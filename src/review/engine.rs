@@ -117,7 +117,9 @@ impl Engine {
         let Some(client) = &self.client else {
             return super::review_offline(changes, options.tier);
         };
-        let tier = options.tier.unwrap_or_else(|| Tier::classify(changes));
+        let tier = options
+            .tier
+            .unwrap_or_else(|| classify_reviewable(changes, &self.config));
         if client.over_budget() {
             let stats = client.stats();
             let mut report = super::review_offline(changes, Some(tier));
@@ -248,6 +250,33 @@ impl Engine {
     }
 }
 
+/// Whether a file's content may be put in a prompt, and if not, why.
+fn unsendable(file: &super::FileChange, never_send: &globset::GlobSet) -> Option<String> {
+    if never_send.is_match(&file.path) {
+        return Some(
+            "review.never_send: kept on this machine; only the built-in secret rules ran".into(),
+        );
+    }
+    noise::noise_reason(&file.path, &file.new_text)
+        .map(|reason| format!("noise filter: {reason}; not sent to the model reviewers"))
+}
+
+/// The tier of the part of a change that reviewers will see: a 5,000-line
+/// lock file update beside a two-line fix is a trivial review.
+fn classify_reviewable(changes: &ChangeSet, config: &Config) -> Tier {
+    let never_send = changes::globs(&config.review.never_send);
+    let reviewable = ChangeSet {
+        files: changes
+            .files
+            .iter()
+            .filter(|f| unsendable(f, &never_send).is_none())
+            .cloned()
+            .collect(),
+        skipped: Vec::new(),
+    };
+    Tier::classify(&reviewable)
+}
+
 fn no_model_reason(reviewer: Reviewer) -> String {
     format!(
         "no model configured for reviewer `{reviewer}`; set REDLINE_MODEL, `[reviewers] {reviewer} = \"<model>\"` or `[reviewers] default` in .redline.toml"
@@ -313,21 +342,15 @@ impl<'a> Review<'a> {
         let mut views: Vec<FileView> = Vec::new();
         let mut texts: HashMap<&str, &str> = HashMap::new();
         for file in &self.changes.files {
-            if never_send.is_match(&file.path) {
+            if let Some(reason) = unsendable(file, &never_send) {
                 skipped.push(Skipped {
                     path: file.path.clone(),
-                    reason: "review.never_send: kept on this machine; only the built-in secret rules ran".into(),
+                    reason,
                 });
                 continue;
             }
             if file.kind == ChangeKind::Deleted {
-                continue;
-            }
-            if let Some(reason) = noise::noise_reason(&file.path, &file.new_text) {
-                skipped.push(Skipped {
-                    path: file.path.clone(),
-                    reason: format!("noise filter: {reason}; not sent to the model reviewers"),
-                });
+                // Nothing left to point a finding at.
                 continue;
             }
             texts.insert(&file.path, &file.new_text);
