@@ -2,8 +2,9 @@
 //! `threshold` consecutive retryable failures, then open (fail fast) for
 //! `cooldown`, then half-open: exactly one probe request goes through; its
 //! success closes the circuit, its failure reopens it for another cooldown.
-//! Time comes from `tokio::time::Instant`, so tests drive it with
-//! `tokio::time::pause`/`advance`. This module knows nothing about HTTP.
+//! Every decision takes the current instant as an argument (`*_at`), so tests
+//! drive the clock by hand; the plain methods pass `Instant::now()`. This
+//! module knows nothing about HTTP.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -75,8 +76,11 @@ impl Breaker {
     /// Asks to send a request. `Err(retry_in)` while the circuit is open or
     /// while another caller holds the half-open probe.
     pub fn try_acquire(&self) -> Result<Permit, Duration> {
+        self.try_acquire_at(Instant::now())
+    }
+
+    pub fn try_acquire_at(&self, now: Instant) -> Result<Permit, Duration> {
         let mut inner = self.lock();
-        let now = Instant::now();
         match *inner {
             Inner::Closed { .. } => Ok(Permit::Normal),
             Inner::Open { until } if now < until => Err(until - now),
@@ -95,9 +99,13 @@ impl Breaker {
 
     /// A retryable failure. Returns true when the circuit is now open.
     pub fn failure(&self, permit: Permit) -> bool {
+        self.failure_at(permit, Instant::now())
+    }
+
+    pub fn failure_at(&self, permit: Permit, now: Instant) -> bool {
         let mut inner = self.lock();
         let open = Inner::Open {
-            until: Instant::now() + self.cooldown,
+            until: now + self.cooldown,
         };
         match (&mut *inner, permit) {
             (_, Permit::Probe) => {
@@ -132,9 +140,13 @@ impl Breaker {
     }
 
     pub fn state(&self) -> CircuitState {
+        self.state_at(Instant::now())
+    }
+
+    pub fn state_at(&self, now: Instant) -> CircuitState {
         match *self.lock() {
             Inner::Closed { .. } => CircuitState::Closed,
-            Inner::Open { until } if Instant::now() < until => CircuitState::Open,
+            Inner::Open { until } if now < until => CircuitState::Open,
             Inner::Open { .. } => CircuitState::HalfOpen,
             Inner::HalfOpen { .. } => CircuitState::HalfOpen,
         }
@@ -145,70 +157,83 @@ impl Breaker {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn opens_after_threshold_consecutive_failures() {
-        let b = Breaker::new(3, Duration::from_secs(10));
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn opens_after_threshold_consecutive_failures() {
+        let b = Breaker::new(3, 10 * S);
+        let t = Instant::now();
         for _ in 0..2 {
-            let p = b.try_acquire().unwrap();
-            assert!(!b.failure(p));
+            let p = b.try_acquire_at(t).unwrap();
+            assert!(!b.failure_at(p, t));
         }
-        assert_eq!(b.state(), CircuitState::Closed);
-        let p = b.try_acquire().unwrap();
-        assert!(b.failure(p));
-        assert_eq!(b.state(), CircuitState::Open);
-        assert!(b.try_acquire().is_err());
+        assert_eq!(b.state_at(t), CircuitState::Closed);
+        let p = b.try_acquire_at(t).unwrap();
+        assert!(b.failure_at(p, t));
+        assert_eq!(b.state_at(t), CircuitState::Open);
+        assert_eq!(b.try_acquire_at(t + S), Err(9 * S));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_success_resets_the_failure_count() {
-        let b = Breaker::new(2, Duration::from_secs(10));
-        let p = b.try_acquire().unwrap();
-        b.failure(p);
+    #[test]
+    fn a_success_resets_the_failure_count() {
+        let b = Breaker::new(2, 10 * S);
+        let t = Instant::now();
+        let p = b.try_acquire_at(t).unwrap();
+        b.failure_at(p, t);
         b.success();
-        let p = b.try_acquire().unwrap();
-        assert!(!b.failure(p));
-        assert_eq!(b.state(), CircuitState::Closed);
+        let p = b.try_acquire_at(t).unwrap();
+        assert!(!b.failure_at(p, t));
+        assert_eq!(b.state_at(t), CircuitState::Closed);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn exactly_one_probe_after_cooldown_and_success_closes() {
-        let b = Breaker::new(1, Duration::from_secs(10));
-        let p = b.try_acquire().unwrap();
-        b.failure(p);
-        tokio::time::advance(Duration::from_secs(9)).await;
-        assert!(b.try_acquire().is_err(), "still cooling down");
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(b.try_acquire(), Ok(Permit::Probe));
-        assert!(b.try_acquire().is_err(), "only one probe at a time");
-        assert!(b.try_acquire().is_err());
+    #[test]
+    fn exactly_one_probe_after_cooldown_and_success_closes() {
+        let b = Breaker::new(1, 10 * S);
+        let t = Instant::now();
+        let p = b.try_acquire_at(t).unwrap();
+        b.failure_at(p, t);
+        assert!(b.try_acquire_at(t + 9 * S).is_err(), "still cooling down");
+        assert_eq!(b.state_at(t + 10 * S), CircuitState::HalfOpen);
+        assert_eq!(b.try_acquire_at(t + 10 * S), Ok(Permit::Probe));
+        assert!(b.try_acquire_at(t + 10 * S).is_err(), "only one probe");
+        assert!(b.try_acquire_at(t + 100 * S).is_err(), "even much later");
         b.success();
-        assert_eq!(b.state(), CircuitState::Closed);
-        assert_eq!(b.try_acquire(), Ok(Permit::Normal));
+        assert_eq!(b.state_at(t + 11 * S), CircuitState::Closed);
+        assert_eq!(b.try_acquire_at(t + 11 * S), Ok(Permit::Normal));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn failed_probe_reopens_for_a_full_cooldown() {
-        let b = Breaker::new(1, Duration::from_secs(10));
-        let p = b.try_acquire().unwrap();
-        b.failure(p);
-        tokio::time::advance(Duration::from_secs(10)).await;
-        let probe = b.try_acquire().unwrap();
-        assert!(b.failure(probe));
-        assert_eq!(b.state(), CircuitState::Open);
-        tokio::time::advance(Duration::from_secs(9)).await;
-        assert!(b.try_acquire().is_err());
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(b.try_acquire(), Ok(Permit::Probe));
+    #[test]
+    fn failed_probe_reopens_for_a_full_cooldown() {
+        let b = Breaker::new(1, 10 * S);
+        let t = Instant::now();
+        let p = b.try_acquire_at(t).unwrap();
+        b.failure_at(p, t);
+        let probe = b.try_acquire_at(t + 10 * S).unwrap();
+        assert!(b.failure_at(probe, t + 10 * S));
+        assert_eq!(b.state_at(t + 10 * S), CircuitState::Open);
+        assert!(b.try_acquire_at(t + 19 * S).is_err());
+        assert_eq!(b.try_acquire_at(t + 20 * S), Ok(Permit::Probe));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_released_probe_lets_the_next_caller_probe() {
-        let b = Breaker::new(1, Duration::from_secs(1));
-        let p = b.try_acquire().unwrap();
-        b.failure(p);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        let probe = b.try_acquire().unwrap();
+    #[test]
+    fn a_released_probe_lets_the_next_caller_probe() {
+        let b = Breaker::new(1, S);
+        let t = Instant::now();
+        let p = b.try_acquire_at(t).unwrap();
+        b.failure_at(p, t);
+        let probe = b.try_acquire_at(t + S).unwrap();
         b.release(probe);
-        assert_eq!(b.try_acquire(), Ok(Permit::Probe));
+        assert_eq!(b.try_acquire_at(t + S), Ok(Permit::Probe));
+    }
+
+    #[test]
+    fn a_late_failure_from_before_the_opening_does_not_extend_it() {
+        let b = Breaker::new(1, 10 * S);
+        let t = Instant::now();
+        let early = b.try_acquire_at(t).unwrap();
+        let late = b.try_acquire_at(t).unwrap();
+        b.failure_at(early, t);
+        b.failure_at(late, t + 5 * S);
+        assert_eq!(b.try_acquire_at(t + 10 * S), Ok(Permit::Probe));
     }
 }

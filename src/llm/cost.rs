@@ -51,7 +51,7 @@ impl Ledger {
     pub fn new(budget_per_day: Option<f64>, file: Option<PathBuf>) -> Self {
         let today = file
             .as_ref()
-            .and_then(|f| read_spend(f))
+            .and_then(|f| read_spend(f.as_path()))
             .filter(|s| s.day == today())
             .unwrap_or(DaySpend {
                 day: today(),
@@ -125,12 +125,12 @@ impl Ledger {
     }
 }
 
-fn read_spend(path: &PathBuf) -> Option<DaySpend> {
+fn read_spend(path: &std::path::Path) -> Option<DaySpend> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
 
-fn write_spend(path: &PathBuf, spend: &DaySpend) -> std::io::Result<()> {
+fn write_spend(path: &std::path::Path, spend: &DaySpend) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

@@ -305,6 +305,11 @@ impl FakeOpenAi {
             .await
             .expect("bind a loopback port for the fake server");
         let addr = listener.local_addr().expect("bound address");
+        // Without TCP_NODELAY the small SSE writes meet delayed ACKs and
+        // every streamed answer stalls ~40 ms: not what a real server does.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
