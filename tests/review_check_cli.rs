@@ -55,9 +55,9 @@ async fn check(repo: &Path, fake: &FakeOpenAi, extra: &[&str]) -> Output {
         .env("REDLINE_MODEL", "m")
         .env_remove("REDLINE_OFFLINE")
         .env_remove("REDLINE_API_KEY")
-        .env("XDG_CONFIG_HOME", &home)
-        .env("XDG_CACHE_HOME", &home)
-        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("XDG_CACHE_HOME", home)
+        .env("HOME", home)
         .output()
         .await
         .expect("redline runs")
