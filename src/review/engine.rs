@@ -297,6 +297,8 @@ struct Review<'a> {
     /// Size warnings (also in `degraded`) that do not make a review incomplete.
     notes: usize,
     dropped: u32,
+    /// Each reviewer's system prompt, read once per review.
+    system_prompts: HashMap<Reviewer, String>,
 }
 
 /// An answer from one reviewer.
@@ -324,6 +326,7 @@ impl<'a> Review<'a> {
             degraded: Vec::new(),
             notes: 0,
             dropped: 0,
+            system_prompts: HashMap::new(),
         }
     }
 
@@ -379,9 +382,13 @@ impl<'a> Review<'a> {
                 ..v.clone()
             })
             .collect();
-        let instructions = prompts::repository_instructions(self.engine.root.as_deref(), &|p| {
-            never_send.is_match(p)
-        });
+        let repo_files = prompts::RepoFiles::new(self.engine.root.as_deref(), self.changes);
+        let instructions =
+            prompts::repository_instructions(&repo_files, &|p| never_send.is_match(p));
+        self.system_prompts = std::iter::once(Reviewer::Coordinator)
+            .chain(prompts::reviewers_for(self.tier))
+            .map(|r| (r, prompts::prompt_for(r, &repo_files)))
+            .collect();
         let ctx = SharedContext::build(to_send, &instructions);
         let scope = Scope::new(
             ctx.files
@@ -479,7 +486,11 @@ impl<'a> Review<'a> {
         user: String,
     ) -> impl std::future::Future<Output = (Answer, Option<String>)> + 'a {
         let config = self.engine.config.clone();
-        let root = self.engine.root.clone();
+        let system = self
+            .system_prompts
+            .get(&reviewer)
+            .cloned()
+            .unwrap_or_else(|| reviewer.builtin_prompt().to_string());
         let client = self.client.clone();
         let cancel = self.cancel.child_token();
         let progress = self.progress.clone();
@@ -488,7 +499,6 @@ impl<'a> Review<'a> {
             let Some(model) = prompts::model_for(&config, reviewer, tier) else {
                 return (Err(no_model_reason(reviewer)), None);
             };
-            let system = prompts::prompt_for(reviewer, root.as_deref());
             let tokens = context::estimate_tokens(&system) + context::estimate_tokens(&user);
             let window = prompts::context_tokens(&config, &model) as usize;
             let note = (tokens * 2 > window).then(|| {
