@@ -13,6 +13,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::ops::Range;
 
+/// Positions tried as the start of an answer's JSON inside prose.
+const MAX_JSON_STARTS: usize = 64;
+
 /// Longest title kept (characters); longer ones are cut.
 const MAX_TITLE_CHARS: usize = 120;
 
@@ -53,12 +56,14 @@ pub fn parse_answer(text: &str) -> Result<ModelAnswer, ParseError> {
             return Ok(answer);
         }
     }
-    // Prose around a bare object: try every `{` / `[` as a start and take
-    // the first value that parses, ignoring what follows it.
-    for (i, c) in text.char_indices() {
-        if c != '{' && c != '[' {
-            continue;
-        }
+    // Prose around a bare object: try each `{` / `[` as a start and take
+    // the first value that parses, ignoring what follows it. Bounded, so a
+    // long hostile answer full of braces cannot make this quadratic.
+    let starts = text
+        .char_indices()
+        .filter(|(_, c)| *c == '{' || *c == '[')
+        .take(MAX_JSON_STARTS);
+    for (i, _) in starts {
         let mut stream = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
         if let Some(Ok(value)) = stream.next() {
             if let Some(answer) = from_value(&value) {
@@ -389,6 +394,19 @@ mod tests {
         .unwrap();
         assert_eq!(a.malformed, 2);
         assert_eq!(a.findings[0].line, 4);
+    }
+
+    #[test]
+    fn pathological_answers_end_quickly_without_a_finding() {
+        let braces = "{".repeat(100_000);
+        assert!(parse_answer(&braces).is_err());
+        let open_strings = "{\"a\": \"".repeat(20_000);
+        assert!(parse_answer(&open_strings).is_err());
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(parse_answer(&deep).is_err());
+        let huge = r#"{"findings": [{"path": "a", "line": 1e300, "title": "x"}, {"path": "a", "line": -5, "title": "y"}]}"#;
+        let a = parse_answer(huge).unwrap();
+        assert!(a.findings.iter().all(|f| f.line <= 0 || f.line == i64::MAX));
     }
 
     #[test]
