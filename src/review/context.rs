@@ -177,8 +177,10 @@ pub fn file_view(file: &FileChange) -> FileView {
 pub struct SharedContext {
     /// Files with the blocks actually sent, sorted by path.
     pub files: Vec<FileView>,
-    /// The user message: instructions, then the change.
+    /// The user message: instructions, then the change, then the request.
     pub message: String,
+    /// `message` without the final request (the coordinator adds its own).
+    pub body: String,
     /// The boundary tag around the change (for tests and diagnostics).
     pub change_tag: String,
 }
@@ -227,12 +229,14 @@ impl SharedContext {
              context; the number is the line in the new text.\n"
         ));
         message.push_str(&block);
+        let body = message.clone();
         message.push_str(
             "\nReview the change as your instructions say. Answer with the JSON object only.\n",
         );
         SharedContext {
             files,
             message,
+            body,
             change_tag: tag,
         }
     }

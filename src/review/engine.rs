@@ -436,10 +436,14 @@ impl<'a> Review<'a> {
                 .flat_map(|f| builtin::review_file(f, true))
                 .collect()
         } else {
+            let reason = if self.cancel.is_cancelled() {
+                "review cancelled before any model answered; the built-in reviewer's rules ran instead"
+            } else {
+                "no model reviewer answered; the built-in reviewer's rules ran instead"
+            };
             self.degraded.push(Degraded {
                 reviewer: MODELS.into(),
-                reason: "no model reviewer answered; the built-in reviewer's rules ran instead"
-                    .into(),
+                reason: reason.into(),
             });
             self.changes
                 .files
