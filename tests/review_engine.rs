@@ -812,3 +812,39 @@ async fn a_prompt_over_half_the_context_window_is_noted() {
     assert!(note.reason.contains("over half"), "{}", note.reason);
     assert_eq!(fake.count("tiny"), 1, "the review still runs");
 }
+
+#[tokio::test]
+async fn an_endpoint_without_any_model_name_says_how_to_choose_one() {
+    let fake = FakeOpenAi::start().await;
+    let text = format!(
+        "[llm]\nbase_url = \"{}\"\napi_key_env = \"REDLINE_TEST_UNSET_KEY\"\n[cache]\nenabled = false\n",
+        fake.base_url
+    );
+    let config = ConfigBuilder::new()
+        .with_toml_str(&text, Origin::Default)
+        .unwrap()
+        .build()
+        .unwrap()
+        .config;
+    let engine = Engine::new(Arc::new(config)).unwrap();
+    let report = review(
+        &engine,
+        &set(vec![FileChange::new_file(
+            "src/m.rs",
+            "fn m() { dbg!(1); }\n".into(),
+        )]),
+    )
+    .await;
+    assert_eq!(fake.total(), 0);
+    let general = report
+        .degraded
+        .iter()
+        .find(|d| d.reviewer == "general")
+        .expect("general is degraded");
+    assert!(
+        general.reason.contains("REDLINE_MODEL"),
+        "{}",
+        general.reason
+    );
+    assert!(report.findings.iter().any(|f| f.reviewer == "builtin"));
+}
