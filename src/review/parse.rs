@@ -410,6 +410,58 @@ mod tests {
     }
 
     #[test]
+    fn random_answers_never_panic_and_never_yield_a_finding_outside_the_scope() {
+        use rand::{Rng, SeedableRng};
+        let file = FileChange::new_file("src/a.rs", "a\nb\nc\n".into());
+        let (scope, _) = scope_of(&file);
+        let pieces = [
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"findings\"",
+            "\"path\"",
+            "\"line\"",
+            "\"end_line\"",
+            "\"title\"",
+            "\"src/a.rs\"",
+            "\"../x\"",
+            "-1",
+            "0",
+            "2",
+            "99999999999999999999",
+            "1.5",
+            "null",
+            "true",
+            "\"critical\"",
+            "```json\n",
+            "```",
+            "prose ",
+            "\\",
+            "\"",
+            "é",
+            "\u{2028}",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..3000 {
+            let n = rng.random_range(1..60);
+            let text: String = (0..n)
+                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                .collect();
+            if let Ok(answer) = parse_answer(&text) {
+                for raw in &answer.findings {
+                    if let Ok(f) = scope.validate(raw, Reviewer::General) {
+                        assert_eq!(f.path, "src/a.rs");
+                        assert!((1..=3).contains(&f.line) && f.end_line <= 3, "{text}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn coordinator_verdict_is_read() {
         let a = parse_answer(r#"{"verdict": "minor_issues", "findings": []}"#).unwrap();
         assert_eq!(a.verdict, Some(Verdict::MinorIssues));
