@@ -568,3 +568,90 @@ async fn the_global_concurrency_limit_holds_requests_back() {
         assert!(matches!(c.await.unwrap(), Err(LlmError::Cancelled)));
     }
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_streaming_and_sends_json_is_understood() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.push(
+        "m",
+        Behaviour::answer("one piece")
+            .with_usage(7, 3)
+            .ignoring_stream(),
+    );
+    let client = Client::new(&config(&fake.base_url, dir.path(), "")).unwrap();
+    let resp = chat(&client, ask("m", "x")).await.unwrap();
+    assert_eq!(resp.content, "one piece");
+    assert_eq!(
+        (resp.usage.prompt_tokens, resp.usage.completion_tokens),
+        (7, 3)
+    );
+}
+
+#[tokio::test]
+async fn without_reported_usage_tokens_are_estimated_so_the_budget_still_counts() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.push("m", Behaviour::answer("x".repeat(400)).without_usage());
+    let cfg = config(
+        &fake.base_url,
+        dir.path(),
+        "[models.m]\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n",
+    );
+    let client = Client::new(&cfg).unwrap();
+    let resp = chat(&client, ask("m", &"y".repeat(4000))).await.unwrap();
+    assert_eq!(resp.usage.completion_tokens, 100);
+    assert!(resp.usage.prompt_tokens >= 1000);
+    assert!(resp.usage.cost_usd > 0.0);
+}
+
+#[tokio::test]
+async fn with_many_calls_in_flight_the_primary_gets_at_most_threshold_plus_those_in_flight() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default(
+        "primary-model",
+        Behaviour::unavailable(None).after(Duration::from_millis(5)),
+    );
+    fake.set_default("backup-model", Behaviour::answer("from backup"));
+    let extra = format!(
+        "{CHAIN}\n[llm]\nmax_attempts = 1\nbreaker_threshold = 3\nbreaker_cooldown_s = 3600\nmax_concurrency = 4\n[cache]\nenabled = false\n"
+    );
+    let client = Client::new(&config(&fake.base_url, dir.path(), &extra)).unwrap();
+    let calls = (0..40).map(|i| chat(&client, ask("primary", &format!("{i}"))));
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap().model, "backup");
+    }
+    let primary = fake.count("primary-model");
+    assert!(
+        (3..=3 + 4 - 1).contains(&primary),
+        "{primary} calls to a primary whose circuit opens after 3"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_rate_limit_holds_back_requests_over_the_minute_budget() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default("m", Behaviour::answer("ok"));
+    let cfg = config(
+        &fake.base_url,
+        dir.path(),
+        "[llm]\nrequests_per_minute = 2\n[cache]\nenabled = false\n",
+    );
+    let client = Client::new(&cfg).unwrap();
+    chat(&client, ask("m", "1")).await.unwrap();
+    chat(&client, ask("m", "2")).await.unwrap();
+    let cancel = CancellationToken::new();
+    let third = tokio::spawn({
+        let client = client.clone();
+        let cancel = cancel.clone();
+        async move { client.chat(ask("m", "3"), cancel, None).await }
+    });
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(fake.total(), 2, "the third request waits for the window");
+    cancel.cancel();
+    assert!(matches!(third.await.unwrap(), Err(LlmError::Cancelled)));
+}

@@ -23,7 +23,8 @@
 //! `answer("{\"findings\": []}")`).
 //!
 //! Behaviours: `answer` (with `.after(latency)`, `.in_chunks(n, delay)`,
-//! `.with_usage(p, c)`, `.without_usage()`, `.finish(reason)`), `length`
+//! `.with_usage(p, c)`, `.without_usage()`, `.finish(reason)`,
+//! `.ignoring_stream()`), `length`
 //! (finish_reason "length"), `status` / `too_many_requests` / `unavailable`
 //! (with `Retry-After`), `unauthorized`, `context_overflow`, `hang` (never
 //! answers until the server is dropped), `drop_mid_stream`, `garbage`.
@@ -60,6 +61,8 @@ pub enum Behaviour {
         usage: Option<(u64, u64)>,
         send_usage: bool,
         finish_reason: String,
+        /// Answer with one JSON body even when asked to stream.
+        ignore_stream: bool,
     },
     Status {
         status: u16,
@@ -85,6 +88,7 @@ impl Behaviour {
             usage: None,
             send_usage: true,
             finish_reason: "stop".into(),
+            ignore_stream: false,
         }
     }
 
@@ -184,6 +188,15 @@ impl Behaviour {
     pub fn without_usage(mut self) -> Self {
         if let Behaviour::Answer { send_usage, .. } = &mut self {
             *send_usage = false;
+        }
+        self
+    }
+
+    /// Answers with one `application/json` body even to a streaming
+    /// request, as some servers do.
+    pub fn ignoring_stream(mut self) -> Self {
+        if let Behaviour::Answer { ignore_stream, .. } = &mut self {
+            *ignore_stream = true;
         }
         self
     }
@@ -499,12 +512,13 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
             usage,
             send_usage,
             finish_reason,
+            ignore_stream,
         } => {
             if !pause(&shared, latency).await {
                 return plain(503, "text/plain", "shutting down");
             }
             let (p, c) = usage.unwrap_or_else(|| (estimate(&req.prompt()), estimate(&content)));
-            if !req.is_stream() {
+            if !req.is_stream() || ignore_stream {
                 let mut body = serde_json::json!({
                     "id": "fake", "object": "chat.completion", "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
