@@ -655,3 +655,27 @@ async fn a_provider_rate_limit_holds_back_requests_over_the_minute_budget() {
     cancel.cancel();
     assert!(matches!(third.await.unwrap(), Err(LlmError::Cancelled)));
 }
+
+#[test]
+fn the_fake_server_also_runs_on_its_own_thread_for_blocking_tests() {
+    let fake = FakeOpenAi::start_background();
+    fake.set_default("m", Behaviour::answer("from a background fake"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&fake.base_url, dir.path(), "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let resp = rt
+        .block_on(async {
+            let client = Client::new(&cfg).unwrap();
+            chat(&client, ask("m", "x")).await
+        })
+        .unwrap();
+    assert_eq!(resp.content, "from a background fake");
+    assert_eq!(
+        fake.wait_for_requests_blocking(1, Duration::from_secs(5))
+            .len(),
+        1
+    );
+}

@@ -245,8 +245,16 @@ fn classify_status(
     }
 }
 
-fn classify_send_error(model: &str, e: &reqwest::Error, waited: Duration) -> LlmError {
-    if e.is_connect() && e.is_timeout() {
+fn classify_send_error(a: &Attempt<'_>, e: &reqwest::Error, waited: Duration) -> LlmError {
+    let model = a.model_key;
+    if e.is_builder() {
+        // Most likely a key that is not a valid header value; the error
+        // text does not include the value.
+        LlmError::Config(format!(
+            "cannot build the request to `{model}` at {}: {e}; check ${} and the base_url",
+            a.endpoint.base_url, a.endpoint.api_key_env
+        ))
+    } else if e.is_connect() && e.is_timeout() {
         LlmError::Timeout {
             model: model.to_string(),
             phase: TimeoutPhase::Connect,
@@ -319,7 +327,7 @@ pub async fn send(
     let response = watch
         .guard(request.send())
         .await?
-        .map_err(|e| classify_send_error(a.model_key, &e, start.elapsed()))?;
+        .map_err(|e| classify_send_error(a, &e, start.elapsed()))?;
     let status = response.status();
     if !status.is_success() {
         let after = retry_after(response.headers());
