@@ -679,3 +679,65 @@ fn the_fake_server_also_runs_on_its_own_thread_for_blocking_tests() {
         1
     );
 }
+
+#[tokio::test]
+async fn stats_serialise_with_the_fields_front_ends_show() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default("m", Behaviour::answer("x").with_usage(10, 2));
+    let client = Client::new(&config(&fake.base_url, dir.path(), "[models.m]\n")).unwrap();
+    chat(&client, ask("m", "a")).await.unwrap();
+    chat(&client, ask("m", "a")).await.unwrap();
+    let json = serde_json::to_value(client.stats()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "requests": 1, "cached_requests": 1, "prompt_tokens": 10,
+            "completion_tokens": 2, "cost_usd": 0.0, "cost_today_usd": 0.0,
+            "budget_usd_per_day": 100.0, "circuits": {"m": "closed"}
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_fails_over_to_a_model_on_another_provider() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default("live-model", Behaviour::answer("alive"));
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!(
+        r#"
+[llm]
+max_attempts = 2
+[providers.dead]
+base_url = "http://127.0.0.1:{closed_port}/v1"
+[models.first]
+name = "dead-model"
+provider = "dead"
+fallback = "second"
+[models.second]
+name = "live-model"
+"#
+    );
+    let client = Client::new(&config(&fake.base_url, dir.path(), &extra)).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let resp = client
+        .chat(ask("first", "x"), CancellationToken::new(), Some(tx))
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.model.as_str(), resp.content.as_str()),
+        ("second", "alive")
+    );
+    let reason = std::iter::from_fn(|| rx.try_recv().ok())
+        .find_map(|e| match e {
+            StreamEvent::Failover { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .expect("a failover event");
+    assert!(reason.contains("cannot reach model `first`"), "{reason}");
+}
