@@ -568,3 +568,176 @@ async fn the_global_concurrency_limit_holds_requests_back() {
         assert!(matches!(c.await.unwrap(), Err(LlmError::Cancelled)));
     }
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_streaming_and_sends_json_is_understood() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.push(
+        "m",
+        Behaviour::answer("one piece")
+            .with_usage(7, 3)
+            .ignoring_stream(),
+    );
+    let client = Client::new(&config(&fake.base_url, dir.path(), "")).unwrap();
+    let resp = chat(&client, ask("m", "x")).await.unwrap();
+    assert_eq!(resp.content, "one piece");
+    assert_eq!(
+        (resp.usage.prompt_tokens, resp.usage.completion_tokens),
+        (7, 3)
+    );
+}
+
+#[tokio::test]
+async fn without_reported_usage_tokens_are_estimated_so_the_budget_still_counts() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.push("m", Behaviour::answer("x".repeat(400)).without_usage());
+    let cfg = config(
+        &fake.base_url,
+        dir.path(),
+        "[models.m]\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n",
+    );
+    let client = Client::new(&cfg).unwrap();
+    let resp = chat(&client, ask("m", &"y".repeat(4000))).await.unwrap();
+    assert_eq!(resp.usage.completion_tokens, 100);
+    assert!(resp.usage.prompt_tokens >= 1000);
+    assert!(resp.usage.cost_usd > 0.0);
+}
+
+#[tokio::test]
+async fn with_many_calls_in_flight_the_primary_gets_at_most_threshold_plus_those_in_flight() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default(
+        "primary-model",
+        Behaviour::unavailable(None).after(Duration::from_millis(5)),
+    );
+    fake.set_default("backup-model", Behaviour::answer("from backup"));
+    let extra = format!(
+        "{CHAIN}\n[llm]\nmax_attempts = 1\nbreaker_threshold = 3\nbreaker_cooldown_s = 3600\nmax_concurrency = 4\n[cache]\nenabled = false\n"
+    );
+    let client = Client::new(&config(&fake.base_url, dir.path(), &extra)).unwrap();
+    let calls = (0..40).map(|i| chat(&client, ask("primary", &format!("{i}"))));
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap().model, "backup");
+    }
+    let primary = fake.count("primary-model");
+    assert!(
+        (3..=3 + 4 - 1).contains(&primary),
+        "{primary} calls to a primary whose circuit opens after 3"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_rate_limit_holds_back_requests_over_the_minute_budget() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default("m", Behaviour::answer("ok"));
+    let cfg = config(
+        &fake.base_url,
+        dir.path(),
+        "[llm]\nrequests_per_minute = 2\n[cache]\nenabled = false\n",
+    );
+    let client = Client::new(&cfg).unwrap();
+    chat(&client, ask("m", "1")).await.unwrap();
+    chat(&client, ask("m", "2")).await.unwrap();
+    let cancel = CancellationToken::new();
+    let third = tokio::spawn({
+        let client = client.clone();
+        let cancel = cancel.clone();
+        async move { client.chat(ask("m", "3"), cancel, None).await }
+    });
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(fake.total(), 2, "the third request waits for the window");
+    cancel.cancel();
+    assert!(matches!(third.await.unwrap(), Err(LlmError::Cancelled)));
+}
+
+#[test]
+fn the_fake_server_also_runs_on_its_own_thread_for_blocking_tests() {
+    let fake = FakeOpenAi::start_background();
+    fake.set_default("m", Behaviour::answer("from a background fake"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&fake.base_url, dir.path(), "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let resp = rt
+        .block_on(async {
+            let client = Client::new(&cfg).unwrap();
+            chat(&client, ask("m", "x")).await
+        })
+        .unwrap();
+    assert_eq!(resp.content, "from a background fake");
+    assert_eq!(
+        fake.wait_for_requests_blocking(1, Duration::from_secs(5))
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn stats_serialise_with_the_fields_front_ends_show() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default("m", Behaviour::answer("x").with_usage(10, 2));
+    let client = Client::new(&config(&fake.base_url, dir.path(), "[models.m]\n")).unwrap();
+    chat(&client, ask("m", "a")).await.unwrap();
+    chat(&client, ask("m", "a")).await.unwrap();
+    let json = serde_json::to_value(client.stats()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "requests": 1, "cached_requests": 1, "prompt_tokens": 10,
+            "completion_tokens": 2, "cost_usd": 0.0, "cost_today_usd": 0.0,
+            "budget_usd_per_day": 100.0, "circuits": {"m": "closed"}
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_fails_over_to_a_model_on_another_provider() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake.set_default("live-model", Behaviour::answer("alive"));
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!(
+        r#"
+[llm]
+max_attempts = 2
+[providers.dead]
+base_url = "http://127.0.0.1:{closed_port}/v1"
+[models.first]
+name = "dead-model"
+provider = "dead"
+fallback = "second"
+[models.second]
+name = "live-model"
+"#
+    );
+    let client = Client::new(&config(&fake.base_url, dir.path(), &extra)).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let resp = client
+        .chat(ask("first", "x"), CancellationToken::new(), Some(tx))
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.model.as_str(), resp.content.as_str()),
+        ("second", "alive")
+    );
+    let reason = std::iter::from_fn(|| rx.try_recv().ok())
+        .find_map(|e| match e {
+            StreamEvent::Failover { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .expect("a failover event");
+    assert!(reason.contains("cannot reach model `first`"), "{reason}");
+}

@@ -92,6 +92,18 @@ impl Breaker {
         }
     }
 
+    /// Re-checks a permit right before sending: a caller admitted while the
+    /// circuit was closed but held back (by the concurrency or rate limit)
+    /// must not send once the circuit has opened meanwhile.
+    pub fn still_allows(&self, permit: Permit) -> Result<(), Duration> {
+        let now = Instant::now();
+        match (&*self.lock(), permit) {
+            (_, Permit::Probe) | (Inner::Closed { .. }, Permit::Normal) => Ok(()),
+            (Inner::Open { until }, Permit::Normal) => Err(until.saturating_duration_since(now)),
+            (Inner::HalfOpen { .. }, Permit::Normal) => Err(Duration::ZERO),
+        }
+    }
+
     /// The request answered: the model is healthy.
     pub fn success(&self) {
         *self.lock() = Inner::Closed { failures: 0 };
@@ -224,6 +236,17 @@ mod tests {
         let probe = b.try_acquire_at(t + S).unwrap();
         b.release(probe);
         assert_eq!(b.try_acquire_at(t + S), Ok(Permit::Probe));
+    }
+
+    #[test]
+    fn a_permit_from_before_the_opening_no_longer_allows_sending() {
+        let b = Breaker::new(1, 10 * S);
+        let t = Instant::now();
+        let waiting = b.try_acquire_at(t).unwrap();
+        assert_eq!(b.still_allows(waiting), Ok(()));
+        let p = b.try_acquire_at(t).unwrap();
+        b.failure_at(p, Instant::now());
+        assert!(b.still_allows(waiting).is_err());
     }
 
     #[test]

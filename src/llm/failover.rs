@@ -200,9 +200,14 @@ async fn try_model(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = send_once(inner, spec, req, max_tokens, cancel, events).await;
+        let result = send_once(
+            inner, spec, &breaker, permit, req, max_tokens, cancel, events,
+        )
+        .await;
         let completion = match result {
             Ok(c) => c,
+            // Held back until the circuit opened: nothing was sent.
+            Err(e @ LlmError::CircuitOpen { .. }) => return Err(e),
             Err(e) => {
                 if !matches!(e, LlmError::Cancelled | LlmError::OverBudget { .. }) {
                     usage.requests += 1;
@@ -300,9 +305,12 @@ async fn try_model(
 
 /// Waits for admission (budget, global concurrency, the provider's rate
 /// limit), then makes one HTTP attempt.
+#[allow(clippy::too_many_arguments)]
 async fn send_once(
     inner: &Inner,
     spec: &ModelSpec,
+    breaker: &super::Breaker,
+    permit: Permit,
     req: &ChatRequest,
     max_tokens: u32,
     cancel: &CancellationToken,
@@ -312,9 +320,6 @@ async fn send_once(
         .endpoint
         .as_ref()
         .expect("try_model checked the endpoint");
-    if let Some((spent, budget)) = inner.ledger.over_budget() {
-        return Err(LlmError::OverBudget { spent, budget });
-    }
     let _slot = tokio::select! {
         _ = cancel.cancelled() => return Err(LlmError::Cancelled),
         slot = inner.concurrency.acquire() => slot.map_err(|_| LlmError::Cancelled)?,
@@ -324,6 +329,16 @@ async fn send_once(
             return Err(LlmError::Cancelled);
         }
     }
+    // Checked after the wait: the world may have changed while queued.
+    if let Some((spent, budget)) = inner.ledger.over_budget() {
+        return Err(LlmError::OverBudget { spent, budget });
+    }
+    breaker
+        .still_allows(permit)
+        .map_err(|retry_in| LlmError::CircuitOpen {
+            model: spec.key.clone(),
+            retry_in,
+        })?;
     emit(
         events,
         StreamEvent::Started {

@@ -245,8 +245,16 @@ fn classify_status(
     }
 }
 
-fn classify_send_error(model: &str, e: &reqwest::Error, waited: Duration) -> LlmError {
-    if e.is_connect() && e.is_timeout() {
+fn classify_send_error(a: &Attempt<'_>, e: &reqwest::Error, waited: Duration) -> LlmError {
+    let model = a.model_key;
+    if e.is_builder() {
+        // Most likely a key that is not a valid header value; the error
+        // text does not include the value.
+        LlmError::Config(format!(
+            "cannot build the request to `{model}` at {}: {e}; check ${} and the base_url",
+            a.endpoint.base_url, a.endpoint.api_key_env
+        ))
+    } else if e.is_connect() && e.is_timeout() {
         LlmError::Timeout {
             model: model.to_string(),
             phase: TimeoutPhase::Connect,
@@ -319,7 +327,7 @@ pub async fn send(
     let response = watch
         .guard(request.send())
         .await?
-        .map_err(|e| classify_send_error(a.model_key, &e, start.elapsed()))?;
+        .map_err(|e| classify_send_error(a, &e, start.elapsed()))?;
     let status = response.status();
     if !status.is_success() {
         let after = retry_after(response.headers());
@@ -471,4 +479,106 @@ fn parse_whole(
     };
     apply_chunk(model, chunk, &mut out, &mut watch)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(endpoint: &Endpoint) -> Attempt<'_> {
+        Attempt {
+            model_key: "fast",
+            model_name: "m",
+            endpoint,
+            messages: &[],
+            max_tokens: 10,
+            temperature: None,
+        }
+    }
+
+    fn endpoint() -> Endpoint {
+        Endpoint {
+            name: "llm".into(),
+            base_url: "http://127.0.0.1:1/v1".into(),
+            api_key_env: "SOME_KEY_VAR".into(),
+            limiter: None,
+        }
+    }
+
+    #[test]
+    fn statuses_are_classified_by_what_the_caller_should_do() {
+        let ep = endpoint();
+        let a = attempt(&ep);
+        let c = |status, body: &str| classify_status(&a, status, None, body);
+        assert!(matches!(c(401, ""), LlmError::Unauthorized { .. }));
+        assert!(matches!(c(403, ""), LlmError::Unauthorized { .. }));
+        assert!(matches!(
+            c(
+                400,
+                r#"{"error":{"message":"maximum context length is 8192 tokens"}}"#
+            ),
+            LlmError::ContextOverflow { .. }
+        ));
+        assert!(matches!(
+            c(413, "too large"),
+            LlmError::ContextOverflow { .. }
+        ));
+        let bad = c(400, r#"{"error":{"message":"unknown field foo"}}"#);
+        assert!(!bad.is_retryable());
+        assert!(bad.to_string().contains("unknown field foo"), "{bad}");
+        for retryable in [408, 429, 500, 502, 503, 504] {
+            assert!(c(retryable, "").is_retryable(), "{retryable}");
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_are_read_and_dates_ignored() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn an_api_key_never_shows_in_debug_output() {
+        let key = ApiKey("sk-live-abcdef".into());
+        assert!(!format!("{key:?}").contains("abcdef"));
+    }
+
+    #[test]
+    fn lenient_chunks_accept_empty_finish_reasons_and_unknown_fields() {
+        let chunk: Chunk = serde_json::from_str(
+            r#"{"id":"x","choices":[{"delta":{"content":"hi","extra":1},"finish_reason":"","logprobs":null}],"system_fingerprint":null}"#,
+        )
+        .unwrap();
+        assert_eq!(chunk.choices[0].finish_reason.as_deref(), Some(""));
+        let ep = endpoint();
+        let _ = attempt(&ep);
+        let cancel = CancellationToken::new();
+        let now = Instant::now();
+        let mut watch = Watch {
+            model: "m",
+            cancel: &cancel,
+            events: None,
+            start: now,
+            first_deadline: Some(now),
+            whole_deadline: now,
+            heartbeat: Duration::from_secs(1),
+            last_activity: now,
+            next_beat: now,
+        };
+        let mut out = Completion::default();
+        apply_chunk("m", chunk, &mut out, &mut watch).unwrap();
+        assert_eq!(out.content, "hi");
+        assert_eq!(
+            out.finish_reason, None,
+            "an empty finish_reason is no finish"
+        );
+    }
 }

@@ -23,10 +23,16 @@
 //! `answer("{\"findings\": []}")`).
 //!
 //! Behaviours: `answer` (with `.after(latency)`, `.in_chunks(n, delay)`,
-//! `.with_usage(p, c)`, `.without_usage()`, `.finish(reason)`), `length`
+//! `.with_usage(p, c)`, `.without_usage()`, `.finish(reason)`,
+//! `.ignoring_stream()`), `length`
 //! (finish_reason "length"), `status` / `too_many_requests` / `unavailable`
 //! (with `Retry-After`), `unauthorized`, `context_overflow`, `hang` (never
 //! answers until the server is dropped), `drop_mid_stream`, `garbage`.
+//!
+//! `start()` serves on the caller's tokio runtime. When the code under test
+//! blocks a thread (a sync `#[test]`, or running the `redline` binary with
+//! `std::process::Command`), use `FakeOpenAi::start_background()`, which
+//! serves from its own thread, and `wait_for_requests_blocking`.
 //!
 //! Every request is recorded (path, model, JSON body, `Authorization`
 //! header) before it is answered; `wait_for_requests` synchronises on that
@@ -60,6 +66,8 @@ pub enum Behaviour {
         usage: Option<(u64, u64)>,
         send_usage: bool,
         finish_reason: String,
+        /// Answer with one JSON body even when asked to stream.
+        ignore_stream: bool,
     },
     Status {
         status: u16,
@@ -85,6 +93,7 @@ impl Behaviour {
             usage: None,
             send_usage: true,
             finish_reason: "stop".into(),
+            ignore_stream: false,
         }
     }
 
@@ -188,6 +197,15 @@ impl Behaviour {
         self
     }
 
+    /// Answers with one `application/json` body even to a streaming
+    /// request, as some servers do.
+    pub fn ignoring_stream(mut self) -> Self {
+        if let Behaviour::Answer { ignore_stream, .. } = &mut self {
+            *ignore_stream = true;
+        }
+        self
+    }
+
     pub fn finish(mut self, reason: &str) -> Self {
         if let Behaviour::Answer { finish_reason, .. } = &mut self {
             *finish_reason = reason.into();
@@ -278,20 +296,64 @@ pub struct FakeOpenAi {
     pub base_url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    /// `None` when serving from its own thread (`start_background`).
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for FakeOpenAi {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
 impl FakeOpenAi {
     /// Binds 127.0.0.1 on a free port and serves on the current runtime.
     pub async fn start() -> FakeOpenAi {
-        let shared = Arc::new(Shared {
+        let shared = Self::shared();
+        let (addr, serve) = Self::bind(shared.clone()).await;
+        FakeOpenAi {
+            base_url: format!("http://{addr}/v1"),
+            addr,
+            shared,
+            server: Some(tokio::spawn(serve)),
+        }
+    }
+
+    /// Like `start`, but serves from a thread of its own, so it needs no
+    /// runtime and keeps answering while the test thread blocks.
+    pub fn start_background() -> FakeOpenAi {
+        let shared = Self::shared();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let for_thread = shared.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for the fake server");
+            rt.block_on(async move {
+                let shutdown = for_thread.shutdown.clone();
+                let (addr, serve) = Self::bind(for_thread).await;
+                let _ = tx.send(addr);
+                tokio::select! {
+                    _ = serve => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            });
+        });
+        let addr = rx.recv().expect("the fake server thread started");
+        FakeOpenAi {
+            base_url: format!("http://{addr}/v1"),
+            addr,
+            shared,
+            server: None,
+        }
+    }
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             count: tokio::sync::watch::channel(0).0,
             queues: Mutex::new(HashMap::new()),
@@ -299,8 +361,13 @@ impl FakeOpenAi {
             fallback: Mutex::new(Behaviour::answer(r#"{"findings": []}"#)),
             responder: Mutex::new(None),
             shutdown: CancellationToken::new(),
-        });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
+        })
+    }
+
+    async fn bind(
+        shared: Arc<Shared>,
+    ) -> (SocketAddr, impl std::future::Future<Output = ()> + Send) {
+        let app = Router::new().fallback(handle).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port for the fake server");
@@ -310,15 +377,9 @@ impl FakeOpenAi {
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let server = tokio::spawn(async move {
+        (addr, async move {
             let _ = axum::serve(listener, app).await;
-        });
-        FakeOpenAi {
-            base_url: format!("http://{addr}/v1"),
-            addr,
-            shared,
-            server,
-        }
+        })
     }
 
     /// Answers the next request for `model` this way (a queue, in order).
@@ -380,6 +441,15 @@ impl FakeOpenAi {
             );
         }
         self.requests()
+    }
+
+    /// `wait_for_requests` for code that is not async.
+    pub fn wait_for_requests_blocking(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime for waiting")
+            .block_on(self.wait_for_requests(n, timeout))
     }
 }
 
@@ -499,12 +569,13 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
             usage,
             send_usage,
             finish_reason,
+            ignore_stream,
         } => {
             if !pause(&shared, latency).await {
                 return plain(503, "text/plain", "shutting down");
             }
             let (p, c) = usage.unwrap_or_else(|| (estimate(&req.prompt()), estimate(&content)));
-            if !req.is_stream() {
+            if !req.is_stream() || ignore_stream {
                 let mut body = serde_json::json!({
                     "id": "fake", "object": "chat.completion", "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
