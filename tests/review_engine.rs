@@ -848,3 +848,36 @@ async fn an_endpoint_without_any_model_name_says_how_to_choose_one() {
     );
     assert!(report.findings.iter().any(|f| f.reviewer == "builtin"));
 }
+
+#[tokio::test]
+async fn the_same_change_reviewed_twice_is_answered_from_the_response_cache() {
+    let fake = FakeOpenAi::start().await;
+    script(
+        &fake,
+        vec![(
+            "general",
+            answer(vec![finding(
+                "src/a.rs",
+                20,
+                "warning",
+                "Doubles the value",
+            )]),
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&fake.base_url, "");
+    c.cache.enabled = true;
+    c.cache.dir = Some(dir.path().to_path_buf());
+    let engine = Engine::new(Arc::new(c)).unwrap();
+    let changes = set(vec![modified("src/a.rs", 2)]);
+    let first = review(&engine, &changes).await;
+    let requests = fake.total();
+    let second = review(&engine, &changes).await;
+    assert_eq!(
+        fake.total(),
+        requests,
+        "prompts are byte-identical, so nothing is sent"
+    );
+    assert_eq!(second.usage.cached_requests, requests as u64);
+    assert_eq!(second.findings, first.findings);
+}
