@@ -881,3 +881,26 @@ async fn the_same_change_reviewed_twice_is_answered_from_the_response_cache() {
     assert_eq!(second.usage.cached_requests, requests as u64);
     assert_eq!(second.findings, first.findings);
 }
+
+#[tokio::test]
+async fn explaining_a_finding_in_a_never_send_file_asks_no_model() {
+    let fake = FakeOpenAi::start().await;
+    let engine = engine(&fake, "");
+    let report = review(
+        &engine,
+        &set(vec![FileChange::new_file(
+            "deploy/secrets/prod.py",
+            "TOKEN = \"ghp_0123456789abcdefghijABCDEFGHIJ012345\"\n".into(),
+        )]),
+    )
+    .await;
+    let mut f = report.findings.first().expect("secret found").clone();
+    f.rule = None;
+    f.reviewer = "security".into();
+    let text = engine
+        .explain(&f, "TOKEN = \"ghp_...\"", CancellationToken::new(), None)
+        .await
+        .unwrap();
+    assert!(text.contains(&f.message));
+    assert_eq!(fake.total(), 0);
+}
