@@ -64,7 +64,7 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
         );
         if let Some(line) = sources.get(&f.path).and_then(|s| {
             crate::diff::lines(s)
-                .get(f.line as usize - 1)
+                .get((f.line as usize).checked_sub(1)?)
                 .map(|l| l.to_string())
         }) {
             let bar = p.paint("1;34", "|");

@@ -155,6 +155,18 @@ impl Repo {
         Ok(content)
     }
 
+    /// Whether `path` (a file or a folder, repository-relative) exists at
+    /// `base`, so that `check deleted.py` is told apart from a typo.
+    pub fn exists_at_base(&self, base: &Base, path: &str) -> Result<bool, GitError> {
+        let Some(tree_id) = base.tree else {
+            return Ok(false);
+        };
+        let repo = self.lock();
+        let tree = repo.find_tree(tree_id)?;
+        let found = tree.get_path(Path::new(path)).is_ok();
+        Ok(found)
+    }
+
     /// Size in bytes of `path` at `base` without reading it, for size limits.
     pub fn base_blob_size(&self, base: &Base, path: &str) -> Result<Option<u64>, GitError> {
         let Some(tree_id) = base.tree else {
@@ -190,7 +202,10 @@ impl Repo {
         opts.include_untracked(true)
             .recurse_untracked_dirs(true)
             .include_typechange(true)
-            .ignore_submodules(true);
+            .ignore_submodules(true)
+            // The paths come from the command line (the shell already
+            // expanded any glob): `a[1].py` means that file, not `a1.py`.
+            .disable_pathspec_match(true);
         for spec in pathspecs {
             opts.pathspec(spec);
         }
@@ -226,28 +241,49 @@ impl Repo {
                 out.push(ChangedPath { path, kind });
             }
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out.dedup_by(|a, b| a.path == b.path);
-        Ok(out)
+        Ok(merge_duplicates(out))
     }
 
     /// Repository-relative `/`-separated form of an absolute path inside the
     /// working tree, or `None` when it lies outside.
     pub fn relative_path(&self, path: &Path) -> Option<String> {
-        let canonical = path
-            .canonicalize()
-            .ok()
-            .or_else(|| {
-                // The file may not exist yet (a new, unsaved buffer): resolve
-                // its folder instead.
-                let parent = path.parent()?.canonicalize().ok()?;
-                Some(parent.join(path.file_name()?))
-            })
-            .unwrap_or_else(|| path.to_path_buf());
+        // The file may not exist (a new, unsaved buffer, or a deleted file
+        // named on the command line): resolve its nearest existing folder
+        // and append the rest.
+        let mut canonical = None;
+        for ancestor in path.ancestors() {
+            if let Ok(real) = ancestor.canonicalize() {
+                let rest = path.strip_prefix(ancestor).ok()?;
+                canonical = Some(real.join(rest));
+                break;
+            }
+        }
+        let canonical = canonical.unwrap_or_else(|| path.to_path_buf());
         let rel = canonical.strip_prefix(&self.root).ok()?;
         let s = rel.to_string_lossy().replace('\\', "/");
         (!s.is_empty()).then_some(s)
     }
+}
+
+/// One entry per path. libgit2 merges tree→index and index→workdir, so a
+/// path removed from the index but still on disk (`git rm --cached`) shows up
+/// twice: deleted and untracked. It exists at the base and in the working
+/// tree, so it is a modification.
+fn merge_duplicates(mut paths: Vec<ChangedPath>) -> Vec<ChangedPath> {
+    paths.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out: Vec<ChangedPath> = Vec::with_capacity(paths.len());
+    for changed in paths {
+        match out.last_mut() {
+            Some(last) if last.path == changed.path => {
+                let gone = |k: &ChangeKind| *k == ChangeKind::Deleted;
+                if gone(&last.kind) != gone(&changed.kind) {
+                    last.kind = ChangeKind::Modified;
+                }
+            }
+            _ => out.push(changed),
+        }
+    }
+    out
 }
 
 fn is_unborn(repo: &git2::Repository) -> bool {
