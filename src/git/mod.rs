@@ -222,6 +222,7 @@ impl Repo {
                     .unwrap_or_default()
             };
             let new_path = path_of(delta.new_file());
+            tracing::debug!(status = ?delta.status(), path = %new_path, "changed path");
             let kind = match delta.status() {
                 git2::Delta::Added => ChangeKind::Added,
                 git2::Delta::Untracked => ChangeKind::Untracked,
@@ -239,6 +240,19 @@ impl Repo {
             };
             if !path.is_empty() {
                 out.push(ChangedPath { path, kind });
+            }
+        }
+        // libgit2 merges tree→index with index→workdir and keeps only the
+        // deletion when the index dropped a path (`git rm --cached`), even
+        // though the file is still on disk. Such a file exists at the base
+        // and in the working tree: it is a modification, unless it is now
+        // ignored (then it is on its way out of the repository).
+        for changed in &mut out {
+            if changed.kind == ChangeKind::Deleted
+                && self.root.join(&changed.path).is_file()
+                && !repo.is_path_ignored(&changed.path).unwrap_or(false)
+            {
+                changed.kind = ChangeKind::Modified;
             }
         }
         Ok(merge_duplicates(out))
@@ -265,10 +279,8 @@ impl Repo {
     }
 }
 
-/// One entry per path. libgit2 merges tree→index and index→workdir, so a
-/// path removed from the index but still on disk (`git rm --cached`) shows up
-/// twice: deleted and untracked. It exists at the base and in the working
-/// tree, so it is a modification.
+/// One entry per path. Should a path show up both as deleted and as added or
+/// untracked, it exists at the base and in the working tree: a modification.
 fn merge_duplicates(mut paths: Vec<ChangedPath>) -> Vec<ChangedPath> {
     paths.sort_by(|a, b| a.path.cmp(&b.path));
     let mut out: Vec<ChangedPath> = Vec::with_capacity(paths.len());

@@ -96,6 +96,13 @@ impl TestRepo {
         self.home.path().join("config")
     }
 
+    /// Writes `$XDG_CONFIG_HOME/redline/config.toml`.
+    pub fn write_user_config(&self, content: &str) {
+        let dir = self.xdg_config_home().join("redline");
+        std::fs::create_dir_all(&dir).expect("create config folder");
+        std::fs::write(dir.join("config.toml"), content).expect("write user config");
+    }
+
     /// Writes a file (creating folders), bytes exactly as given.
     pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
         let path = self.path(rel);
