@@ -50,10 +50,7 @@ fn text_output_reads_like_a_compiler_error_with_a_caret_under_the_match() {
 fn findings_never_point_at_unchanged_lines() {
     let old = "# TODO: old promise\nconsole = 1\nprint(\"old debug\")\n";
     let repo = TestRepo::with_commit(&[("tool.py", old)]);
-    repo.write(
-        "tool.py",
-        format!("# TODO: old promise\nconsole = 1\nprint(\"old debug\")\nprint(\"new\")\n"),
-    );
+    repo.write("tool.py", format!("{old}print(\"new\")\n"));
     let run = repo.check_json(&["--offline"]);
     assert_eq!(run.rules_and_lines(), vec![("debug-print".into(), 4)]);
 }
