@@ -118,8 +118,15 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let loaded = load_config(&repo, args.config.as_deref(), args.offline)?;
     let base = repo.resolve_base(&args.base)?;
     let pathspecs = pathspecs(&repo, &base, &cwd, &args.paths)?;
+    tracing::debug!(root = %repo.root().display(), base = %base.id(), "repository ready");
     let changes = ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?;
+    tracing::debug!(
+        files = changes.files.len(),
+        skipped = changes.skipped.len(),
+        "changes read"
+    );
     let report = review_changes(&changes, &loaded, args.tier.forced())?;
+    tracing::debug!(findings = report.findings.len(), "review done");
 
     let rendered = match args.format {
         format::Format::Text => {

@@ -205,7 +205,12 @@ impl Repo {
             .ignore_submodules(true)
             // The paths come from the command line (the shell already
             // expanded any glob): `a[1].py` means that file, not `a1.py`.
-            .disable_pathspec_match(true);
+            .disable_pathspec_match(true)
+            // redline decides what is binary itself, from the bytes it
+            // reads; an untracked folder is listed without first checking
+            // whether it holds only ignored files.
+            .skip_binary_check(true)
+            .enable_fast_untracked_dirs(true);
         for spec in pathspecs {
             opts.pathspec(spec);
         }
