@@ -822,3 +822,38 @@ fn file_removed_from_the_index_and_now_ignored_counts_as_deleted() {
     repo.git(&["rm", "-q", "--cached", "local.py"]);
     assert_eq!(repo.check_json(&["--offline"]).rules_and_lines(), vec![]);
 }
+
+#[test]
+fn sarif_uri_of_a_path_with_spaces_is_percent_encoded() {
+    let repo = TestRepo::with_commit(&[("x", "\n")]);
+    repo.write("my dir/a b.py", "print(1)\n");
+    let sarif = repo.check(&["--offline", "--format", "sarif"]).json();
+    let location = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "my%20dir/a%20b.py");
+}
+
+#[test]
+fn tier_flag_forces_the_tier_and_sensitive_paths_get_full_review() {
+    let repo = repo_with("a.py", "print(1)");
+    assert_eq!(repo.check_json(&["--offline"]).json()["tier"], "trivial");
+    assert_eq!(
+        repo.check_json(&["--offline", "--tier", "full"]).json()["tier"],
+        "full"
+    );
+    let sensitive = repo_with("src/auth/login.py", "print(1)");
+    assert_eq!(sensitive.check_json(&["--offline"]).json()["tier"], "full");
+}
+
+#[test]
+fn config_command_works_outside_a_repository() {
+    let repo = TestRepo::new();
+    let outside = tempfile::tempdir().expect("temp dir");
+    let out = run(repo.redline_in(outside.path(), &["config"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("not inside a git repository"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("review.trigger = \"save\""));
+}

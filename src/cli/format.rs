@@ -206,7 +206,7 @@ pub fn sarif(report: &Report) -> String {
                 "message": {"text": format!("{}: {}", f.title, f.message)},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": uri_path(&f.path), "uriBaseId": "%SRCROOT%"},
                         "region": region
                     }
                 }],
@@ -224,7 +224,8 @@ pub fn sarif(report: &Report) -> String {
                 "informationUri": "https://github.com/redline-review/redline",
                 "rules": rules.into_values().collect::<Vec<_>>()
             }},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///"}},
+            // Columns count Unicode scalar values, like `Finding::column`.
+            "columnKind": "unicodeCodePoints",
             "results": results,
             "properties": {"verdict": report.verdict.as_str(), "tier": report.tier.as_str()}
         }]
@@ -279,6 +280,20 @@ fn slug(s: &str) -> String {
         }
     }
     out.trim_matches('-').chars().take(60).collect()
+}
+
+/// A repository-relative path as a relative URI reference (SARIF wants
+/// URIs): everything but unreserved characters and `/` percent-encoded.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 fn sarif_level(sev: Severity) -> &'static str {
