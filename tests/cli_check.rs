@@ -857,3 +857,37 @@ fn config_command_works_outside_a_repository() {
     );
     assert!(out.stdout.contains("review.trigger = \"save\""));
 }
+
+#[test]
+fn github_format_prints_one_workflow_annotation_per_finding() {
+    let repo = TestRepo::with_commit(&[("a.py", "\n")]);
+    repo.write("a.py", "\nprint(1)\neval(s)\n");
+    let run = repo.check(&["--offline", "--format", "github"]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("::notice file=a.py,line=2,"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("::warning file=a.py,line=3,"),
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
+fn many_findings_in_one_file_each_quote_their_own_line() {
+    let repo = TestRepo::with_commit(&[("a.py", "\n")]);
+    let body: String = (1..=30).map(|i| format!("print({i})\n")).collect();
+    repo.write("a.py", format!("\n{body}"));
+    let (_, stdout, _) = repo.run_check(&["--offline"]);
+    for i in 1..=30 {
+        assert!(
+            stdout.contains(&format!("{} | print({i})\n", i + 1)),
+            "line {} quoted",
+            i + 1
+        );
+    }
+}

@@ -43,6 +43,8 @@ impl Palette {
 pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     let p = Palette { on: color };
     let mut out = String::new();
+    // Split each quoted file once, not once per finding.
+    let mut split: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in &report.findings {
         let code = f.rule.as_deref().unwrap_or(&f.reviewer);
         let _ = writeln!(
@@ -62,11 +64,15 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             f.line,
             f.column
         );
-        if let Some(line) = sources.get(&f.path).and_then(|s| {
-            crate::diff::lines(s)
-                .get((f.line as usize).checked_sub(1)?)
-                .map(|l| l.to_string())
-        }) {
+        let source_lines = sources.get_key_value(&f.path).map(|(path, text)| {
+            &*split
+                .entry(path)
+                .or_insert_with(|| crate::diff::lines(text))
+        });
+        if let Some(line) = source_lines
+            .and_then(|lines| lines.get((f.line as usize).checked_sub(1)?))
+            .map(|l| l.to_string())
+        {
             let bar = p.paint("1;34", "|");
             let shown: String = line.chars().take(200).collect();
             let _ = writeln!(out, "{pad} {bar}");

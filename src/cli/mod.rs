@@ -301,6 +301,9 @@ pub fn show_config(args: ConfigArgs) -> ExitCode {
             "models"
         }
     );
-    print!("{out}");
+    // `redline config | head` closes the pipe early; that is not a crash.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
     ExitCode::SUCCESS
 }
