@@ -167,7 +167,7 @@ pub fn diff_lines(old: &[&str], new: &[&str]) -> FileDiff {
     let before: Vec<_> = old_mid.iter().map(|l| interner.intern(*l)).collect();
     let after: Vec<_> = new_mid.iter().map(|l| interner.intern(*l)).collect();
 
-    if is_repetitive(&before, interner.num_tokens()) {
+    if is_repetitive(&before, &after, interner.num_tokens()) {
         let before: Vec<u32> = before.into_iter().map(u32::from).collect();
         let after: Vec<u32> = after.into_iter().map(u32::from).collect();
         let deadline = std::time::Instant::now() + PATHOLOGICAL_DEADLINE;
@@ -193,20 +193,27 @@ pub fn diff_lines(old: &[&str], new: &[&str]) -> FileDiff {
 }
 
 /// Whether most of a large region is made of tokens too frequent for the
-/// Histogram algorithm to anchor on.
-fn is_repetitive(before: &[imara_diff::Token], num_tokens: u32) -> bool {
-    if before.len() <= SMALL_REGION_LINES {
+/// Histogram algorithm to anchor on. Both sides count: a small old file
+/// against a huge repetitive new one is just as slow.
+fn is_repetitive(
+    before: &[imara_diff::Token],
+    after: &[imara_diff::Token],
+    num_tokens: u32,
+) -> bool {
+    let total = before.len() + after.len();
+    if total <= SMALL_REGION_LINES {
         return false;
     }
     let mut counts = vec![0u32; num_tokens as usize];
-    for t in before {
+    for t in before.iter().chain(after) {
         counts[u32::from(*t) as usize] += 1;
     }
     let hot = before
         .iter()
+        .chain(after)
         .filter(|t| counts[u32::from(**t) as usize] > HISTOGRAM_CHAIN_LIMIT)
         .count();
-    hot * 2 > before.len()
+    hot * 2 > total
 }
 
 /// The same diff computed with `similar` (Myers) on the lines themselves,
@@ -374,6 +381,20 @@ mod tests {
         // Whatever the deadline leaves coarse, unchanged lines outside the
         // edited region are never marked.
         assert!(!d.is_added(1) && !d.is_added(30_000));
+    }
+
+    #[test]
+    fn small_old_file_against_a_huge_repetitive_new_one_takes_the_bounded_path() {
+        let tokens = ["a", "b", "c", "}", "{", "x=1", "y=2"];
+        let old: Vec<&str> = (0..500usize).map(|i| tokens[(i * 5 + i / 7) % 7]).collect();
+        let new: Vec<&str> = (0..40_000usize)
+            .map(|i| tokens[(i * 3 + i / 11) % 7])
+            .collect();
+        let d = diff_lines(&old, &new);
+        // At most the 500 old lines can be matched; the speed of this path
+        // is measured in `benches/diff.rs`.
+        assert!(d.added_lines().count() >= 40_000 - 500);
+        assert!(d.added_lines().all(|l| (1..=40_000).contains(&l)));
     }
 
     #[test]
