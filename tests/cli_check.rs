@@ -891,3 +891,30 @@ fn many_findings_in_one_file_each_quote_their_own_line() {
         );
     }
 }
+
+#[test]
+fn dot_in_a_subfolder_means_that_subfolder() {
+    let repo = TestRepo::with_commit(&[("src/a.py", "\n"), ("b.py", "\n")]);
+    repo.write("src/a.py", "\nprint(1)\n");
+    repo.write("b.py", "\nprint(2)\n");
+    let out = run(repo.redline_in(
+        &repo.path("src"),
+        &["check", "--offline", "--format", "json", "."],
+    ));
+    let findings = out.json()["findings"].clone();
+    assert_eq!(findings.as_array().map(Vec::len), Some(1), "{findings}");
+    assert_eq!(findings[0]["path"], "src/a.py");
+}
+
+#[cfg(unix)]
+#[test]
+fn changed_symlink_is_compared_by_its_target_without_a_crash() {
+    let repo = TestRepo::with_commit(&[("real.py", "x = 1\n")]);
+    std::os::unix::fs::symlink("real.py", repo.path("link.py")).expect("symlink");
+    repo.commit("link");
+    repo.remove("link.py");
+    std::os::unix::fs::symlink("elsewhere.py", repo.path("link.py")).expect("symlink");
+    let run = repo.check_json(&["--offline"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.rules_and_lines(), vec![]);
+}
