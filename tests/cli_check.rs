@@ -918,3 +918,16 @@ fn changed_symlink_is_compared_by_its_target_without_a_crash() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.rules_and_lines(), vec![]);
 }
+
+#[test]
+fn repository_of_a_file_not_yet_on_disk_is_found_with_its_relative_path() {
+    use redline::git::Repo;
+    let repo = TestRepo::with_commit(&[("a.py", "\n")]);
+    let unsaved = repo.root().join("new/dir/buffer.rs");
+    let git = Repo::discover(&unsaved).expect("found from the nearest folder");
+    assert_eq!(git.root(), repo.root());
+    assert_eq!(
+        git.relative_path(&unsaved).as_deref(),
+        Some("new/dir/buffer.rs")
+    );
+}

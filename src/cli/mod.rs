@@ -200,13 +200,7 @@ pub fn load_config(
 fn discover(cwd: &Path, paths: &[PathBuf]) -> Result<Repo, GitError> {
     match Repo::discover(cwd) {
         Err(GitError::NotARepository(_)) if !paths.is_empty() => {
-            let first = cwd.join(&paths[0]);
-            let existing = first
-                .ancestors()
-                .find(|p| p.exists())
-                .unwrap_or(cwd)
-                .to_path_buf();
-            Repo::discover(&existing).map_err(|e| match e {
+            Repo::discover(&cwd.join(&paths[0])).map_err(|e| match e {
                 GitError::NotARepository(_) => GitError::NotARepository(cwd.to_path_buf()),
                 other => other,
             })

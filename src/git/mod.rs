@@ -72,11 +72,9 @@ impl std::fmt::Debug for Repo {
 impl Repo {
     /// Finds the repository containing `path` (a file or folder).
     pub fn discover(path: &Path) -> Result<Self, GitError> {
-        let start = if path.is_file() {
-            path.parent().unwrap_or(path)
-        } else {
-            path
-        };
+        // A file, or a path that does not exist yet (a new buffer in a new
+        // folder): start from the nearest existing folder above it.
+        let start = path.ancestors().find(|p| p.is_dir()).unwrap_or(path);
         let repo = git2::Repository::discover(start).map_err(|e| match e.code() {
             git2::ErrorCode::NotFound => GitError::NotARepository(path.to_path_buf()),
             _ => GitError::Other(e),
