@@ -300,6 +300,14 @@ fn sql_built_by_concatenation_is_a_warning() {
 }
 
 #[test]
+fn prose_that_mentions_select_and_from_is_not_sql() {
+    silent(
+        "ui.js",
+        "alert(\"Please select a file from the list: \" + name);",
+    );
+}
+
+#[test]
 fn parameterised_sql_is_fine() {
     silent(
         "db.py",

@@ -231,7 +231,7 @@ pub static RULES: &[Rule] = &[
         in_comments: false,
         removable_line: false,
         check: Check::None,
-        pattern: r#"(?i)((?:\bf|\bformat!\(\s*)?(?:"[^"]*\b(?:select\s[^"]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^"]*(?:"\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^"]*")|'[^']*\b(?:select\s[^']*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^']*(?:'\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^']*')|`[^`]*\b(?:select\s[^`]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^`]*(?:`\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^`]*`)))"#,
+        pattern: r#"(?i)((?:\bf|\bformat!\(\s*)?(?:"\s*(?:select\s[^"]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^"]*(?:"\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^"]*")|'\s*(?:select\s[^']*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^']*(?:'\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^']*')|`\s*(?:select\s[^`]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^`]*(?:`\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^`]*`)))"#,
     },
     Rule {
         id: "todo-comment",
