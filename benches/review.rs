@@ -99,7 +99,10 @@ fn bench(c: &mut Criterion) {
             .to_string()
     };
     let shared = tokens(&user_of(&requests[0]));
-    let total: usize = requests.iter().map(|r| tokens(&r.prompt())).sum();
+    let total: usize = requests
+        .iter()
+        .map(|r| tokens(&system_of(r)) + tokens(&user_of(r)))
+        .sum();
     let systems: usize = requests.iter().map(|r| tokens(&system_of(r))).sum();
     let coordinator_extra = tokens(&user_of(&requests[5])) - shared;
     println!(
@@ -121,6 +124,11 @@ fn bench(c: &mut Criterion) {
         total,
         systems + shared * 6 + coordinator_extra,
         "shared context sent once per reviewer"
+    );
+    let first_user = user_of(&requests[0]);
+    assert!(
+        requests[..5].iter().all(|r| user_of(r) == first_user),
+        "every specialist reads the same bytes (one shared context, cache-friendly)"
     );
 
     let mut group = c.benchmark_group("review");
