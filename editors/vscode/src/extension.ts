@@ -101,7 +101,7 @@ async function start(): Promise<void> {
     options: { env: serverEnvironment(process.env, apiKey) },
   };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+    documentSelector: [{ scheme: "file" }],
     initializationOptions: toServerSettings(userSetting()),
     outputChannel: output,
     middleware: {
