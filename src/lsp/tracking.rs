@@ -5,7 +5,7 @@
 //! synchronous arithmetic on line numbers (no review, no I/O), so it can run
 //! inside `did_change` before the edit is applied to the rope.
 
-use super::text::{line_end_col, EditRange};
+use super::text::{line_end_col, position_to_char, EditRange};
 use crate::diff::position::Encoding;
 use crate::review::Finding;
 use ropey::Rope;
@@ -91,6 +91,15 @@ pub fn move_through_edit(
             }
             return true;
         }
+        if let Some(shift) = same_line_shift(t, before, r, text, inserted_breaks, enc) {
+            if shift != 0 {
+                let moved = |c: u32| (c as i64 + shift).max(1) as u32;
+                t.finding.column = moved(t.finding.column);
+                t.finding.end_column = t.finding.end_column.map(moved);
+                changed = true;
+            }
+            return true;
+        }
         if blank_insert && (t.line..=t.end_line).all(&content_removed) {
             return false;
         }
@@ -103,6 +112,40 @@ pub fn move_through_edit(
         true
     });
     changed || findings.len() != before_len
+}
+
+/// For an edit within one line that holds a one-line finding and lies
+/// wholly before or after the finding's columns: how many characters the
+/// finding moves right (`Some(0)` when the edit is after it). `None` when
+/// the edit touches the finding's text or spans lines.
+fn same_line_shift(
+    t: &Tracked,
+    before: &Rope,
+    r: EditRange,
+    text: &str,
+    inserted_breaks: u32,
+    enc: Encoding,
+) -> Option<i64> {
+    let line = r.start_line;
+    if !t.exact
+        || r.end_line != line
+        || inserted_breaks != 0
+        || t.line != line
+        || t.end_line != line
+    {
+        return None;
+    }
+    let line_start = before.line_to_char(line as usize);
+    let es = position_to_char(before, line, r.start_col, enc) - line_start;
+    let ee = (position_to_char(before, line, r.end_col, enc) - line_start).max(es);
+    let fs = t.finding.column.saturating_sub(1) as usize;
+    if ee <= fs && !(es == ee && text.is_empty()) {
+        return Some(text.chars().count() as i64 - (ee - es) as i64);
+    }
+    match t.finding.end_column {
+        Some(end) if es >= end.saturating_sub(1) as usize => Some(0),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -185,7 +228,7 @@ mod tests {
     #[test]
     fn editing_inside_a_finding_keeps_it_on_the_edited_line() {
         let rope = Rope::from_str(TEXT);
-        let mut f = vec![finding(3, 3)];
+        let mut f = vec![finding(3, 3)]; // columns 1..3 of "l2"
         move_through_edit(&mut f, &rope, edit(2, 1, 2, 2), "XYZ", Encoding::Utf16);
         assert_eq!((f[0].line, f[0].exact), (2, false));
         let mut f = vec![finding(3, 3)];
@@ -198,6 +241,24 @@ mod tests {
         );
         assert_eq!(f.len(), 1, "a replaced line is an edit, not a deletion");
         assert_eq!(f[0].line, 2);
+    }
+
+    #[test]
+    fn typing_before_a_finding_on_its_line_shifts_its_columns() {
+        let rope = Rope::from_str("ab😀cd\n");
+        let mut f = vec![finding(1, 1)];
+        f[0].finding.column = 4; // "c"
+        f[0].finding.end_column = Some(5);
+        // Insert "xy" after the emoji (UTF-16 column 4).
+        move_through_edit(&mut f, &rope, edit(0, 4, 0, 4), "xy", Encoding::Utf16);
+        assert_eq!(
+            (f[0].finding.column, f[0].finding.end_column, f[0].exact),
+            (6, Some(7), true)
+        );
+        // Typing after it changes nothing.
+        let rope = Rope::from_str("ab😀xycd\n");
+        move_through_edit(&mut f, &rope, edit(0, 8, 0, 8), "!", Encoding::Utf16);
+        assert_eq!((f[0].finding.column, f[0].exact), (6, true));
     }
 
     #[test]
