@@ -27,7 +27,10 @@ fn neovim_shows_findings_of_an_unsaved_buffer_with_code_actions() {
         .arg(root.join("tests/nvim/review.lua"))
         .env("REDLINE_PLUGIN_DIR", root.join("editors/nvim"))
         .env("REDLINE_BIN", env!("CARGO_BIN_EXE_redline"))
-        .env("REDLINE_TEST_REPO", repo.root().canonicalize().expect("repo"))
+        .env(
+            "REDLINE_TEST_REPO",
+            repo.root().canonicalize().expect("repo"),
+        )
         .env("REDLINE_OFFLINE", "1")
         .env_remove("REDLINE_BASE_URL")
         .env("XDG_CONFIG_HOME", state.path().join("config"))

@@ -93,8 +93,9 @@ pub fn move_through_edit(
         }
         if let Some(shift) = same_line_shift(t, before, r, text, inserted_breaks, enc) {
             if shift != 0 {
-                let moved = |c: u32| (c as i64 + shift).max(1) as u32;
-                t.finding.column = moved(t.finding.column);
+                let moved = move |c: u32| (c as i64 + shift).max(1) as u32;
+                let column = moved(t.finding.column);
+                t.finding.column = column;
                 t.finding.end_column = t.finding.end_column.map(moved);
                 changed = true;
             }
