@@ -164,7 +164,7 @@ fn findings_move_with_inserted_and_deleted_lines_without_a_new_review() {
         "def main():\n    print(1)\n    return 1\n",
     );
     assert_eq!(diags[0]["range"]["start"]["line"], 1);
-    let reviews = stat(&mut client, "reviews_started");
+    let reviews = stat(&mut client, "reviews_scheduled");
 
     client.change(&uri, 3, [0, 0, 0, 0], "import os\nimport sys\n");
     let diags = client.await_diagnostics(&uri, 3);
@@ -185,7 +185,7 @@ fn findings_move_with_inserted_and_deleted_lines_without_a_new_review() {
         "deleting its line removes the finding: {diags:?}"
     );
     assert_eq!(
-        stat(&mut client, "reviews_started"),
+        stat(&mut client, "reviews_scheduled"),
         reviews,
         "no review ran"
     );
@@ -552,4 +552,88 @@ fn review_now_of_a_document_that_is_not_open_is_an_error() {
     assert!(err["message"]
         .as_str()
         .is_some_and(|m| m.contains("not open")));
+}
+
+#[test]
+fn idle_trigger_reviews_after_typing_stops() {
+    let repo = TestRepo::new(&[
+        ("a.py", BASE_PY),
+        (
+            ".redline.toml",
+            "[review]\ntrigger = \"idle\"\nidle_ms = 50\n",
+        ),
+    ]);
+    let uri = repo.uri("a.py");
+    let mut client = started(&repo);
+    client.open(&uri, "python", 1, BASE_PY);
+    client.await_diagnostics(&uri, 1);
+    client.change(&uri, 2, [1, 0, 1, 0], "    print(1)\n");
+    // No save, no command: the idle timer reviews version 2.
+    assert_eq!(client.await_diagnostics(&uri, 2).len(), 1);
+}
+
+#[test]
+fn manual_trigger_reviews_only_on_the_command() {
+    let repo = TestRepo::new(&[
+        ("a.py", BASE_PY),
+        (".redline.toml", "[review]\ntrigger = \"manual\"\n"),
+    ]);
+    let uri = repo.uri("a.py");
+    let mut client = started(&repo);
+    client.open(&uri, "python", 1, "def main():\n    print(1)\n");
+    client.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert_eq!(
+        stat(&mut client, "reviews_scheduled"),
+        0,
+        "neither open nor save reviewed"
+    );
+    client.review_now(&uri);
+    assert_eq!(client.await_diagnostics(&uri, 1).len(), 1);
+}
+
+#[test]
+fn a_new_commit_becomes_the_base_of_the_next_review() {
+    let repo = TestRepo::new(&[("a.py", BASE_PY)]);
+    let uri = repo.uri("a.py");
+    let text = "def main():\n    print(1)\n    return 1\n";
+    let mut client = started(&repo);
+    assert_eq!(edit_and_review(&mut client, &uri, text).len(), 1);
+    // Commit the buffer's text: the print line is no longer a change.
+    std::fs::write(repo.path("a.py"), text).expect("write");
+    let git = git2::Repository::open(repo.root()).expect("open repo");
+    let mut index = git.index().expect("index");
+    index.add_path(std::path::Path::new("a.py")).expect("add");
+    index.write().expect("write index");
+    let tree = git
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+    let parent = git.head().expect("head").peel_to_commit().expect("commit");
+    git.commit(Some("HEAD"), &sig, &sig, "print", &tree, &[&parent])
+        .expect("commit");
+    client.change(&uri, 3, [0, 0, 0, 0], "");
+    client.review_now(&uri);
+    assert!(client.await_diagnostics(&uri, 3).is_empty());
+}
+
+#[test]
+fn review_now_without_argument_reviews_every_open_document() {
+    let repo = TestRepo::new(&[("a.py", BASE_PY), ("b.py", BASE_PY)]);
+    let (a, b) = (repo.uri("a.py"), repo.uri("b.py"));
+    let mut client = started(&repo);
+    let text = "def main():\n    print(1)\n    return 1\n";
+    for uri in [&a, &b] {
+        client.open(uri, "python", 1, BASE_PY);
+        client.await_diagnostics(uri, 1);
+        client.change(uri, 2, [0, 0, 2, 0], text);
+    }
+    let result = client
+        .execute("redline.reviewNow", json!([]))
+        .expect("scheduled");
+    assert_eq!(result["scheduled"], 2);
+    assert_eq!(client.await_diagnostics(&a, 2).len(), 1);
+    assert_eq!(client.await_diagnostics(&b, 2).len(), 1);
 }

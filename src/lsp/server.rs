@@ -124,6 +124,7 @@ impl Server {
                 "server".into(),
                 serde_json::json!({
                     "open_documents": self.session.docs.len(),
+                    "reviews_scheduled": c.reviews_scheduled.load(Ordering::Relaxed),
                     "reviews_started": c.reviews_started.load(Ordering::Relaxed),
                     "reviews_published": c.reviews_published.load(Ordering::Relaxed),
                     "reviews_cancelled": c.reviews_cancelled.load(Ordering::Relaxed),

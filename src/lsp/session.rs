@@ -54,6 +54,7 @@ pub struct ClientCaps {
 /// Counters for `redline.stats`.
 #[derive(Debug, Default)]
 pub struct Counters {
+    pub reviews_scheduled: AtomicU64,
     pub reviews_started: AtomicU64,
     pub reviews_published: AtomicU64,
     pub reviews_cancelled: AtomicU64,
@@ -311,6 +312,9 @@ impl Session {
         let cancel = CancellationToken::new();
         doc.review = Some(cancel.clone());
         doc.review_generation += 1;
+        self.counters
+            .reviews_scheduled
+            .fetch_add(1, Ordering::Relaxed);
         let job = ReviewJob {
             uri: uri.clone(),
             version: doc.version,
