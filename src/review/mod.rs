@@ -4,11 +4,13 @@
 
 pub mod builtin;
 pub mod changes;
+pub mod dismissed;
 pub mod engine;
 pub mod finding;
 pub mod tier;
 
 pub use changes::{ChangeSet, FileChange};
+pub use dismissed::DismissedStore;
 pub use engine::{Engine, EngineError, Progress, ReviewOptions};
 pub use finding::{Degraded, Finding, Report, Severity, Skipped, Usage, Verdict};
 pub use tier::Tier;

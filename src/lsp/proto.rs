@@ -1,0 +1,243 @@
+//! Conversions between redline's model and LSP types, in one place: a
+//! tracked finding becomes a `Diagnostic` (source `redline`, code = the
+//! reviewer, `data` = what the code actions need), and a published
+//! diagnostic becomes code actions without recomputing anything.
+
+use super::text::{char_col, line_end_col, line_len_chars};
+use super::tracking::Tracked;
+use crate::diff::position::Encoding;
+use crate::review::Severity;
+use ropey::Rope;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tower_lsp_server::ls_types::{
+    CodeAction, CodeActionKind, CodeActionOrCommand, Command, Diagnostic, DiagnosticSeverity,
+    NumberOrString, Position, PositionEncodingKind, Range, TextEdit, Uri, WorkspaceEdit,
+};
+
+pub const SOURCE: &str = "redline";
+pub const CMD_REVIEW_NOW: &str = "redline.reviewNow";
+pub const CMD_DISMISS: &str = "redline.dismiss";
+pub const CMD_EXPLAIN: &str = "redline.explain";
+pub const CMD_STATS: &str = "redline.stats";
+
+pub const TITLE_DISMISS: &str = "Dismiss redline finding";
+pub const TITLE_DISMISS_FILE: &str = "Dismiss all redline findings in this file";
+pub const TITLE_EXPLAIN: &str = "Explain redline finding";
+pub const TITLE_FIX: &str = "Apply redline fix";
+
+/// What a published diagnostic carries in `data`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiagnosticData {
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// Picks the position encoding: UTF-8 when the client offers it, else the
+/// mandatory UTF-16.
+pub fn negotiate_encoding(offered: Option<&[PositionEncodingKind]>) -> Encoding {
+    match offered {
+        Some(kinds) if kinds.contains(&PositionEncodingKind::UTF8) => Encoding::Utf8,
+        _ => Encoding::Utf16,
+    }
+}
+
+pub fn encoding_kind(enc: Encoding) -> PositionEncodingKind {
+    match enc {
+        Encoding::Utf8 => PositionEncodingKind::UTF8,
+        Encoding::Utf16 => PositionEncodingKind::UTF16,
+        Encoding::Utf32 => PositionEncodingKind::UTF32,
+    }
+}
+
+pub fn severity(s: Severity) -> DiagnosticSeverity {
+    match s {
+        Severity::Critical => DiagnosticSeverity::ERROR,
+        Severity::Warning => DiagnosticSeverity::WARNING,
+        Severity::Suggestion => DiagnosticSeverity::INFORMATION,
+    }
+}
+
+/// The diagnostic of a finding at its current place in `rope`.
+pub fn diagnostic(t: &Tracked, rope: &Rope, enc: Encoding) -> Diagnostic {
+    let f = &t.finding;
+    let (line, end_line) = (t.line as usize, t.end_line as usize);
+    let (start_col, end_col) = if t.exact {
+        let start = char_col(rope, line, f.column.saturating_sub(1) as usize, enc);
+        let end = match f.end_column {
+            Some(c) => char_col(rope, end_line, c.saturating_sub(1) as usize, enc),
+            None => line_end_col(rope, end_line, enc),
+        };
+        (start, end)
+    } else {
+        (
+            first_non_blank_col(rope, line, enc),
+            line_end_col(rope, end_line, enc),
+        )
+    };
+    let start = Position::new(line as u32, start_col);
+    let mut end = Position::new(end_line as u32, end_col);
+    if end <= start {
+        end = Position::new(line as u32, line_end_col(rope, line, enc));
+    }
+    let title = match &f.rule {
+        Some(rule) => format!("{} [{rule}]", f.title),
+        None => f.title.clone(),
+    };
+    let data = DiagnosticData {
+        fingerprint: f.fingerprint.clone(),
+        rule: f.rule.clone(),
+        fix: f.fix.clone(),
+    };
+    Diagnostic {
+        range: Range::new(start, end),
+        severity: Some(severity(f.severity)),
+        code: Some(NumberOrString::String(f.reviewer.clone())),
+        source: Some(SOURCE.to_string()),
+        message: format!("{title}\n{}", f.message),
+        data: Some(serde_json::to_value(data).expect("plain struct serialises")),
+        ..Default::default()
+    }
+}
+
+fn first_non_blank_col(rope: &Rope, line: usize, enc: Encoding) -> u32 {
+    if line >= rope.len_lines() {
+        return 0;
+    }
+    let slice = rope.line(line);
+    let len = line_len_chars(slice);
+    let idx = slice
+        .chars()
+        .take(len)
+        .position(|c| !c.is_whitespace())
+        .unwrap_or(0);
+    char_col(rope, line, idx, enc)
+}
+
+/// The redline data of a diagnostic the client sent back, if it is ours.
+pub fn data_of(d: &Diagnostic) -> Option<DiagnosticData> {
+    if d.source.as_deref() != Some(SOURCE) {
+        return None;
+    }
+    serde_json::from_value(d.data.clone()?).ok()
+}
+
+/// Code actions for one redline diagnostic of `uri`. `rope` gives the
+/// line ends for the fix edit.
+pub fn actions_for(
+    uri: &Uri,
+    d: &Diagnostic,
+    data: &DiagnosticData,
+    rope: &Rope,
+    enc: Encoding,
+) -> Vec<CodeActionOrCommand> {
+    let uri_arg = serde_json::Value::String(uri.as_str().to_string());
+    let fp = serde_json::Value::String(data.fingerprint.clone());
+    let mut out = Vec::new();
+    if let Some(fix) = &data.fix {
+        out.push(CodeActionOrCommand::CodeAction(CodeAction {
+            title: TITLE_FIX.into(),
+            kind: Some(CodeActionKind::QUICKFIX),
+            diagnostics: Some(vec![d.clone()]),
+            edit: Some(fix_edit(
+                uri,
+                d.range.start.line,
+                d.range.end.line,
+                fix,
+                rope,
+                enc,
+            )),
+            is_preferred: Some(true),
+            ..Default::default()
+        }));
+    }
+    out.push(command_action(
+        TITLE_DISMISS,
+        CMD_DISMISS,
+        vec![uri_arg.clone(), serde_json::Value::Array(vec![fp.clone()])],
+        d,
+    ));
+    out.push(command_action(
+        TITLE_EXPLAIN,
+        CMD_EXPLAIN,
+        vec![uri_arg, fp],
+        d,
+    ));
+    out
+}
+
+/// "Dismiss all redline findings in this file".
+pub fn dismiss_file_action(uri: &Uri, fingerprints: Vec<String>) -> CodeActionOrCommand {
+    let args = vec![
+        serde_json::Value::String(uri.as_str().to_string()),
+        serde_json::Value::Array(
+            fingerprints
+                .into_iter()
+                .map(serde_json::Value::String)
+                .collect(),
+        ),
+    ];
+    CodeActionOrCommand::CodeAction(CodeAction {
+        title: TITLE_DISMISS_FILE.into(),
+        kind: Some(CodeActionKind::QUICKFIX),
+        command: Some(Command::new(
+            TITLE_DISMISS_FILE.into(),
+            CMD_DISMISS.into(),
+            Some(args),
+        )),
+        ..Default::default()
+    })
+}
+
+fn command_action(
+    title: &str,
+    command: &str,
+    args: Vec<serde_json::Value>,
+    d: &Diagnostic,
+) -> CodeActionOrCommand {
+    CodeActionOrCommand::CodeAction(CodeAction {
+        title: title.into(),
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![d.clone()]),
+        command: Some(Command::new(title.into(), command.into(), Some(args))),
+        ..Default::default()
+    })
+}
+
+/// Replaces lines `line..=end_line` (0-based) with `fix`; an empty fix
+/// deletes the lines including their line break.
+pub fn fix_edit(
+    uri: &Uri,
+    line: u32,
+    end_line: u32,
+    fix: &str,
+    rope: &Rope,
+    enc: Encoding,
+) -> WorkspaceEdit {
+    let next = end_line as usize + 1;
+    let (end, mut text) = if next < rope.len_lines() {
+        (Position::new(next as u32, 0), fix.to_string())
+    } else {
+        // The last line has no break to take along.
+        let end_col = line_end_col(rope, end_line as usize, enc);
+        (
+            Position::new(end_line, end_col),
+            fix.trim_end_matches(['\n', '\r']).to_string(),
+        )
+    };
+    if next < rope.len_lines() && !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut changes = HashMap::new();
+    changes.insert(
+        uri.clone(),
+        vec![TextEdit::new(Range::new(Position::new(line, 0), end), text)],
+    );
+    WorkspaceEdit {
+        changes: Some(changes),
+        ..Default::default()
+    }
+}
