@@ -5,7 +5,10 @@
 
 import * as vscode from "vscode";
 import {
+  ClientCapabilities,
   DidChangeConfigurationNotification,
+  FeatureState,
+  StaticFeature,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -122,6 +125,7 @@ async function start(): Promise<void> {
     },
   };
   const c = new LanguageClient("redline", "redline", serverOptions, clientOptions);
+  c.registerFeature(new ReviewProgressFeature(c));
   client = c;
   c.onDidChangeState((e) => {
     if (e.newState !== ClientState.Running) reviews.clear();
@@ -140,14 +144,37 @@ async function start(): Promise<void> {
     if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "redline.path");
     return;
   }
-  // Reviews report $/progress on server-created tokens; follow them for the
-  // status bar and show them in the window's progress area.
-  c.onRequest(WorkDoneProgressCreateRequest.type, (params) => {
-    trackProgress(c, String(params.token));
-    return null;
-  });
   scheduleStats();
   void refreshStats();
+}
+
+/**
+ * Reviews report $/progress on server-created tokens; this follows them for
+ * the status bar and shows them in the window's progress area. A feature,
+ * because features are initialized after the client's own progress handler
+ * on every (re)start, so this handler is the one that stays registered.
+ */
+class ReviewProgressFeature implements StaticFeature {
+  constructor(private readonly c: LanguageClient) {}
+
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    (capabilities.window ??= {}).workDoneProgress = true;
+  }
+
+  initialize(): void {
+    this.c.onRequest(WorkDoneProgressCreateRequest.type, (params) => {
+      trackProgress(this.c, String(params.token));
+      return null;
+    });
+  }
+
+  getState(): FeatureState {
+    return { kind: "static" };
+  }
+
+  clear(): void {
+    reviews.clear();
+  }
 }
 
 function trackProgress(c: LanguageClient, token: string): void {
