@@ -326,6 +326,22 @@ fn helix_snippet_adds_redline_beside_the_usual_server() {
     let text = std::fs::read_to_string(root().join("editors/helix/languages.toml")).unwrap();
     let doc: toml::Table = text.parse().expect("languages.toml is valid TOML");
     let server = &doc["language-server"]["redline"];
+    // The keys Helix's `LanguageServerConfiguration` knows (helix-core
+    // syntax/config.rs); anything else is a silent no-op or an error there.
+    for key in server.as_table().unwrap().keys() {
+        assert!(
+            [
+                "command",
+                "args",
+                "environment",
+                "config",
+                "timeout",
+                "required-root-patterns"
+            ]
+            .contains(&key.as_str()),
+            "Helix does not know language-server key `{key}`"
+        );
+    }
     assert_eq!(server["command"].as_str(), Some("redline"));
     assert_eq!(
         server["args"].as_array().unwrap(),
