@@ -309,13 +309,8 @@ async function runFindingAction(title: RegExp, verb: string): Promise<void> {
     typeof action.command === "string" ? (action as vscode.Command) : (action as vscode.CodeAction).command;
   const edit = action instanceof vscode.CodeAction || "edit" in action ? (action as vscode.CodeAction).edit : undefined;
   if (edit) await vscode.workspace.applyEdit(edit);
-  if (command) {
-    const result = await vscode.commands.executeCommand(command.command, ...(command.arguments ?? []));
-    if (typeof result === "string" && result.trim() !== "") {
-      const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: result });
-      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
-    }
-  }
+  // The server shows an explanation itself (window/showDocument).
+  if (command) await vscode.commands.executeCommand(command.command, ...(command.arguments ?? []));
 }
 
 async function setApiKey(): Promise<void> {
