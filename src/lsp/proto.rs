@@ -6,7 +6,7 @@
 use super::text::{char_col, line_end_col, line_len_chars};
 use super::tracking::Tracked;
 use crate::diff::position::Encoding;
-use crate::review::Severity;
+use crate::review::{Finding, Severity};
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -83,24 +83,34 @@ pub fn diagnostic(t: &Tracked, rope: &Rope, enc: Encoding) -> Diagnostic {
     if end <= start {
         end = Position::new(line as u32, line_end_col(rope, line, enc));
     }
-    let title = match &f.rule {
-        Some(rule) => format!("{} [{rule}]", f.title),
-        None => f.title.clone(),
-    };
-    let data = DiagnosticData {
-        fingerprint: f.fingerprint.clone(),
-        rule: f.rule.clone(),
-        fix: f.fix.clone(),
-    };
     Diagnostic {
         range: Range::new(start, end),
         severity: Some(severity(f.severity)),
         code: Some(NumberOrString::String(f.reviewer.clone())),
         source: Some(SOURCE.to_string()),
-        message: format!("{title}\n{}", f.message),
-        data: Some(serde_json::to_value(data).expect("plain struct serialises")),
+        message: t.message.clone(),
+        data: Some(t.data.clone()),
         ..Default::default()
     }
+}
+
+/// The diagnostic message: the title (with the rule, for built-in
+/// findings) on the first line, as editors show it inline, then the body.
+pub fn message(f: &Finding) -> String {
+    match &f.rule {
+        Some(rule) => format!("{} [{rule}]\n{}", f.title, f.message),
+        None => format!("{}\n{}", f.title, f.message),
+    }
+}
+
+/// The diagnostic's `data`: what the code actions need.
+pub fn data(f: &Finding) -> serde_json::Value {
+    let data = DiagnosticData {
+        fingerprint: f.fingerprint.clone(),
+        rule: f.rule.clone(),
+        fix: f.fix.clone(),
+    };
+    serde_json::to_value(data).expect("a struct of strings serialises")
 }
 
 fn first_non_blank_col(rope: &Rope, line: usize, enc: Encoding) -> u32 {

@@ -20,6 +20,10 @@ pub struct Tracked {
     /// The finding's columns still describe the text: false once an edit
     /// touched its lines (then the whole lines are highlighted).
     pub exact: bool,
+    /// The diagnostic's message and `data`, built once: republishing on
+    /// every keystroke only recomputes ranges.
+    pub message: String,
+    pub data: serde_json::Value,
 }
 
 impl Tracked {
@@ -27,6 +31,8 @@ impl Tracked {
         Self {
             line: finding.line.saturating_sub(1),
             end_line: finding.end_line.max(finding.line).saturating_sub(1),
+            message: super::proto::message(&finding),
+            data: super::proto::data(&finding),
             finding,
             exact: true,
         }
