@@ -637,3 +637,20 @@ fn review_now_without_argument_reviews_every_open_document() {
     assert_eq!(client.await_diagnostics(&a, 2).len(), 1);
     assert_eq!(client.await_diagnostics(&b, 2).len(), 1);
 }
+
+#[test]
+fn a_file_outside_every_folder_is_reviewed_in_its_own_repository() {
+    let folder = TestRepo::new(&[("a.py", BASE_PY)]);
+    let other = TestRepo::new(&[("b.py", BASE_PY)]);
+    let uri = other.uri("b.py");
+    let mut client = started(&folder);
+    client.open(
+        &uri,
+        "python",
+        1,
+        "def main():\n    print(1)\n    return 1\n",
+    );
+    assert_eq!(client.await_diagnostics(&uri, 1).len(), 1);
+    let stats = client.execute("redline.stats", json!([])).expect("stats");
+    assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(2));
+}

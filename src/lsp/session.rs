@@ -619,3 +619,28 @@ pub fn canonical(path: &Path) -> PathBuf {
         })
         .unwrap_or_else(|| path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_review_task_is_reported_with_its_message() {
+        let err = tokio::spawn(async { panic!("reviewer exploded") })
+            .await
+            .expect_err("the task panicked");
+        assert_eq!(join_error(err), "reviewer exploded");
+    }
+
+    #[test]
+    fn heartbeat_says_how_long_the_model_has_been_silent() {
+        let event = Progress::Waiting {
+            reviewer: "security".into(),
+            waited: Duration::from_secs(12),
+        };
+        assert_eq!(
+            progress_message(&event),
+            "waiting for model… 12 s (security)"
+        );
+    }
+}
