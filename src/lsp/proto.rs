@@ -36,6 +36,16 @@ pub struct DiagnosticData {
     pub fix: Option<String>,
 }
 
+/// The absolute path of a `file:` URI; `None` for other schemes
+/// (`untitled:`, `git:` …), which have no repository to diff against.
+pub fn file_path(uri: &Uri) -> Option<std::path::PathBuf> {
+    if !uri.scheme().as_str().eq_ignore_ascii_case("file") {
+        return None;
+    }
+    let path = uri.to_file_path()?.into_owned();
+    path.is_absolute().then_some(path)
+}
+
 /// Picks the position encoding: UTF-8 when the client offers it, else the
 /// mandatory UTF-16.
 pub fn negotiate_encoding(offered: Option<&[PositionEncodingKind]>) -> Encoding {

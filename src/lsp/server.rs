@@ -179,7 +179,7 @@ impl LanguageServer for Server {
         };
         let mut problems = Vec::new();
         for uri in folders {
-            if let Some(path) = uri.to_file_path() {
+            if let Some(path) = proto::file_path(&uri) {
                 let (_, problem) = self.session.workspace_for(&path);
                 problems.extend(problem);
             }
@@ -292,14 +292,12 @@ impl LanguageServer for Server {
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let uri = params.text_document.uri;
-        let is_config = uri.to_file_path().is_some_and(|p| {
+        let is_config = proto::file_path(&uri).is_some_and(|p| {
             p.file_name()
                 .is_some_and(|n| n == crate::config::REPO_CONFIG_FILE)
         });
         if is_config {
-            let root = uri
-                .to_file_path()
-                .and_then(|p| p.parent().map(|p| p.to_path_buf()));
+            let root = proto::file_path(&uri).and_then(|p| p.parent().map(|p| p.to_path_buf()));
             let problems = self.session.reload_config(root.as_deref());
             self.show_problems(problems).await;
         }
@@ -326,7 +324,7 @@ impl LanguageServer for Server {
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         let mut problems = Vec::new();
         for change in params.changes {
-            let Some(path) = change.uri.to_file_path() else {
+            let Some(path) = proto::file_path(&change.uri) else {
                 continue;
             };
             if path
@@ -344,7 +342,7 @@ impl LanguageServer for Server {
     async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
         let mut problems = Vec::new();
         for folder in params.event.added {
-            if let Some(path) = folder.uri.to_file_path() {
+            if let Some(path) = proto::file_path(&folder.uri) {
                 problems.extend(self.session.workspace_for(&path).1);
             }
         }

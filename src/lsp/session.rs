@@ -197,7 +197,7 @@ impl Session {
     // ----- document notifications (no `.await` on purpose) -----
 
     pub fn open(self: &Arc<Self>, uri: Uri, version: i32, text: &str) {
-        let path = uri.to_file_path().map(|p| canonical(&p));
+        let path = proto::file_path(&uri).map(|p| canonical(&p));
         let (workspace, problem) = match &path {
             Some(p) => self.workspace_for(p),
             None => (None, None),
