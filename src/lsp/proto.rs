@@ -261,3 +261,118 @@ pub fn fix_edit(
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(line: u32, column: u32, end_column: Option<u32>, fix: Option<&str>) -> Tracked {
+        Tracked::new(Finding {
+            path: "a.js".into(),
+            line,
+            end_line: line,
+            column,
+            end_column,
+            severity: Severity::Critical,
+            reviewer: "security".into(),
+            rule: None,
+            title: "Title".into(),
+            message: "Body".into(),
+            fingerprint: "00ff".into(),
+            fix: fix.map(String::from),
+        })
+    }
+
+    fn uri() -> Uri {
+        "file:///r/a.js".parse().expect("uri")
+    }
+
+    #[test]
+    fn diagnostic_carries_source_code_severity_and_fingerprint() {
+        let rope = Rope::from_str("let a = 1;\n");
+        let d = diagnostic(&tracked(1, 5, Some(6), None), &rope, Encoding::Utf16);
+        assert_eq!(d.source.as_deref(), Some("redline"));
+        assert_eq!(d.code, Some(NumberOrString::String("security".into())));
+        assert_eq!(d.severity, Some(DiagnosticSeverity::ERROR));
+        assert_eq!(
+            d.range,
+            Range::new(Position::new(0, 4), Position::new(0, 5))
+        );
+        assert_eq!(d.message, "Title\nBody");
+        assert_eq!(data_of(&d).map(|x| x.fingerprint), Some("00ff".into()));
+    }
+
+    #[test]
+    fn a_finding_whose_lines_were_edited_covers_the_whole_line() {
+        let rope = Rope::from_str("  let a = 1;\n");
+        let mut t = tracked(1, 5, Some(6), None);
+        t.exact = false;
+        let d = diagnostic(&t, &rope, Encoding::Utf16);
+        assert_eq!(
+            d.range,
+            Range::new(Position::new(0, 2), Position::new(0, 12))
+        );
+    }
+
+    #[test]
+    fn diagnostics_from_other_sources_get_no_actions() {
+        let rope = Rope::from_str("x\n");
+        let mut d = diagnostic(&tracked(1, 1, None, None), &rope, Encoding::Utf16);
+        d.source = Some("eslint".into());
+        assert!(data_of(&d).is_none());
+    }
+
+    #[test]
+    fn fix_replaces_whole_lines_and_keeps_the_line_break() {
+        let rope = Rope::from_str("a\nconsole.log(x)\nb\n");
+        let edit = fix_edit(&uri(), 1, 1, "log(x)", &rope, Encoding::Utf16);
+        let edits = &edit.changes.expect("changes")[&uri()];
+        assert_eq!(
+            edits[0],
+            TextEdit::new(
+                Range::new(Position::new(1, 0), Position::new(2, 0)),
+                "log(x)\n".into()
+            )
+        );
+    }
+
+    #[test]
+    fn fix_on_the_last_line_without_a_break_stays_on_it() {
+        let rope = Rope::from_str("a\nconsole.log(😀)");
+        let edit = fix_edit(&uri(), 1, 1, "", &rope, Encoding::Utf16);
+        let edits = &edit.changes.expect("changes")[&uri()];
+        assert_eq!(edits[0].range.end, Position::new(1, 15));
+        assert_eq!(edits[0].new_text, "");
+    }
+
+    #[test]
+    fn actions_offer_fix_only_when_the_finding_has_one() {
+        let rope = Rope::from_str("x\n");
+        let titles = |t: &Tracked| {
+            let d = diagnostic(t, &rope, Encoding::Utf16);
+            let data = data_of(&d).expect("ours");
+            actions_for(&uri(), &d, &data, &rope, Encoding::Utf16)
+                .into_iter()
+                .map(|a| match a {
+                    CodeActionOrCommand::CodeAction(a) => a.title,
+                    CodeActionOrCommand::Command(c) => c.title,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            titles(&tracked(1, 1, None, None)),
+            [TITLE_DISMISS, TITLE_EXPLAIN]
+        );
+        assert_eq!(
+            titles(&tracked(1, 1, None, Some(""))),
+            [TITLE_FIX, TITLE_DISMISS, TITLE_EXPLAIN]
+        );
+    }
+
+    #[test]
+    fn utf8_is_chosen_only_when_offered() {
+        assert_eq!(negotiate_encoding(None), Encoding::Utf16);
+        let offered = [PositionEncodingKind::UTF16, PositionEncodingKind::UTF8];
+        assert_eq!(negotiate_encoding(Some(&offered)), Encoding::Utf8);
+    }
+}
