@@ -206,7 +206,7 @@ impl Session {
             self.show_error(problem);
         }
         let trigger = workspace.as_ref().map(|w| w.config().review.trigger);
-        self.docs.insert(
+        let replaced = self.docs.insert(
             uri.clone(),
             Document {
                 rope: Rope::from_str(text),
@@ -218,6 +218,10 @@ impl Session {
                 review_generation: 0,
             },
         );
+        // Reopened without a close: the old text's review must not land.
+        if let Some(review) = replaced.and_then(|old| old.review) {
+            review.cancel();
+        }
         // An opened file with changes gets its diagnostics at once, like a
         // compiler's; `manual` means only the command reviews.
         if matches!(trigger, Some(Trigger::Save | Trigger::Idle)) {
@@ -436,7 +440,11 @@ impl Session {
         let Some(mut doc) = self.docs.get_mut(&job.uri) else {
             return;
         };
-        if doc.version != job.version || doc.review_generation != job.generation {
+        // Cancellation happens under this same lock, so this check is final.
+        if job.cancel.is_cancelled()
+            || doc.version != job.version
+            || doc.review_generation != job.generation
+        {
             self.counters.reviews_stale.fetch_add(1, Ordering::Relaxed);
             return;
         }
