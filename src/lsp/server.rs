@@ -17,6 +17,8 @@ pub struct Server {
     /// Configuration problems found while initializing, shown once the
     /// client is ready for messages.
     startup_problems: std::sync::Mutex<Vec<String>>,
+    /// A private folder for explanation documents, removed on exit.
+    explain_dir: std::sync::OnceLock<Option<tempfile::TempDir>>,
 }
 
 impl Server {
@@ -24,6 +26,7 @@ impl Server {
         Self {
             session: Session::new(client),
             startup_problems: std::sync::Mutex::new(Vec::new()),
+            explain_dir: std::sync::OnceLock::new(),
         }
     }
 
@@ -72,11 +75,18 @@ impl Server {
             .map_err(|e| Error::invalid_params(format!("cannot explain: {e}")))?;
         let mut shown = false;
         if self.session.caps().show_document {
-            let dir = std::env::temp_dir().join("redline-explain");
-            let file = dir.join(format!("{}.md", finding.fingerprint));
-            let written =
-                std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, &markdown));
-            if let (Ok(()), Some(doc_uri)) = (written, Uri::from_file_path(&file)) {
+            let dir = self.explain_dir.get_or_init(|| {
+                tempfile::Builder::new()
+                    .prefix("redline-explain-")
+                    .tempdir()
+                    .ok()
+            });
+            let written = dir.as_ref().and_then(|dir| {
+                let file = dir.path().join(format!("{}.md", finding.fingerprint));
+                std::fs::write(&file, &markdown).ok()?;
+                Uri::from_file_path(&file)
+            });
+            if let Some(doc_uri) = written {
                 let params = ShowDocumentParams {
                     uri: doc_uri,
                     external: Some(false),
