@@ -22,8 +22,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::ls_types::{
-    Diagnostic, MessageType, NumberOrString, ProgressToken, Uri, WorkDoneProgressBegin,
-    WorkDoneProgressEnd, WorkDoneProgressReport,
+    Diagnostic, MessageType, NumberOrString, ProgressToken, Uri, WorkDoneProgress,
+    WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport,
 };
 use tower_lsp_server::Client;
 
@@ -338,8 +338,10 @@ impl Session {
         self.counters
             .reviews_started
             .fetch_add(1, Ordering::Relaxed);
-        let progress = self.begin_progress(&job).await;
+        let progress = self.start_progress(&job);
         let outcome = self.review_in_task(&job, progress.as_ref()).await;
+        // Closing the channel ends the progress.
+        drop(progress);
         match outcome {
             Ok(Some(findings)) => self.land(&job, findings),
             Ok(None) => {
@@ -362,9 +364,6 @@ impl Session {
                 }
             }
         }
-        if let Some(token) = progress {
-            self.send_progress_end(token).await;
-        }
     }
 
     /// Builds the change set and runs the engine in its own task, so that a
@@ -372,7 +371,7 @@ impl Session {
     async fn review_in_task(
         &self,
         job: &ReviewJob,
-        progress: Option<&ProgressToken>,
+        progress: Option<&UnboundedSender<String>>,
     ) -> Result<Option<Vec<crate::review::Finding>>, String> {
         if let Some(delay) = self.review_delay {
             tokio::select! {
@@ -420,9 +419,8 @@ impl Session {
         let handle =
             tokio::spawn(async move { engine.review(&changes, options, cancel, Some(tx)).await });
         while let Some(event) = rx.recv().await {
-            if let Some(token) = progress {
-                self.send_progress_report(token, progress_message(&event))
-                    .await;
+            if let Some(progress) = progress {
+                let _ = progress.send(progress_message(&event));
             }
         }
         let report = handle.await.map_err(join_error)?;
@@ -516,42 +514,53 @@ impl Session {
 
     // ----- progress -----
 
-    async fn begin_progress(&self, job: &ReviewJob) -> Option<ProgressToken> {
+    /// Reports a review in `$/progress` from a task of its own, so that the
+    /// review never waits for the client to acknowledge the token. Messages
+    /// sent on the returned channel become reports; dropping it ends the
+    /// progress.
+    fn start_progress(self: &Arc<Self>, job: &ReviewJob) -> Option<UnboundedSender<String>> {
         if !self.caps().work_done_progress {
             return None;
         }
+        let (tx, mut rx) = unbounded_channel::<String>();
         let n = self.progress_seq.fetch_add(1, Ordering::Relaxed);
         let token = NumberOrString::String(format!("redline/review/{n}"));
-        if self
-            .client
-            .create_work_done_progress(token.clone())
-            .await
-            .is_err()
-        {
-            return None;
-        }
         let file = job
             .path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.send_progress(
-            token.clone(),
-            tower_lsp_server::ls_types::WorkDoneProgress::Begin(WorkDoneProgressBegin {
+        let session = self.clone();
+        tokio::spawn(async move {
+            if session
+                .client
+                .create_work_done_progress(token.clone())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let begin = WorkDoneProgressBegin {
                 title: "redline".into(),
                 message: Some(format!("reviewing {file}")),
                 cancellable: Some(false),
                 percentage: None,
-            }),
-        )
-        .await;
-        Some(token)
+            };
+            session
+                .send_progress(token.clone(), WorkDoneProgress::Begin(begin))
+                .await;
+            while let Some(message) = rx.recv().await {
+                session.send_progress_report(&token, message).await;
+            }
+            session.send_progress_end(token).await;
+        });
+        Some(tx)
     }
 
     async fn send_progress_report(&self, token: &ProgressToken, message: String) {
         self.send_progress(
             token.clone(),
-            tower_lsp_server::ls_types::WorkDoneProgress::Report(WorkDoneProgressReport {
+            WorkDoneProgress::Report(WorkDoneProgressReport {
                 message: Some(message),
                 ..Default::default()
             }),
@@ -562,18 +571,12 @@ impl Session {
     async fn send_progress_end(&self, token: ProgressToken) {
         self.send_progress(
             token,
-            tower_lsp_server::ls_types::WorkDoneProgress::End(WorkDoneProgressEnd {
-                message: None,
-            }),
+            WorkDoneProgress::End(WorkDoneProgressEnd { message: None }),
         )
         .await;
     }
 
-    async fn send_progress(
-        &self,
-        token: ProgressToken,
-        value: tower_lsp_server::ls_types::WorkDoneProgress,
-    ) {
+    async fn send_progress(&self, token: ProgressToken, value: WorkDoneProgress) {
         use tower_lsp_server::ls_types::{notification, ProgressParams, ProgressParamsValue};
         self.client
             .send_notification::<notification::Progress>(ProgressParams {
