@@ -6,7 +6,7 @@
 use super::text::{char_col, line_end_col, line_len_chars};
 use super::tracking::Tracked;
 use crate::diff::position::Encoding;
-use crate::review::Severity;
+use crate::review::{Finding, Severity};
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -34,6 +34,16 @@ pub struct DiagnosticData {
     pub rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+}
+
+/// The absolute path of a `file:` URI; `None` for other schemes
+/// (`untitled:`, `git:` …), which have no repository to diff against.
+pub fn file_path(uri: &Uri) -> Option<std::path::PathBuf> {
+    if !uri.scheme().as_str().eq_ignore_ascii_case("file") {
+        return None;
+    }
+    let path = uri.to_file_path()?.into_owned();
+    path.is_absolute().then_some(path)
 }
 
 /// Picks the position encoding: UTF-8 when the client offers it, else the
@@ -83,24 +93,34 @@ pub fn diagnostic(t: &Tracked, rope: &Rope, enc: Encoding) -> Diagnostic {
     if end <= start {
         end = Position::new(line as u32, line_end_col(rope, line, enc));
     }
-    let title = match &f.rule {
-        Some(rule) => format!("{} [{rule}]", f.title),
-        None => f.title.clone(),
-    };
-    let data = DiagnosticData {
-        fingerprint: f.fingerprint.clone(),
-        rule: f.rule.clone(),
-        fix: f.fix.clone(),
-    };
     Diagnostic {
         range: Range::new(start, end),
         severity: Some(severity(f.severity)),
         code: Some(NumberOrString::String(f.reviewer.clone())),
         source: Some(SOURCE.to_string()),
-        message: format!("{title}\n{}", f.message),
-        data: Some(serde_json::to_value(data).expect("plain struct serialises")),
+        message: t.message.clone(),
+        data: Some(t.data.clone()),
         ..Default::default()
     }
+}
+
+/// The diagnostic message: the title (with the rule, for built-in
+/// findings) on the first line, as editors show it inline, then the body.
+pub fn message(f: &Finding) -> String {
+    match &f.rule {
+        Some(rule) => format!("{} [{rule}]\n{}", f.title, f.message),
+        None => format!("{}\n{}", f.title, f.message),
+    }
+}
+
+/// The diagnostic's `data`: what the code actions need.
+pub fn data(f: &Finding) -> serde_json::Value {
+    let data = DiagnosticData {
+        fingerprint: f.fingerprint.clone(),
+        rule: f.rule.clone(),
+        fix: f.fix.clone(),
+    };
+    serde_json::to_value(data).expect("a struct of strings serialises")
 }
 
 fn first_non_blank_col(rope: &Rope, line: usize, enc: Encoding) -> u32 {
@@ -239,5 +259,120 @@ pub fn fix_edit(
     WorkspaceEdit {
         changes: Some(changes),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(line: u32, column: u32, end_column: Option<u32>, fix: Option<&str>) -> Tracked {
+        Tracked::new(Finding {
+            path: "a.js".into(),
+            line,
+            end_line: line,
+            column,
+            end_column,
+            severity: Severity::Critical,
+            reviewer: "security".into(),
+            rule: None,
+            title: "Title".into(),
+            message: "Body".into(),
+            fingerprint: "00ff".into(),
+            fix: fix.map(String::from),
+        })
+    }
+
+    fn uri() -> Uri {
+        "file:///r/a.js".parse().expect("uri")
+    }
+
+    #[test]
+    fn diagnostic_carries_source_code_severity_and_fingerprint() {
+        let rope = Rope::from_str("let a = 1;\n");
+        let d = diagnostic(&tracked(1, 5, Some(6), None), &rope, Encoding::Utf16);
+        assert_eq!(d.source.as_deref(), Some("redline"));
+        assert_eq!(d.code, Some(NumberOrString::String("security".into())));
+        assert_eq!(d.severity, Some(DiagnosticSeverity::ERROR));
+        assert_eq!(
+            d.range,
+            Range::new(Position::new(0, 4), Position::new(0, 5))
+        );
+        assert_eq!(d.message, "Title\nBody");
+        assert_eq!(data_of(&d).map(|x| x.fingerprint), Some("00ff".into()));
+    }
+
+    #[test]
+    fn a_finding_whose_lines_were_edited_covers_the_whole_line() {
+        let rope = Rope::from_str("  let a = 1;\n");
+        let mut t = tracked(1, 5, Some(6), None);
+        t.exact = false;
+        let d = diagnostic(&t, &rope, Encoding::Utf16);
+        assert_eq!(
+            d.range,
+            Range::new(Position::new(0, 2), Position::new(0, 12))
+        );
+    }
+
+    #[test]
+    fn diagnostics_from_other_sources_get_no_actions() {
+        let rope = Rope::from_str("x\n");
+        let mut d = diagnostic(&tracked(1, 1, None, None), &rope, Encoding::Utf16);
+        d.source = Some("eslint".into());
+        assert!(data_of(&d).is_none());
+    }
+
+    #[test]
+    fn fix_replaces_whole_lines_and_keeps_the_line_break() {
+        let rope = Rope::from_str("a\nconsole.log(x)\nb\n");
+        let edit = fix_edit(&uri(), 1, 1, "log(x)", &rope, Encoding::Utf16);
+        let edits = &edit.changes.expect("changes")[&uri()];
+        assert_eq!(
+            edits[0],
+            TextEdit::new(
+                Range::new(Position::new(1, 0), Position::new(2, 0)),
+                "log(x)\n".into()
+            )
+        );
+    }
+
+    #[test]
+    fn fix_on_the_last_line_without_a_break_stays_on_it() {
+        let rope = Rope::from_str("a\nconsole.log(😀)");
+        let edit = fix_edit(&uri(), 1, 1, "", &rope, Encoding::Utf16);
+        let edits = &edit.changes.expect("changes")[&uri()];
+        assert_eq!(edits[0].range.end, Position::new(1, 15));
+        assert_eq!(edits[0].new_text, "");
+    }
+
+    #[test]
+    fn actions_offer_fix_only_when_the_finding_has_one() {
+        let rope = Rope::from_str("x\n");
+        let titles = |t: &Tracked| {
+            let d = diagnostic(t, &rope, Encoding::Utf16);
+            let data = data_of(&d).expect("ours");
+            actions_for(&uri(), &d, &data, &rope, Encoding::Utf16)
+                .into_iter()
+                .map(|a| match a {
+                    CodeActionOrCommand::CodeAction(a) => a.title,
+                    CodeActionOrCommand::Command(c) => c.title,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            titles(&tracked(1, 1, None, None)),
+            [TITLE_DISMISS, TITLE_EXPLAIN]
+        );
+        assert_eq!(
+            titles(&tracked(1, 1, None, Some(""))),
+            [TITLE_FIX, TITLE_DISMISS, TITLE_EXPLAIN]
+        );
+    }
+
+    #[test]
+    fn utf8_is_chosen_only_when_offered() {
+        assert_eq!(negotiate_encoding(None), Encoding::Utf16);
+        let offered = [PositionEncodingKind::UTF16, PositionEncodingKind::UTF8];
+        assert_eq!(negotiate_encoding(Some(&offered)), Encoding::Utf8);
     }
 }

@@ -17,6 +17,8 @@ pub struct Server {
     /// Configuration problems found while initializing, shown once the
     /// client is ready for messages.
     startup_problems: std::sync::Mutex<Vec<String>>,
+    /// A private folder for explanation documents, removed on exit.
+    explain_dir: std::sync::OnceLock<Option<tempfile::TempDir>>,
 }
 
 impl Server {
@@ -24,6 +26,7 @@ impl Server {
         Self {
             session: Session::new(client),
             startup_problems: std::sync::Mutex::new(Vec::new()),
+            explain_dir: std::sync::OnceLock::new(),
         }
     }
 
@@ -72,11 +75,18 @@ impl Server {
             .map_err(|e| Error::invalid_params(format!("cannot explain: {e}")))?;
         let mut shown = false;
         if self.session.caps().show_document {
-            let dir = std::env::temp_dir().join("redline-explain");
-            let file = dir.join(format!("{}.md", finding.fingerprint));
-            let written =
-                std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, &markdown));
-            if let (Ok(()), Some(doc_uri)) = (written, Uri::from_file_path(&file)) {
+            let dir = self.explain_dir.get_or_init(|| {
+                tempfile::Builder::new()
+                    .prefix("redline-explain-")
+                    .tempdir()
+                    .ok()
+            });
+            let written = dir.as_ref().and_then(|dir| {
+                let file = dir.path().join(format!("{}.md", finding.fingerprint));
+                std::fs::write(&file, &markdown).ok()?;
+                Uri::from_file_path(&file)
+            });
+            if let Some(doc_uri) = written {
                 let params = ShowDocumentParams {
                     uri: doc_uri,
                     external: Some(false),
@@ -179,7 +189,7 @@ impl LanguageServer for Server {
         };
         let mut problems = Vec::new();
         for uri in folders {
-            if let Some(path) = uri.to_file_path() {
+            if let Some(path) = proto::file_path(&uri) {
                 let (_, problem) = self.session.workspace_for(&path);
                 problems.extend(problem);
             }
@@ -292,14 +302,12 @@ impl LanguageServer for Server {
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let uri = params.text_document.uri;
-        let is_config = uri.to_file_path().is_some_and(|p| {
+        let is_config = proto::file_path(&uri).is_some_and(|p| {
             p.file_name()
                 .is_some_and(|n| n == crate::config::REPO_CONFIG_FILE)
         });
         if is_config {
-            let root = uri
-                .to_file_path()
-                .and_then(|p| p.parent().map(|p| p.to_path_buf()));
+            let root = proto::file_path(&uri).and_then(|p| p.parent().map(|p| p.to_path_buf()));
             let problems = self.session.reload_config(root.as_deref());
             self.show_problems(problems).await;
         }
@@ -326,7 +334,7 @@ impl LanguageServer for Server {
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         let mut problems = Vec::new();
         for change in params.changes {
-            let Some(path) = change.uri.to_file_path() else {
+            let Some(path) = proto::file_path(&change.uri) else {
                 continue;
             };
             if path
@@ -344,7 +352,7 @@ impl LanguageServer for Server {
     async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
         let mut problems = Vec::new();
         for folder in params.event.added {
-            if let Some(path) = folder.uri.to_file_path() {
+            if let Some(path) = proto::file_path(&folder.uri) {
                 problems.extend(self.session.workspace_for(&path).1);
             }
         }

@@ -22,8 +22,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::ls_types::{
-    Diagnostic, MessageType, NumberOrString, ProgressToken, Uri, WorkDoneProgressBegin,
-    WorkDoneProgressEnd, WorkDoneProgressReport,
+    Diagnostic, MessageType, NumberOrString, ProgressToken, Uri, WorkDoneProgress,
+    WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport,
 };
 use tower_lsp_server::Client;
 
@@ -197,7 +197,7 @@ impl Session {
     // ----- document notifications (no `.await` on purpose) -----
 
     pub fn open(self: &Arc<Self>, uri: Uri, version: i32, text: &str) {
-        let path = uri.to_file_path().map(|p| canonical(&p));
+        let path = proto::file_path(&uri).map(|p| canonical(&p));
         let (workspace, problem) = match &path {
             Some(p) => self.workspace_for(p),
             None => (None, None),
@@ -206,7 +206,7 @@ impl Session {
             self.show_error(problem);
         }
         let trigger = workspace.as_ref().map(|w| w.config().review.trigger);
-        self.docs.insert(
+        let replaced = self.docs.insert(
             uri.clone(),
             Document {
                 rope: Rope::from_str(text),
@@ -218,6 +218,10 @@ impl Session {
                 review_generation: 0,
             },
         );
+        // Reopened without a close: the old text's review must not land.
+        if let Some(review) = replaced.and_then(|old| old.review) {
+            review.cancel();
+        }
         // An opened file with changes gets its diagnostics at once, like a
         // compiler's; `manual` means only the command reviews.
         if matches!(trigger, Some(Trigger::Save | Trigger::Idle)) {
@@ -334,8 +338,10 @@ impl Session {
         self.counters
             .reviews_started
             .fetch_add(1, Ordering::Relaxed);
-        let progress = self.begin_progress(&job).await;
+        let progress = self.start_progress(&job);
         let outcome = self.review_in_task(&job, progress.as_ref()).await;
+        // Closing the channel ends the progress.
+        drop(progress);
         match outcome {
             Ok(Some(findings)) => self.land(&job, findings),
             Ok(None) => {
@@ -358,9 +364,6 @@ impl Session {
                 }
             }
         }
-        if let Some(token) = progress {
-            self.send_progress_end(token).await;
-        }
     }
 
     /// Builds the change set and runs the engine in its own task, so that a
@@ -368,7 +371,7 @@ impl Session {
     async fn review_in_task(
         &self,
         job: &ReviewJob,
-        progress: Option<&ProgressToken>,
+        progress: Option<&UnboundedSender<String>>,
     ) -> Result<Option<Vec<crate::review::Finding>>, String> {
         if let Some(delay) = self.review_delay {
             tokio::select! {
@@ -416,9 +419,8 @@ impl Session {
         let handle =
             tokio::spawn(async move { engine.review(&changes, options, cancel, Some(tx)).await });
         while let Some(event) = rx.recv().await {
-            if let Some(token) = progress {
-                self.send_progress_report(token, progress_message(&event))
-                    .await;
+            if let Some(progress) = progress {
+                let _ = progress.send(progress_message(&event));
             }
         }
         let report = handle.await.map_err(join_error)?;
@@ -436,7 +438,11 @@ impl Session {
         let Some(mut doc) = self.docs.get_mut(&job.uri) else {
             return;
         };
-        if doc.version != job.version || doc.review_generation != job.generation {
+        // Cancellation happens under this same lock, so this check is final.
+        if job.cancel.is_cancelled()
+            || doc.version != job.version
+            || doc.review_generation != job.generation
+        {
             self.counters.reviews_stale.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -508,42 +514,53 @@ impl Session {
 
     // ----- progress -----
 
-    async fn begin_progress(&self, job: &ReviewJob) -> Option<ProgressToken> {
+    /// Reports a review in `$/progress` from a task of its own, so that the
+    /// review never waits for the client to acknowledge the token. Messages
+    /// sent on the returned channel become reports; dropping it ends the
+    /// progress.
+    fn start_progress(self: &Arc<Self>, job: &ReviewJob) -> Option<UnboundedSender<String>> {
         if !self.caps().work_done_progress {
             return None;
         }
+        let (tx, mut rx) = unbounded_channel::<String>();
         let n = self.progress_seq.fetch_add(1, Ordering::Relaxed);
         let token = NumberOrString::String(format!("redline/review/{n}"));
-        if self
-            .client
-            .create_work_done_progress(token.clone())
-            .await
-            .is_err()
-        {
-            return None;
-        }
         let file = job
             .path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.send_progress(
-            token.clone(),
-            tower_lsp_server::ls_types::WorkDoneProgress::Begin(WorkDoneProgressBegin {
+        let session = self.clone();
+        tokio::spawn(async move {
+            if session
+                .client
+                .create_work_done_progress(token.clone())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let begin = WorkDoneProgressBegin {
                 title: "redline".into(),
                 message: Some(format!("reviewing {file}")),
                 cancellable: Some(false),
                 percentage: None,
-            }),
-        )
-        .await;
-        Some(token)
+            };
+            session
+                .send_progress(token.clone(), WorkDoneProgress::Begin(begin))
+                .await;
+            while let Some(message) = rx.recv().await {
+                session.send_progress_report(&token, message).await;
+            }
+            session.send_progress_end(token).await;
+        });
+        Some(tx)
     }
 
     async fn send_progress_report(&self, token: &ProgressToken, message: String) {
         self.send_progress(
             token.clone(),
-            tower_lsp_server::ls_types::WorkDoneProgress::Report(WorkDoneProgressReport {
+            WorkDoneProgress::Report(WorkDoneProgressReport {
                 message: Some(message),
                 ..Default::default()
             }),
@@ -554,18 +571,12 @@ impl Session {
     async fn send_progress_end(&self, token: ProgressToken) {
         self.send_progress(
             token,
-            tower_lsp_server::ls_types::WorkDoneProgress::End(WorkDoneProgressEnd {
-                message: None,
-            }),
+            WorkDoneProgress::End(WorkDoneProgressEnd { message: None }),
         )
         .await;
     }
 
-    async fn send_progress(
-        &self,
-        token: ProgressToken,
-        value: tower_lsp_server::ls_types::WorkDoneProgress,
-    ) {
+    async fn send_progress(&self, token: ProgressToken, value: WorkDoneProgress) {
         use tower_lsp_server::ls_types::{notification, ProgressParams, ProgressParamsValue};
         self.client
             .send_notification::<notification::Progress>(ProgressParams {
@@ -618,4 +629,29 @@ pub fn canonical(path: &Path) -> PathBuf {
             Some(parent.join(path.file_name()?))
         })
         .unwrap_or_else(|| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_review_task_is_reported_with_its_message() {
+        let err = tokio::spawn(async { panic!("reviewer exploded") })
+            .await
+            .expect_err("the task panicked");
+        assert_eq!(join_error(err), "reviewer exploded");
+    }
+
+    #[test]
+    fn heartbeat_says_how_long_the_model_has_been_silent() {
+        let event = Progress::Waiting {
+            reviewer: "security".into(),
+            waited: Duration::from_secs(12),
+        };
+        assert_eq!(
+            progress_message(&event),
+            "waiting for model… 12 s (security)"
+        );
+    }
 }

@@ -20,6 +20,10 @@ pub struct Tracked {
     /// The finding's columns still describe the text: false once an edit
     /// touched its lines (then the whole lines are highlighted).
     pub exact: bool,
+    /// The diagnostic's message and `data`, built once: republishing on
+    /// every keystroke only recomputes ranges.
+    pub message: String,
+    pub data: serde_json::Value,
 }
 
 impl Tracked {
@@ -27,6 +31,8 @@ impl Tracked {
         Self {
             line: finding.line.saturating_sub(1),
             end_line: finding.end_line.max(finding.line).saturating_sub(1),
+            message: super::proto::message(&finding),
+            data: super::proto::data(&finding),
             finding,
             exact: true,
         }
@@ -66,8 +72,9 @@ pub fn move_through_edit(
     let after_edit = |line: u32| line > el || (line == el && r.end_col == 0);
     // ...and its columns are still right when nothing was put in front of
     // it on the same line.
-    let ends_with_break = text.is_empty() || text.ends_with('\n') || text.ends_with('\r');
-    let untouched = |line: u32| line > el || (line == el && r.end_col == 0 && ends_with_break);
+    let starts_fresh =
+        text.ends_with('\n') || text.ends_with('\r') || (text.is_empty() && r.start_col == 0);
+    let untouched = |line: u32| line > el || (line == el && r.end_col == 0 && starts_fresh);
     let map = |line: u32| -> u32 {
         if line < sl {
             line
@@ -276,5 +283,62 @@ mod tests {
         let mut f = vec![finding(1, 1)];
         assert!(move_through_edit(&mut f, &rope, None, "x", Encoding::Utf16));
         assert!(f.is_empty());
+    }
+
+    /// A small deterministic generator (no extra dependency).
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u32) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 33) % n.max(1) as u64) as u32
+        }
+    }
+
+    #[test]
+    fn untouched_findings_still_point_at_the_same_text_after_random_edits() {
+        let pieces = ["", "a", "😀", "漢", "\n", "xy\n", "\r\n", "q\nr\n"];
+        let mut rng = Lcg(7);
+        for _ in 0..3000 {
+            let lines: Vec<String> = (0..6)
+                .map(|i| format!("l{i}{}", "😀漢x".repeat(rng.below(3) as usize)))
+                .collect();
+            let mut rope = Rope::from_str(&(lines.join("\n") + "\n"));
+            let mut f: Vec<Tracked> = (1..=6)
+                .map(|l| {
+                    let mut t = finding(l, l);
+                    t.finding.column = 2;
+                    t.finding.end_column = Some(3);
+                    t
+                })
+                .collect();
+            let before = rope.clone();
+            let sl = rng.below(6);
+            let el = sl + rng.below(2);
+            let sc = rng.below(8);
+            let ec = if el == sl {
+                sc + rng.below(4)
+            } else {
+                rng.below(8)
+            };
+            let text = pieces[rng.below(pieces.len() as u32) as usize];
+            let range = edit(sl, sc, el, ec);
+            move_through_edit(&mut f, &before, range, text, Encoding::Utf16);
+            crate::lsp::text::apply_edit(&mut rope, range, text, Encoding::Utf16);
+            for t in f.iter().filter(|t| t.exact) {
+                let old_line = t.finding.fingerprint[2..].parse::<usize>().expect("line") - 1;
+                let old = before.line(old_line).to_string();
+                let new = rope.line(t.line as usize).to_string();
+                let col = t.finding.column as usize - 1;
+                let old_char = old.chars().nth(1);
+                let new_char = new.chars().nth(col);
+                assert_eq!(
+                    old_char, new_char,
+                    "edit {range:?} {text:?} moved finding of line {old_line} wrongly: {old:?} -> {new:?}"
+                );
+            }
+        }
     }
 }

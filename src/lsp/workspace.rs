@@ -52,6 +52,12 @@ pub fn load_config(root: &Path, settings: &serde_json::Value) -> Result<Config, 
     Ok(loaded.config)
 }
 
+fn build_engine(config: Config) -> Result<(Arc<Config>, Engine), WorkspaceError> {
+    let config = Arc::new(config);
+    let engine = Engine::new(config.clone())?;
+    Ok((config, engine))
+}
+
 impl Workspace {
     /// Opens the repository containing `path`. A bad configuration is
     /// returned beside a workspace running on defaults, so that the user
@@ -62,12 +68,21 @@ impl Workspace {
     ) -> Result<(Self, Option<WorkspaceError>), WorkspaceError> {
         let repo = Repo::discover(path)?;
         let root = repo.root().to_path_buf();
-        let (config, problem) = match load_config(&root, settings) {
+        let (config, mut problem) = match load_config(&root, settings) {
             Ok(c) => (c, None),
             Err(e) => (Config::default(), Some(e)),
         };
-        let config = Arc::new(config);
-        let engine = Engine::new(config.clone())?;
+        let (config, engine) = match build_engine(config) {
+            Ok(pair) => pair,
+            Err(e) => {
+                // A model setup that cannot work must not cost the user the
+                // built-in reviewer: run offline and say why.
+                problem = Some(e);
+                let mut offline = Config::default();
+                offline.review.offline = true;
+                build_engine(offline)?
+            }
+        };
         let dismissed = DismissedStore::open(&repo.git_dir());
         Ok((
             Self {
@@ -96,8 +111,7 @@ impl Workspace {
     /// Re-reads `.redline.toml` and applies `settings`. On error the
     /// previous configuration stays in force.
     pub fn reload(&self, settings: &serde_json::Value) -> Result<(), WorkspaceError> {
-        let config = Arc::new(load_config(&self.root, settings)?);
-        let engine = Engine::new(config.clone())?;
+        let (config, engine) = build_engine(load_config(&self.root, settings)?)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = (config, engine);
         Ok(())
     }
