@@ -2,7 +2,8 @@
 // fake-vscode.ts) against the real `redline lsp`: it starts the binary named
 // by `redline.path` with the key from SecretStorage in its environment,
 // the status bar reaches a state from `redline.stats`, and "Review now"
-// puts redline's findings into the diagnostics. Runs when REDLINE_BIN names
+// puts redline's findings into the diagnostics. It loads the esbuild bundle
+// that ships in the .vsix. Runs when REDLINE_BIN names
 // a built binary (`.ci/run` sets it).
 
 import { strict as assert } from "node:assert";
@@ -66,7 +67,9 @@ test("activated in VS Code, the extension runs redline and shows its findings", 
   fake.recorded.settings["redline.trigger"] = "manual";
   fake.workspace.workspaceFolders = [{ uri: fake.Uri.file(repo), name: "repo", index: 0 }];
 
-  const ext = await import("../extension");
+  // The bundle that ships in the .vsix, not the tsc output.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ext: typeof import("../extension") = require(join(__dirname, "..", "..", "dist", "extension.js"));
   const context = {
     subscriptions: [] as Array<{ dispose(): unknown }>,
     secrets: {

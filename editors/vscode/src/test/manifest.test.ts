@@ -23,7 +23,7 @@ test("client commands do not collide with the server's (the language client regi
 
 test("the manifest has what vsce needs to package without asking", () => {
   for (const key of ["name", "publisher", "version", "engines", "repository", "main"]) assert.ok(pkg[key], key);
-  assert.equal(pkg.main, "./out/extension.js");
+  assert.equal(pkg.main, "./dist/extension.js");
   // @types/vscode must not be newer than the engine the extension claims.
   const engine = pkg.engines.vscode.replace(/^\^/, "");
   assert.equal(pkg.devDependencies["@types/vscode"], engine);
