@@ -47,12 +47,20 @@ pub const TEMPLATE: &str = r##"## redline configuration for this repository (see
 ## Model requests in flight at once, and an optional rate limit.
 # max_concurrency = 8
 # requests_per_minute = 60
-## Attempts per model for retryable failures (429, 5xx, timeouts).
+## Attempts per model for retryable failures (429, 5xx, timeouts), the
+## first backoff (doubling per attempt, with jitter) and its ceiling. A
+## Retry-After longer than retry_after_max_s fails over instead of waiting.
 # max_attempts = 3
+# backoff_base_ms = 500
+# backoff_max_s = 10
+# retry_after_max_s = 30
 ## Consecutive retryable failures that open a model's circuit, and how long
 ## it stays open before one probe request.
 # breaker_threshold = 5
 # breaker_cooldown_s = 30
+## Seconds of model silence between "waiting for model… 12 s" progress
+## heartbeats in the editor.
+# heartbeat_s = 5
 
 ## Extra endpoints; a model names one with `provider = "..."`.
 # [providers.cloud]
