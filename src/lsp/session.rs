@@ -340,8 +340,6 @@ impl Session {
             .fetch_add(1, Ordering::Relaxed);
         let progress = self.start_progress(&job);
         let outcome = self.review_in_task(&job, progress.as_ref()).await;
-        // Closing the channel ends the progress.
-        drop(progress);
         match outcome {
             Ok(Some(findings)) => self.land(&job, findings),
             Ok(None) => {
@@ -364,6 +362,8 @@ impl Session {
                 }
             }
         }
+        // Closing the channel ends the progress, after the counters moved.
+        drop(progress);
     }
 
     /// Builds the change set and runs the engine in its own task, so that a
