@@ -57,6 +57,14 @@ pub struct LlmConfig {
     /// Consecutive retryable failures that open a model's circuit.
     pub breaker_threshold: u32,
     pub breaker_cooldown_s: f64,
+    /// Seconds of silence between "waiting for model" heartbeats.
+    pub heartbeat_s: f64,
+    /// First retry delay; doubles per attempt (with jitter).
+    pub backoff_base_ms: u64,
+    /// Longest backoff between two attempts.
+    pub backoff_max_s: f64,
+    /// A `Retry-After` longer than this fails over instead of waiting.
+    pub retry_after_max_s: f64,
 }
 
 impl Default for LlmConfig {
@@ -73,6 +81,10 @@ impl Default for LlmConfig {
             max_attempts: 3,
             breaker_threshold: 5,
             breaker_cooldown_s: 30.0,
+            heartbeat_s: 5.0,
+            backoff_base_ms: 500,
+            backoff_max_s: 10.0,
+            retry_after_max_s: 30.0,
         }
     }
 }

@@ -1,0 +1,357 @@
+//! The failover chain and the attempt loop: for each model of the chain
+//! (the requested one, then its `fallback`, and so on), look in the cache,
+//! ask the model's breaker, then try up to `max_attempts` times with
+//! exponential backoff and jitter (or the server's `Retry-After`). Retryable
+//! failures count against the breaker and, once attempts or the circuit run
+//! out, move on to the next model; anything else (401/403, context overflow,
+//! cancellation, budget) ends the call at once with its reason.
+
+use super::breaker::Permit;
+use super::cache::{self, Entry};
+use super::cost::{cost_usd, estimate_tokens};
+use super::transport::{self, Attempt};
+use super::{emit, ChatRequest, ChatResponse, Inner, LlmError, ModelSpec, StreamEvent, Usage};
+use rand::Rng;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+/// The models to try for `key`, in order. A key that is not a `[models.*]`
+/// table is taken as a model name at the `[llm]` endpoint.
+fn resolve_chain(inner: &Inner, key: &str) -> Result<Vec<Arc<ModelSpec>>, LlmError> {
+    let mut chain = Vec::new();
+    let mut seen = HashSet::new();
+    let mut next = Some(key.to_string());
+    while let Some(k) = next.take() {
+        if !seen.insert(k.clone()) {
+            break; // a cycle in the config: the chain ends where it repeats
+        }
+        let spec = match inner.models.get(&k) {
+            Some(s) => s.clone(),
+            None if chain.is_empty() => Arc::new(ad_hoc(inner, &k)?),
+            None => break,
+        };
+        next = spec.fallback.clone();
+        chain.push(spec);
+    }
+    Ok(chain)
+}
+
+fn ad_hoc(inner: &Inner, name: &str) -> Result<ModelSpec, LlmError> {
+    if name.is_empty() {
+        return Err(LlmError::Config(
+            "no model named; set [reviewers] or REDLINE_MODEL".into(),
+        ));
+    }
+    let endpoint = inner.default_endpoint.clone().ok_or_else(|| {
+        LlmError::Config(format!(
+            "model `{name}` is not a [models.{name}] table and there is no [llm] base_url to ask it at; set REDLINE_BASE_URL or add the table"
+        ))
+    })?;
+    Ok(ModelSpec {
+        key: name.to_string(),
+        name: name.to_string(),
+        endpoint: Some(endpoint),
+        input_per_mtok: 0.0,
+        output_per_mtok: 0.0,
+        fallback: None,
+        max_tokens: crate::config::ModelConfig::default().max_tokens,
+        context_tokens: crate::config::ModelConfig::default().context_tokens,
+    })
+}
+
+pub(crate) async fn chat(
+    inner: &Inner,
+    req: ChatRequest,
+    cancel: &CancellationToken,
+    events: Option<&UnboundedSender<StreamEvent>>,
+) -> Result<ChatResponse, LlmError> {
+    let chain = resolve_chain(inner, &req.model)?;
+    let mut usage = Usage::default();
+    let mut tried: Vec<String> = Vec::new();
+    let mut last: Option<LlmError> = None;
+    for spec in &chain {
+        if cancel.is_cancelled() {
+            return Err(LlmError::Cancelled);
+        }
+        if let (Some(from), Some(why)) = (tried.last(), &last) {
+            tracing::info!(from = %from, to = %spec.key, reason = %why, "failing over");
+            emit(
+                events,
+                StreamEvent::Failover {
+                    from: from.clone(),
+                    to: spec.key.clone(),
+                    reason: why.to_string(),
+                },
+            );
+        }
+        tried.push(spec.key.clone());
+        match try_model(inner, spec, &req, cancel, events, &mut usage).await {
+            Ok(resp) => return Ok(resp),
+            Err(e) if e.is_retryable() => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    let last = last.expect("the chain has at least one model and each failed");
+    if tried.len() == 1 {
+        Err(last)
+    } else {
+        Err(LlmError::ChainExhausted {
+            tried,
+            last: Box::new(last),
+        })
+    }
+}
+
+fn breaker_for(inner: &Inner, key: &str) -> Arc<super::Breaker> {
+    inner
+        .breakers
+        .entry(key.to_string())
+        .or_insert_with(|| {
+            Arc::new(super::Breaker::new(
+                inner.tuning.breaker_threshold,
+                inner.tuning.breaker_cooldown,
+            ))
+        })
+        .clone()
+}
+
+/// Exponential backoff with jitter: a random delay in [d/2, d] where
+/// d = base * 2^(attempt-1), capped.
+fn backoff(inner: &Inner, attempt: u32) -> Duration {
+    let t = &inner.tuning;
+    let d = t
+        .backoff_base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(t.backoff_max);
+    let half = d / 2;
+    half + d
+        .saturating_sub(half)
+        .mul_f64(rand::rng().random_range(0.0..=1.0))
+}
+
+/// The larger `max_tokens` for a retry after `finish_reason: "length"`:
+/// double, capped by what the context window leaves after the prompt.
+fn larger_limit(spec: &ModelSpec, req: &ChatRequest, current: u32) -> Option<u32> {
+    let prompt: u64 = req
+        .messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content))
+        .sum();
+    let room = u64::from(spec.context_tokens).saturating_sub(prompt);
+    let bigger = u64::from(current).saturating_mul(2).min(room);
+    (bigger > u64::from(current)).then(|| u32::try_from(bigger).unwrap_or(u32::MAX))
+}
+
+async fn try_model(
+    inner: &Inner,
+    spec: &ModelSpec,
+    req: &ChatRequest,
+    cancel: &CancellationToken,
+    events: Option<&UnboundedSender<StreamEvent>>,
+    usage: &mut Usage,
+) -> Result<ChatResponse, LlmError> {
+    let endpoint = spec.endpoint.as_ref().ok_or_else(|| {
+        LlmError::Config(format!(
+            "model `{}` has no endpoint: set [llm] base_url (REDLINE_BASE_URL) or models.{}.provider",
+            spec.key, spec.key
+        ))
+    })?;
+    let requested_max = req.max_tokens.unwrap_or(spec.max_tokens).max(1);
+    let key = cache::key(
+        &endpoint.base_url,
+        &spec.name,
+        &req.messages,
+        requested_max,
+        req.temperature,
+    );
+    if let Some(hit) = inner.cache.get(&key).await {
+        inner.cached_requests.fetch_add(1, Ordering::Relaxed);
+        usage.cached_requests += 1;
+        tracing::debug!(model = %spec.key, "answer served from cache");
+        emit(
+            events,
+            StreamEvent::Started {
+                model: spec.key.clone(),
+            },
+        );
+        emit(events, StreamEvent::Delta(hit.content.clone()));
+        return Ok(ChatResponse {
+            content: hit.content,
+            model: spec.key.clone(),
+            usage: usage.clone(),
+            cached: true,
+            truncated: false,
+        });
+    }
+
+    let breaker = breaker_for(inner, &spec.key);
+    let permit = breaker
+        .try_acquire()
+        .map_err(|retry_in| LlmError::CircuitOpen {
+            model: spec.key.clone(),
+            retry_in,
+        })?;
+    let mut max_tokens = requested_max;
+    let mut length_retried = false;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = send_once(
+            inner, spec, &breaker, permit, req, max_tokens, cancel, events,
+        )
+        .await;
+        let completion = match result {
+            Ok(c) => c,
+            // Held back until the circuit opened: nothing was sent.
+            Err(e @ LlmError::CircuitOpen { .. }) => return Err(e),
+            Err(e) => {
+                if !matches!(e, LlmError::Cancelled | LlmError::OverBudget { .. }) {
+                    usage.requests += 1;
+                    inner.ledger.record(&Usage {
+                        requests: 1,
+                        ..Usage::default()
+                    });
+                }
+                if !e.is_retryable() {
+                    breaker.release(permit);
+                    return Err(e);
+                }
+                let opened = breaker.failure(permit);
+                tracing::debug!(model = %spec.key, attempt, error = %e, opened, "attempt failed");
+                let wait = e.retry_after().unwrap_or_else(|| backoff(inner, attempt));
+                if opened
+                    || permit == Permit::Probe
+                    || attempt >= inner.tuning.max_attempts
+                    || wait > inner.tuning.retry_after_max
+                {
+                    return Err(e);
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                continue;
+            }
+        };
+        breaker.success();
+        let (prompt_tokens, completion_tokens) = completion.usage.unwrap_or_else(|| {
+            let prompt = req
+                .messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content))
+                .sum();
+            (prompt, estimate_tokens(&completion.content))
+        });
+        let spent = Usage {
+            requests: 1,
+            prompt_tokens,
+            completion_tokens,
+            cached_requests: 0,
+            cost_usd: cost_usd(
+                prompt_tokens,
+                completion_tokens,
+                spec.input_per_mtok,
+                spec.output_per_mtok,
+            ),
+        };
+        inner.ledger.record(&spent);
+        usage.add(&spent);
+        if completion.finish_reason.as_deref() == Some("length") {
+            match larger_limit(spec, req, max_tokens) {
+                Some(bigger) if !length_retried => {
+                    tracing::debug!(model = %spec.key, from = max_tokens, to = bigger, "answer cut at max_tokens; retrying with a larger limit");
+                    length_retried = true;
+                    max_tokens = bigger;
+                    attempt -= 1;
+                    continue;
+                }
+                _ => {
+                    return Err(LlmError::Truncated {
+                        model: spec.key.clone(),
+                        max_tokens,
+                    })
+                }
+            }
+        }
+        inner
+            .cache
+            .put(
+                &key,
+                Entry {
+                    created: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                    model: spec.key.clone(),
+                    content: completion.content.clone(),
+                    prompt_tokens,
+                    completion_tokens,
+                },
+            )
+            .await;
+        return Ok(ChatResponse {
+            content: completion.content,
+            model: spec.key.clone(),
+            usage: usage.clone(),
+            cached: false,
+            truncated: false,
+        });
+    }
+}
+
+/// Waits for admission (budget, global concurrency, the provider's rate
+/// limit), then makes one HTTP attempt.
+#[allow(clippy::too_many_arguments)]
+async fn send_once(
+    inner: &Inner,
+    spec: &ModelSpec,
+    breaker: &super::Breaker,
+    permit: Permit,
+    req: &ChatRequest,
+    max_tokens: u32,
+    cancel: &CancellationToken,
+    events: Option<&UnboundedSender<StreamEvent>>,
+) -> Result<transport::Completion, LlmError> {
+    let endpoint = spec
+        .endpoint
+        .as_ref()
+        .expect("try_model checked the endpoint");
+    let _slot = tokio::select! {
+        _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+        slot = inner.concurrency.acquire() => slot.map_err(|_| LlmError::Cancelled)?,
+    };
+    if let Some(limiter) = &endpoint.limiter {
+        if !limiter.acquire(cancel).await {
+            return Err(LlmError::Cancelled);
+        }
+    }
+    // Checked after the wait: the world may have changed while queued.
+    if let Some((spent, budget)) = inner.ledger.over_budget() {
+        return Err(LlmError::OverBudget { spent, budget });
+    }
+    breaker
+        .still_allows(permit)
+        .map_err(|retry_in| LlmError::CircuitOpen {
+            model: spec.key.clone(),
+            retry_in,
+        })?;
+    emit(
+        events,
+        StreamEvent::Started {
+            model: spec.key.clone(),
+        },
+    );
+    let attempt = Attempt {
+        model_key: &spec.key,
+        model_name: &spec.name,
+        endpoint,
+        messages: &req.messages,
+        max_tokens,
+        temperature: req.temperature,
+    };
+    transport::send(&inner.http, &attempt, inner.tuning.clocks, cancel, events).await
+}
