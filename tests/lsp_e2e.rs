@@ -670,3 +670,34 @@ fn an_untitled_buffer_is_kept_but_not_reviewed() {
     );
     assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(1));
 }
+
+#[test]
+fn an_unreachable_model_endpoint_is_reported_once() {
+    let config = "[llm]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nmax_attempts = 1\n[cache]\nenabled = false\n";
+    let repo = TestRepo::new(&[("a.py", BASE_PY), (".redline.toml", config)]);
+    let uri = repo.uri("a.py");
+    let mut options = ClientOptions::folder(repo.root());
+    options.env.push(("REDLINE_OFFLINE".into(), "0".into()));
+    let mut client = LspClient::start(options);
+    let text = "def main():\n    print(1)\n    return 1\n";
+    edit_and_review(&mut client, &uri, text);
+    client.await_notification(
+        "window/showMessage",
+        |p| {
+            p["type"] == 2
+                && p["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("could not run"))
+        },
+        TIMEOUT,
+    );
+    client.change(&uri, 3, [0, 0, 0, 0], "");
+    client.review_now(&uri);
+    client.await_diagnostics(&uri, 3);
+    let repeats = client
+        .seen
+        .iter()
+        .filter(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2)
+        .count();
+    assert_eq!(repeats, 1, "the same problem is shown once");
+}
