@@ -392,6 +392,14 @@ fn two_workspace_folders_keep_their_own_configuration() {
     assert!(edit_and_review(&mut client, &r_uri, text).is_empty());
     let stats = client.execute("redline.stats", json!([])).expect("stats");
     assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(2));
+    let root = relaxed.root().canonicalize().expect("root");
+    let focused = client
+        .execute("redline.stats", json!([r_uri]))
+        .expect("stats");
+    assert_eq!(
+        focused["requests"],
+        focused["workspaces"][root.display().to_string()]["requests"]
+    );
 }
 
 #[test]
