@@ -388,18 +388,24 @@ fn two_workspace_folders_keep_their_own_configuration() {
     let mut client = LspClient::start(options);
     let text = "def main():\n    print(1)\n    return 1\n";
     let (s_uri, r_uri) = (strict.uri("a.py"), relaxed.uri("a.py"));
-    assert_eq!(edit_and_review(&mut client, &s_uri, text).len(), 1);
+    let strict_diags = edit_and_review(&mut client, &s_uri, text);
+    assert_eq!(strict_diags.len(), 1);
     assert!(edit_and_review(&mut client, &r_uri, text).is_empty());
     let stats = client.execute("redline.stats", json!([])).expect("stats");
     assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(2));
-    let root = relaxed.root().canonicalize().expect("root");
-    let focused = client
-        .execute("redline.stats", json!([r_uri]))
-        .expect("stats");
-    assert_eq!(
-        focused["requests"],
-        focused["workspaces"][root.display().to_string()]["requests"]
-    );
+    // Dismissals belong to one repository; stats can focus on a document's.
+    let fp = strict_diags[0]["data"]["fingerprint"].clone();
+    client
+        .execute("redline.dismiss", json!([s_uri, [fp]]))
+        .expect("dismissed");
+    let focused = |client: &mut LspClient, uri: &str| {
+        client
+            .execute("redline.stats", json!([uri]))
+            .expect("stats")["dismissed"]
+            .clone()
+    };
+    assert_eq!(focused(&mut client, &s_uri), 1);
+    assert_eq!(focused(&mut client, &r_uri), 0);
 }
 
 #[test]
