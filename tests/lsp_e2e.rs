@@ -388,10 +388,24 @@ fn two_workspace_folders_keep_their_own_configuration() {
     let mut client = LspClient::start(options);
     let text = "def main():\n    print(1)\n    return 1\n";
     let (s_uri, r_uri) = (strict.uri("a.py"), relaxed.uri("a.py"));
-    assert_eq!(edit_and_review(&mut client, &s_uri, text).len(), 1);
+    let strict_diags = edit_and_review(&mut client, &s_uri, text);
+    assert_eq!(strict_diags.len(), 1);
     assert!(edit_and_review(&mut client, &r_uri, text).is_empty());
     let stats = client.execute("redline.stats", json!([])).expect("stats");
     assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(2));
+    // Dismissals belong to one repository; stats can focus on a document's.
+    let fp = strict_diags[0]["data"]["fingerprint"].clone();
+    client
+        .execute("redline.dismiss", json!([s_uri, [fp]]))
+        .expect("dismissed");
+    let focused = |client: &mut LspClient, uri: &str| {
+        client
+            .execute("redline.stats", json!([uri]))
+            .expect("stats")["dismissed"]
+            .clone()
+    };
+    assert_eq!(focused(&mut client, &s_uri), 1);
+    assert_eq!(focused(&mut client, &r_uri), 0);
 }
 
 #[test]
@@ -669,4 +683,35 @@ fn an_untitled_buffer_is_kept_but_not_reviewed() {
         "nothing to diff against"
     );
     assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(1));
+}
+
+#[test]
+fn an_unreachable_model_endpoint_is_reported_once() {
+    let config = "[llm]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nmax_attempts = 1\n[cache]\nenabled = false\n";
+    let repo = TestRepo::new(&[("a.py", BASE_PY), (".redline.toml", config)]);
+    let uri = repo.uri("a.py");
+    let mut options = ClientOptions::folder(repo.root());
+    options.env.push(("REDLINE_OFFLINE".into(), "0".into()));
+    let mut client = LspClient::start(options);
+    let text = "def main():\n    print(1)\n    return 1\n";
+    edit_and_review(&mut client, &uri, text);
+    client.await_notification(
+        "window/showMessage",
+        |p| {
+            p["type"] == 2
+                && p["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("could not run"))
+        },
+        TIMEOUT,
+    );
+    client.change(&uri, 3, [0, 0, 0, 0], "");
+    client.review_now(&uri);
+    client.await_diagnostics(&uri, 3);
+    let repeats = client
+        .seen
+        .iter()
+        .filter(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2)
+        .count();
+    assert_eq!(repeats, 1, "the same problem is shown once");
 }

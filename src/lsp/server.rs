@@ -110,8 +110,14 @@ impl Server {
         Ok(Some(serde_json::Value::String(markdown)))
     }
 
-    fn stats(&self) -> serde_json::Value {
+    /// Engine stats of the workspace of `uri` (else the first one) at the
+    /// top level, every workspace under `workspaces`, server counters under
+    /// `server`.
+    fn stats(&self, uri: Option<Uri>) -> serde_json::Value {
         let c = &self.session.counters;
+        let focus = uri
+            .and_then(|u| self.session.docs.get(&u).and_then(|d| d.workspace.clone()))
+            .map(|w| w.root.display().to_string());
         let workspaces: serde_json::Map<String, serde_json::Value> = self
             .session
             .workspaces()
@@ -124,9 +130,9 @@ impl Server {
                 (w.root.display().to_string(), s)
             })
             .collect();
-        let mut out = workspaces
-            .values()
-            .next()
+        let mut out = focus
+            .and_then(|root| workspaces.get(&root))
+            .or_else(|| workspaces.values().next())
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
         if let Some(o) = out.as_object_mut() {
@@ -436,7 +442,7 @@ impl LanguageServer for Server {
                 }
             }
             CMD_EXPLAIN => self.explain(&args).await,
-            CMD_STATS => Ok(Some(self.stats())),
+            CMD_STATS => Ok(Some(self.stats(Self::doc_uri(&args).ok()))),
             other => Err(Error::invalid_params(format!("unknown command {other}"))),
         }
     }

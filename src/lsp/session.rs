@@ -80,6 +80,8 @@ pub struct Session {
     pub counters: Counters,
     publish_tx: UnboundedSender<Publication>,
     panic_reported: AtomicBool,
+    /// Degraded-reviewer messages already shown (workspace, reviewer, reason).
+    degraded_reported: std::sync::Mutex<std::collections::HashSet<String>>,
     progress_seq: AtomicU64,
     /// Debug aid: makes every review wait this long first, like a slow
     /// model (`REDLINE_LSP_REVIEW_DELAY_MS`); used to test cancellation.
@@ -112,6 +114,7 @@ impl Session {
             counters: Counters::default(),
             publish_tx,
             panic_reported: AtomicBool::new(false),
+            degraded_reported: Default::default(),
             progress_seq: AtomicU64::new(0),
             review_delay,
         })
@@ -340,8 +343,6 @@ impl Session {
             .fetch_add(1, Ordering::Relaxed);
         let progress = self.start_progress(&job);
         let outcome = self.review_in_task(&job, progress.as_ref()).await;
-        // Closing the channel ends the progress.
-        drop(progress);
         match outcome {
             Ok(Some(findings)) => self.land(&job, findings),
             Ok(None) => {
@@ -364,6 +365,8 @@ impl Session {
                 }
             }
         }
+        // Closing the channel ends the progress, after the counters moved.
+        drop(progress);
     }
 
     /// Builds the change set and runs the engine in its own task, so that a
@@ -427,10 +430,30 @@ impl Session {
         if job.cancel.is_cancelled() {
             return Ok(None);
         }
-        for d in &report.degraded {
-            tracing::warn!(reviewer = d.reviewer, "degraded: {}", d.reason);
-        }
+        self.report_degraded(&job.workspace, &report.degraded);
         Ok(Some(report.findings))
+    }
+
+    /// Tells the user, once per workspace and reason, that a reviewer could
+    /// not run (a missing key, an unreachable endpoint, the budget): the
+    /// diagnostics alone would not show that the review was partial.
+    fn report_degraded(&self, ws: &Workspace, degraded: &[crate::review::Degraded]) {
+        for d in degraded {
+            tracing::warn!(reviewer = d.reviewer, "degraded: {}", d.reason);
+            let key = format!("{}\0{}\0{}", ws.root.display(), d.reviewer, d.reason);
+            let new = self
+                .degraded_reported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
+            if new {
+                let client = self.client.clone();
+                let message = format!("redline: {} could not run: {}", d.reviewer, d.reason);
+                tokio::spawn(
+                    async move { client.show_message(MessageType::WARNING, message).await },
+                );
+            }
+        }
     }
 
     /// Publishes a finished review unless the document moved on.

@@ -99,6 +99,20 @@ assert(not vim.tbl_contains(lines, "    print(1)"), "fix applied: " .. vim.inspe
 local on_disk = table.concat(vim.fn.readfile(repo .. "/a.py"), "\n")
 assert(not on_disk:find("print"), "the file on disk changed")
 
+-- :RedlineStats reports the server's counters.
+local notified = {}
+vim.notify = function(msg)
+  table.insert(notified, msg)
+end
+vim.cmd("RedlineStats")
+assert(
+  vim.wait(TIMEOUT, function()
+    return #notified > 0
+  end, 20),
+  ":RedlineStats said nothing"
+)
+assert(notified[1]:find("reviews_published"), "stats: " .. notified[1])
+
 -- :checkhealth redline finds the binary.
 vim.cmd("checkhealth redline")
 local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")

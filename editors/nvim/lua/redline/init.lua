@@ -49,7 +49,8 @@ function M.stats()
     notify("the server is not running", vim.log.levels.WARN)
     return
   end
-  client:exec_cmd({ title = "Stats", command = "redline.stats", arguments = {} }, { bufnr = bufnr }, function(err, result)
+  local arguments = { vim.uri_from_bufnr(bufnr) }
+  client:exec_cmd({ title = "Stats", command = "redline.stats", arguments = arguments }, { bufnr = bufnr }, function(err, result)
     if err then
       notify(err.message, vim.log.levels.ERROR)
     else
