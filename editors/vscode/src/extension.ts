@@ -61,6 +61,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   register("redline.client.restart", restart);
 
   ctx.subscriptions.push(
+    // The status bar shows the repository of the file in front.
+    vscode.window.onDidChangeActiveTextEditor(() => void refreshStats()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("redline")) return;
       if (e.affectsConfiguration("redline.path")) {
@@ -241,8 +243,11 @@ async function refreshStats(): Promise<Stats | undefined> {
     return undefined;
   }
   try {
+    // With a document, the server answers for that document's repository.
+    const doc = vscode.window.activeTextEditor?.document;
+    const args = doc?.uri.scheme === "file" ? [doc.uri.toString()] : [];
     lastStats = parseStats(
-      await client.sendRequest(ExecuteCommandRequest.type, { command: "redline.stats", arguments: [] }),
+      await client.sendRequest(ExecuteCommandRequest.type, { command: "redline.stats", arguments: args }),
     );
   } catch (err) {
     output.appendLine(`redline.stats failed: ${String(err)}`);
