@@ -170,6 +170,12 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     );
     let (valid, errors) = validate_sarif(&sarif);
     assert!(valid, "SARIF does not validate:\n{errors}\n{sarif}");
+    // Code scanning maps a relative URI to the file in the repository.
+    for r in results {
+        let location = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(location["uri"], "app/main.py");
+        assert!(r["partialFingerprints"].as_object().is_some_and(|f| !f.is_empty()));
+    }
 }
 
 #[test]
