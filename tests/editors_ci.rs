@@ -174,7 +174,9 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     for r in results {
         let location = &r["locations"][0]["physicalLocation"]["artifactLocation"];
         assert_eq!(location["uri"], "app/main.py");
-        assert!(r["partialFingerprints"].as_object().is_some_and(|f| !f.is_empty()));
+        assert!(r["partialFingerprints"]
+            .as_object()
+            .is_some_and(|f| !f.is_empty()));
     }
 }
 
