@@ -533,9 +533,23 @@ pub fn describe(loaded: &LoadedConfig) -> Vec<(String, String, String)> {
                 .get(&k)
                 .map(|o| o.to_string())
                 .unwrap_or_else(|| "default".into());
-            (k, v, origin)
+            (k, redact_url_credentials(&v), origin)
         })
         .collect()
+}
+
+/// `http://user:key@host/v1` → `http://***@host/v1`: a key pasted into an
+/// endpoint URL is still a key, and `redline config` output gets shared.
+pub fn redact_url_credentials(value: &str) -> String {
+    let Some(scheme_end) = value.find("://") else {
+        return value.to_string();
+    };
+    let rest = &value[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &value[..scheme_end + 3], &rest[at..]),
+        None => value.to_string(),
+    }
 }
 
 fn flatten(value: &toml::Value, prefix: &str, rows: &mut Vec<(String, String)>) {
@@ -588,6 +602,18 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("models.fast.fallback"), "{err}");
+    }
+
+    #[test]
+    fn credentials_in_an_endpoint_url_are_redacted() {
+        assert_eq!(
+            redact_url_credentials("\"https://me:sk-abc@host/v1?x=1\""),
+            "\"https://***@host/v1?x=1\""
+        );
+        assert_eq!(
+            redact_url_credentials("\"http://127.0.0.1:11434/v1\""),
+            "\"http://127.0.0.1:11434/v1\""
+        );
     }
 
     #[test]

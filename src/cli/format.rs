@@ -43,6 +43,8 @@ impl Palette {
 pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     let p = Palette { on: color };
     let mut out = String::new();
+    // Split each quoted file once, not once per finding.
+    let mut split: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in &report.findings {
         let code = f.rule.as_deref().unwrap_or(&f.reviewer);
         let _ = writeln!(
@@ -62,11 +64,15 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             f.line,
             f.column
         );
-        if let Some(line) = sources.get(&f.path).and_then(|s| {
-            crate::diff::lines(s)
-                .get(f.line as usize - 1)
-                .map(|l| l.to_string())
-        }) {
+        let source_lines = sources.get_key_value(&f.path).map(|(path, text)| {
+            &*split
+                .entry(path)
+                .or_insert_with(|| crate::diff::lines(text))
+        });
+        if let Some(line) = source_lines
+            .and_then(|lines| lines.get((f.line as usize).checked_sub(1)?))
+            .map(|l| l.to_string())
+        {
             let bar = p.paint("1;34", "|");
             let shown: String = line.chars().take(200).collect();
             let _ = writeln!(out, "{pad} {bar}");
@@ -206,7 +212,7 @@ pub fn sarif(report: &Report) -> String {
                 "message": {"text": format!("{}: {}", f.title, f.message)},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": uri_path(&f.path), "uriBaseId": "%SRCROOT%"},
                         "region": region
                     }
                 }],
@@ -224,7 +230,8 @@ pub fn sarif(report: &Report) -> String {
                 "informationUri": "https://github.com/redline-review/redline",
                 "rules": rules.into_values().collect::<Vec<_>>()
             }},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///"}},
+            // Columns count Unicode scalar values, like `Finding::column`.
+            "columnKind": "unicodeCodePoints",
             "results": results,
             "properties": {"verdict": report.verdict.as_str(), "tier": report.tier.as_str()}
         }]
@@ -279,6 +286,20 @@ fn slug(s: &str) -> String {
         }
     }
     out.trim_matches('-').chars().take(60).collect()
+}
+
+/// A repository-relative path as a relative URI reference (SARIF wants
+/// URIs): everything but unreserved characters and `/` percent-encoded.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 fn sarif_level(sev: Severity) -> &'static str {

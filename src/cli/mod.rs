@@ -5,7 +5,7 @@
 pub mod format;
 
 use crate::config::{self, ConfigError, LoadedConfig};
-use crate::git::{GitError, Repo};
+use crate::git::{Base, GitError, Repo};
 use crate::review::{self, ChangeSet, Report, Severity, Tier};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -114,12 +114,19 @@ pub fn check(args: CheckArgs) -> ExitCode {
 fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::Usage(format!("cannot read the current folder: {e}")))?;
-    let repo = Repo::discover(&cwd)?;
+    let repo = discover(&cwd, &args.paths)?;
     let loaded = load_config(&repo, args.config.as_deref(), args.offline)?;
     let base = repo.resolve_base(&args.base)?;
-    let pathspecs = pathspecs(&repo, &cwd, &args.paths)?;
+    let pathspecs = pathspecs(&repo, &base, &cwd, &args.paths)?;
+    tracing::debug!(root = %repo.root().display(), base = %base.id(), "repository ready");
     let changes = ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?;
+    tracing::debug!(
+        files = changes.files.len(),
+        skipped = changes.skipped.len(),
+        "changes read"
+    );
     let report = review_changes(&changes, &loaded, args.tier.forced())?;
+    tracing::debug!(findings = report.findings.len(), "review done");
 
     let rendered = match args.format {
         format::Format::Text => {
@@ -188,35 +195,54 @@ pub fn load_config(
     builder.build()
 }
 
-fn pathspecs(repo: &Repo, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<String>, CliError> {
-    paths
-        .iter()
-        .map(|p| {
-            let abs = if p.is_absolute() {
-                p.clone()
-            } else {
-                cwd.join(p)
-            };
-            if !abs.exists() {
-                // A deleted file is still a valid thing to ask about.
-                let rel = repo.relative_path(&abs);
-                return rel
-                    .ok_or_else(|| CliError::Usage(format!("{} does not exist", p.display())));
-            }
-            match repo.relative_path(&abs) {
-                Some(rel) => Ok(rel),
-                None if abs.canonicalize().ok().as_deref() == Some(repo.root()) => {
-                    Ok(String::new())
-                }
-                None => Err(CliError::Usage(format!(
-                    "{} is outside the repository at {}",
-                    p.display(),
-                    repo.root().display()
-                ))),
-            }
-        })
-        .filter(|r| !matches!(r, Ok(s) if s.is_empty()))
-        .collect()
+/// The repository of the current folder or, when that is not inside one,
+/// of the first PATH (`redline check ~/src/app` from anywhere).
+fn discover(cwd: &Path, paths: &[PathBuf]) -> Result<Repo, GitError> {
+    match Repo::discover(cwd) {
+        Err(GitError::NotARepository(_)) if !paths.is_empty() => {
+            Repo::discover(&cwd.join(&paths[0])).map_err(|e| match e {
+                GitError::NotARepository(_) => GitError::NotARepository(cwd.to_path_buf()),
+                other => other,
+            })
+        }
+        other => other,
+    }
+}
+
+/// Repository-relative pathspecs for PATHs given relative to `cwd`. A path
+/// that exists neither on disk nor at the base is a typo, not an empty
+/// review.
+fn pathspecs(
+    repo: &Repo,
+    base: &Base,
+    cwd: &Path,
+    paths: &[PathBuf],
+) -> Result<Vec<String>, CliError> {
+    let mut specs = Vec::with_capacity(paths.len());
+    for p in paths {
+        let abs = cwd.join(p);
+        let outside = || {
+            CliError::Usage(format!(
+                "{} is outside the repository at {}; pass paths inside it",
+                p.display(),
+                repo.root().display()
+            ))
+        };
+        if abs.exists() && abs.canonicalize().ok().as_deref() == Some(repo.root()) {
+            // The whole repository: no restriction.
+            return Ok(Vec::new());
+        }
+        let rel = repo.relative_path(&abs).ok_or_else(outside)?;
+        if !abs.exists() && !repo.exists_at_base(base, &rel)? {
+            return Err(CliError::Usage(format!(
+                "{} does not exist in the working tree or at {}; check the path",
+                p.display(),
+                base.rev
+            )));
+        }
+        specs.push(rel);
+    }
+    Ok(specs)
 }
 
 /// `redline config`: every effective value and where it came from.
@@ -269,6 +295,9 @@ pub fn show_config(args: ConfigArgs) -> ExitCode {
             "models"
         }
     );
-    print!("{out}");
+    // `redline config | head` closes the pipe early; that is not a crash.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
     ExitCode::SUCCESS
 }

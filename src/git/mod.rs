@@ -72,11 +72,9 @@ impl std::fmt::Debug for Repo {
 impl Repo {
     /// Finds the repository containing `path` (a file or folder).
     pub fn discover(path: &Path) -> Result<Self, GitError> {
-        let start = if path.is_file() {
-            path.parent().unwrap_or(path)
-        } else {
-            path
-        };
+        // A file, or a path that does not exist yet (a new buffer in a new
+        // folder): start from the nearest existing folder above it.
+        let start = path.ancestors().find(|p| p.is_dir()).unwrap_or(path);
         let repo = git2::Repository::discover(start).map_err(|e| match e.code() {
             git2::ErrorCode::NotFound => GitError::NotARepository(path.to_path_buf()),
             _ => GitError::Other(e),
@@ -155,6 +153,18 @@ impl Repo {
         Ok(content)
     }
 
+    /// Whether `path` (a file or a folder, repository-relative) exists at
+    /// `base`, so that `check deleted.py` is told apart from a typo.
+    pub fn exists_at_base(&self, base: &Base, path: &str) -> Result<bool, GitError> {
+        let Some(tree_id) = base.tree else {
+            return Ok(false);
+        };
+        let repo = self.lock();
+        let tree = repo.find_tree(tree_id)?;
+        let found = tree.get_path(Path::new(path)).is_ok();
+        Ok(found)
+    }
+
     /// Size in bytes of `path` at `base` without reading it, for size limits.
     pub fn base_blob_size(&self, base: &Base, path: &str) -> Result<Option<u64>, GitError> {
         let Some(tree_id) = base.tree else {
@@ -190,7 +200,15 @@ impl Repo {
         opts.include_untracked(true)
             .recurse_untracked_dirs(true)
             .include_typechange(true)
-            .ignore_submodules(true);
+            .ignore_submodules(true)
+            // The paths come from the command line (the shell already
+            // expanded any glob): `a[1].py` means that file, not `a1.py`.
+            .disable_pathspec_match(true)
+            // redline decides what is binary itself, from the bytes it
+            // reads; an untracked folder is listed without first checking
+            // whether it holds only ignored files.
+            .skip_binary_check(true)
+            .enable_fast_untracked_dirs(true);
         for spec in pathspecs {
             opts.pathspec(spec);
         }
@@ -207,6 +225,7 @@ impl Repo {
                     .unwrap_or_default()
             };
             let new_path = path_of(delta.new_file());
+            tracing::debug!(status = ?delta.status(), path = %new_path, "changed path");
             let kind = match delta.status() {
                 git2::Delta::Added => ChangeKind::Added,
                 git2::Delta::Untracked => ChangeKind::Untracked,
@@ -226,28 +245,60 @@ impl Repo {
                 out.push(ChangedPath { path, kind });
             }
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out.dedup_by(|a, b| a.path == b.path);
-        Ok(out)
+        // libgit2 merges tree→index with index→workdir and keeps only the
+        // deletion when the index dropped a path (`git rm --cached`), even
+        // though the file is still on disk. Such a file exists at the base
+        // and in the working tree: it is a modification, unless it is now
+        // ignored (then it is on its way out of the repository).
+        for changed in &mut out {
+            if changed.kind == ChangeKind::Deleted
+                && self.root.join(&changed.path).is_file()
+                && !repo.is_path_ignored(&changed.path).unwrap_or(false)
+            {
+                changed.kind = ChangeKind::Modified;
+            }
+        }
+        Ok(merge_duplicates(out))
     }
 
     /// Repository-relative `/`-separated form of an absolute path inside the
     /// working tree, or `None` when it lies outside.
     pub fn relative_path(&self, path: &Path) -> Option<String> {
-        let canonical = path
-            .canonicalize()
-            .ok()
-            .or_else(|| {
-                // The file may not exist yet (a new, unsaved buffer): resolve
-                // its folder instead.
-                let parent = path.parent()?.canonicalize().ok()?;
-                Some(parent.join(path.file_name()?))
-            })
-            .unwrap_or_else(|| path.to_path_buf());
+        // The file may not exist (a new, unsaved buffer, or a deleted file
+        // named on the command line): resolve its nearest existing folder
+        // and append the rest.
+        let mut canonical = None;
+        for ancestor in path.ancestors() {
+            if let Ok(real) = ancestor.canonicalize() {
+                let rest = path.strip_prefix(ancestor).ok()?;
+                canonical = Some(real.join(rest));
+                break;
+            }
+        }
+        let canonical = canonical.unwrap_or_else(|| path.to_path_buf());
         let rel = canonical.strip_prefix(&self.root).ok()?;
         let s = rel.to_string_lossy().replace('\\', "/");
         (!s.is_empty()).then_some(s)
     }
+}
+
+/// One entry per path. Should a path show up both as deleted and as added or
+/// untracked, it exists at the base and in the working tree: a modification.
+fn merge_duplicates(mut paths: Vec<ChangedPath>) -> Vec<ChangedPath> {
+    paths.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out: Vec<ChangedPath> = Vec::with_capacity(paths.len());
+    for changed in paths {
+        match out.last_mut() {
+            Some(last) if last.path == changed.path => {
+                let gone = |k: &ChangeKind| *k == ChangeKind::Deleted;
+                if gone(&last.kind) != gone(&changed.kind) {
+                    last.kind = ChangeKind::Modified;
+                }
+            }
+            _ => out.push(changed),
+        }
+    }
+    out
 }
 
 fn is_unborn(repo: &git2::Repository) -> bool {

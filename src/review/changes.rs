@@ -7,7 +7,7 @@
 use super::finding::Skipped;
 use crate::config::ReviewConfig;
 use crate::diff::{self, Decoded, FileDiff};
-use crate::git::{Base, ChangeKind, GitError, Repo};
+use crate::git::{Base, ChangeKind, ChangedPath, GitError, Repo};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 /// One file of a review.
@@ -69,9 +69,23 @@ impl ChangeSet {
         pathspecs: &[String],
         config: &ReviewConfig,
     ) -> Result<Self, GitError> {
+        let changed = repo.changed_paths(base, pathspecs)?;
+        Self::from_changed_paths(repo, base, changed, config)
+    }
+
+    /// Reads old and new text of already listed paths. Split from
+    /// [`from_worktree`](Self::from_worktree) because the working tree can
+    /// change between listing and reading: a file gone by then is skipped
+    /// with a note.
+    pub fn from_changed_paths(
+        repo: &Repo,
+        base: &Base,
+        changed_paths: Vec<ChangedPath>,
+        config: &ReviewConfig,
+    ) -> Result<Self, GitError> {
         let exclude = globs(&config.exclude);
         let mut set = ChangeSet::default();
-        for changed in repo.changed_paths(base, pathspecs)? {
+        for changed in changed_paths {
             if exclude.is_match(&changed.path) {
                 set.skip(&changed.path, "excluded by review.exclude");
                 continue;
