@@ -79,8 +79,13 @@ test("the real server accepts the extension's settings, commands and progress", 
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
 
   const progress: string[] = [];
+  const progressListeners: Array<(kind: string) => void> = [];
   conn.onRequest("window/workDoneProgress/create", () => null);
-  conn.onUnhandledProgress((p) => progress.push((p.value as { kind: string }).kind));
+  conn.onUnhandledProgress((p) => {
+    const kind = (p.value as { kind: string }).kind;
+    progress.push(kind);
+    progressListeners.forEach((fn) => fn(kind));
+  });
   conn.onRequest("workspace/configuration", (params: { items: unknown[] }) => params.items.map(() => toServerSettings(() => undefined)));
   conn.onRequest("client/registerCapability", () => null);
   conn.onNotification("window/logMessage", () => undefined);
@@ -122,12 +127,15 @@ test("the real server accepts the extension's settings, commands and progress", 
       20000,
       "redline diagnostics",
     );
+    // Progress travels separately from diagnostics: wait for its end too.
+    const ended = waitFor<string>((fn) => progressListeners.push(fn), (k) => k === "end", 20000, "the end of review progress");
     await conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "python", version: 1, text } });
     await conn.sendRequest("workspace/executeCommand", { command: "redline.reviewNow", arguments: [uri] });
     const p = await published;
     const finding = p.diagnostics.find((d) => d.source === "redline");
     assert.ok(finding);
-    assert.ok(progress.includes("begin") && progress.includes("end"), `progress seen: ${progress}`);
+    await ended;
+    assert.equal(progress[0], "begin", `progress seen: ${progress}`);
 
     const actions = (await conn.sendRequest("textDocument/codeAction", {
       textDocument: { uri },
