@@ -23,6 +23,8 @@ enum Command {
     Check(redline::cli::CheckArgs),
     /// Print the effective configuration and where each value came from.
     Config(redline::cli::ConfigArgs),
+    /// Write a commented `.redline.toml` at the repository root (never overwrites).
+    Init(redline::cli::InitArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Lsp => redline::lsp::run(),
         Command::Check(args) => redline::cli::check(args),
         Command::Config(args) => redline::cli::show_config(args),
+        Command::Init(args) => redline::cli::init(args),
     }
 }
 

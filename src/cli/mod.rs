@@ -1,8 +1,12 @@
-//! The command-line front end: `redline check` and `redline config`.
+//! The command-line front end: `redline check`, `redline config` and
+//! `redline init`.
 //! Parses nothing itself (clap does, in `main.rs`), calls `review`, renders
 //! reports and maps them to exit codes (SPEC §1).
 
 pub mod format;
+pub mod init;
+
+pub use init::{init, InitArgs};
 
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::git::{Base, GitError, Repo};

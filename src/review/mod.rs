@@ -6,6 +6,7 @@ pub mod builtin;
 pub mod changes;
 pub mod context;
 pub mod coordinator;
+pub mod dismissed;
 pub mod engine;
 pub mod finding;
 pub mod hunk_cache;
@@ -16,6 +17,7 @@ pub mod sanitize;
 pub mod tier;
 
 pub use changes::{ChangeSet, FileChange};
+pub use dismissed::DismissedStore;
 pub use engine::{Engine, EngineError, Progress, ReviewOptions};
 pub use finding::{Degraded, Finding, Report, Severity, Skipped, Usage, Verdict};
 pub use tier::Tier;

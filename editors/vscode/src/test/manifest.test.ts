@@ -1,0 +1,36 @@
+// The extension manifest against the code: every command in the palette has
+// a handler, every handler is in the palette, and packaging will not prompt.
+
+import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+const root = join(__dirname, "..", "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const source = readFileSync(join(root, "src", "extension.ts"), "utf8");
+
+test("every contributed command is registered and every registered command contributed", () => {
+  const contributed = (pkg.contributes.commands as Array<{ command: string }>).map((c) => c.command).sort();
+  const registered = [...source.matchAll(/register\("([^"]+)"/g)].map((m) => m[1]).sort();
+  assert.deepEqual(registered, contributed);
+});
+
+test("client commands do not collide with the server's (the language client registers those)", () => {
+  const server = ["redline.reviewNow", "redline.dismiss", "redline.explain", "redline.stats"];
+  for (const c of pkg.contributes.commands as Array<{ command: string }>) assert.ok(!server.includes(c.command), c.command);
+});
+
+test("the manifest has what vsce needs to package without asking", () => {
+  for (const key of ["name", "publisher", "version", "engines", "repository", "main"]) assert.ok(pkg[key], key);
+  assert.equal(pkg.main, "./dist/extension.js");
+  // @types/vscode must not be newer than the engine the extension claims.
+  const engine = pkg.engines.vscode.replace(/^\^/, "");
+  assert.equal(pkg.devDependencies["@types/vscode"], engine);
+});
+
+test("no setting holds an API key", () => {
+  for (const key of Object.keys(pkg.contributes.configuration.properties)) {
+    assert.ok(!/api.?key|secret|password|bearer|^token$/i.test(key.replace(/^redline\./, "")), key);
+  }
+});

@@ -1,0 +1,684 @@
+//! The session: open documents, workspaces, negotiated capabilities and the
+//! background work (reviews, publishing). Handlers in `server.rs` call in
+//! here. Ordering rule: document notifications mutate the document map
+//! synchronously and hand diagnostics to one publisher task over a channel,
+//! so publications leave in the order the edits arrived, each stamped with
+//! the version it was computed for. A review result is dropped unless the
+//! document is still at the version it reviewed.
+
+use super::proto;
+use super::text::{self, EditRange};
+use super::tracking::{self, Tracked};
+use super::workspace::Workspace;
+use crate::config::Trigger;
+use crate::diff::position::Encoding;
+use crate::review::{ChangeSet, Progress, ReviewOptions};
+use dashmap::DashMap;
+use ropey::Rope;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::ls_types::{
+    Diagnostic, MessageType, NumberOrString, ProgressToken, Uri, WorkDoneProgress,
+    WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport,
+};
+use tower_lsp_server::Client;
+
+/// One open document.
+pub struct Document {
+    pub rope: Rope,
+    pub version: i32,
+    /// Canonical file path, when the URI is a file.
+    pub path: Option<PathBuf>,
+    pub workspace: Option<Arc<Workspace>>,
+    /// Published findings, kept where the text moved them.
+    pub findings: Vec<Tracked>,
+    /// The review in flight, cancelled by a newer edit or review.
+    pub review: Option<CancellationToken>,
+    /// Bumped by every scheduled review; a result of an older one is stale.
+    pub review_generation: u64,
+}
+
+/// What the client said it can do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientCaps {
+    pub encoding: Encoding,
+    pub work_done_progress: bool,
+    pub show_document: bool,
+    pub watch_files_dynamically: bool,
+}
+
+/// Counters for `redline.stats`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub reviews_scheduled: AtomicU64,
+    pub reviews_started: AtomicU64,
+    pub reviews_published: AtomicU64,
+    pub reviews_cancelled: AtomicU64,
+    pub reviews_stale: AtomicU64,
+    pub reviews_panicked: AtomicU64,
+    pub diagnostics_published: AtomicU64,
+}
+
+/// A diagnostics publication waiting for the publisher task.
+struct Publication {
+    uri: Uri,
+    version: Option<i32>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+pub struct Session {
+    pub client: Client,
+    pub docs: DashMap<Uri, Document>,
+    workspaces: RwLock<Vec<Arc<Workspace>>>,
+    /// Editor settings (initializationOptions / didChangeConfiguration).
+    pub settings: RwLock<serde_json::Value>,
+    pub caps: OnceLock<ClientCaps>,
+    pub counters: Counters,
+    publish_tx: UnboundedSender<Publication>,
+    panic_reported: AtomicBool,
+    /// Degraded-reviewer messages already shown (workspace, reviewer, reason).
+    degraded_reported: std::sync::Mutex<std::collections::HashSet<String>>,
+    progress_seq: AtomicU64,
+    /// Debug aid: makes every review wait this long first, like a slow
+    /// model (`REDLINE_LSP_REVIEW_DELAY_MS`); used to test cancellation.
+    review_delay: Option<Duration>,
+}
+
+impl Session {
+    /// Creates the session and starts its publisher task (call inside the
+    /// runtime).
+    pub fn new(client: Client) -> Arc<Self> {
+        let (publish_tx, mut publish_rx) = unbounded_channel::<Publication>();
+        let publisher = client.clone();
+        tokio::spawn(async move {
+            while let Some(p) = publish_rx.recv().await {
+                publisher
+                    .publish_diagnostics(p.uri, p.diagnostics, p.version)
+                    .await;
+            }
+        });
+        let review_delay = std::env::var("REDLINE_LSP_REVIEW_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis);
+        Arc::new(Self {
+            client,
+            docs: DashMap::new(),
+            workspaces: RwLock::new(Vec::new()),
+            settings: RwLock::new(serde_json::Value::Object(Default::default())),
+            caps: OnceLock::new(),
+            counters: Counters::default(),
+            publish_tx,
+            panic_reported: AtomicBool::new(false),
+            degraded_reported: Default::default(),
+            progress_seq: AtomicU64::new(0),
+            review_delay,
+        })
+    }
+
+    pub fn caps(&self) -> ClientCaps {
+        self.caps.get().copied().unwrap_or_default()
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.caps().encoding
+    }
+
+    pub fn settings(&self) -> serde_json::Value {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn workspaces(&self) -> Vec<Arc<Workspace>> {
+        self.workspaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The workspace of `path` (a folder or file): the innermost known
+    /// working tree containing it, else its repository, opened now. Returns
+    /// a configuration problem to show the user, if any.
+    pub fn workspace_for(&self, path: &Path) -> (Option<Arc<Workspace>>, Option<String>) {
+        let canonical = canonical(path);
+        let known = self
+            .workspaces()
+            .into_iter()
+            .filter(|w| w.contains(&canonical))
+            .max_by_key(|w| w.root.as_os_str().len());
+        if let Some(ws) = known {
+            return (Some(ws), None);
+        }
+        match Workspace::open(&canonical, &self.settings()) {
+            Ok((ws, problem)) => {
+                let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
+                if let Some(existing) = all.iter().find(|w| w.root == ws.root) {
+                    return (Some(existing.clone()), None);
+                }
+                tracing::info!(root = %ws.root.display(), "serving repository");
+                let ws = Arc::new(ws);
+                all.push(ws.clone());
+                (Some(ws), problem.map(|e| e.to_string()))
+            }
+            Err(e) => {
+                tracing::info!(path = %canonical.display(), "no review for this file: {e}");
+                (None, None)
+            }
+        }
+    }
+
+    /// Sends diagnostics to the publisher (in order with every other
+    /// publication).
+    fn publish(&self, uri: Uri, version: Option<i32>, diagnostics: Vec<Diagnostic>) {
+        self.counters
+            .diagnostics_published
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = self.publish_tx.send(Publication {
+            uri,
+            version,
+            diagnostics,
+        });
+    }
+
+    /// Publishes a document's current findings (minus dismissed ones).
+    fn publish_doc(&self, uri: &Uri, doc: &Document) {
+        let enc = self.encoding();
+        let diagnostics = doc
+            .findings
+            .iter()
+            .map(|t| proto::diagnostic(t, &doc.rope, enc))
+            .collect();
+        self.publish(uri.clone(), Some(doc.version), diagnostics);
+    }
+
+    // ----- document notifications (no `.await` on purpose) -----
+
+    pub fn open(self: &Arc<Self>, uri: Uri, version: i32, text: &str) {
+        let path = proto::file_path(&uri).map(|p| canonical(&p));
+        let (workspace, problem) = match &path {
+            Some(p) => self.workspace_for(p),
+            None => (None, None),
+        };
+        if let Some(problem) = problem {
+            self.show_error(problem);
+        }
+        let trigger = workspace.as_ref().map(|w| w.config().review.trigger);
+        let replaced = self.docs.insert(
+            uri.clone(),
+            Document {
+                rope: Rope::from_str(text),
+                version,
+                path,
+                workspace,
+                findings: Vec::new(),
+                review: None,
+                review_generation: 0,
+            },
+        );
+        // Reopened without a close: the old text's review must not land.
+        if let Some(review) = replaced.and_then(|old| old.review) {
+            review.cancel();
+        }
+        // An opened file with changes gets its diagnostics at once, like a
+        // compiler's; `manual` means only the command reviews.
+        if matches!(trigger, Some(Trigger::Save | Trigger::Idle)) {
+            self.schedule_review(&uri);
+        }
+    }
+
+    pub fn change(
+        self: &Arc<Self>,
+        uri: &Uri,
+        version: i32,
+        changes: impl IntoIterator<Item = (Option<EditRange>, String)>,
+    ) {
+        let enc = self.encoding();
+        let Some(mut doc) = self.docs.get_mut(uri) else {
+            tracing::warn!(uri = uri.as_str(), "change for a document that is not open");
+            return;
+        };
+        if version <= doc.version {
+            tracing::debug!(
+                uri = uri.as_str(),
+                version,
+                "ignoring a change that is not newer"
+            );
+            return;
+        }
+        let doc = &mut *doc;
+        let mut moved = false;
+        for (range, text) in changes {
+            moved |= tracking::move_through_edit(&mut doc.findings, &doc.rope, range, &text, enc);
+            text::apply_edit(&mut doc.rope, range, &text, enc);
+        }
+        doc.version = version;
+        if let Some(review) = doc.review.take() {
+            review.cancel();
+        }
+        if moved {
+            self.publish_doc(uri, doc);
+        }
+        let idle = doc
+            .workspace
+            .as_ref()
+            .map(|w| w.config())
+            .filter(|c| c.review.trigger == Trigger::Idle)
+            .map(|c| Duration::from_millis(c.review.idle_ms));
+        if let Some(idle) = idle {
+            let session = self.clone();
+            let uri = uri.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(idle).await;
+                let still_idle = session.docs.get(&uri).is_some_and(|d| d.version == version);
+                if still_idle {
+                    session.schedule_review(&uri);
+                }
+            });
+        }
+    }
+
+    pub fn close(&self, uri: &Uri) {
+        if let Some((_, doc)) = self.docs.remove(uri) {
+            if let Some(review) = doc.review {
+                review.cancel();
+            }
+            if let Some(ws) = &doc.workspace {
+                // What the models saw of this buffer is no longer needed.
+                ws.engine().forget_buffer(uri.as_str());
+            }
+        }
+        self.publish(uri.clone(), None, Vec::new());
+    }
+
+    pub fn saved(self: &Arc<Self>, uri: &Uri) {
+        let trigger = self
+            .docs
+            .get(uri)
+            .and_then(|d| d.workspace.as_ref().map(|w| w.config().review.trigger));
+        if trigger == Some(Trigger::Save) {
+            self.schedule_review(uri);
+        }
+    }
+
+    // ----- reviews -----
+
+    /// Starts a review of the document's current text, cancelling the one
+    /// in flight. Returns false when the document is not open.
+    pub fn schedule_review(self: &Arc<Self>, uri: &Uri) -> bool {
+        let Some(mut doc) = self.docs.get_mut(uri) else {
+            return false;
+        };
+        let (Some(ws), Some(path)) = (doc.workspace.clone(), doc.path.clone()) else {
+            return true;
+        };
+        if let Some(old) = doc.review.take() {
+            old.cancel();
+        }
+        let cancel = CancellationToken::new();
+        doc.review = Some(cancel.clone());
+        doc.review_generation += 1;
+        self.counters
+            .reviews_scheduled
+            .fetch_add(1, Ordering::Relaxed);
+        let job = ReviewJob {
+            uri: uri.clone(),
+            version: doc.version,
+            generation: doc.review_generation,
+            rope: doc.rope.clone(),
+            path,
+            workspace: ws,
+            cancel,
+        };
+        drop(doc);
+        let session = self.clone();
+        tokio::spawn(async move { session.run_review(job).await });
+        true
+    }
+
+    async fn run_review(self: Arc<Self>, job: ReviewJob) {
+        self.counters
+            .reviews_started
+            .fetch_add(1, Ordering::Relaxed);
+        let progress = self.start_progress(&job);
+        let outcome = self.review_in_task(&job, progress.as_ref()).await;
+        match outcome {
+            Ok(Some(findings)) => self.land(&job, findings),
+            Ok(None) => {
+                self.counters
+                    .reviews_cancelled
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(message) => {
+                self.counters
+                    .reviews_panicked
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(uri = job.uri.as_str(), "review failed: {message}");
+                if !self.panic_reported.swap(true, Ordering::Relaxed) {
+                    self.client
+                        .show_message(
+                            MessageType::ERROR,
+                            format!("redline: a review crashed ({message}); the server keeps running. See the log for details."),
+                        )
+                        .await;
+                }
+            }
+        }
+        // Closing the channel ends the progress, after the counters moved.
+        drop(progress);
+    }
+
+    /// Builds the change set and runs the engine in its own task, so that a
+    /// panic is caught. `Ok(None)` = cancelled.
+    async fn review_in_task(
+        &self,
+        job: &ReviewJob,
+        progress: Option<&UnboundedSender<String>>,
+    ) -> Result<Option<Vec<crate::review::Finding>>, String> {
+        if let Some(delay) = self.review_delay {
+            tokio::select! {
+                _ = job.cancel.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        let ws = job.workspace.clone();
+        let path = job.path.clone();
+        let rope = job.rope.clone();
+        let config = ws.config();
+        let engine = ws.engine();
+        let prepared = tokio::task::spawn_blocking(move || -> Result<ChangeSet, String> {
+            let rel = ws
+                .repo
+                .relative_path(&path)
+                .ok_or_else(|| format!("{} is outside {}", path.display(), ws.root.display()))?;
+            let base = ws.base_blob(&rel).map_err(|e| e.to_string())?;
+            let text = rope.to_string();
+            Ok(ChangeSet::from_buffer(
+                &rel,
+                base.as_deref().map(Vec::as_slice),
+                &text,
+                &config.review,
+            ))
+        })
+        .await;
+        let changes = match prepared {
+            Ok(Ok(changes)) => changes,
+            Ok(Err(reason)) => {
+                tracing::info!(uri = job.uri.as_str(), "not reviewed: {reason}");
+                return Ok(Some(Vec::new()));
+            }
+            Err(e) => return Err(join_error(e)),
+        };
+        if job.cancel.is_cancelled() {
+            return Ok(None);
+        }
+        let (tx, mut rx) = unbounded_channel::<Progress>();
+        let options = ReviewOptions {
+            tier: None,
+            buffer_key: Some(job.uri.as_str().to_string()),
+        };
+        let cancel = job.cancel.clone();
+        let handle =
+            tokio::spawn(async move { engine.review(&changes, options, cancel, Some(tx)).await });
+        while let Some(event) = rx.recv().await {
+            if let Some(progress) = progress {
+                let _ = progress.send(progress_message(&event));
+            }
+        }
+        let report = handle.await.map_err(join_error)?;
+        if job.cancel.is_cancelled() {
+            return Ok(None);
+        }
+        self.report_degraded(&job.workspace, &report.degraded);
+        Ok(Some(report.findings))
+    }
+
+    /// Tells the user, once per workspace and reason, that a reviewer could
+    /// not run (a missing key, an unreachable endpoint, the budget): the
+    /// diagnostics alone would not show that the review was partial.
+    fn report_degraded(&self, ws: &Workspace, degraded: &[crate::review::Degraded]) {
+        for d in degraded {
+            tracing::warn!(reviewer = d.reviewer, "degraded: {}", d.reason);
+            let key = format!("{}\0{}\0{}", ws.root.display(), d.reviewer, d.reason);
+            let new = self
+                .degraded_reported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
+            if new {
+                let client = self.client.clone();
+                let message = format!("redline: {} could not run: {}", d.reviewer, d.reason);
+                tokio::spawn(
+                    async move { client.show_message(MessageType::WARNING, message).await },
+                );
+            }
+        }
+    }
+
+    /// Publishes a finished review unless the document moved on.
+    fn land(&self, job: &ReviewJob, findings: Vec<crate::review::Finding>) {
+        let Some(mut doc) = self.docs.get_mut(&job.uri) else {
+            return;
+        };
+        // Cancellation happens under this same lock, so this check is final.
+        if job.cancel.is_cancelled()
+            || doc.version != job.version
+            || doc.review_generation != job.generation
+        {
+            self.counters.reviews_stale.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        doc.review = None;
+        doc.findings = findings
+            .into_iter()
+            .filter(|f| !job.workspace.dismissed.contains(&f.fingerprint))
+            .map(Tracked::new)
+            .collect();
+        self.publish_doc(&job.uri, &doc);
+        self.counters
+            .reviews_published
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Dismisses fingerprints in the workspace of `uri` and republishes
+    /// every open document of that workspace. Returns how many were new.
+    pub fn dismiss(&self, uri: &Uri, fingerprints: Vec<String>) -> Result<usize, String> {
+        let ws = self
+            .docs
+            .get(uri)
+            .and_then(|d| d.workspace.clone())
+            .ok_or_else(|| format!("{} is not an open document in a repository", uri.as_str()))?;
+        let added = ws
+            .dismissed
+            .dismiss(fingerprints)
+            .map_err(|e| e.to_string())?;
+        for mut entry in self.docs.iter_mut() {
+            let same = entry
+                .workspace
+                .as_ref()
+                .is_some_and(|w| Arc::ptr_eq(w, &ws));
+            if !same {
+                continue;
+            }
+            let before = entry.findings.len();
+            entry
+                .findings
+                .retain(|t| !ws.dismissed.contains(&t.finding.fingerprint));
+            if entry.findings.len() != before {
+                self.publish_doc(entry.key(), &entry);
+            }
+        }
+        Ok(added)
+    }
+
+    /// Re-reads the configuration of every workspace (or those whose root
+    /// holds `only`), reporting errors and keeping the previous config.
+    pub fn reload_config(&self, only: Option<&Path>) -> Vec<String> {
+        let settings = self.settings();
+        let mut problems = Vec::new();
+        for ws in self.workspaces() {
+            if only.is_some_and(|root| canonical(root) != ws.root) {
+                continue;
+            }
+            if let Err(e) = ws.reload(&settings) {
+                problems.push(format!("redline: {e}; keeping the previous configuration"));
+            } else {
+                tracing::info!(root = %ws.root.display(), "configuration reloaded");
+            }
+        }
+        problems
+    }
+
+    pub fn show_error(&self, message: String) {
+        let client = self.client.clone();
+        tokio::spawn(async move { client.show_message(MessageType::ERROR, message).await });
+    }
+
+    // ----- progress -----
+
+    /// Reports a review in `$/progress` from a task of its own, so that the
+    /// review never waits for the client to acknowledge the token. Messages
+    /// sent on the returned channel become reports; dropping it ends the
+    /// progress.
+    fn start_progress(self: &Arc<Self>, job: &ReviewJob) -> Option<UnboundedSender<String>> {
+        if !self.caps().work_done_progress {
+            return None;
+        }
+        let (tx, mut rx) = unbounded_channel::<String>();
+        let n = self.progress_seq.fetch_add(1, Ordering::Relaxed);
+        let token = NumberOrString::String(format!("redline/review/{n}"));
+        let file = job
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let session = self.clone();
+        tokio::spawn(async move {
+            if session
+                .client
+                .create_work_done_progress(token.clone())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let begin = WorkDoneProgressBegin {
+                title: "redline".into(),
+                message: Some(format!("reviewing {file}")),
+                cancellable: Some(false),
+                percentage: None,
+            };
+            session
+                .send_progress(token.clone(), WorkDoneProgress::Begin(begin))
+                .await;
+            while let Some(message) = rx.recv().await {
+                session.send_progress_report(&token, message).await;
+            }
+            session.send_progress_end(token).await;
+        });
+        Some(tx)
+    }
+
+    async fn send_progress_report(&self, token: &ProgressToken, message: String) {
+        self.send_progress(
+            token.clone(),
+            WorkDoneProgress::Report(WorkDoneProgressReport {
+                message: Some(message),
+                ..Default::default()
+            }),
+        )
+        .await;
+    }
+
+    async fn send_progress_end(&self, token: ProgressToken) {
+        self.send_progress(
+            token,
+            WorkDoneProgress::End(WorkDoneProgressEnd { message: None }),
+        )
+        .await;
+    }
+
+    async fn send_progress(&self, token: ProgressToken, value: WorkDoneProgress) {
+        use tower_lsp_server::ls_types::{notification, ProgressParams, ProgressParamsValue};
+        self.client
+            .send_notification::<notification::Progress>(ProgressParams {
+                token,
+                value: ProgressParamsValue::WorkDone(value),
+            })
+            .await;
+    }
+}
+
+struct ReviewJob {
+    uri: Uri,
+    version: i32,
+    generation: u64,
+    rope: Rope,
+    path: PathBuf,
+    workspace: Arc<Workspace>,
+    cancel: CancellationToken,
+}
+
+fn progress_message(event: &Progress) -> String {
+    match event {
+        Progress::Started { reviewers } => format!("reviewers: {}", reviewers.join(", ")),
+        Progress::ReviewerDone { reviewer } => format!("{reviewer} done"),
+        Progress::Waiting { reviewer, waited } => {
+            format!("waiting for model… {} s ({reviewer})", waited.as_secs())
+        }
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> String {
+    if e.is_panic() {
+        let payload = e.into_panic();
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
+    } else {
+        e.to_string()
+    }
+}
+
+/// Canonical form of a path that may not exist yet (an unsaved new file).
+pub fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .ok()
+        .or_else(|| {
+            let parent = path.parent()?.canonicalize().ok()?;
+            Some(parent.join(path.file_name()?))
+        })
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_review_task_is_reported_with_its_message() {
+        let err = tokio::spawn(async { panic!("reviewer exploded") })
+            .await
+            .expect_err("the task panicked");
+        assert_eq!(join_error(err), "reviewer exploded");
+    }
+
+    #[test]
+    fn heartbeat_says_how_long_the_model_has_been_silent() {
+        let event = Progress::Waiting {
+            reviewer: "security".into(),
+            waited: Duration::from_secs(12),
+        };
+        assert_eq!(
+            progress_message(&event),
+            "waiting for model… 12 s (security)"
+        );
+    }
+}
