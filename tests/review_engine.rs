@@ -482,11 +482,15 @@ async fn when_every_model_fails_the_built_in_rules_run_and_the_report_says_why()
         .collect();
     assert!(rules.contains(&"secret-aws-access-key"), "{rules:?}");
     assert!(rules.iter().any(|r| r.contains("dbg")), "{rules:?}");
-    assert!(report
-        .degraded
-        .iter()
-        .any(|d| d.reviewer == "general" && d.reason.contains("API key")));
-    assert!(report.degraded.iter().any(|d| d.reviewer == "models"));
+    assert_eq!(report.degraded.len(), 1, "one problem, said once");
+    let d = &report.degraded[0];
+    assert_eq!(d.reviewer, "general");
+    assert!(d.reason.contains("API key"), "{}", d.reason);
+    assert!(
+        d.reason.contains("built-in reviewer's rules ran instead"),
+        "{}",
+        d.reason
+    );
 }
 
 #[tokio::test]

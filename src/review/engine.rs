@@ -436,15 +436,27 @@ impl<'a> Review<'a> {
                 .flat_map(|f| builtin::review_file(f, true))
                 .collect()
         } else {
-            let reason = if self.cancel.is_cancelled() {
-                "review cancelled before any model answered; the built-in reviewer's rules ran instead"
-            } else {
-                "no model reviewer answered; the built-in reviewer's rules ran instead"
-            };
-            self.degraded.push(Degraded {
-                reviewer: MODELS.into(),
-                reason: reason.into(),
-            });
+            // Said once per failed reviewer rather than as one more entry,
+            // so a front end that shows each entry shows the problem once.
+            let fallback = "the built-in reviewer's rules ran instead";
+            let mut told = false;
+            for d in self.degraded.iter_mut() {
+                if Reviewer::parse(&d.reviewer).is_some() && !d.reason.contains("context window") {
+                    d.reason = format!("{}; {fallback}", d.reason);
+                    told = true;
+                }
+            }
+            if !told {
+                let why = if self.cancel.is_cancelled() {
+                    "review cancelled before any model answered"
+                } else {
+                    "no model reviewer answered"
+                };
+                self.degraded.push(Degraded {
+                    reviewer: MODELS.into(),
+                    reason: format!("{why}; {fallback}"),
+                });
+            }
             self.changes
                 .files
                 .iter()
