@@ -442,9 +442,18 @@ impl Session {
     /// not run (a missing key, an unreachable endpoint, the budget): the
     /// diagnostics alone would not show that the review was partial.
     fn report_degraded(&self, ws: &Workspace, degraded: &[crate::review::Degraded]) {
+        // One message per distinct reason: a dead endpoint on a full review
+        // fails five reviewers for the same cause, and that is one problem.
+        let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
         for d in degraded {
             tracing::warn!(reviewer = d.reviewer, "degraded: {}", d.reason);
-            let key = format!("{}\0{}\0{}", ws.root.display(), d.reviewer, d.reason);
+            match by_reason.iter_mut().find(|(reason, _)| *reason == d.reason) {
+                Some((_, reviewers)) => reviewers.push(&d.reviewer),
+                None => by_reason.push((&d.reason, vec![&d.reviewer])),
+            }
+        }
+        for (reason, reviewers) in by_reason {
+            let key = format!("{}\0{}", ws.root.display(), reason);
             let new = self
                 .degraded_reported
                 .lock()
@@ -452,7 +461,11 @@ impl Session {
                 .insert(key);
             if new {
                 let client = self.client.clone();
-                let message = format!("redline: {} could not run: {}", d.reviewer, d.reason);
+                let message = format!(
+                    "redline: {} could not run: {}",
+                    reviewers.join(", "),
+                    reason
+                );
                 tokio::spawn(
                     async move { client.show_message(MessageType::WARNING, message).await },
                 );

@@ -1,5 +1,5 @@
 //! Model output to findings. Parsing is lenient about the envelope (a
-//! ```json fence, prose before or after, a bare array) and strict about the
+//! `` ```json `` fence, prose before or after, a bare array) and strict about the
 //! content: a finding must name a file of the change, point at lines that
 //! exist in its new text, and touch the lines reviewers were shown (changed
 //! lines plus their context). Anything else is dropped and counted, never
