@@ -41,32 +41,39 @@ fn start_redis() -> Option<RedisServer> {
              or set REDLINE_SKIP_REDIS=1 to skip the Redis cache test"
         );
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut server = RedisServer {
-        child,
-        url: format!("redis://127.0.0.1:{port}/"),
-    };
-    // Wait for the server to say it is ready (it exits on failure, which
-    // ends the stream and fails the test below).
-    let ready = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("Ready to accept connections"));
-    assert!(ready, "redis-server exited before it was ready");
-    let _ = &mut server;
-    Some(server)
+    // The free port is found by binding port 0 and releasing it, so another
+    // process (a parallel test's server) can take it before redis-server
+    // binds it; redis-server then exits before it is ready, and we try
+    // again on a fresh port.
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(&binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let server = RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        // Wait for the server to say it is ready (it exits on failure, which
+        // ends the stream).
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains("Ready to accept connections"));
+        if ready {
+            return Some(server);
+        }
+    }
+    panic!("redis-server exited before it was ready, five times on fresh ports");
 }
 
 fn config(base: &str, redis_url: &str, dir: &std::path::Path) -> Config {
@@ -132,11 +139,10 @@ async fn a_team_shares_answers_through_redis() {
 async fn an_unreachable_redis_is_a_cache_miss_not_a_failure() {
     let fake = FakeOpenAi::start().await;
     fake.set_default("m", Behaviour::answer("still works"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 1 (tcpmux) is closed on any test machine. A port found by
+    // binding port 0 and releasing it could be taken by the redis-server of
+    // the test running alongside, which would then answer from its cache.
+    let port = 1;
     let dir = tempfile::tempdir().unwrap();
     let client = Client::new(&config(
         &fake.base_url,

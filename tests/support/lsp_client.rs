@@ -78,6 +78,7 @@ impl LspClient {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .env("XDG_CONFIG_HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join(".cache"))
             .env("HOME", home.path())
             .env_remove("REDLINE_BASE_URL")
             .env_remove("REDLINE_MODEL")

@@ -152,6 +152,7 @@ impl TestRepo {
             .current_dir(cwd)
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.xdg_config_home())
+            .env("XDG_CACHE_HOME", self.home.path().join(".cache"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("NO_COLOR", "1")
