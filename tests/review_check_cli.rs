@@ -43,6 +43,10 @@ fn repo_with_change() -> tempfile::TempDir {
 }
 
 async fn check(repo: &Path, fake: &FakeOpenAi, extra: &[&str]) -> Output {
+    check_at(repo, &fake.base_url, extra).await
+}
+
+async fn check_at(repo: &Path, base_url: &str, extra: &[&str]) -> Output {
     let home = tempfile::tempdir().expect("temp home");
     let home = home.path();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_redline"))
@@ -51,7 +55,7 @@ async fn check(repo: &Path, fake: &FakeOpenAi, extra: &[&str]) -> Output {
         .arg("json")
         .args(extra)
         .current_dir(repo)
-        .env("REDLINE_BASE_URL", &fake.base_url)
+        .env("REDLINE_BASE_URL", base_url)
         .env("REDLINE_MODEL", "m")
         .env_remove("REDLINE_OFFLINE")
         .env_remove("REDLINE_API_KEY")
@@ -133,4 +137,24 @@ async fn check_reports_a_failing_model_as_degraded_and_still_fails_on_a_leaked_k
         .unwrap()
         .iter()
         .any(|f| f["path"] == "src/keys.py" && f["severity"] == "critical"));
+}
+
+#[tokio::test]
+async fn check_keeps_the_query_of_a_base_url_after_the_completions_path() {
+    // Azure-style endpoints carry `?api-version=…`: the path goes before it.
+    let fake = FakeOpenAi::start().await;
+    fake.respond_with(|_| Behaviour::answer(r#"{"findings": []}"#));
+    let repo = repo_with_change();
+    let base_url = format!("{}/?api-version=2024-06-01", fake.base_url);
+    let out = check_at(repo.path(), &base_url, &[]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(report["degraded"], serde_json::json!([]), "{stdout}");
+    let requests = fake.requests();
+    assert!(!requests.is_empty());
+    for r in requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert_eq!(r.query.as_deref(), Some("api-version=2024-06-01"));
+    }
 }
