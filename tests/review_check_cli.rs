@@ -46,19 +46,25 @@ async fn check(repo: &Path, fake: &FakeOpenAi, extra: &[&str]) -> Output {
     check_at(repo, &fake.base_url, extra).await
 }
 
+/// `redline check --format json EXTRA...` (EXTRA may choose another format).
 async fn check_at(repo: &Path, base_url: &str, extra: &[&str]) -> Output {
     let home = tempfile::tempdir().expect("temp home");
     let home = home.path();
+    let format: &[&str] = if extra.contains(&"--format") {
+        &[]
+    } else {
+        &["--format", "json"]
+    };
     tokio::process::Command::new(env!("CARGO_BIN_EXE_redline"))
         .arg("check")
-        .arg("--format")
-        .arg("json")
+        .args(format)
         .args(extra)
         .current_dir(repo)
         .env("REDLINE_BASE_URL", base_url)
         .env("REDLINE_MODEL", "m")
         .env_remove("REDLINE_OFFLINE")
         .env_remove("REDLINE_API_KEY")
+        .env_remove("REDLINE_LOG")
         .env("XDG_CONFIG_HOME", home)
         .env("XDG_CACHE_HOME", home)
         .env("HOME", home)
@@ -126,6 +132,8 @@ async fn check_reports_a_failing_model_as_degraded_and_still_fails_on_a_leaked_k
     let out = check(repo.path(), &fake, &["--config", config.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // The report says it once; no log line on stderr repeats it.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert!(report["degraded"]
         .as_array()
@@ -157,4 +165,36 @@ async fn check_keeps_the_query_of_a_base_url_after_the_completions_path() {
         assert_eq!(r.path, "/v1/chat/completions");
         assert_eq!(r.query.as_deref(), Some("api-version=2024-06-01"));
     }
+}
+
+#[tokio::test]
+async fn check_text_reports_usage_when_every_answer_came_from_the_cache() {
+    let fake = FakeOpenAi::start().await;
+    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+        "severity": "warning", "title": "Division by zero when count is 0",
+        "message": "count can be 0 for an empty batch."}]}"#;
+    fake.respond_with(move |_| Behaviour::answer(finding).with_usage(100, 20));
+    let repo = repo_with_change();
+    let cache = tempfile::tempdir().unwrap();
+    let config = cache.path().join("cached.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cache]\ndir = {:?}\n",
+            cache.path().join("c").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let args = ["--format", "text", "--config", config.to_str().unwrap()];
+    let first = check(repo.path(), &fake, &args).await;
+    let first = String::from_utf8_lossy(&first.stdout);
+    assert!(first.contains("usage: 2 request(s) (0 cached)"), "{first}");
+    let second = check(repo.path(), &fake, &args).await;
+    let second = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(fake.total(), 2, "the second run is answered by the cache");
+    assert!(second.contains("warning[general]"), "{second}");
+    assert!(
+        second.contains("usage: 0 request(s) (2 cached)"),
+        "{second}"
+    );
 }

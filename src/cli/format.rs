@@ -143,7 +143,7 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
         report.verdict.as_str(),
         report.tier.as_str(),
     );
-    if report.usage.requests > 0 {
+    if report.usage.requests > 0 || report.usage.cached_requests > 0 {
         let u = &report.usage;
         let _ = writeln!(
             out,
