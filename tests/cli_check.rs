@@ -931,3 +931,27 @@ fn repository_of_a_file_not_yet_on_disk_is_found_with_its_relative_path() {
         Some("new/dir/buffer.rs")
     );
 }
+
+#[test]
+fn help_lists_exit_codes_formats_and_environment() {
+    let repo = TestRepo::with_commit(&[("a.py", "a = 1\n")]);
+    let check = run(repo.redline_in(&repo.path(""), &["check", "--help"]));
+    assert_eq!(check.code, 0);
+    for needle in [
+        "Exit codes:",
+        "2  usage, configuration",
+        "github",
+        "--base <REV>",
+    ] {
+        assert!(check.stdout.contains(needle), "{needle}: {}", check.stdout);
+    }
+    let top = run(repo.redline_in(&repo.path(""), &["--help"]));
+    for needle in [
+        "REDLINE_BASE_URL",
+        "REDLINE_API_KEY",
+        "REDLINE_LOG",
+        "redline init",
+    ] {
+        assert!(top.stdout.contains(needle), "{needle}: {}", top.stdout);
+    }
+}
