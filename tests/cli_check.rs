@@ -955,3 +955,18 @@ fn help_lists_exit_codes_formats_and_environment() {
         assert!(top.stdout.contains(needle), "{needle}: {}", top.stdout);
     }
 }
+
+#[test]
+fn carets_stay_under_the_match_after_emoji_and_cjk_text() {
+    let repo = TestRepo::with_commit(&[("a.js", "\n")]);
+    repo.write("a.js", "\nconst s = \"😀漢\"; console.log(s);\n");
+    let (_, stdout, _) = repo.run_check(&["--offline"]);
+    // `const s = "😀漢"; ` is 16 characters but 18 terminal cells.
+    assert!(
+        stdout.contains(&format!(
+            "2 | const s = \"😀漢\"; console.log(s);\n  | {}^^^^^^^^^^^^\n",
+            " ".repeat(18)
+        )),
+        "{stdout}"
+    );
+}
