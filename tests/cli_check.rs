@@ -970,3 +970,22 @@ fn carets_stay_under_the_match_after_emoji_and_cjk_text() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_base_url_that_is_not_a_url_is_a_configuration_error() {
+    let repo = TestRepo::with_commit(&[("a.py", "a = 1\n")]);
+    repo.write("a.py", "a = 2\n");
+    let mut cmd = repo.redline(&["check"]);
+    cmd.env("REDLINE_BASE_URL", "localhost:11434/v1")
+        .env("REDLINE_MODEL", "m");
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "redline: error: invalid model configuration: llm.base_url (REDLINE_BASE_URL) is not an http(s) URL"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}

@@ -75,7 +75,13 @@ impl Engine {
         let client = if config.is_offline() {
             None
         } else {
-            Some(llm::Client::new(&config).map_err(|e| EngineError::Config(e.to_string()))?)
+            Some(llm::Client::new(&config).map_err(|e| {
+                // Said once: "invalid model configuration: <what>".
+                EngineError::Config(match e {
+                    LlmError::Config(m) => m,
+                    e => e.to_string(),
+                })
+            })?)
         };
         Ok(Self {
             config,
