@@ -8,7 +8,17 @@ use std::process::ExitCode;
 #[command(
     name = "redline",
     version,
-    about = "Reviews code while it is being written"
+    about = "Reviews code while it is being written",
+    after_help = "\
+Environment:
+  REDLINE_BASE_URL   OpenAI-compatible endpoint (none: built-in offline reviewer)
+  REDLINE_API_KEY    its bearer key (never printed or logged)
+  REDLINE_MODEL      one model name for every reviewer
+  REDLINE_OFFLINE=1  same as `check --offline`
+  REDLINE_LOG        tracing filter, e.g. redline=debug (logs go to stderr)
+
+`redline config` shows the effective configuration and where each value came
+from; `redline init` writes a commented `.redline.toml`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,6 +30,11 @@ enum Command {
     /// Run the language server over stdio.
     Lsp,
     /// Review the working tree (or PATHs) against a base revision.
+    #[command(after_help = "\
+Exit codes:
+  0  nothing at or above --fail-on
+  1  findings at or above --fail-on
+  2  usage, configuration or repository error (one line on stderr)")]
     Check(redline::cli::CheckArgs),
     /// Print the effective configuration and where each value came from.
     Config(redline::cli::ConfigArgs),

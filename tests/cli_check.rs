@@ -931,3 +931,61 @@ fn repository_of_a_file_not_yet_on_disk_is_found_with_its_relative_path() {
         Some("new/dir/buffer.rs")
     );
 }
+
+#[test]
+fn help_lists_exit_codes_formats_and_environment() {
+    let repo = TestRepo::with_commit(&[("a.py", "a = 1\n")]);
+    let check = run(repo.redline_in(&repo.path(""), &["check", "--help"]));
+    assert_eq!(check.code, 0);
+    for needle in [
+        "Exit codes:",
+        "2  usage, configuration",
+        "github",
+        "--base <REV>",
+    ] {
+        assert!(check.stdout.contains(needle), "{needle}: {}", check.stdout);
+    }
+    let top = run(repo.redline_in(&repo.path(""), &["--help"]));
+    for needle in [
+        "REDLINE_BASE_URL",
+        "REDLINE_API_KEY",
+        "REDLINE_LOG",
+        "redline init",
+    ] {
+        assert!(top.stdout.contains(needle), "{needle}: {}", top.stdout);
+    }
+}
+
+#[test]
+fn carets_stay_under_the_match_after_emoji_and_cjk_text() {
+    let repo = TestRepo::with_commit(&[("a.js", "\n")]);
+    repo.write("a.js", "\nconst s = \"😀漢\"; console.log(s);\n");
+    let (_, stdout, _) = repo.run_check(&["--offline"]);
+    // `const s = "😀漢"; ` is 16 characters but 18 terminal cells.
+    assert!(
+        stdout.contains(&format!(
+            "2 | const s = \"😀漢\"; console.log(s);\n  | {}^^^^^^^^^^^^\n",
+            " ".repeat(18)
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_base_url_that_is_not_a_url_is_a_configuration_error() {
+    let repo = TestRepo::with_commit(&[("a.py", "a = 1\n")]);
+    repo.write("a.py", "a = 2\n");
+    let mut cmd = repo.redline(&["check"]);
+    cmd.env("REDLINE_BASE_URL", "localhost:11434/v1")
+        .env("REDLINE_MODEL", "m");
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "redline: error: invalid model configuration: llm.base_url (REDLINE_BASE_URL) is not an http(s) URL"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}

@@ -4,60 +4,42 @@
 
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
+#[path = "support/repo.rs"]
+mod repo;
 
 use fake_openai::{Behaviour, FakeOpenAi};
-use std::path::Path;
+use repo::TestRepo;
 use std::process::Output;
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(
-        ok.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-}
-
 /// A repository with one committed file, then modified in the working tree.
-fn repo_with_change() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    git(p, &["config", "user.email", "t@example.com"]);
-    git(p, &["config", "user.name", "t"]);
-    std::fs::create_dir_all(p.join("src")).unwrap();
+fn repo_with_change() -> TestRepo {
     let old: String = (1..=30).map(|i| format!("x{i} = {i}\n")).collect();
-    std::fs::write(p.join("src/app.py"), &old).unwrap();
-    std::fs::write(p.join(".redline.toml"), "[cache]\nenabled = false\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-q", "-m", "init"]);
-    let new = old.replace("x15 = 15\n", "x15 = total / count\n");
-    std::fs::write(p.join("src/app.py"), new).unwrap();
-    dir
+    let repo = TestRepo::with_commit(&[
+        ("src/app.py", &old),
+        (".redline.toml", "[cache]\nenabled = false\n"),
+    ]);
+    repo.write(
+        "src/app.py",
+        old.replace("x15 = 15\n", "x15 = total / count\n"),
+    );
+    repo
 }
 
-async fn check(repo: &Path, fake: &FakeOpenAi, extra: &[&str]) -> Output {
-    let home = tempfile::tempdir().expect("temp home");
-    let home = home.path();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .arg("check")
-        .arg("--format")
-        .arg("json")
-        .args(extra)
-        .current_dir(repo)
-        .env("REDLINE_BASE_URL", &fake.base_url)
-        .env("REDLINE_MODEL", "m")
-        .env_remove("REDLINE_OFFLINE")
-        .env_remove("REDLINE_API_KEY")
-        .env("XDG_CONFIG_HOME", home)
-        .env("XDG_CACHE_HOME", home)
-        .env("HOME", home)
+async fn check(repo: &TestRepo, fake: &FakeOpenAi, extra: &[&str]) -> Output {
+    check_at(repo, &fake.base_url, extra).await
+}
+
+/// `redline check --format json EXTRA...` (EXTRA may choose another format).
+async fn check_at(repo: &TestRepo, base_url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["check"];
+    if !extra.contains(&"--format") {
+        args.extend(["--format", "json"]);
+    }
+    args.extend_from_slice(extra);
+    let mut cmd = repo.redline(&args);
+    cmd.env("REDLINE_BASE_URL", base_url)
+        .env("REDLINE_MODEL", "m");
+    tokio::process::Command::from(cmd)
         .output()
         .await
         .expect("redline runs")
@@ -78,7 +60,7 @@ async fn check_publishes_model_findings_judged_by_the_coordinator() {
         "message": "count can be 0 for an empty batch.", "reviewer": "general"}]}"#;
     fake.respond_with(move |_| Behaviour::answer(finding));
     let repo = repo_with_change();
-    let out = check(repo.path(), &fake, &[]).await;
+    let out = check(&repo, &fake, &[]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -107,11 +89,7 @@ async fn check_reports_a_failing_model_as_degraded_and_still_fails_on_a_leaked_k
     let fake = FakeOpenAi::start().await;
     fake.set_fallback(Behaviour::unavailable(None));
     let repo = repo_with_change();
-    std::fs::write(
-        repo.path().join("src/keys.py"),
-        "AWS = \"AKIAIOSFODNN7QWERTYU\"\n",
-    )
-    .unwrap();
+    repo.write("src/keys.py", "AWS = \"AKIAIOSFODNN7QWERTYU\"\n");
     let elsewhere = tempfile::tempdir().unwrap();
     let config = elsewhere.path().join("fast.toml");
     std::fs::write(
@@ -119,9 +97,11 @@ async fn check_reports_a_failing_model_as_degraded_and_still_fails_on_a_leaked_k
         "[llm]\nmax_attempts = 1\nbackoff_base_ms = 1\n[cache]\nenabled = false\n",
     )
     .unwrap();
-    let out = check(repo.path(), &fake, &["--config", config.to_str().unwrap()]).await;
+    let out = check(&repo, &fake, &["--config", config.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // The report says it once; no log line on stderr repeats it.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert!(report["degraded"]
         .as_array()
@@ -133,4 +113,56 @@ async fn check_reports_a_failing_model_as_degraded_and_still_fails_on_a_leaked_k
         .unwrap()
         .iter()
         .any(|f| f["path"] == "src/keys.py" && f["severity"] == "critical"));
+}
+
+#[tokio::test]
+async fn check_keeps_the_query_of_a_base_url_after_the_completions_path() {
+    // Azure-style endpoints carry `?api-version=…`: the path goes before it.
+    let fake = FakeOpenAi::start().await;
+    fake.respond_with(|_| Behaviour::answer(r#"{"findings": []}"#));
+    let repo = repo_with_change();
+    let base_url = format!("{}/?api-version=2024-06-01", fake.base_url);
+    let out = check_at(&repo, &base_url, &[]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(report["degraded"], serde_json::json!([]), "{stdout}");
+    let requests = fake.requests();
+    assert!(!requests.is_empty());
+    for r in requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert_eq!(r.query.as_deref(), Some("api-version=2024-06-01"));
+    }
+}
+
+#[tokio::test]
+async fn check_text_reports_usage_when_every_answer_came_from_the_cache() {
+    let fake = FakeOpenAi::start().await;
+    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+        "severity": "warning", "title": "Division by zero when count is 0",
+        "message": "count can be 0 for an empty batch."}]}"#;
+    fake.respond_with(move |_| Behaviour::answer(finding).with_usage(100, 20));
+    let repo = repo_with_change();
+    let cache = tempfile::tempdir().unwrap();
+    let config = cache.path().join("cached.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cache]\ndir = {:?}\n",
+            cache.path().join("c").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let args = ["--format", "text", "--config", config.to_str().unwrap()];
+    let first = check(&repo, &fake, &args).await;
+    let first = String::from_utf8_lossy(&first.stdout);
+    assert!(first.contains("usage: 2 request(s) (0 cached)"), "{first}");
+    let second = check(&repo, &fake, &args).await;
+    let second = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(fake.total(), 2, "the second run is answered by the cache");
+    assert!(second.contains("warning[general]"), "{second}");
+    assert!(
+        second.contains("usage: 0 request(s) (2 cached)"),
+        "{second}"
+    );
 }

@@ -83,17 +83,23 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
                 shown
             );
             let start = f.column.saturating_sub(1) as usize;
-            let width = f
+            let chars = f
                 .end_column
                 .filter(|_| f.end_line == f.line)
                 .map(|e| (e as usize).saturating_sub(f.column as usize).max(1))
                 .unwrap_or_else(|| shown.chars().count().saturating_sub(start).max(1));
+            // Pad and underline by terminal cells, so the carets stay under
+            // the match after emoji or CJK text (two cells per character).
             let indent: String = shown
                 .chars()
                 .take(start)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .map(|c| match c {
+                    '\t' => "\t",
+                    c => &"  "[..cells(c)],
+                })
                 .collect();
-            let carets = "^".repeat(width.min(200));
+            let width: usize = shown.chars().skip(start).take(chars).map(cells).sum();
+            let carets = "^".repeat(width.clamp(1, 200));
             let _ = writeln!(
                 out,
                 "{pad} {bar} {indent}{}",
@@ -143,7 +149,7 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
         report.verdict.as_str(),
         report.tier.as_str(),
     );
-    if report.usage.requests > 0 {
+    if report.usage.requests > 0 || report.usage.cached_requests > 0 {
         let u = &report.usage;
         let _ = writeln!(
             out,
@@ -152,6 +158,31 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
         );
     }
     out
+}
+
+/// Terminal cells a character takes: 2 for East Asian wide characters and
+/// emoji, 0 for combining marks and zero-width characters, else 1 (an
+/// approximation of `wcwidth` that covers what source code holds).
+fn cells(c: char) -> usize {
+    match c as u32 {
+        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x1FA70..=0x1FAFF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
 }
 
 fn caret_color(sev: Severity) -> &'static str {

@@ -236,6 +236,14 @@ impl Client {
             .build()
             .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
 
+        if let Some(url) = llm.base_url.as_deref().filter(|u| !u.is_empty()) {
+            check_base_url("llm.base_url (REDLINE_BASE_URL)", url)?;
+        }
+        for (key, p) in &config.providers {
+            if !p.base_url.is_empty() {
+                check_base_url(&format!("providers.{key}.base_url"), &p.base_url)?;
+            }
+        }
         let default_endpoint = llm.base_url.as_ref().filter(|u| !u.is_empty()).map(|url| {
             Arc::new(Endpoint {
                 name: "llm".into(),
@@ -354,5 +362,17 @@ impl Client {
     /// True when today's spend has reached `review.budget_usd_per_day`.
     pub fn over_budget(&self) -> bool {
         self.inner.ledger.over_budget().is_some()
+    }
+}
+
+/// An endpoint must be an http(s) URL; anything else is a configuration
+/// error at startup, not a degraded review on every request.
+fn check_base_url(what: &str, url: &str) -> Result<(), LlmError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        _ => Err(LlmError::Config(format!(
+            "{what} is not an http(s) URL: {}; set it to the endpoint, e.g. http://127.0.0.1:11434/v1",
+            crate::config::redact_url_credentials(url)
+        ))),
     }
 }

@@ -280,6 +280,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// `<base_url>/chat/completions`, the path appended before any query string
+/// (`https://host/openai/v1?api-version=2024-06-01` keeps its query).
+fn completions_url(base_url: &str) -> String {
+    match reqwest::Url::parse(base_url) {
+        Ok(mut url) if !url.cannot_be_a_base() => {
+            let path = format!("{}/chat/completions", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url.to_string()
+        }
+        _ => format!("{}/chat/completions", base_url.trim_end_matches('/')),
+    }
+}
+
 /// Sends one streaming request and reads the answer to its end.
 pub async fn send(
     http: &reqwest::Client,
@@ -288,10 +301,7 @@ pub async fn send(
     cancel: &CancellationToken,
     events: Option<&UnboundedSender<StreamEvent>>,
 ) -> Result<Completion, LlmError> {
-    let url = format!(
-        "{}/chat/completions",
-        a.endpoint.base_url.trim_end_matches('/')
-    );
+    let url = completions_url(&a.endpoint.base_url);
     let mut body = serde_json::json!({
         "model": a.model_name,
         "messages": a.messages,

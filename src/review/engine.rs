@@ -75,7 +75,13 @@ impl Engine {
         let client = if config.is_offline() {
             None
         } else {
-            Some(llm::Client::new(&config).map_err(|e| EngineError::Config(e.to_string()))?)
+            Some(llm::Client::new(&config).map_err(|e| {
+                // Said once: "invalid model configuration: <what>".
+                EngineError::Config(match e {
+                    LlmError::Config(m) => m,
+                    e => e.to_string(),
+                })
+            })?)
         };
         Ok(Self {
             config,
@@ -573,7 +579,8 @@ impl<'a> Review<'a> {
         let resp = match answer {
             Ok(resp) => resp,
             Err(reason) => {
-                tracing::warn!(%reviewer, %reason, "reviewer failed");
+                // The report's `degraded` says it; a warning would say it twice.
+                tracing::info!(%reviewer, %reason, "reviewer failed");
                 self.degraded.push(Degraded {
                     reviewer: reviewer.to_string(),
                     reason,
@@ -585,7 +592,7 @@ impl<'a> Review<'a> {
         let parsed = match parse::parse_answer(&resp.content) {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(%reviewer, model = %resp.model, "unusable answer: {e}");
+                tracing::info!(%reviewer, model = %resp.model, "unusable answer: {e}");
                 self.degraded.push(Degraded {
                     reviewer: reviewer.to_string(),
                     reason: format!("model `{}` answered in an unusable form ({e})", resp.model),

@@ -25,6 +25,17 @@ pub enum Reviewer {
 }
 
 impl Reviewer {
+    /// Every reviewer, the coordinator last.
+    pub const ALL: [Reviewer; 7] = [
+        Reviewer::Security,
+        Reviewer::Performance,
+        Reviewer::Quality,
+        Reviewer::Docs,
+        Reviewer::Release,
+        Reviewer::General,
+        Reviewer::Coordinator,
+    ];
+
     /// Specialists in the order their findings are preferred when the local
     /// deduplication has to pick one.
     pub const SPECIALISTS: [Reviewer; 6] = [
@@ -49,17 +60,9 @@ impl Reviewer {
     }
 
     pub fn parse(name: &str) -> Option<Reviewer> {
-        [
-            Reviewer::Security,
-            Reviewer::Performance,
-            Reviewer::Quality,
-            Reviewer::Docs,
-            Reviewer::Release,
-            Reviewer::General,
-            Reviewer::Coordinator,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == name.trim().to_ascii_lowercase())
+        Reviewer::ALL
+            .into_iter()
+            .find(|r| r.as_str() == name.trim().to_ascii_lowercase())
     }
 
     /// The prompt embedded in the binary.
@@ -246,15 +249,7 @@ mod tests {
 
     #[test]
     fn every_prompt_says_what_not_to_flag_and_shows_the_output_format() {
-        for r in [
-            Reviewer::Security,
-            Reviewer::Performance,
-            Reviewer::Quality,
-            Reviewer::Docs,
-            Reviewer::Release,
-            Reviewer::General,
-            Reviewer::Coordinator,
-        ] {
+        for r in Reviewer::ALL {
             let p = r.builtin_prompt();
             assert!(p.contains("## What NOT to"), "{r} lacks a NOT section");
             assert!(p.contains("\"findings\""), "{r} lacks the output format");

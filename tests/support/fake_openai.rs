@@ -225,6 +225,8 @@ impl Behaviour {
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
     pub path: String,
+    /// The query string, without `?` (`None` when the URL had none).
+    pub query: Option<String>,
     /// `body.model` (empty if the body had none).
     pub model: String,
     pub body: serde_json::Value,
@@ -489,6 +491,7 @@ async fn handle(
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let req = RecordedRequest {
         path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
         model: json["model"].as_str().unwrap_or_default().to_string(),
         body: json,
         authorization: headers
