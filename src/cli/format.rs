@@ -160,29 +160,12 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     out
 }
 
-/// Terminal cells a character takes: 2 for East Asian wide characters and
-/// emoji, 0 for combining marks and zero-width characters, else 1 (an
-/// approximation of `wcwidth` that covers what source code holds).
+/// Terminal cells a character takes (2 for wide CJK and emoji, 0 for
+/// combining marks), per Unicode's East Asian Width.
 fn cells(c: char) -> usize {
-    match c as u32 {
-        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F300..=0x1F64F
-        | 0x1F900..=0x1F9FF
-        | 0x1FA70..=0x1FAFF
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
+    unicode_width::UnicodeWidthChar::width(c)
+        .unwrap_or(0)
+        .min(2)
 }
 
 fn caret_color(sev: Severity) -> &'static str {
