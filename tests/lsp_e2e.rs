@@ -8,6 +8,8 @@ use lsp_client::{ClientOptions, LspClient, TestRepo, TIMEOUT};
 use serde_json::{json, Value};
 
 const BASE_PY: &str = "def main():\n    return 1\n";
+/// `BASE_PY` with a debug print added on line 2 (one built-in finding).
+const WITH_PRINT: &str = "def main():\n    print(1)\n    return 1\n";
 
 fn started(repo: &TestRepo) -> LspClient {
     LspClient::start(ClientOptions::folder(repo.root()))
@@ -40,11 +42,7 @@ fn unsaved_edit_is_reviewed_and_published_with_its_version() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let mut client = started(&repo);
     let uri = repo.uri("a.py");
-    let diags = edit_and_review(
-        &mut client,
-        &uri,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    let diags = edit_and_review(&mut client, &uri, WITH_PRINT);
     assert_eq!(diags.len(), 1, "{diags:?}");
     let d = &diags[0];
     assert_eq!(d["source"], "redline");
@@ -158,11 +156,7 @@ fn findings_move_with_inserted_and_deleted_lines_without_a_new_review() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let mut client = started(&repo);
     let uri = repo.uri("a.py");
-    let diags = edit_and_review(
-        &mut client,
-        &uri,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    let diags = edit_and_review(&mut client, &uri, WITH_PRINT);
     assert_eq!(diags[0]["range"]["start"]["line"], 1);
     let reviews = stat(&mut client, "reviews_scheduled");
 
@@ -262,11 +256,7 @@ fn explain_opens_a_markdown_document() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
     let mut client = started(&repo);
-    let diags = edit_and_review(
-        &mut client,
-        &uri,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    let diags = edit_and_review(&mut client, &uri, WITH_PRINT);
     let actions = client.code_actions(&uri, &diags[0]);
     let explain = actions
         .iter()
@@ -302,11 +292,7 @@ fn explain_falls_back_to_a_message_without_show_document() {
     let mut options = ClientOptions::folder(repo.root());
     options.show_document = false;
     let mut client = LspClient::start(options);
-    let diags = edit_and_review(
-        &mut client,
-        &uri,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    let diags = edit_and_review(&mut client, &uri, WITH_PRINT);
     let fp = diags[0]["data"]["fingerprint"].clone();
     client
         .execute("redline.explain", json!([uri, fp]))
@@ -323,11 +309,7 @@ fn apply_fix_is_a_workspace_edit_deleting_the_line() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
     let mut client = started(&repo);
-    let diags = edit_and_review(
-        &mut client,
-        &uri,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    let diags = edit_and_review(&mut client, &uri, WITH_PRINT);
     let actions = client.code_actions(&uri, &diags[0]);
     let fix = actions
         .iter()
@@ -386,7 +368,7 @@ fn two_workspace_folders_keep_their_own_configuration() {
     let mut options = ClientOptions::folder(strict.root());
     options.folders.push(relaxed.root().to_path_buf());
     let mut client = LspClient::start(options);
-    let text = "def main():\n    print(1)\n    return 1\n";
+    let text = WITH_PRINT;
     let (s_uri, r_uri) = (strict.uri("a.py"), relaxed.uri("a.py"));
     let strict_diags = edit_and_review(&mut client, &s_uri, text);
     assert_eq!(strict_diags.len(), 1);
@@ -413,15 +395,7 @@ fn did_close_clears_diagnostics() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
     let mut client = started(&repo);
-    assert_eq!(
-        edit_and_review(
-            &mut client,
-            &uri,
-            "def main():\n    print(1)\n    return 1\n"
-        )
-        .len(),
-        1
-    );
+    assert_eq!(edit_and_review(&mut client, &uri, WITH_PRINT).len(), 1);
     client.notify(
         "textDocument/didClose",
         json!({"textDocument": {"uri": uri}}),
@@ -464,11 +438,7 @@ fn a_bad_redline_toml_is_reported_and_defaults_still_review() {
         },
         TIMEOUT,
     );
-    let diags = edit_and_review(
-        &mut client,
-        &uri,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    let diags = edit_and_review(&mut client, &uri, WITH_PRINT);
     assert_eq!(diags.len(), 1);
 }
 
@@ -477,7 +447,7 @@ fn redline_toml_change_applies_without_restart_and_a_bad_one_keeps_the_old() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
     let mut client = started(&repo);
-    let text = "def main():\n    print(1)\n    return 1\n";
+    let text = WITH_PRINT;
     assert_eq!(edit_and_review(&mut client, &uri, text).len(), 1);
     assert!(
         client
@@ -524,7 +494,7 @@ fn editor_settings_change_applies_without_restart() {
     let mut options = ClientOptions::folder(repo.root());
     options.initialization_options = json!({"review": {"exclude": ["*.py"]}});
     let mut client = LspClient::start(options);
-    let text = "def main():\n    print(1)\n    return 1\n";
+    let text = WITH_PRINT;
     assert!(
         edit_and_review(&mut client, &uri, text).is_empty(),
         "initializationOptions apply"
@@ -612,7 +582,7 @@ fn manual_trigger_reviews_only_on_the_command() {
 fn a_new_commit_becomes_the_base_of_the_next_review() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
-    let text = "def main():\n    print(1)\n    return 1\n";
+    let text = WITH_PRINT;
     let mut client = started(&repo);
     assert_eq!(edit_and_review(&mut client, &uri, text).len(), 1);
     // Commit the buffer's text: the print line is no longer a change.
@@ -638,7 +608,7 @@ fn review_now_without_argument_reviews_every_open_document() {
     let repo = TestRepo::new(&[("a.py", BASE_PY), ("b.py", BASE_PY)]);
     let (a, b) = (repo.uri("a.py"), repo.uri("b.py"));
     let mut client = started(&repo);
-    let text = "def main():\n    print(1)\n    return 1\n";
+    let text = WITH_PRINT;
     for uri in [&a, &b] {
         client.open(uri, "python", 1, BASE_PY);
         client.await_diagnostics(uri, 1);
@@ -658,12 +628,7 @@ fn a_file_outside_every_folder_is_reviewed_in_its_own_repository() {
     let other = TestRepo::new(&[("b.py", BASE_PY)]);
     let uri = other.uri("b.py");
     let mut client = started(&folder);
-    client.open(
-        &uri,
-        "python",
-        1,
-        "def main():\n    print(1)\n    return 1\n",
-    );
+    client.open(&uri, "python", 1, WITH_PRINT);
     assert_eq!(client.await_diagnostics(&uri, 1).len(), 1);
     let stats = client.execute("redline.stats", json!([])).expect("stats");
     assert_eq!(stats["workspaces"].as_object().map(|o| o.len()), Some(2));
@@ -693,7 +658,7 @@ fn an_unreachable_model_endpoint_is_reported_once() {
     let mut options = ClientOptions::folder(repo.root());
     options.env.push(("REDLINE_OFFLINE".into(), "0".into()));
     let mut client = LspClient::start(options);
-    let text = "def main():\n    print(1)\n    return 1\n";
+    let text = WITH_PRINT;
     edit_and_review(&mut client, &uri, text);
     client.await_notification(
         "window/showMessage",
