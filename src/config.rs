@@ -19,8 +19,22 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config {path}: {message}; fix the TOML (see `redline config` for the effective values)")]
-    Parse { path: PathBuf, message: String },
+    #[error("{path}{line}: not valid TOML: {message}; fix the syntax on that line")]
+    Parse {
+        path: PathBuf,
+        /// `:N` when the line is known, else empty.
+        line: String,
+        message: String,
+    },
+    /// A key whose value has the wrong type or an unknown name: where it was
+    /// set (file and line, environment variable or editor settings), the
+    /// dotted key, what was found and what is allowed.
+    #[error("{origin}: `{key}`: {message}")]
+    Key {
+        origin: String,
+        key: String,
+        message: String,
+    },
     #[error("invalid config value from {origin}: {message}")]
     Invalid { origin: String, message: String },
 }
@@ -284,9 +298,24 @@ impl ConfigBuilder {
             };
             ConfigError::Parse {
                 path,
-                message: e.message().to_string() + &line_hint(text, e.span()),
+                line: line_of(text, e.span()).map_or(String::new(), |n| format!(":{n}")),
+                message: e.message().trim().to_string(),
             }
         })?;
+        // Each layer is checked on its own (every field has a default), so a
+        // wrong value is reported with its file, line and key rather than
+        // after the merge, where only the key would be left.
+        if let Ok(de) = toml::Deserializer::parse(text) {
+            if let Err(e) = serde_path_to_error::deserialize::<_, Config>(de) {
+                let line =
+                    line_of(text, e.inner().span()).map_or(String::new(), |n| format!(":{n}"));
+                return Err(ConfigError::Key {
+                    origin: format!("{origin}{line}"),
+                    key: e.path().to_string(),
+                    message: e.inner().message().trim().to_string(),
+                });
+            }
+        }
         merge(&mut self.merged, table, "", &origin, &mut self.origins);
         Ok(self)
     }
@@ -362,14 +391,21 @@ impl ConfigBuilder {
     }
 
     pub fn build(self) -> Result<LoadedConfig, ConfigError> {
-        let config: Config =
-            toml::Value::Table(self.merged.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    origin: describe_origins(&self.origins),
-                    message: e.message().to_string(),
-                })?;
-        validate(&config)?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(
+            self.merged.clone(),
+        ))
+        .map_err(|e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = e.path().to_string();
+            ConfigError::Key {
+                origin: self
+                    .origins
+                    .get(&key)
+                    .map_or_else(|| describe_origins(&self.origins), |o| o.to_string()),
+                key,
+                message: e.inner().message().trim().to_string(),
+            }
+        })?;
+        validate(&config, &self.origins)?;
         Ok(LoadedConfig {
             config,
             origins: self.origins,
@@ -406,11 +442,40 @@ pub fn user_config_path() -> Option<PathBuf> {
         .map(|d| d.join("redline").join("config.toml"))
 }
 
-fn validate(config: &Config) -> Result<(), ConfigError> {
+fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         origin: "configuration".into(),
         message,
     };
+    let urls = config
+        .llm
+        .base_url
+        .iter()
+        .map(|u| ("llm.base_url".to_string(), u))
+        .chain(
+            config
+                .providers
+                .iter()
+                .map(|(k, p)| (format!("providers.{k}.base_url"), &p.base_url)),
+        );
+    for (key, url) in urls {
+        let scheme_ok = ["http://", "https://"].iter().any(|s| {
+            url.get(..s.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(s))
+        });
+        if !url.is_empty() && !scheme_ok {
+            return Err(ConfigError::Key {
+                origin: origins
+                    .get(&key)
+                    .map_or_else(|| "configuration".into(), |o| o.to_string()),
+                message: format!(
+                    "found `{}`, which is not an http(s) URL; set it to the endpoint, e.g. http://127.0.0.1:11434/v1",
+                    redact_url_credentials(url)
+                ),
+                key,
+            });
+        }
+    }
     for (key, model) in &config.models {
         if let Some(fb) = &model.fallback {
             if !config.models.contains_key(fb) {
@@ -510,14 +575,16 @@ fn describe_origins(origins: &BTreeMap<String, Origin>) -> String {
     files.join(", ")
 }
 
-fn line_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!(" (line {line})")
-        }
-        None => String::new(),
-    }
+/// The 1-based line of a byte span's start in `text`.
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    let start = span?.start.min(text.len());
+    Some(
+        text.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1,
+    )
 }
 
 /// Flattens the effective configuration to `(dotted key, value, origin)`

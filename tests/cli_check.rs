@@ -982,7 +982,7 @@ fn a_base_url_that_is_not_a_url_is_a_configuration_error() {
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr.starts_with(
-            "redline: error: invalid model configuration: llm.base_url (REDLINE_BASE_URL) is not an http(s) URL"
+            "redline: error: env REDLINE_BASE_URL: `llm.base_url`: found `localhost:11434/v1`, which is not an http(s) URL"
         ),
         "{}",
         out.stderr
