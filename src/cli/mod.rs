@@ -89,6 +89,10 @@ pub struct ConfigArgs {
     /// Configuration file to use instead of `.redline.toml`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Print one JSON object (effective values, their origins, mode) for
+    /// tools such as Neovim's `:checkhealth redline`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// An error that ends the command with exit code 2.
@@ -268,6 +272,27 @@ pub fn show_config(args: ConfigArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(e.into()),
     };
+    let key_env = &loaded.config.llm.api_key_env;
+    let key_set = std::env::var(key_env).is_ok_and(|v| !v.is_empty());
+    if args.json {
+        let report = serde_json::json!({
+            "user_config": config::user_config_path(),
+            "repository": repo.as_ref().map(|r| r.root()),
+            "config": loaded.config,
+            "origins": loaded
+                .origins
+                .iter()
+                .map(|(k, o)| (k.clone(), o.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+            "api_key_env": key_env,
+            "api_key_set": key_set,
+            "offline": loaded.config.is_offline(),
+        });
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{report}");
+        let _ = stdout.flush();
+        return ExitCode::SUCCESS;
+    }
     let mut out = String::new();
     if let Some(user) = config::user_config_path() {
         out += &format!("# user config: {}\n", user.display());
@@ -287,11 +312,7 @@ pub fn show_config(args: ConfigArgs) -> ExitCode {
         let kv = format!("{key} = {value}");
         out += &format!("{kv:width$}  # {origin}\n");
     }
-    let key_env = &loaded.config.llm.api_key_env;
-    let key_state = match std::env::var(key_env) {
-        Ok(v) if !v.is_empty() => "set (redacted)",
-        _ => "not set",
-    };
+    let key_state = if key_set { "set (redacted)" } else { "not set" };
     out += &format!("# api key: ${key_env} is {key_state}\n");
     out += &format!(
         "# mode: {}\n",

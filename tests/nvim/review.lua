@@ -118,6 +118,18 @@ vim.cmd("checkhealth redline")
 local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
 assert(report:find("binary:"), "checkhealth: " .. report)
 assert(not report:find("ERROR"), "checkhealth reported an error: " .. report)
+-- The health buffer is not a file: no second server was started for it.
+assert(#vim.lsp.get_clients({ name = "redline" }) == 1, "one server, for the repository")
+
+-- It reads the layered configuration as the server does: an endpoint set
+-- only in the repository's .redline.toml is reported with its origin.
+local f = assert(io.open(repo .. "/.redline.toml", "w"))
+f:write('[llm]\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\n')
+f:close()
+vim.cmd("checkhealth redline")
+report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+assert(report:find("endpoint http://127.0.0.1:1/v1 (from ", 1, true), "checkhealth: " .. report)
+assert(report:find(".redline.toml)", 1, true), "checkhealth names the file: " .. report)
 
 io.stdout:write("redline nvim e2e: OK\n")
 vim.cmd("qa!")

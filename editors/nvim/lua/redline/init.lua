@@ -65,7 +65,18 @@ function M.setup(opts)
   vim.lsp.config("redline", {
     cmd = o.cmd,
     filetypes = o.filetypes,
-    root_markers = o.root_markers,
+    -- Only buffers of real files inside a repository: not help, health,
+    -- terminal or scratch buffers, which would start a second server rooted
+    -- at the current directory.
+    root_dir = function(bufnr, on_dir)
+      if vim.bo[bufnr].buftype ~= "" or vim.api.nvim_buf_get_name(bufnr) == "" then
+        return
+      end
+      local root = vim.fs.root(bufnr, o.root_markers)
+      if root then
+        on_dir(root)
+      end
+    end,
     init_options = o.settings,
     settings = { redline = o.settings },
   })
