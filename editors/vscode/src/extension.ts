@@ -23,7 +23,7 @@ import { didChangeConfigurationParams, Lookup, SECRET_SETTINGS, serverEnvironmen
 import { computeStatus, parseStats, Stats } from "./status";
 
 const SECRET_ID = "redline.apiKey";
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 10_000;
 
 let client: LanguageClient | undefined;
 let context: vscode.ExtensionContext;
@@ -173,15 +173,13 @@ async function start(): Promise<void> {
   output.appendLine(`starting ${command} lsp (${binary.source})${apiKey ? " with the API key from SecretStorage" : ""}`);
   render();
   try {
-    // Bounded, so that a binary that never answers `initialize` cannot hold
-    // up the restart that replaces it; stopping it later kills the process.
+    // Bounded, so that a binary that never answers `initialize` holds up
+    // the restart that replaces it for seconds, not forever; stopping it
+    // then kills the process. redline answers at once.
     let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<void>((resolve) => (timer = setTimeout(resolve, START_TIMEOUT_MS)));
-    await Promise.race([c.start().finally(() => clearTimeout(timer)), slow]);
-    if (!c.isRunning()) {
-      output.appendLine(`${command} lsp has not answered initialize after ${START_TIMEOUT_MS / 1000} s`);
-      return;
-    }
+    const given = new Promise<void>((resolve) => (timer = setTimeout(resolve, START_TIMEOUT_MS)));
+    await Promise.race([c.start(), given]).finally(() => clearTimeout(timer));
+    if (!c.isRunning()) output.appendLine(`${command} lsp has not answered initialize within ${START_TIMEOUT_MS / 1000} s`);
   } catch (err) {
     render();
     // Not awaited: a restart waits for this start, not for the user.
@@ -390,8 +388,9 @@ async function stopClient(): Promise<void> {
   client = undefined;
   if (old === undefined) return;
   try {
-    // dispose, not stop: a client whose start failed cannot be stopped, but
-    // its diagnostics and handlers must still go.
+    // dispose, not stop: a disposed client never restarts itself (after a
+    // crash) behind the one that replaces it. Stopping also kills the
+    // process if it does not exit, even when the client is not running.
     await old.dispose();
   } catch (err) {
     output.appendLine(`stopping the server: ${String(err)}`);

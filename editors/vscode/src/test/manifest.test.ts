@@ -34,3 +34,17 @@ test("no setting holds an API key", () => {
     assert.ok(!/api.?key|secret|password|bearer|^token$/i.test(key.replace(/^redline\./, "")), key);
   }
 });
+
+test("the supported Node version is stated, and the tooling and test command hold to it", () => {
+  assert.equal(pkg.engines.node, ">=20");
+  // @vscode/vsce 4 needs Node 22.
+  assert.match(pkg.devDependencies["@vscode/vsce"], /^3\./);
+  // Node 22 no longer expands a directory given to `node --test`.
+  assert.match(pkg.scripts.test, /node --test out\/test\/\*\.test\.js$/);
+});
+
+test("the extension runs on the workspace's machine (remote in a remote window) and its package keeps server/", () => {
+  assert.deepEqual(pkg.extensionKind, ["workspace"]);
+  const ignore = readFileSync(join(root, ".vscodeignore"), "utf8").split("\n");
+  assert.ok(!ignore.some((l) => /^server\b/.test(l.trim())), "server/ (the bundled binary) must be packaged");
+});
