@@ -56,6 +56,7 @@ t=$(now)
 nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 [ -f "$nodedir/include/node/node.h" ] || nodedir=""
 export npm_config_nodedir="${nodedir:-}"
+export JOBS=max   # node-gyp: compile each module on every core
 npm rebuild --loglevel=error node-pty @parcel/watcher @vscode/spdlog native-watchdog @vscode/deviceid >/dev/null
 (cd "$scratch" && npm rebuild --loglevel=error argon2 >/dev/null)
 # What code-server's postinstall would have linked.

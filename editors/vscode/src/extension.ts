@@ -127,8 +127,13 @@ async function start(): Promise<void> {
     binary = serverBinary();
   } catch (err) {
     if (!(err instanceof ServerNotFound)) throw err;
-    output.appendLine(`redline: ${err.message}`);
-    void vscode.window.showErrorMessage(`redline: ${err.message}`, "Open settings").then((choice) => {
+    // redline.path is machine-specific: in a remote window a value in the
+    // local User settings does not apply, which is easy to miss.
+    const remote = vscode.env.remoteName
+      ? ` In this ${vscode.env.remoteName} window, set "redline.path" in the Remote settings.`
+      : "";
+    output.appendLine(`redline: ${err.message}${remote}`);
+    void vscode.window.showErrorMessage(`redline: ${err.message}${remote}`, "Open settings").then((choice) => {
       if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "redline.path");
     });
     render();
