@@ -188,6 +188,9 @@ try {
   // The status bar item: the server runs offline (no endpoint), with today's cost.
   await page.waitForFunction(() => /redline \$0\.00/.test(document.querySelector(".part.statusbar")?.innerText ?? ""));
   if (problems.includes(KEY)) throw new Error("the Problems panel shows the detected key in full");
+  if (readFileSync(join(repo, "app.py"), "utf8") !== original || !(await page.$(".tabs-container .tab.dirty"))) {
+    throw new Error("the edit was saved before it was reviewed; the findings must come from the unsaved buffer");
+  }
   const running = processesOf(bundled);
   if (running.length !== 1) throw new Error(`expected one server from the bundled binary ${bundled}, found pids ${running}`);
   say(`Problems panel lists redline's findings (${Date.now() - t} ms), from the bundled binary (pid ${running[0]}):\n${problems.replace(/^/gm, "    ")}`);
