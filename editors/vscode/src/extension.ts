@@ -17,10 +17,13 @@ import {
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
 } from "vscode-languageclient/node";
+import { homedir } from "node:os";
+import { resolveServer, ServerBinary, ServerNotFound } from "./server-path";
 import { didChangeConfigurationParams, Lookup, SECRET_SETTINGS, serverEnvironment, toServerSettings } from "./settings";
 import { computeStatus, parseStats, Stats } from "./status";
 
 const SECRET_ID = "redline.apiKey";
+const START_TIMEOUT_MS = 10_000;
 
 let client: LanguageClient | undefined;
 let context: vscode.ExtensionContext;
@@ -30,6 +33,16 @@ let lastStats: Stats | undefined;
 /** Messages of the reviews in flight, by progress token. */
 const reviews = new Map<string, string>();
 let statsTimer: NodeJS.Timeout | undefined;
+/**
+ * Starts and restarts run one after another: a `redline.path` change while
+ * the server is still starting waits for that start, then replaces it.
+ */
+let lifecycle: Promise<void> = Promise.resolve();
+
+function queued(step: () => Promise<void>): Promise<void> {
+  lifecycle = lifecycle.then(step, step);
+  return lifecycle;
+}
 
 /** What the user set for `redline.<key>` at any level; VS Code defaults are not "set". */
 function userSetting(): Lookup {
@@ -66,6 +79,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("redline")) return;
       if (e.affectsConfiguration("redline.path")) {
+        // A new binary is honoured at once, local or remote: no window reload.
+        output.appendLine("redline.path changed: restarting the server");
         void restart();
         return;
       }
@@ -81,23 +96,50 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   );
 
   warnAboutSecretSettings();
-  await start();
+  await queued(start);
 }
 
 export async function deactivate(): Promise<void> {
   if (statsTimer) clearInterval(statsTimer);
-  await client?.stop();
-  client = undefined;
+  await queued(stopClient);
 }
 
-function serverCommand(): string {
-  const configured = vscode.workspace.getConfiguration("redline").get<string>("path", "").trim();
-  return configured === "" ? "redline" : configured;
+/**
+ * The binary to run, looked up on the host the extension runs on: in a
+ * remote window that is the remote machine, with the extension's install
+ * directory and PATH there.
+ */
+function serverBinary(): ServerBinary {
+  return resolveServer({
+    configured: vscode.workspace.getConfiguration("redline").get<string>("path", ""),
+    extensionDir: context.extensionPath,
+    envPath: process.env.PATH,
+    platform: process.platform,
+    home: homedir(),
+    workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+  });
 }
 
 async function start(): Promise<void> {
   const apiKey = await context.secrets.get(SECRET_ID);
-  const command = serverCommand();
+  let binary: ServerBinary;
+  try {
+    binary = serverBinary();
+  } catch (err) {
+    if (!(err instanceof ServerNotFound)) throw err;
+    // redline.path is machine-specific: in a remote window a value in the
+    // local User settings does not apply, which is easy to miss.
+    const remote = vscode.env.remoteName
+      ? ` In this ${vscode.env.remoteName} window, set "redline.path" in the Remote settings.`
+      : "";
+    output.appendLine(`redline: ${err.message}${remote}`);
+    void vscode.window.showErrorMessage(`redline: ${err.message}${remote}`, "Open settings").then((choice) => {
+      if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "redline.path");
+    });
+    render();
+    return;
+  }
+  const command = binary.command;
   const serverOptions: ServerOptions = {
     command,
     args: ["lsp"],
@@ -133,17 +175,24 @@ async function start(): Promise<void> {
     if (e.newState !== ClientState.Running) reviews.clear();
     render();
   });
-  output.appendLine(`starting ${command} lsp${apiKey ? " (API key from SecretStorage)" : ""}`);
+  output.appendLine(`starting ${command} lsp (${binary.source})${apiKey ? " with the API key from SecretStorage" : ""}`);
   render();
   try {
-    await c.start();
+    // Bounded, so that a binary that never answers `initialize` holds up
+    // the restart that replaces it for seconds, not forever; stopping it
+    // then kills the process. redline answers at once.
+    let timer: NodeJS.Timeout | undefined;
+    const given = new Promise<void>((resolve) => (timer = setTimeout(resolve, START_TIMEOUT_MS)));
+    await Promise.race([c.start(), given]).finally(() => clearTimeout(timer));
+    if (!c.isRunning()) output.appendLine(`${command} lsp has not answered initialize within ${START_TIMEOUT_MS / 1000} s`);
   } catch (err) {
     render();
-    const choice = await vscode.window.showErrorMessage(
-      `redline: could not start \`${command} lsp\`: ${String(err)}. Install redline (cargo install --path .) or set "redline.path".`,
-      "Open settings",
-    );
-    if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "redline.path");
+    // Not awaited: a restart waits for this start, not for the user.
+    void vscode.window
+      .showErrorMessage(`redline: could not start \`${command} lsp\` (${binary.source}): ${String(err)}. Set "redline.path" to a working binary.`, "Open settings")
+      .then((choice) => {
+        if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "redline.path");
+      });
     return;
   }
   scheduleStats();
@@ -339,19 +388,27 @@ async function clearApiKey(): Promise<void> {
   void vscode.window.showInformationMessage("redline: API key removed.");
 }
 
-async function restart(): Promise<void> {
-  if (client) {
-    const old = client;
-    client = undefined;
-    try {
-      await old.stop();
-    } catch (err) {
-      output.appendLine(`stopping the server: ${String(err)}`);
-    }
+async function stopClient(): Promise<void> {
+  const old = client;
+  client = undefined;
+  if (old === undefined) return;
+  try {
+    // dispose, not stop: a disposed client never restarts itself (after a
+    // crash) behind the one that replaces it. Stopping also kills the
+    // process if it does not exit, even when the client is not running.
+    await old.dispose();
+  } catch (err) {
+    output.appendLine(`stopping the server: ${String(err)}`);
   }
-  reviews.clear();
-  lastStats = undefined;
-  await start();
+}
+
+function restart(): Promise<void> {
+  return queued(async () => {
+    await stopClient();
+    reviews.clear();
+    lastStats = undefined;
+    await start();
+  });
 }
 
 function warnAboutSecretSettings(): void {

@@ -203,12 +203,22 @@ function lenient<T extends object>(base: T): T {
 
 export const openDocuments = new EventEmitter<any>();
 export const textDocuments: any[] = [];
+const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
+
+/** Sets `key` (e.g. "redline.path"; undefined unsets it) and tells listeners, as VS Code does after a settings edit. */
+export function changeSetting(key: string, value: unknown): void {
+  if (value === undefined) delete recorded.settings[key];
+  else recorded.settings[key] = value;
+  configurationChanged.fire({
+    affectsConfiguration: (section: string) => key === section || key.startsWith(`${section}.`),
+  });
+}
 
 export const workspace = lenient({
   workspaceFolders: [] as Array<{ uri: Uri; name: string; index: number }>,
   textDocuments,
   onDidOpenTextDocument: openDocuments.event,
-  onDidChangeConfiguration: event(),
+  onDidChangeConfiguration: configurationChanged.event,
   getConfiguration(section?: string) {
     const get = (key: string): unknown => recorded.settings[section ? `${section}.${key}` : key];
     return {

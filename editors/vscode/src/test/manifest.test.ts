@@ -2,7 +2,8 @@
 // a handler, every handler is in the palette, and packaging will not prompt.
 
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
@@ -33,4 +34,29 @@ test("no setting holds an API key", () => {
   for (const key of Object.keys(pkg.contributes.configuration.properties)) {
     assert.ok(!/api.?key|secret|password|bearer|^token$/i.test(key.replace(/^redline\./, "")), key);
   }
+});
+
+test("the supported Node version is stated, and the tooling and test command hold to it", () => {
+  assert.equal(pkg.engines.node, ">=20");
+  // @vscode/vsce 4 needs Node 22.
+  assert.match(pkg.devDependencies["@vscode/vsce"], /^3\./);
+  // Node 22 no longer expands a directory given to `node --test`.
+  assert.match(pkg.scripts.test, /node --test out\/test\/\*\.test\.js$/);
+});
+
+test("the extension runs on the workspace's machine (remote in a remote window) and its package keeps server/", () => {
+  assert.deepEqual(pkg.extensionKind, ["workspace"]);
+  const ignore = readFileSync(join(root, ".vscodeignore"), "utf8").split("\n");
+  assert.ok(!ignore.some((l) => /^server\b/.test(l.trim())), "server/ (the bundled binary) must be packaged");
+});
+
+test("a platform package refuses a binary built for another platform, and leaves no server/ behind", () => {
+  // node itself is an executable for this machine, not a Windows one.
+  const run = spawnSync(process.execPath, [join(root, "scripts", "package-platform.mjs"), "--target", "win32-x64", "--binary", process.execPath], { cwd: root, encoding: "utf8" });
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /is not a win32-x64 executable \(found (elf|macho) machine 0x[0-9a-f]+\)/);
+  assert.ok(!existsSync(join(root, "server")));
+  const missing = spawnSync(process.execPath, [join(root, "scripts", "package-platform.mjs"), "--target", "linux-x64"], { cwd: root, encoding: "utf8" });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--binary PATH is required/);
 });
