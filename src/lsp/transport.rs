@@ -179,8 +179,10 @@ fn parse_headers(buf: &[u8]) -> Headers {
                     "a header line longer than {MAX_HEADER_LINE} bytes"
                 ));
             }
-            // Garbage is recognised before its line ends.
-            return match header_name_error(rest, false) {
+            // Garbage is recognised before its line ends (a line may
+            // arrive up to its `\r`, its `\n` in the next read).
+            let partial = rest.strip_suffix(b"\r").unwrap_or(rest);
+            return match header_name_error(partial, false) {
                 Some(reason) => Headers::Invalid(reason),
                 None => Headers::Partial,
             };
@@ -638,6 +640,36 @@ mod tests {
             frames,
             vec![Frame::Body(PING.into()), Frame::Body(PING.into())]
         );
+    }
+
+    /// The same bytes in any chunking give the same frames.
+    #[tokio::test]
+    async fn frames_split_across_reads_at_any_byte_are_read_whole() {
+        let input = format!("{}\r\n{}", frame(PING), frame(PING));
+        let whole = frames_of(input.as_bytes()).await;
+        assert_eq!(
+            whole,
+            vec![Frame::Body(PING.into()), Frame::Body(PING.into())]
+        );
+        for cut in 1..input.len() {
+            let (client, server) = tokio::io::duplex(1 << 16);
+            let mut reader = FrameReader::new(server);
+            let (a, b) = input.as_bytes().split_at(cut);
+            let (a, b) = (a.to_vec(), b.to_vec());
+            let writer = tokio::spawn(async move {
+                let mut client = client;
+                client.write_all(&a).await.expect("write");
+                client.flush().await.expect("flush");
+                tokio::task::yield_now().await;
+                client.write_all(&b).await.expect("write");
+            });
+            let mut frames = Vec::new();
+            while let Some(frame) = reader.next().await.expect("read") {
+                frames.push(frame);
+            }
+            writer.await.expect("writer");
+            assert_eq!(frames, whole, "cut at {cut}");
+        }
     }
 
     #[tokio::test]
