@@ -358,6 +358,13 @@ impl LspClient {
         }
     }
 
+    /// Forgets the notifications received so far (`seen` and unconsumed
+    /// ones): long runs would otherwise search an ever longer queue.
+    pub fn forget_notifications(&mut self) {
+        self.pending.clear();
+        self.seen.clear();
+    }
+
     /// Waits for the diagnostics of `uri` at `version`.
     pub fn await_diagnostics(&mut self, uri: &str, version: i64) -> Vec<Value> {
         let params = self.await_notification(
