@@ -449,6 +449,55 @@ fn error_frame(id: Value, code: i64, message: String) -> Vec<u8> {
     framed(response.to_string().as_bytes())
 }
 
+/// A service whose handler panics answer the request with an internal
+/// error (-32603) instead of taking the whole server down: tower-lsp polls
+/// handlers inside its serve loop, so one panic would end every session.
+pub struct Contained<S>(pub S);
+
+impl<S> tower_service::Service<Request> for Contained<S>
+where
+    S: tower_service::Service<Request, Response = Option<Response>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Option<Response>;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Option<Response>, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures::FutureExt;
+        let id = request.id().cloned();
+        let method = request.method().to_string();
+        let handled = std::panic::AssertUnwindSafe(self.0.call(request)).catch_unwind();
+        Box::pin(handled.map(move |outcome| {
+            outcome.unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                // A panic message may quote buffer text: a bounded excerpt
+                // goes to the log, none to the client.
+                let why: String = why.chars().take(200).collect();
+                tracing::error!("the {method} handler panicked: {why}");
+                Ok(id.map(|id| {
+                    let mut error = tower_lsp_server::jsonrpc::Error::internal_error();
+                    error.message =
+                        format!("redline failed on {method} (a bug; see its log)").into();
+                    Response::from_error(id, error)
+                }))
+            })
+        }))
+    }
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {
@@ -670,6 +719,44 @@ mod tests {
             writer.await.expect("writer");
             assert_eq!(frames, whole, "cut at {cut}");
         }
+    }
+
+    /// A service whose every handler panics.
+    struct Exploding;
+
+    impl tower_service::Service<Request> for Exploding {
+        type Response = Option<Response>;
+        type Error = std::convert::Infallible;
+        type Future = futures::future::BoxFuture<'static, Result<Option<Response>, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request) -> Self::Future {
+            Box::pin(async { panic!("handler bug") })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_an_internal_error_and_the_service_goes_on() {
+        use tower_service::Service;
+        let mut service = Contained(Exploding);
+        for _ in 0..2 {
+            let request = Request::build("textDocument/codeAction").id(4).finish();
+            let response = service.call(request).await.expect("infallible");
+            let response = response.expect("a request is answered");
+            assert_eq!(response.error().map(|e| e.code.code()), Some(-32603));
+            assert!(response
+                .error()
+                .is_some_and(|e| e.message.contains("textDocument/codeAction")));
+        }
+        let notification = Request::build("textDocument/didChange").finish();
+        let answer = service.call(notification).await.expect("infallible");
+        assert!(answer.is_none(), "a notification gets no answer");
     }
 
     #[tokio::test]
