@@ -273,11 +273,7 @@ fn explain_opens_a_markdown_document() {
         markdown.as_str().is_some_and(|m| m.contains("logging")),
         "{markdown}"
     );
-    let shown = client
-        .server_requests
-        .iter()
-        .find(|r| r["method"] == "window/showDocument")
-        .expect("showDocument sent");
+    let shown = client.await_server_request("window/showDocument", TIMEOUT);
     let doc_uri = shown["params"]["uri"].as_str().expect("uri");
     assert!(doc_uri.ends_with(".md"));
     let path = doc_uri.strip_prefix("file://").expect("file uri");

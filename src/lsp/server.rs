@@ -2,6 +2,7 @@
 //! session call. Document notifications never await (see `session.rs` for
 //! why); requests answer at once and leave long work to background tasks.
 
+use super::ask;
 use super::proto::{self, CMD_DISMISS, CMD_EXPLAIN, CMD_REVIEW_NOW, CMD_STATS};
 use super::session::{ClientCaps, Session};
 use super::text::EditRange;
@@ -73,41 +74,52 @@ impl Server {
             .explain(&finding, &code, CancellationToken::new(), None)
             .await
             .map_err(|e| Error::invalid_params(format!("cannot explain: {e}")))?;
-        let mut shown = false;
-        if self.session.caps().show_document {
-            let dir = self.explain_dir.get_or_init(|| {
-                tempfile::Builder::new()
-                    .prefix("redline-explain-")
-                    .tempdir()
-                    .ok()
-            });
-            let written = dir.as_ref().and_then(|dir| {
-                let file = dir.path().join(format!("{}.md", finding.fingerprint));
-                std::fs::write(&file, &markdown).ok()?;
-                Uri::from_file_path(&file)
-            });
-            if let Some(doc_uri) = written {
-                let params = ShowDocumentParams {
-                    uri: doc_uri,
-                    external: Some(false),
-                    take_focus: Some(true),
-                    selection: None,
-                };
-                shown = self
-                    .session
-                    .client
-                    .show_document(params)
-                    .await
-                    .unwrap_or(false);
+        // Shown from a task: a client that never answers `showDocument`
+        // must not hold this request's slot (see `ask.rs`).
+        let document = if self.session.caps().show_document {
+            self.explanation_file(&finding.fingerprint, &markdown)
+        } else {
+            None
+        };
+        let client = self.session.client.clone();
+        let text = markdown.clone();
+        tokio::spawn(async move {
+            let shown = match document {
+                Some(uri) => {
+                    let params = ShowDocumentParams {
+                        uri,
+                        external: Some(false),
+                        take_focus: Some(true),
+                        selection: None,
+                    };
+                    match ask::ask::<request::ShowDocument>(&client, params).await {
+                        Ok(result) => result.success,
+                        Err(e) => {
+                            tracing::warn!("explanation shown as a message instead: {e}");
+                            false
+                        }
+                    }
+                }
+                None => false,
+            };
+            if !shown {
+                client.show_message(MessageType::INFO, text).await;
             }
-        }
-        if !shown {
-            self.session
-                .client
-                .show_message(MessageType::INFO, markdown.clone())
-                .await;
-        }
+        });
         Ok(Some(serde_json::Value::String(markdown)))
+    }
+
+    /// Writes an explanation to the private folder; its URI, if it could.
+    fn explanation_file(&self, fingerprint: &str, markdown: &str) -> Option<Uri> {
+        let dir = self.explain_dir.get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("redline-explain-")
+                .tempdir()
+                .ok()
+        });
+        let file = dir.as_ref()?.path().join(format!("{fingerprint}.md"));
+        std::fs::write(&file, markdown).ok()?;
+        Uri::from_file_path(&file)
     }
 
     /// Engine stats of the workspace of `uri` (else the first one) at the
@@ -267,14 +279,16 @@ impl LanguageServer for Server {
                 method: "workspace/didChangeWatchedFiles".into(),
                 register_options: serde_json::to_value(options).ok(),
             };
-            if let Err(e) = self
-                .session
-                .client
-                .register_capability(vec![registration])
-                .await
-            {
-                tracing::warn!("could not watch {}: {e}", crate::config::REPO_CONFIG_FILE);
-            }
+            // From a task: an unanswered registration must not hold a slot.
+            let client = self.session.client.clone();
+            tokio::spawn(async move {
+                let params = RegistrationParams {
+                    registrations: vec![registration],
+                };
+                if let Err(e) = ask::ask::<request::RegisterCapability>(&client, params).await {
+                    tracing::warn!("could not watch {}: {e}", crate::config::REPO_CONFIG_FILE);
+                }
+            });
         }
     }
 

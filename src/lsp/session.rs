@@ -6,6 +6,7 @@
 //! the version it was computed for. A review result is dropped unless the
 //! document is still at the version it reviewed.
 
+use super::ask;
 use super::proto;
 use super::text::{self, EditRange};
 use super::tracking::{self, Tracked};
@@ -21,9 +22,11 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio_util::sync::CancellationToken;
+use tower_lsp_server::ls_types::request::WorkDoneProgressCreate;
 use tower_lsp_server::ls_types::{
     Diagnostic, MessageType, NumberOrString, ProgressToken, Uri, WorkDoneProgress,
-    WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport,
+    WorkDoneProgressBegin, WorkDoneProgressCreateParams, WorkDoneProgressEnd,
+    WorkDoneProgressReport,
 };
 use tower_lsp_server::Client;
 
@@ -86,6 +89,9 @@ pub struct Session {
     /// Debug aid: makes every review wait this long first, like a slow
     /// model (`REDLINE_LSP_REVIEW_DELAY_MS`); used to test cancellation.
     review_delay: Option<Duration>,
+    /// Test knob: a review of a buffer holding this text panics, like a
+    /// bug in a reviewer (`REDLINE_TEST_PANIC_ON`); tests containment.
+    panic_on: Option<String>,
 }
 
 impl Session {
@@ -117,6 +123,9 @@ impl Session {
             degraded_reported: Default::default(),
             progress_seq: AtomicU64::new(0),
             review_delay,
+            panic_on: std::env::var("REDLINE_TEST_PANIC_ON")
+                .ok()
+                .filter(|m| !m.is_empty()),
         })
     }
 
@@ -423,8 +432,14 @@ impl Session {
             buffer_key: Some(job.uri.as_str().to_string()),
         };
         let cancel = job.cancel.clone();
-        let handle =
-            tokio::spawn(async move { engine.review(&changes, options, cancel, Some(tx)).await });
+        let explode = (self.panic_on.as_ref())
+            .is_some_and(|marker| job.rope.to_string().contains(marker.as_str()));
+        let handle = tokio::spawn(async move {
+            if explode {
+                panic!("REDLINE_TEST_PANIC_ON matched the buffer");
+            }
+            engine.review(&changes, options, cancel, Some(tx)).await
+        });
         while let Some(event) = rx.recv().await {
             if let Some(progress) = progress {
                 let _ = progress.send(progress_message(&event));
@@ -572,12 +587,12 @@ impl Session {
             .unwrap_or_default();
         let session = self.clone();
         tokio::spawn(async move {
-            if session
-                .client
-                .create_work_done_progress(token.clone())
-                .await
-                .is_err()
-            {
+            // Without an answer in time the review goes on unreported.
+            let create = WorkDoneProgressCreateParams {
+                token: token.clone(),
+            };
+            if let Err(e) = ask::ask::<WorkDoneProgressCreate>(&session.client, create).await {
+                tracing::debug!("no progress for this review: {e}");
                 return;
             }
             let begin = WorkDoneProgressBegin {

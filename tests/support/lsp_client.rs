@@ -27,6 +27,9 @@ pub struct ClientOptions {
     pub initialization_options: Value,
     /// Extra environment for the server process.
     pub env: Vec<(String, String)>,
+    /// False: a client that never answers the server's requests (they are
+    /// still recorded in `server_requests`).
+    pub answer_server_requests: bool,
 }
 
 impl ClientOptions {
@@ -39,13 +42,16 @@ impl ClientOptions {
             watch_files: true,
             initialization_options: Value::Null,
             env: Vec::new(),
+            answer_server_requests: true,
         }
     }
 }
 
 pub struct LspClient {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once the test closed the server's input.
+    stdin: Option<ChildStdin>,
+    answer_server_requests: bool,
     rx: Receiver<Value>,
     next_id: i64,
     /// Notifications not yet consumed by a wait.
@@ -54,6 +60,9 @@ pub struct LspClient {
     pub seen: Vec<Value>,
     /// Requests the server sent us, in order.
     pub server_requests: Vec<Value>,
+    /// Responses no request of ours was waiting for (answers to raw
+    /// messages), in order.
+    pub responses: Vec<Value>,
     /// The server's `initialize` result.
     pub init_result: Value,
     _home: tempfile::TempDir,
@@ -119,12 +128,14 @@ impl LspClient {
         });
         let mut client = Self {
             child,
-            stdin,
+            stdin: Some(stdin),
+            answer_server_requests: options.answer_server_requests,
             rx,
             next_id: 0,
             pending: VecDeque::new(),
             seen: Vec::new(),
             server_requests: Vec::new(),
+            responses: Vec::new(),
             init_result: Value::Null,
             _home: home,
         };
@@ -170,9 +181,87 @@ impl LspClient {
 
     fn send(&mut self, msg: &Value) {
         let body = serde_json::to_vec(msg).expect("serialise");
-        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("write header");
-        self.stdin.write_all(&body).expect("write body");
-        self.stdin.flush().expect("flush");
+        self.send_body(&body);
+    }
+
+    /// Sends `body` (any bytes) in one well-formed frame.
+    pub fn send_body(&mut self, body: &[u8]) {
+        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        frame.extend_from_slice(body);
+        self.send_raw(&frame);
+    }
+
+    /// Writes bytes as they are: broken frames, garbage.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("the server's input is open");
+        stdin.write_all(bytes).expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    /// Closes the server's input (end of file), as a client that went away.
+    pub fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next id for a request of ours, for raw requests.
+    pub fn next_request_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Waits for the response with `id` (to a raw request): the whole
+    /// message.
+    pub fn await_response(&mut self, id: &Value, timeout: Duration) -> Value {
+        if let Some(pos) = self.responses.iter().position(|r| &r["id"] == id) {
+            return self.responses.remove(pos);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let msg = self
+                .recv_until(deadline)
+                .unwrap_or_else(|| panic!("no response with id {id} within {timeout:?}"));
+            if msg.get("method").is_none() && &msg["id"] == id {
+                return msg;
+            }
+            self.dispatch(msg);
+        }
+    }
+
+    /// Waits for a request `method` from the server (answered or not, as
+    /// the options say); returns it.
+    pub fn await_server_request(&mut self, method: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.server_requests.iter().find(|r| r["method"] == method) {
+                return r.clone();
+            }
+            let msg = self
+                .recv_until(deadline)
+                .unwrap_or_else(|| panic!("no {method} request within {timeout:?}"));
+            self.dispatch(msg);
+        }
+    }
+
+    /// Waits for the process to end, reading its output meanwhile; `None`
+    /// if it still runs after `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Wakes on output, else polls the process state.
+            match self.rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(msg) => self.dispatch(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
     }
 
     pub fn notify(&mut self, method: &str, params: Value) {
@@ -214,6 +303,9 @@ impl LspClient {
     /// Answers a server request, or buffers a notification.
     fn dispatch(&mut self, msg: Value) {
         match (msg.get("id"), msg.get("method").and_then(Value::as_str)) {
+            (Some(_), Some(_)) if !self.answer_server_requests || self.stdin.is_none() => {
+                self.server_requests.push(msg);
+            }
             (Some(id), Some(method)) => {
                 let result = match method {
                     "window/showDocument" => json!({"success": true}),
@@ -228,6 +320,7 @@ impl LspClient {
                 self.seen.push(msg.clone());
                 self.pending.push_back(msg);
             }
+            (Some(_), None) => self.responses.push(msg),
             _ => {}
         }
     }
@@ -263,6 +356,13 @@ impl LspClient {
             }
             self.dispatch(msg);
         }
+    }
+
+    /// Forgets the notifications received so far (`seen` and unconsumed
+    /// ones): long runs would otherwise search an ever longer queue.
+    pub fn forget_notifications(&mut self) {
+        self.pending.clear();
+        self.seen.clear();
     }
 
     /// Waits for the diagnostics of `uri` at `version`.
@@ -332,16 +432,10 @@ impl LspClient {
         self.request("shutdown", Value::Null)
             .expect("shutdown answered");
         self.notify("exit", Value::Null);
-        let deadline = Instant::now() + TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "server exited with {status}");
-                return;
-            }
-            // Drain output while waiting for the exit.
-            let _ = self.rx.recv_timeout(Duration::from_millis(50));
-        }
-        panic!("server did not exit after `exit`");
+        let status = self
+            .wait_for_exit(TIMEOUT)
+            .expect("server exits after `exit`");
+        assert!(status.success(), "server exited with {status}");
     }
 
     pub fn pid(&self) -> u32 {
