@@ -456,11 +456,10 @@ fn name_of(node: Node<'_>, text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn scopes(
-        path: &str,
-        text: &str,
-        line: u32,
-    ) -> Vec<(ScopeKind, Option<String>, Range<u32>, Range<u32>)> {
+    /// (kind, name, lines, header) of each scope, innermost first.
+    type ScopeRow = (ScopeKind, Option<String>, Range<u32>, Range<u32>);
+
+    fn scopes(path: &str, text: &str, line: u32) -> Vec<ScopeRow> {
         let parsed = Parsed::parse_path(path, text).expect("parses");
         parsed
             .scopes_at(text, line)
