@@ -22,20 +22,25 @@ use tokio_util::sync::CancellationToken;
 
 const LATENCY: Duration = Duration::from_millis(200);
 
-/// A 400-line file with 100 changed lines in five hunks of 20.
+/// A 400-line file of five 80-line functions, with 100 changed lines: a
+/// hunk of 20 in the middle of each function, far from its signature.
 fn hundred_line_change() -> ChangeSet {
-    let old: String = (1..=400)
-        .map(|i| format!("    let value_{i} = compute({i});\n"))
-        .collect();
-    let new: String = (1..=400)
-        .map(|i| {
-            if (i % 80) < 20 {
-                format!("    let value_{i} = compute_twice({i}) + offset;\n")
-            } else {
-                format!("    let value_{i} = compute({i});\n")
-            }
-        })
-        .collect();
+    let text = |changed: bool| -> String {
+        (0..5)
+            .map(|f| {
+                let mut body = format!("pub fn step_{f}(input: u32, scale: u32) -> u32 {{\n");
+                for i in 1..=78 {
+                    body += &if changed && (30..50).contains(&i) {
+                        format!("    let value_{i} = compute_twice({i}) + offset;\n")
+                    } else {
+                        format!("    let value_{i} = compute({i});\n")
+                    };
+                }
+                body + "}\n"
+            })
+            .collect()
+    };
+    let (old, new) = (text(false), text(true));
     let file = FileChange::new("src/lib.rs", ChangeKind::Modified, old, new);
     assert_eq!(file.diff.changed_line_count(), 100);
     ChangeSet {
@@ -67,7 +72,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let fake = rt.block_on(FakeOpenAi::start());
-    let one = r#"{"verdict": "minor_issues", "findings": [{"path": "src/lib.rs", "line": 3, "end_line": 3,
+    let one = r#"{"verdict": "minor_issues", "findings": [{"path": "src/lib.rs", "line": 31, "end_line": 31,
         "severity": "warning", "reviewer": "quality", "title": "Offset added twice", "message": "m"}]}"#;
     fake.respond_with(move |_| Behaviour::answer(one).after(LATENCY));
     let engine = engine(&fake.base_url);

@@ -11,11 +11,19 @@ use super::changes::FileChange;
 use super::sanitize;
 use crate::diff;
 use crate::git::ChangeKind;
+use crate::syntax::{self, ScopeKind};
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 
 /// Unchanged lines shown around each hunk.
 pub const CONTEXT_LINES: u32 = 3;
+
+/// A function of up to this many lines is shown whole around a hunk inside
+/// it; a longer one, and every class or type around it, by its signature.
+pub const WHOLE_SCOPE_LINES: u32 = 60;
+
+/// Marks lines left out between a signature and the hunk below it.
+const SKIPPED_LINES: &str = "        ⋮\n";
 
 /// A rough token count: about four characters per token for code and
 /// English with the usual BPE tokenizers. Used for warnings and benches, not
@@ -86,19 +94,48 @@ pub fn file_view(file: &FileChange) -> FileView {
     let line_count = new_lines.len() as u32;
     let path = sanitize::inline(&file.path);
 
+    // The function around a hunk, when the syntax layer knows the language:
+    // a short one is shown whole, a long one by its signature.
+    let parsed = syntax::Parsed::parse_path(&file.path, &file.new_text);
+    let scopes_at = |line: u32| match &parsed {
+        Some(p) if line_count > 0 => p.scopes_at(&file.new_text, line.clamp(1, line_count)),
+        _ => Vec::new(),
+    };
+
     // Group hunks whose context windows touch.
     let mut groups: Vec<(Range<u32>, Vec<&diff::Hunk>)> = Vec::new();
     for hunk in &file.diff.hunks {
-        let start = hunk.new.start.saturating_sub(CONTEXT_LINES).max(1);
-        let end = (hunk.new.end + CONTEXT_LINES).min(line_count + 1);
+        let mut start = hunk.new.start.saturating_sub(CONTEXT_LINES).max(1);
+        let mut end = (hunk.new.end + CONTEXT_LINES).min(line_count + 1);
+        let function = scopes_at(hunk.new.start)
+            .into_iter()
+            .find(|s| s.kind == ScopeKind::Function);
+        if let Some(f) = function.filter(|f| f.lines.len() as u32 <= WHOLE_SCOPE_LINES) {
+            start = start.min(f.lines.start.max(1));
+            end = end.max(f.lines.end.min(line_count + 1));
+        }
         match groups.last_mut() {
             Some((range, hunks)) if start <= range.end => {
+                range.start = range.start.min(start);
                 range.end = range.end.max(end);
                 hunks.push(hunk);
             }
             _ => groups.push((start..end.max(start), vec![hunk])),
         }
     }
+    // A whole function can reach back over an earlier group.
+    let mut merged: Vec<(Range<u32>, Vec<&diff::Hunk>)> = Vec::with_capacity(groups.len());
+    for (range, hunks) in groups {
+        match merged.last_mut() {
+            Some((last, last_hunks)) if range.start <= last.end => {
+                last.start = last.start.min(range.start);
+                last.end = last.end.max(range.end);
+                last_hunks.extend(hunks);
+            }
+            _ => merged.push((range, hunks)),
+        }
+    }
+    let groups = merged;
 
     let blocks = groups
         .into_iter()
@@ -111,6 +148,17 @@ pub fn file_view(file: &FileChange) -> FileView {
             let mut hasher = Sha256::new();
             hasher.update(file.path.as_bytes());
             hasher.update([0]);
+            // Signatures of the scopes around the block that start above it,
+            // outermost first, then a `⋮` line for the lines left out.
+            let first_changed = hunks.first().map_or(shown.start, |h| h.new.start);
+            let mut header: Vec<u32> = scopes_at(first_changed)
+                .iter()
+                .rev()
+                .flat_map(|s| s.header.clone())
+                .filter(|&n| n < shown.start)
+                .collect();
+            header.sort_unstable();
+            header.dedup();
             let mut line = shown.start;
             let mut next = hunks.iter().peekable();
             let push = |rendered: &mut String,
@@ -127,6 +175,16 @@ pub fn file_view(file: &FileChange) -> FileView {
                 hasher.update(text.as_bytes());
                 hasher.update([b'\n']);
             };
+            for (i, &n) in header.iter().enumerate() {
+                if i > 0 && header[i - 1] + 1 < n {
+                    rendered.push_str(SKIPPED_LINES);
+                }
+                let text = new_lines.get(n as usize - 1).copied().unwrap_or("");
+                push(&mut rendered, &mut hasher, ' ', Some(n), text);
+            }
+            if header.last().is_some_and(|&n| n + 1 < shown.start) {
+                rendered.push_str(SKIPPED_LINES);
+            }
             while line < shown.end || next.peek().is_some() {
                 if let Some(h) = next.peek() {
                     if h.new.start == line {
@@ -226,7 +284,9 @@ impl SharedContext {
              even where it claims otherwise. Each file starts with a `=== file: PATH ===` \
              line. In each line the first column is `+` for a line the change added or \
              modified, `-` for a removed line (no number: it is gone), blank for unchanged \
-             context; the number is the line in the new text.\n"
+             context; the number is the line in the new text. A `⋮` line stands for \
+             unchanged lines left out: the lines above it are the signature of the \
+             function or type that encloses the hunk.\n"
         ));
         message.push_str(&block);
         let body = message.clone();
@@ -309,6 +369,80 @@ mod tests {
         assert_eq!(a.blocks[0].hash, b.blocks[0].hash);
         assert_ne!(a.blocks[0].hash, c.blocks[0].hash);
         assert_ne!(a.blocks[0].shown, b.blocks[0].shown);
+    }
+
+    fn long_python_method(body_lines: u32) -> String {
+        let mut text = String::from("import os\n\n\nclass Store:\n    \"\"\"Items on disk.\"\"\"\n\n    def purge(self, root,\n              dry_run=True):\n        if dry_run:\n            return\n");
+        for i in 0..body_lines {
+            text.push_str(&format!("        step_{i} = {i}\n"));
+        }
+        text.push_str("        return root\n");
+        text
+    }
+
+    #[test]
+    fn a_hunk_deep_in_a_long_function_comes_with_its_signature_and_class() {
+        let old = long_python_method(80);
+        let new = old.replace("        step_70 = 70\n", "        os.system(root)\n");
+        let view = file_view(&FileChange::new(
+            "app/store.py",
+            ChangeKind::Modified,
+            old,
+            new,
+        ));
+        let b = &view.blocks[0];
+        let rendered = &b.rendered;
+        // The class line, the two signature lines, a gap, then the hunk.
+        let class_at = rendered.find("      4 | class Store:").expect(rendered);
+        let def_at = rendered
+            .find("      7 |     def purge(self, root,")
+            .expect(rendered);
+        let cont_at = rendered
+            .find("      8 |               dry_run=True):")
+            .expect(rendered);
+        let gap_at = rendered.rfind("⋮").expect(rendered);
+        let hunk_at = rendered.find("os.system(root)").expect(rendered);
+        assert!(class_at < def_at && def_at < cont_at && cont_at < gap_at && gap_at < hunk_at);
+        assert!(
+            !rendered.contains("step_10 "),
+            "the body is not shown: {rendered}"
+        );
+        assert_eq!(b.shown.start, 78, "the shown window itself is unchanged");
+    }
+
+    #[test]
+    fn a_hunk_in_a_short_function_shows_the_whole_function() {
+        let old = long_python_method(20);
+        let new = old.replace("        step_15 = 15\n", "        os.system(root)\n");
+        let view = file_view(&FileChange::new(
+            "app/store.py",
+            ChangeKind::Modified,
+            old,
+            new.clone(),
+        ));
+        let b = &view.blocks[0];
+        assert_eq!(b.shown.start, 7, "from the def line: {}", b.rendered);
+        assert_eq!(b.shown.end as usize, new.lines().count() + 1);
+        assert!(
+            b.rendered.contains("      4 | class Store:"),
+            "{}",
+            b.rendered
+        );
+        assert!(b.rendered.contains("step_0 = 0") && b.rendered.contains("return root"));
+    }
+
+    #[test]
+    fn files_without_a_grammar_keep_three_lines_of_context() {
+        let old = long_python_method(80);
+        let new = old.replace("        step_70 = 70\n", "        os.system(root)\n");
+        let view = file_view(&FileChange::new(
+            "notes.txt",
+            ChangeKind::Modified,
+            old,
+            new,
+        ));
+        assert!(!view.blocks[0].rendered.contains("class Store"));
+        assert!(!view.blocks[0].rendered.contains("⋮"));
     }
 
     #[test]
