@@ -121,6 +121,16 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             s.reason
         );
     }
+    for t in &report.truncated {
+        let _ = writeln!(
+            out,
+            "{}: {}: {} more finding(s) not shown; the {} most severe are (review.max_findings_per_file)",
+            p.paint("2", "note"),
+            t.path,
+            t.more,
+            t.shown
+        );
+    }
     for d in &report.degraded {
         let _ = writeln!(
             out,
@@ -271,6 +281,17 @@ pub fn github(report: &Report) -> String {
             f.column,
             escape_property(&format!("redline {}: {}", rule_id(f), f.title)),
             escape_data(&f.message)
+        );
+    }
+    for t in &report.truncated {
+        let _ = writeln!(
+            out,
+            "::notice file={},title=redline::{}",
+            escape_property(&t.path),
+            escape_data(&format!(
+                "{} more finding(s) in this file not shown; the {} most severe are (review.max_findings_per_file)",
+                t.more, t.shown
+            ))
         );
     }
     for d in &report.degraded {

@@ -121,14 +121,22 @@ impl Engine {
         progress: Option<UnboundedSender<Progress>>,
     ) -> Report {
         let Some(client) = &self.client else {
-            return super::review_offline(changes, options.tier);
+            return super::review_offline_capped(
+                changes,
+                options.tier,
+                self.config.review.max_findings_per_file,
+            );
         };
         let tier = options
             .tier
             .unwrap_or_else(|| classify_reviewable(changes, &self.config));
         if client.over_budget() {
             let stats = client.stats();
-            let mut report = super::review_offline(changes, Some(tier));
+            let mut report = super::review_offline_capped(
+                changes,
+                Some(tier),
+                self.config.review.max_findings_per_file,
+            );
             report.degraded.push(Degraded {
                 reviewer: MODELS.into(),
                 reason: format!(
@@ -434,12 +442,20 @@ impl<'a> Review<'a> {
         model_findings.extend(reuse.findings);
 
         // The built-in reviewer: secrets always; every rule when no model
-        // reviewer answered at all.
+        // reviewer answered at all. Each file's findings are cut at the
+        // per-file limit at once (what was cut is counted again below, when
+        // the report's findings are capped), so none pile up in memory.
+        let cap = config.review.max_findings_per_file;
+        let mut builtin_truncated: Vec<super::Truncated> = Vec::new();
+        let mut capped = |mut found: Vec<Finding>, cap: u32| {
+            builtin_truncated.extend(super::cap_per_file(&mut found, cap));
+            found
+        };
         let builtin_findings: Vec<Finding> = if any_answer {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| builtin::review_file(f, true))
+                .flat_map(|f| capped(builtin::review_file(f, true), cap))
                 .collect()
         } else {
             // Said once per failed reviewer rather than as one more entry,
@@ -466,7 +482,7 @@ impl<'a> Review<'a> {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| builtin::review_file(f, false))
+                .flat_map(|f| capped(builtin::review_file(f, false), cap))
                 .collect()
         };
 
@@ -489,7 +505,14 @@ impl<'a> Review<'a> {
         });
         let mut findings = model_findings;
         findings.extend(builtin_findings);
-        super::sort_findings(&mut findings);
+        let mut truncated = super::cap_per_file(&mut findings, cap);
+        for early in builtin_truncated {
+            match truncated.iter_mut().find(|t| t.path == early.path) {
+                Some(t) => t.more = t.more.saturating_add(early.more),
+                None => truncated.push(early),
+            }
+        }
+        truncated.sort_by(|a, b| a.path.cmp(&b.path));
         Report {
             verdict: coordinator::final_verdict(verdict_hint, &findings),
             tier: self.tier,
@@ -498,6 +521,7 @@ impl<'a> Review<'a> {
             degraded: self.degraded,
             skipped,
             dropped_findings: self.dropped,
+            truncated,
         }
     }
 
