@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let fake = rt.block_on(FakeOpenAi::start());
-    let one = r#"{"verdict": "minor_issues", "findings": [{"path": "src/lib.rs", "line": 3, "end_line": 3,
+    let one = r#"{"verdict": "minor_issues", "findings": [{"id": 1, "path": "src/lib.rs", "line": 3, "end_line": 3,
         "severity": "warning", "reviewer": "quality", "title": "Offset added twice", "message": "m"}]}"#;
     fake.respond_with(move |_| Behaviour::answer(one).after(LATENCY));
     let engine = engine(&fake.base_url);

@@ -473,11 +473,11 @@ async fn a_cache_hit_costs_no_request_and_survives_a_new_client() {
 async fn over_budget_refuses_before_sending_a_request() {
     let fake = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
-    fake.set_default("m", Behaviour::answer("pricey").with_usage(1_000_000, 0));
+    fake.set_default("m", Behaviour::answer("pricey").with_usage(1_000, 0));
     let cfg = config(
         &fake.base_url,
         dir.path(),
-        "[models.m]\ninput_per_mtok = 2.0\n[review]\nbudget_usd_per_day = 1.5\n",
+        "[models.m]\ninput_per_mtok = 2000.0\n[review]\nbudget_usd_per_day = 1.5\n",
     );
     let client = Client::new(&cfg).unwrap();
     assert!(!client.over_budget());

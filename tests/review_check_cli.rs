@@ -55,7 +55,8 @@ fn system_prompt(r: &fake_openai::RecordedRequest) -> String {
 #[tokio::test]
 async fn check_publishes_model_findings_judged_by_the_coordinator() {
     let fake = FakeOpenAi::start().await;
-    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+    // One answer for all: the coordinator's names the finding it keeps.
+    let finding = r#"{"findings": [{"id": 1, "path": "src/app.py", "line": 15, "end_line": 15,
         "severity": "warning", "title": "Division by zero when count is 0",
         "message": "count can be 0 for an empty batch.", "reviewer": "general"}]}"#;
     fake.respond_with(move |_| Behaviour::answer(finding));
@@ -138,7 +139,8 @@ async fn check_keeps_the_query_of_a_base_url_after_the_completions_path() {
 #[tokio::test]
 async fn check_text_reports_usage_when_every_answer_came_from_the_cache() {
     let fake = FakeOpenAi::start().await;
-    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+    // One answer for all: the coordinator's names the finding it keeps.
+    let finding = r#"{"findings": [{"id": 1, "path": "src/app.py", "line": 15, "end_line": 15,
         "severity": "warning", "title": "Division by zero when count is 0",
         "message": "count can be 0 for an empty batch."}]}"#;
     fake.respond_with(move |_| Behaviour::answer(finding).with_usage(100, 20));

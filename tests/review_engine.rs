@@ -136,6 +136,12 @@ fn finding(path: &str, line: u32, severity: &str, title: &str) -> serde_json::Va
         "severity": severity, "title": title, "message": "m"})
 }
 
+/// A coordinator's finding naming the reviewer finding it keeps.
+fn with_id(mut finding: serde_json::Value, id: u32) -> serde_json::Value {
+    finding["id"] = serde_json::json!(id);
+    finding
+}
+
 fn answer(findings: Vec<serde_json::Value>) -> String {
     serde_json::json!({ "findings": findings }).to_string()
 }
@@ -352,7 +358,7 @@ async fn coordinator_merges_duplicates_and_sets_the_verdict() {
             (
                 "coordinator",
                 serde_json::json!({"verdict": "significant_concerns", "findings": [
-                    {"path": "src/a.rs", "line": 22, "end_line": 22, "severity": "warning",
+                    {"ids": [1, 2], "path": "src/a.rs", "line": 22, "end_line": 22, "severity": "warning",
                      "reviewer": "quality", "title": "Value doubled twice", "message": "merged"}
                 ]})
                 .to_string(),
@@ -392,7 +398,7 @@ async fn coordinator_cannot_invent_findings_nobody_reported() {
             (
                 "coordinator",
                 answer(vec![
-                    finding("src/a.rs", 22, "warning", "Real"),
+                    with_id(finding("src/a.rs", 22, "warning", "Real"), 1),
                     finding("src/a.rs", 45, "critical", "Invented"),
                 ]),
             ),
@@ -541,11 +547,9 @@ async fn re_review_after_editing_one_function_sends_only_that_hunk() {
             "coordinator" => {
                 let mut fs = vec![];
                 if p.contains("First function is wrong") {
-                    fs.push(finding(
-                        "src/a.rs",
-                        10,
-                        "warning",
-                        "First function is wrong",
+                    fs.push(with_id(
+                        finding("src/a.rs", 10, "warning", "First function is wrong"),
+                        1,
                     ));
                 }
                 Behaviour::answer(answer(fs))

@@ -3,11 +3,15 @@
 //! content: a finding must name a file of the change, point at lines that
 //! exist in its new text, and touch the lines reviewers were shown (changed
 //! lines plus their context). Anything else is dropped and counted, never
-//! shown at a wrong place. Pure functions; no I/O.
+//! shown at a wrong place. Model text is hostile data: every string a
+//! finding carries is made visible-safe ([`sanitize::visible`]) and bounded
+//! here, where it enters the review layer, so every front end gets clean
+//! text. Pure functions; no I/O.
 
 use super::context::FileView;
 use super::finding::{fingerprint, Finding, Severity, Verdict};
 use super::prompts::Reviewer;
+use super::sanitize;
 use crate::diff;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -17,7 +21,23 @@ use std::ops::Range;
 const MAX_JSON_STARTS: usize = 64;
 
 /// Longest title kept (characters); longer ones are cut.
-const MAX_TITLE_CHARS: usize = 120;
+const MAX_TITLE_CHARS: usize = 200;
+
+/// Longest message kept (characters).
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// Longest fix kept (bytes); a longer one is dropped, not cut (half a fix
+/// is broken code).
+pub const MAX_FIX_BYTES: usize = 16 * 1024;
+
+/// Lines a fix may have beyond the lines its finding replaces.
+pub const FIX_SLACK_LINES: usize = 20;
+
+/// Findings taken from one answer; the rest are counted, not kept.
+pub const MAX_FINDINGS_PER_ANSWER: usize = 50;
+
+/// `id`s a judged finding may name (a merge of more is not credible).
+const MAX_IDS: usize = 16;
 
 /// A finding as a model wrote it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +50,9 @@ pub struct RawFinding {
     pub message: String,
     pub fix: Option<String>,
     pub reviewer: Option<String>,
+    /// The judge pass's reference to the findings it judged (`id`, or `ids`
+    /// for a merge); empty from a specialist.
+    pub ids: Vec<u32>,
 }
 
 /// What a model answered.
@@ -39,6 +62,10 @@ pub struct ModelAnswer {
     pub verdict: Option<Verdict>,
     /// Entries of the `findings` array that were not findings at all.
     pub malformed: u32,
+    /// Findings past [`MAX_FINDINGS_PER_ANSWER`], not kept.
+    pub over_limit: u32,
+    /// Titles and messages cut to their limit, fixes dropped for size.
+    pub cut_fields: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,7 +150,11 @@ fn from_value(value: &Value) -> Option<ModelAnswer> {
         ..ModelAnswer::default()
     };
     for item in items {
-        match raw_finding(item) {
+        if answer.findings.len() >= MAX_FINDINGS_PER_ANSWER {
+            answer.over_limit = answer.over_limit.saturating_add(1);
+            continue;
+        }
+        match raw_finding(item, &mut answer.cut_fields) {
             Some(f) => answer.findings.push(f),
             None => answer.malformed += 1,
         }
@@ -148,22 +179,47 @@ fn parse_verdict(s: &str) -> Option<Verdict> {
 
 fn int(v: Option<&Value>) -> Option<i64> {
     match v? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
+fn text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
-fn raw_finding(item: &Value) -> Option<RawFinding> {
+/// At most `max` characters of `s`, with `…` when cut (counted in `cut`).
+fn bounded(s: &str, max: usize, cut: &mut u32) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => {
+            *cut = cut.saturating_add(1);
+            format!("{}…", &s[..end])
+        }
+        None => s.to_string(),
+    }
+}
+
+/// The finding ids a judged finding names: `"id": 3`, `"id": "3"` or
+/// `"ids": [3, 4]`.
+fn ids(map: &serde_json::Map<String, Value>) -> Vec<u32> {
+    let one = |v: &Value| int(Some(v)).and_then(|n| u32::try_from(n).ok());
+    let mut out: Vec<u32> = map.get("id").and_then(one).into_iter().collect();
+    if let Some(list) = map.get("ids").and_then(Value::as_array) {
+        out.extend(list.iter().take(MAX_IDS).filter_map(one));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn raw_finding(item: &Value, cut: &mut u32) -> Option<RawFinding> {
     let map = item.as_object()?;
-    let path = text(map.get("path").or_else(|| map.get("file")))?;
+    let path = text(map.get("path").or_else(|| map.get("file")))?.to_string();
     let line = int(map.get("line").or_else(|| map.get("start_line")))?;
     let end_line = int(map.get("end_line")).unwrap_or(line).max(line);
     let severity = map
@@ -172,21 +228,24 @@ fn raw_finding(item: &Value) -> Option<RawFinding> {
         .and_then(Severity::parse_lenient)
         .unwrap_or(Severity::Suggestion);
     let title = text(map.get("title"))?;
-    let title: String = title
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(MAX_TITLE_CHARS)
-        .collect();
-    let message = text(map.get("message").or_else(|| map.get("description")))
-        .unwrap_or_else(|| title.clone());
+    let title = title.lines().next().unwrap_or("").trim();
+    let title = bounded(&sanitize::visible_line(title), MAX_TITLE_CHARS, cut);
+    let message = match text(map.get("message").or_else(|| map.get("description"))) {
+        Some(m) => bounded(&sanitize::visible(m), MAX_MESSAGE_CHARS, cut),
+        None => title.clone(),
+    };
     let fix = map
         .get("fix")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .map(str::to_string);
-    let reviewer = text(map.get("reviewer"));
+        .and_then(|fix| {
+            if fix.len() > MAX_FIX_BYTES {
+                *cut = cut.saturating_add(1);
+                return None;
+            }
+            Some(sanitize::visible(fix).into_owned())
+        });
+    let reviewer = text(map.get("reviewer")).map(str::to_string);
     Some(RawFinding {
         path,
         line,
@@ -196,6 +255,7 @@ fn raw_finding(item: &Value) -> Option<RawFinding> {
         message,
         fix,
         reviewer,
+        ids: ids(map),
     })
 }
 
@@ -311,7 +371,7 @@ impl Scope {
             title: raw.title.clone(),
             message: raw.message.clone(),
             fingerprint: String::new(),
-            fix: raw.fix.clone(),
+            fix: raw.fix.clone().filter(|fix| fix_fits(fix, line, end_line)),
         })
     }
 
@@ -330,6 +390,13 @@ impl Scope {
             })
             .unwrap_or_default()
     }
+}
+
+/// A fix replaces `line..=end_line`: one much longer than that is not a fix
+/// for this finding (and would flood an editor's edit preview).
+fn fix_fits(fix: &str, line: u32, end_line: u32) -> bool {
+    let replaced = (end_line - line + 1) as usize;
+    fix.lines().count() <= replaced + FIX_SLACK_LINES
 }
 
 /// Gives every model finding its fingerprint (path, reviewer, title, code of
@@ -367,6 +434,7 @@ mod tests {
             message: "m".into(),
             fix: None,
             reviewer: None,
+            ids: Vec::new(),
         }
     }
 

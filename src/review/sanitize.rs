@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn terminal_escapes_bells_and_overwrites_become_visible_stand_ins() {
-        let hostile = "ok\x1b[2J\x1b]8;;https://evil\x07link\x1b]8;;\x07\x1b]0;title\x07 a\x08b\rX\u{9b}31m";
+        let hostile =
+            "ok\x1b[2J\x1b]8;;https://evil\x07link\x1b]8;;\x07\x1b]0;title\x07 a\x08b\rX\u{9b}31m";
         let shown = visible(hostile);
         assert_eq!(
             shown,
