@@ -529,6 +529,151 @@ mod tests {
         }
     }
 
+    /// A random JSON value of the kinds a broken or hostile model writes.
+    fn hostile_value(rng: &mut rand::rngs::StdRng, depth: u32) -> Value {
+        use rand::Rng;
+        const STRINGS: &[&str] = &[
+            "src/a.rs",
+            "./src/a.rs",
+            "../etc/passwd",
+            "critical",
+            "warning",
+            "\u{1b}[2J\u{1b}]0;t\u{7}",
+            "\u{1b}]8;;https://evil\u{1b}\\x\u{1b}]8;;\u{1b}\\",
+            "a\rb\u{8}c\u{7f}\u{9b}31m",
+            "\u{202e}abc\u{2066}\u{200f}\u{61c}",
+            "line\nnext\ttab\r\n",
+            "```json\n{\"findings\": []}\n```",
+            "",
+            "é😀\u{2028}",
+        ];
+        match rng.random_range(0..if depth > 2 { 6 } else { 8 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.random()),
+            2 => serde_json::json!(rng.random_range(-5i64..40)),
+            3 => [
+                serde_json::json!(1e300),
+                serde_json::json!(-1e300),
+                serde_json::json!(1.5),
+                serde_json::json!(u64::MAX),
+                serde_json::json!(i64::MIN),
+            ][rng.random_range(0..5)]
+            .clone(),
+            4 => Value::String(STRINGS[rng.random_range(0..STRINGS.len())].to_string()),
+            5 => Value::String("\u{1b}x".repeat(rng.random_range(0..1500))),
+            6 => Value::Array(
+                (0..rng.random_range(0..4))
+                    .map(|_| hostile_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let keys = [
+                    "path", "line", "end_line", "severity", "title", "message", "fix", "id", "ids",
+                    "reviewer", "findings",
+                ];
+                let mut map = serde_json::Map::new();
+                for _ in 0..rng.random_range(0..9) {
+                    let key = keys[rng.random_range(0..keys.len())];
+                    map.insert(key.into(), hostile_value(rng, depth + 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// A finding-shaped object whose fields are random and often hostile.
+    fn hostile_finding(rng: &mut rand::rngs::StdRng) -> Value {
+        use rand::Rng;
+        let mut f = serde_json::json!({"path": "src/a.rs", "line": rng.random_range(0..5),
+            "title": "t", "message": "m"});
+        for key in [
+            "path", "line", "end_line", "severity", "title", "message", "fix", "id", "ids",
+        ] {
+            if rng.random_bool(0.4) {
+                f[key] = hostile_value(rng, 1);
+            }
+        }
+        if rng.random_bool(0.1) {
+            f["message"] = Value::String("\u{1b}[2J".repeat(1200));
+        }
+        if rng.random_bool(0.1) {
+            f["fix"] = Value::String("x\u{7}\n".repeat(rng.random_range(1..7_000)));
+        }
+        f
+    }
+
+    #[test]
+    fn hostile_answers_never_panic_and_every_finding_is_bounded_and_visible() {
+        use rand::{Rng, SeedableRng};
+        let file = FileChange::new_file("src/a.rs", "a\nb\nc\n".into());
+        let (scope, _) = scope_of(&file);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e37_79b9);
+        for round in 0..800 {
+            let n = if rng.random_bool(0.05) {
+                rng.random_range(50..200)
+            } else {
+                rng.random_range(0..6)
+            };
+            let findings: Vec<Value> = (0..n)
+                .map(|_| {
+                    if rng.random_bool(0.8) {
+                        hostile_finding(&mut rng)
+                    } else {
+                        hostile_value(&mut rng, 1)
+                    }
+                })
+                .collect();
+            let mut text =
+                serde_json::json!({"verdict": hostile_value(&mut rng, 2), "findings": findings})
+                    .to_string();
+            match rng.random_range(0..5) {
+                0 => text = format!("Sure!\n```json\n{text}\n```\nand ```nested ```json\n{{}}```"),
+                1 => text = format!("prose {{ [ {text} trailing {{"),
+                2 => {
+                    // Truncated mid-answer, at a character boundary.
+                    let mut cut = rng.random_range(0..=text.len());
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    text.truncate(cut);
+                }
+                _ => {}
+            }
+            let Ok(answer) = parse_answer(&text) else {
+                continue;
+            };
+            assert!(
+                answer.findings.len() <= MAX_FINDINGS_PER_ANSWER,
+                "round {round}"
+            );
+            for raw in &answer.findings {
+                assert!(
+                    sanitize::is_visible(&raw.title) && !raw.title.contains('\n'),
+                    "round {round}: {:?}",
+                    raw.title
+                );
+                assert!(raw.title.chars().count() <= MAX_TITLE_CHARS + 1);
+                assert!(
+                    sanitize::is_visible(&raw.message),
+                    "round {round}: {:?}",
+                    raw.message
+                );
+                assert!(raw.message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+                if let Some(fix) = &raw.fix {
+                    assert!(sanitize::is_visible(fix) && fix.len() <= MAX_FIX_BYTES * 3);
+                }
+                assert!(raw.ids.len() <= MAX_IDS + 1);
+                if let Ok(f) = scope.validate(raw, Reviewer::General) {
+                    assert_eq!(f.path, "src/a.rs");
+                    assert!((1..=3).contains(&f.line) && f.line <= f.end_line && f.end_line <= 3);
+                    if let Some(fix) = &f.fix {
+                        assert!(fix.lines().count() <= 3 + FIX_SLACK_LINES);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn coordinator_verdict_is_read() {
         let a = parse_answer(r#"{"verdict": "minor_issues", "findings": []}"#).unwrap();
