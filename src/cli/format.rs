@@ -150,7 +150,7 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     if report.dropped_findings > 0 {
         let _ = writeln!(
             out,
-            "{}: {} model finding(s) pointed outside the change and were dropped",
+            "{}: {} model finding(s) dropped: outside the change, naming no reviewer finding (judge), or over a per-answer limit",
             p.paint("2", "note"),
             report.dropped_findings
         );
