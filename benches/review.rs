@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let fake = rt.block_on(FakeOpenAi::start());
-    let one = r#"{"verdict": "minor_issues", "findings": [{"path": "src/lib.rs", "line": 31, "end_line": 31,
+    let one = r#"{"verdict": "minor_issues", "findings": [{"id": 1, "path": "src/lib.rs", "line": 31, "end_line": 31,
         "severity": "warning", "reviewer": "quality", "title": "Offset added twice", "message": "m"}]}"#;
     fake.respond_with(move |_| Behaviour::answer(one).after(LATENCY));
     let engine = engine(&fake.base_url);

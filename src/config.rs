@@ -161,6 +161,9 @@ pub struct ReviewConfig {
     pub never_send: Vec<String>,
     /// Files larger than this are skipped with a note.
     pub max_file_bytes: u64,
+    /// Findings shown per file, most severe first; the rest are counted
+    /// under `truncated` (0: no limit).
+    pub max_findings_per_file: u32,
     /// Built-in reviewer only, no network.
     pub offline: bool,
 }
@@ -180,6 +183,7 @@ impl Default for ReviewConfig {
                 "**/secrets/**".into(),
             ],
             max_file_bytes: 1024 * 1024,
+            max_findings_per_file: 50,
             offline: false,
         }
     }

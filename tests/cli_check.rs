@@ -221,6 +221,39 @@ fn file_with_nul_bytes_is_skipped_as_binary_with_a_note() {
 }
 
 #[test]
+fn deleted_binary_file_is_not_listed_as_skipped() {
+    let repo = TestRepo::with_commit(&[("kept.txt", "k\n")]);
+    repo.write("data.bin", b"\0\x01\x02 binary\n");
+    repo.commit("binary");
+    repo.remove("data.bin");
+    let run = repo.check_json(&["--offline"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json()["skipped"],
+        serde_json::json!([]),
+        "{}",
+        run.stdout
+    );
+    let text = repo.check(&["--offline"]);
+    assert!(!text.stdout.contains("skipped"), "{}", text.stdout);
+}
+
+#[test]
+fn deleted_file_over_the_size_limit_is_not_listed_as_skipped() {
+    let repo = TestRepo::with_commit(&[(".redline.toml", "[review]\nmax_file_bytes = 10\n")]);
+    repo.write("big.txt", "x".repeat(100));
+    repo.commit("big");
+    repo.remove("big.txt");
+    let run = repo.check_json(&["--offline"]);
+    assert_eq!(
+        run.json()["skipped"],
+        serde_json::json!([]),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn fifty_megabyte_file_is_skipped_over_the_size_limit_and_the_rest_reviewed() {
     let repo = TestRepo::with_commit(&[("small.py", "x = 1\n")]);
     let line = "console.log('a long generated line of text');\n";
@@ -988,4 +1021,178 @@ fn a_base_url_that_is_not_a_url_is_a_configuration_error() {
         out.stderr
     );
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+// ---- repositories as they are: submodules, long lines, generated files ----
+
+/// A repository whose `HEAD` has a submodule at `sub` (a second repository
+/// with one commit).
+fn repo_with_submodule() -> (TestRepo, TestRepo) {
+    let upstream = TestRepo::with_commit(&[("lib.py", "x = 1\n")]);
+    let repo = TestRepo::with_commit(&[("main.py", "a = 1\n")]);
+    add_submodule(&repo, &upstream, "sub");
+    repo.commit("add submodule");
+    (repo, upstream)
+}
+
+fn add_submodule(repo: &TestRepo, upstream: &TestRepo, at: &str) {
+    let url = upstream.root().to_string_lossy().into_owned();
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &url,
+        at,
+    ]);
+}
+
+/// Every `skipped` entry of a JSON report as `(path, reason)`.
+fn skipped(run: &repo::Run) -> Vec<(String, String)> {
+    run.json()["skipped"]
+        .as_array()
+        .expect("skipped is an array")
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap_or_default().to_string(),
+                s["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_skipped_as_submodule(run: &repo::Run, path: &str) {
+    assert_eq!(run.code, 0, "exit {}: {}", run.code, run.stderr);
+    let skipped = skipped(run);
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, reason)| p == path && reason.starts_with("submodule")),
+        "{path} not skipped as a submodule: {skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .all(|(_, reason)| reason.starts_with("submodule")),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn removed_submodule_is_skipped_with_a_note_not_a_repository_error() {
+    let (repo, _upstream) = repo_with_submodule();
+    repo.git(&["rm", "-q", "sub"]);
+    let run = repo.check(&["--offline", "--format", "json"]);
+    assert_skipped_as_submodule(&run, "sub");
+}
+
+#[test]
+fn added_submodule_is_skipped_with_a_note() {
+    let upstream = TestRepo::with_commit(&[("lib.py", "x = 1\n")]);
+    let repo = TestRepo::with_commit(&[("main.py", "a = 1\n")]);
+    add_submodule(&repo, &upstream, "vendor/lib");
+    let run = repo.check(&["--offline", "--format", "json"]);
+    assert_skipped_as_submodule(&run, "vendor/lib");
+    let text = repo.check(&["--offline"]);
+    assert!(
+        text.stdout.contains("note: skipped vendor/lib: submodule"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn submodule_moved_to_another_commit_is_skipped_with_a_note() {
+    let (repo, upstream) = repo_with_submodule();
+    upstream.write("lib.py", "x = 2\n");
+    upstream.commit("two");
+    TestRepo::git_in(&repo.path("sub"), &["pull", "-q", "origin", "main"]);
+    repo.git(&["add", "sub"]);
+    let run = repo.check(&["--offline", "--format", "json"]);
+    assert_skipped_as_submodule(&run, "sub");
+}
+
+#[test]
+fn moved_submodule_is_skipped_with_a_note() {
+    let (repo, _upstream) = repo_with_submodule();
+    repo.git(&["mv", "sub", "moved"]);
+    let run = repo.check(&["--offline", "--format", "json"]);
+    assert_skipped_as_submodule(&run, "moved");
+}
+
+#[test]
+fn secret_on_a_line_over_four_thousand_bytes_is_still_found() {
+    let repo = TestRepo::with_commit(&[("README.md", "x\n")]);
+    let line = format!(
+        "{{\"p\":\"{}\",\"k\":\"{}\"}}\n",
+        "a".repeat(4000),
+        aws_key()
+    );
+    repo.write("data.json", &line);
+    let run = repo.check_json(&["--offline"]);
+    assert_eq!(run.code, 1, "a leaked key fails the check: {}", run.stdout);
+    assert_eq!(
+        run.rules_and_lines(),
+        vec![("secret-aws-access-key".into(), 1)]
+    );
+    assert!(
+        !run.stdout.contains(&aws_key()),
+        "the key is never printed in full"
+    );
+}
+
+#[test]
+fn only_secret_rules_run_on_a_minified_line() {
+    let repo = TestRepo::with_commit(&[("README.md", "x\n")]);
+    let line = format!("console.log(1);{}\n", "var a=1;".repeat(600));
+    repo.write("bundle.js", &line);
+    let run = repo.check_json(&["--offline", "--fail-on", "suggestion"]);
+    assert_eq!(run.rules_and_lines(), vec![]);
+}
+
+#[test]
+fn findings_per_file_are_capped_most_severe_first_with_a_note_of_how_many_more() {
+    let repo = TestRepo::with_commit(&[("README.md", "x\n")]);
+    let mut text: String = (0..120).map(|i| format!("console.log({i});\n")).collect();
+    text.push_str(&format!("const key = \"{}\";\n", aws_key()));
+    repo.write("gen.js", &text);
+    repo.write("small.js", "console.log(1);\n");
+    let run = repo.check_json(&["--offline"]);
+    let report = run.json();
+    let findings = report["findings"].as_array().expect("findings");
+    let gen = findings.iter().filter(|f| f["path"] == "gen.js").count();
+    assert_eq!(gen, 50);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["path"] == "gen.js" && f["rule"] == "secret-aws-access-key"),
+        "the critical finding survives the cap"
+    );
+    assert_eq!(
+        findings.iter().filter(|f| f["path"] == "small.js").count(),
+        1
+    );
+    assert_eq!(
+        report["truncated"],
+        serde_json::json!([{"path": "gen.js", "shown": 50, "more": 71}])
+    );
+    assert_eq!(run.code, 1);
+    let text = repo.check(&["--offline"]);
+    assert!(
+        text.stdout.contains("gen.js: 71 more finding(s) not shown"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn per_file_cap_comes_from_the_repository_config() {
+    let repo = TestRepo::with_commit(&[(".redline.toml", "[review]\nmax_findings_per_file = 3\n")]);
+    let text: String = (0..10).map(|i| format!("console.log({i});\n")).collect();
+    repo.write("a.js", &text);
+    let run = repo.check_json(&["--offline"]);
+    assert_eq!(run.json()["findings"].as_array().map(Vec::len), Some(3));
+    assert_eq!(run.json()["truncated"][0]["more"], 7);
 }

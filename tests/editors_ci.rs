@@ -282,6 +282,7 @@ fn github_annotations_escape_newlines_colons_commas_and_percent() {
         }],
         skipped: vec![],
         dropped_findings: 0,
+        truncated: vec![],
     };
     let text = redline::cli::format::github(&report);
     let lines: Vec<&str> = text.lines().collect();

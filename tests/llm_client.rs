@@ -473,11 +473,11 @@ async fn a_cache_hit_costs_no_request_and_survives_a_new_client() {
 async fn over_budget_refuses_before_sending_a_request() {
     let fake = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
-    fake.set_default("m", Behaviour::answer("pricey").with_usage(1_000_000, 0));
+    fake.set_default("m", Behaviour::answer("pricey").with_usage(1_000, 0));
     let cfg = config(
         &fake.base_url,
         dir.path(),
-        "[models.m]\ninput_per_mtok = 2.0\n[review]\nbudget_usd_per_day = 1.5\n",
+        "[models.m]\ninput_per_mtok = 2000.0\n[review]\nbudget_usd_per_day = 1.5\n",
     );
     let client = Client::new(&cfg).unwrap();
     assert!(!client.over_budget());
@@ -740,4 +740,63 @@ name = "live-model"
         })
         .expect("a failover event");
     assert!(reason.contains("cannot reach model `first`"), "{reason}");
+}
+
+#[tokio::test]
+async fn an_absurd_reported_usage_is_bounded_by_the_request_and_does_not_exhaust_the_budget() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let absurd = 1_000_000_000_000_000;
+    fake.set_default("m", Behaviour::answer("ok").with_usage(absurd, absurd));
+    let cfg = config(
+        &fake.base_url,
+        dir.path(),
+        "[models.m]\ninput_per_mtok = 3.0\noutput_per_mtok = 15.0\nmax_tokens = 1000\n[review]\nbudget_usd_per_day = 5.0\n",
+    );
+    let client = Client::new(&cfg).unwrap();
+    let prompt = "y".repeat(4000); // about 1,000 tokens
+    let resp = chat(&client, ask("m", &prompt)).await.unwrap();
+    assert_eq!(resp.content, "ok");
+    assert!(
+        resp.usage.prompt_tokens <= 8 * 1010 + 1024,
+        "prompt tokens bounded by a multiple of the prompt's size: {}",
+        resp.usage.prompt_tokens
+    );
+    assert_eq!(resp.usage.completion_tokens, 1000, "bounded by max_tokens");
+    assert!(resp.usage.cost_usd < 0.05, "{}", resp.usage.cost_usd);
+    assert!(
+        !client.over_budget(),
+        "reviews are not locked out for the day"
+    );
+    chat(&client, ask("m", "again")).await.unwrap();
+    assert_eq!(fake.count("m"), 2);
+}
+
+#[tokio::test]
+async fn an_unreadable_usage_is_ignored_and_the_answer_kept_without_a_retry() {
+    for usage in [
+        serde_json::json!({"prompt_tokens": -5, "completion_tokens": 3}),
+        serde_json::json!({"prompt_tokens": "many", "completion_tokens": null}),
+        serde_json::json!("lots"),
+        serde_json::json!({"prompt_tokens": 1.5e300, "completion_tokens": {"n": 1}}),
+    ] {
+        let fake = FakeOpenAi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        fake.set_default(
+            "m",
+            Behaviour::answer("x".repeat(400)).with_raw_usage(usage.clone()),
+        );
+        let cfg = config(
+            &fake.base_url,
+            dir.path(),
+            "[models.m]\ninput_per_mtok = 1.0\n",
+        );
+        let client = Client::new(&cfg).unwrap();
+        let resp = chat(&client, ask("m", "review this"))
+            .await
+            .unwrap_or_else(|e| panic!("usage {usage} made the answer fail: {e}"));
+        assert_eq!(resp.content, "x".repeat(400));
+        assert_eq!(fake.count("m"), 1, "usage {usage}: no retry");
+        assert_eq!(resp.usage.completion_tokens, 100, "estimated instead");
+    }
 }

@@ -67,6 +67,7 @@ fn answer_with(fake: &FakeOpenAi, title: &str) {
     let coordinated = {
         let mut f = finding.clone();
         f["reviewer"] = json!("general");
+        f["id"] = json!(1);
         json!({"verdict": "minor_issues", "findings": [f]}).to_string()
     };
     let reviewed = json!({"findings": [finding]}).to_string();

@@ -55,7 +55,8 @@ fn system_prompt(r: &fake_openai::RecordedRequest) -> String {
 #[tokio::test]
 async fn check_publishes_model_findings_judged_by_the_coordinator() {
     let fake = FakeOpenAi::start().await;
-    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+    // One answer for all: the coordinator's names the finding it keeps.
+    let finding = r#"{"findings": [{"id": 1, "path": "src/app.py", "line": 15, "end_line": 15,
         "severity": "warning", "title": "Division by zero when count is 0",
         "message": "count can be 0 for an empty batch.", "reviewer": "general"}]}"#;
     fake.respond_with(move |_| Behaviour::answer(finding));
@@ -138,7 +139,8 @@ async fn check_keeps_the_query_of_a_base_url_after_the_completions_path() {
 #[tokio::test]
 async fn check_text_reports_usage_when_every_answer_came_from_the_cache() {
     let fake = FakeOpenAi::start().await;
-    let finding = r#"{"findings": [{"path": "src/app.py", "line": 15, "end_line": 15,
+    // One answer for all: the coordinator's names the finding it keeps.
+    let finding = r#"{"findings": [{"id": 1, "path": "src/app.py", "line": 15, "end_line": 15,
         "severity": "warning", "title": "Division by zero when count is 0",
         "message": "count can be 0 for an empty batch."}]}"#;
     fake.respond_with(move |_| Behaviour::answer(finding).with_usage(100, 20));
@@ -165,4 +167,100 @@ async fn check_text_reports_usage_when_every_answer_came_from_the_cache() {
         second.contains("usage: 0 request(s) (2 cached)"),
         "{second}"
     );
+}
+
+/// Bytes a terminal acts on rather than shows: C0 controls but newline and
+/// tab, DEL, C1 controls, and bidi controls.
+fn terminal_hazards(output: &str) -> Vec<char> {
+    output
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hostile_model_text_reaches_text_and_github_output_only_as_visible_characters() {
+    let fake = FakeOpenAi::start().await;
+    let hostile = serde_json::json!({"findings": [{"id": 1, "path": "src/app.py", "line": 15,
+        "severity": "warning",
+        "title": "\u{1b}[2J\u{1b}[H\u{1b}]0;pwned\u{7}All good\u{202e}gpj.exe",
+        "message": "click \u{1b}]8;;https://evil.example\u{1b}\\here\u{1b}]8;;\u{1b}\\ now\rOK\u{8}\u{8}\u{2066}x\u{9b}2J",
+        "reviewer": "general"}]})
+    .to_string();
+    fake.respond_with(move |_| Behaviour::answer(hostile.clone()));
+    let repo = repo_with_change();
+    for format in ["text", "github"] {
+        let out = check(&repo, &fake, &["--format", format]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{format}: {stdout}");
+        assert!(
+            terminal_hazards(&stdout).is_empty(),
+            "{format} output holds {:?}:\n{stdout}",
+            terminal_hazards(&stdout)
+        );
+        assert!(
+            stdout.contains("␛[2J␛[H␛]0;pwned␇All good\\u{202e}gpj.exe"),
+            "{format}: {stdout}"
+        );
+        assert!(
+            stdout.contains("␛]8;;https://evil.example"),
+            "{format}: {stdout}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_provider_error_body_with_escape_sequences_is_shown_made_visible() {
+    let fake = FakeOpenAi::start().await;
+    let body = "{\"error\":{\"message\":\"bad key \u{1b}[31mRED\u{1b}]0;title\u{7}\u{202e}\"}}";
+    fake.set_fallback(Behaviour::status(400, body));
+    let repo = repo_with_change();
+    for format in ["text", "github"] {
+        let out = check(&repo, &fake, &["--format", format]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("400"), "{format}: {stdout}");
+        assert!(
+            terminal_hazards(&stdout).is_empty(),
+            "{format} output holds {:?}:\n{stdout}",
+            terminal_hazards(&stdout)
+        );
+        assert!(stdout.contains("␛[31mRED"), "{format}: {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_critical_finding_the_judge_invented_does_not_fail_ci() {
+    let fake = FakeOpenAi::start().await;
+    let specialist = r#"{"findings": [{"path": "src/app.py", "line": 15, "severity": "suggestion",
+        "title": "Name the divisor", "message": "m"}]}"#;
+    // Two lines from the real finding, escalated, credited to a reviewer
+    // that never ran, and naming no finding it was given.
+    let judge = r#"{"verdict": "significant_concerns", "findings": [
+        {"id": 1, "path": "src/app.py", "line": 15, "severity": "suggestion", "title": "Name the divisor", "message": "m"},
+        {"path": "src/app.py", "line": 17, "severity": "critical", "reviewer": "security",
+         "title": "Remote code execution", "message": "made up"}]}"#;
+    fake.respond_with(move |r| {
+        let system = r.body["messages"][0]["content"].as_str().unwrap_or("");
+        Behaviour::answer(if system.starts_with("# Review coordinator") {
+            judge
+        } else {
+            specialist
+        })
+    });
+    let repo = repo_with_change();
+    let out = check(&repo, &fake, &["--fail-on", "critical"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    let titles: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["Name the divisor"]);
+    assert_eq!(report["dropped_findings"], 1);
 }

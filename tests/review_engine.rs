@@ -20,7 +20,16 @@ const FAST: &str = "fast-model";
 const STRONG: &str = "strong-model";
 
 fn config(base: &str, extra: &str) -> Config {
-    let text = format!(
+    ConfigBuilder::new()
+        .with_toml_str(&base_toml(base, extra), Origin::Default)
+        .expect("test config parses")
+        .build()
+        .expect("test config is valid")
+        .config
+}
+
+fn base_toml(base: &str, extra: &str) -> String {
+    format!(
         r#"
 [llm]
 base_url = "{base}"
@@ -42,13 +51,7 @@ enabled = false
 budget_usd_per_day = 100.0
 {extra}
 "#
-    );
-    ConfigBuilder::new()
-        .with_toml_str(&text, Origin::Default)
-        .expect("test config parses")
-        .build()
-        .expect("test config is valid")
-        .config
+    )
 }
 
 fn engine(fake: &FakeOpenAi, extra: &str) -> Engine {
@@ -134,6 +137,12 @@ async fn review(engine: &Engine, changes: &ChangeSet) -> redline::review::Report
 fn finding(path: &str, line: u32, severity: &str, title: &str) -> serde_json::Value {
     serde_json::json!({"path": path, "line": line, "end_line": line,
         "severity": severity, "title": title, "message": "m"})
+}
+
+/// A coordinator's finding naming the reviewer finding it keeps.
+fn with_id(mut finding: serde_json::Value, id: u32) -> serde_json::Value {
+    finding["id"] = serde_json::json!(id);
+    finding
 }
 
 fn answer(findings: Vec<serde_json::Value>) -> String {
@@ -352,7 +361,7 @@ async fn coordinator_merges_duplicates_and_sets_the_verdict() {
             (
                 "coordinator",
                 serde_json::json!({"verdict": "significant_concerns", "findings": [
-                    {"path": "src/a.rs", "line": 22, "end_line": 22, "severity": "warning",
+                    {"ids": [1, 2], "path": "src/a.rs", "line": 22, "end_line": 22, "severity": "warning",
                      "reviewer": "quality", "title": "Value doubled twice", "message": "merged"}
                 ]})
                 .to_string(),
@@ -392,7 +401,7 @@ async fn coordinator_cannot_invent_findings_nobody_reported() {
             (
                 "coordinator",
                 answer(vec![
-                    finding("src/a.rs", 22, "warning", "Real"),
+                    with_id(finding("src/a.rs", 22, "warning", "Real"), 1),
                     finding("src/a.rs", 45, "critical", "Invented"),
                 ]),
             ),
@@ -541,11 +550,9 @@ async fn re_review_after_editing_one_function_sends_only_that_hunk() {
             "coordinator" => {
                 let mut fs = vec![];
                 if p.contains("First function is wrong") {
-                    fs.push(finding(
-                        "src/a.rs",
-                        10,
-                        "warning",
-                        "First function is wrong",
+                    fs.push(with_id(
+                        finding("src/a.rs", 10, "warning", "First function is wrong"),
+                        1,
                     ));
                 }
                 Behaviour::answer(answer(fs))
@@ -907,4 +914,238 @@ async fn explaining_a_finding_in_a_never_send_file_asks_no_model() {
         .unwrap();
     assert!(text.contains(&f.message));
     assert_eq!(fake.total(), 0);
+}
+
+// ---- the judge pass works on identity; answers are bounded --------------
+
+/// The reviewer that asked, for `respond_with` closures.
+fn coordinator_answer(
+    fake: &FakeOpenAi,
+    quality: Vec<serde_json::Value>,
+    judged: serde_json::Value,
+) {
+    let quality = answer(quality);
+    let judged = judged.to_string();
+    fake.respond_with(move |r| match reviewer_of(r) {
+        "quality" => Behaviour::answer(quality.clone()),
+        "coordinator" => Behaviour::answer(judged.clone()),
+        _ => Behaviour::answer(r#"{"findings": []}"#),
+    });
+}
+
+#[tokio::test]
+async fn a_judged_finding_near_a_real_one_but_naming_none_is_dropped_and_counted() {
+    let fake = FakeOpenAi::start().await;
+    coordinator_answer(
+        &fake,
+        vec![finding("src/a.rs", 22, "suggestion", "Name is unclear")],
+        serde_json::json!({"verdict": "significant_concerns", "findings": [
+            with_id(finding("src/a.rs", 22, "suggestion", "Name is unclear"), 1),
+            // Two lines away, escalated, credited to a reviewer that never ran.
+            {"path": "src/a.rs", "line": 24, "end_line": 24, "severity": "critical",
+             "reviewer": "security", "title": "Remote code execution", "message": "trust me"},
+            // An id nobody was given.
+            with_id(finding("src/a.rs", 23, "critical", "Also invented"), 99),
+        ]}),
+    );
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    let kept: Vec<(&str, &str, Severity)> = report
+        .findings
+        .iter()
+        .map(|f| (f.title.as_str(), f.reviewer.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![("Name is unclear", "quality", Severity::Suggestion)]
+    );
+    assert_eq!(report.dropped_findings, 2);
+    assert!(report.findings.iter().all(|f| f.reviewer != "security"));
+}
+
+#[tokio::test]
+async fn the_judge_may_regrade_and_reword_but_credits_a_reviewer_that_reported_it() {
+    let fake = FakeOpenAi::start().await;
+    coordinator_answer(
+        &fake,
+        vec![finding("src/a.rs", 22, "warning", "Value doubled twice")],
+        serde_json::json!({"findings": [
+            {"id": 1, "path": "src/a.rs", "line": 22, "end_line": 22, "severity": "critical",
+             "reviewer": "security", "title": "Doubled value overflows", "message": "reworded"},
+        ]}),
+    );
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    let f = &report.findings[0];
+    assert_eq!(
+        (
+            f.title.as_str(),
+            f.message.as_str(),
+            f.severity,
+            f.reviewer.as_str()
+        ),
+        (
+            "Doubled value overflows",
+            "reworded",
+            Severity::Critical,
+            "quality"
+        )
+    );
+    assert_eq!(report.dropped_findings, 0);
+}
+
+#[tokio::test]
+async fn a_judged_finding_moved_away_from_its_lines_stays_where_its_reviewer_put_it() {
+    let fake = FakeOpenAi::start().await;
+    coordinator_answer(
+        &fake,
+        vec![finding("src/a.rs", 22, "warning", "Value doubled twice")],
+        serde_json::json!({"findings": [with_id(finding("src/a.rs", 45, "warning", "Value doubled twice"), 1)]}),
+    );
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    let lines: Vec<u32> = report.findings.iter().map(|f| f.line).collect();
+    assert_eq!(lines, vec![22]);
+}
+
+#[tokio::test]
+async fn a_judge_answer_naming_no_finding_is_not_acted_on_and_says_so() {
+    let fake = FakeOpenAi::start().await;
+    coordinator_answer(
+        &fake,
+        vec![finding("src/a.rs", 22, "warning", "Value doubled twice")],
+        serde_json::json!({"findings": [finding("src/a.rs", 23, "critical", "Something else")]}),
+    );
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    let titles: Vec<&str> = report.findings.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(titles, vec!["Value doubled twice"]);
+    assert_eq!(report.degraded.len(), 1, "{:?}", report.degraded);
+    assert_eq!(report.degraded[0].reviewer, "coordinator");
+    assert!(
+        report.degraded[0].reason.contains("`id`"),
+        "{:?}",
+        report.degraded
+    );
+}
+
+#[tokio::test]
+async fn ten_thousand_findings_with_huge_messages_are_capped_per_answer_and_in_the_judge_prompt() {
+    let fake = FakeOpenAi::start().await;
+    // About 5 MB: ten thousand findings, the first ones with a 100 KB
+    // message each.
+    let many: Vec<serde_json::Value> = (0..10_000)
+        .map(|i| {
+            let message = if i < 40 {
+                "m".repeat(100_000)
+            } else {
+                "m".repeat(50)
+            };
+            serde_json::json!({"path": "src/a.rs", "line": 20 + (i % 30), "severity": "warning",
+                "title": format!("Issue {i}"), "message": message})
+        })
+        .take(10_000)
+        .collect();
+    let many = answer(many);
+    fake.respond_with(move |r| match reviewer_of(r) {
+        "quality" => Behaviour::answer(many.clone()),
+        _ => Behaviour::answer(r#"{"verdict": "minor_issues", "findings": []}"#),
+    });
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    assert_eq!(
+        report.dropped_findings, 9_950,
+        "what was cut is counted: {:?}",
+        report.degraded
+    );
+    assert!(report
+        .degraded
+        .iter()
+        .any(|d| d.reviewer == "quality" && d.reason.contains("first 50")));
+    let coordinator = fake
+        .requests()
+        .into_iter()
+        .find(|r| reviewer_of(r) == "coordinator")
+        .expect("coordinator asked");
+    let prompt = coordinator.prompt().len();
+    assert!(
+        prompt < 150_000,
+        "the judge's prompt stays bounded: {prompt} bytes"
+    );
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.message.chars().count() <= 4001));
+}
+
+#[tokio::test]
+async fn model_text_reaches_the_report_with_its_controls_made_visible_and_its_fields_bounded() {
+    let fake = FakeOpenAi::start().await;
+    let hostile = serde_json::json!({"findings": [{"id": 1, "path": "src/a.rs", "line": 22,
+        "severity": "warning",
+        "title": format!("\u{1b}[2J\u{1b}]0;owned\u{7}Clear\u{202e}txt.exe{}", "t".repeat(500)),
+        "message": "see \u{1b}]8;;https://evil.example\u{7}docs\u{1b}]8;;\u{7}\r overwrite\u{8}",
+        "fix": "let w22 = 22;\n\tok();\u{1b}[1m"}]});
+    fake.respond_with(move |_| Behaviour::answer(hostile.to_string()));
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    assert_eq!(report.findings.len(), 1, "{:?}", report);
+    let f = &report.findings[0];
+    for text in [&f.title, &f.message, f.fix.as_ref().expect("fix kept")] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n' && c != '\t')
+                    || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{text:?}"
+        );
+    }
+    assert!(
+        f.title.starts_with("␛[2J␛]0;owned␇Clear\\u{202e}txt.exe"),
+        "{}",
+        f.title
+    );
+    assert!(f.title.chars().count() <= 201);
+    assert!(f.message.contains("␛]8;;https://evil.example␇docs"));
+    assert_eq!(f.fix.as_deref(), Some("let w22 = 22;\n\tok();␛[1m"));
+}
+
+#[tokio::test]
+async fn an_absurd_usage_from_a_gateway_does_not_lock_model_reviews_out_for_the_day() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_fallback(
+        Behaviour::answer(r#"{"findings": []}"#).with_usage(1_000_000_000_000_000, 5),
+    );
+    let priced = ConfigBuilder::new()
+        .with_toml_str(&base_toml(&fake.base_url, ""), Origin::Default)
+        .expect("base layer")
+        .with_toml_str("[models.fast]\ninput_per_mtok = 3.0\n", Origin::Default)
+        .expect("price layer")
+        .build()
+        .expect("valid")
+        .config;
+    let engine = Engine::new(Arc::new(priced)).expect("engine");
+    let changes = set(vec![modified("src/a.rs", 3)]);
+    let first = review(&engine, &changes).await;
+    assert!(first.usage.cost_usd < 1.0, "{:?}", first.usage);
+    let second = review(&engine, &changes).await;
+    assert!(second.degraded.is_empty(), "{:?}", second.degraded);
+    assert_eq!(second.usage.requests, 1, "the model was asked again");
+}
+
+#[tokio::test]
+async fn a_negative_usage_leaves_a_valid_answer_valid_on_the_first_request() {
+    let fake = FakeOpenAi::start().await;
+    // One answer for both reviewers: the coordinator's names what it keeps.
+    let one = answer(vec![with_id(
+        finding("src/a.rs", 21, "warning", "Off by one"),
+        1,
+    )]);
+    fake.set_fallback(
+        Behaviour::answer(one)
+            .with_raw_usage(serde_json::json!({"prompt_tokens": -1, "completion_tokens": -7})),
+    );
+    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 3)])).await;
+    assert!(report.degraded.is_empty(), "{:?}", report.degraded);
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(
+        fake.total(),
+        2,
+        "one request per reviewer: no retry of a valid answer"
+    );
 }

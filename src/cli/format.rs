@@ -1,9 +1,16 @@
 //! Report renderers for `redline check`: text (like a compiler's errors),
 //! JSON (SPEC §3), SARIF 2.1.0 (code scanning) and GitHub workflow
 //! annotations. Pure functions from a report to a string.
+//!
+//! Text and annotations go to terminals and CI logs: every string in them
+//! passes through [`sanitize::visible`] once more (the review layer already
+//! cleaned model text; this is the last line of defence, for file names and
+//! code lines too), so no escape sequence, control or bidi character reaches
+//! the reader raw.
 
-use crate::review::{Finding, Report, Severity};
+use crate::review::{sanitize, Finding, Report, Severity};
 use serde_json::json;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -46,13 +53,13 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     // Split each quoted file once, not once per finding.
     let mut split: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in &report.findings {
-        let code = f.rule.as_deref().unwrap_or(&f.reviewer);
+        let code = line(f.rule.as_deref().unwrap_or(&f.reviewer));
         let _ = writeln!(
             out,
             "{}[{}]: {}",
             p.severity(f.severity),
             code,
-            p.paint("1", &f.title)
+            p.paint("1", &line(&f.title))
         );
         let gutter = f.line.to_string().len();
         let pad = " ".repeat(gutter);
@@ -60,7 +67,7 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             out,
             "{pad}{} {}:{}:{}",
             p.paint("1;34", "-->"),
-            f.path,
+            line(&f.path),
             f.line,
             f.column
         );
@@ -74,7 +81,7 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             .map(|l| l.to_string())
         {
             let bar = p.paint("1;34", "|");
-            let shown: String = line.chars().take(200).collect();
+            let shown: String = sanitize::visible(&line).chars().take(200).collect();
             let _ = writeln!(out, "{pad} {bar}");
             let _ = writeln!(
                 out,
@@ -106,9 +113,9 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
                 p.paint(caret_color(f.severity), &carets)
             );
         }
-        let _ = writeln!(out, "{pad} = {}", f.message);
+        let _ = writeln!(out, "{pad} = {}", sanitize::visible(&f.message));
         if f.reviewer != crate::review::builtin::REVIEWER {
-            let _ = writeln!(out, "{pad} = reviewer: {}", f.reviewer);
+            let _ = writeln!(out, "{pad} = reviewer: {}", line(&f.reviewer));
         }
         out.push('\n');
     }
@@ -117,8 +124,18 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             out,
             "{}: skipped {}: {}",
             p.paint("2", "note"),
-            s.path,
-            s.reason
+            line(&s.path),
+            line(&s.reason)
+        );
+    }
+    for t in &report.truncated {
+        let _ = writeln!(
+            out,
+            "{}: {}: {} more finding(s) not shown; the {} most severe are (review.max_findings_per_file)",
+            p.paint("2", "note"),
+            line(&t.path),
+            t.more,
+            t.shown
         );
     }
     for d in &report.degraded {
@@ -126,14 +143,14 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             out,
             "{}: reviewer {} degraded: {}",
             p.paint("1;33", "warning"),
-            d.reviewer,
-            d.reason
+            line(&d.reviewer),
+            line(&d.reason)
         );
     }
     if report.dropped_findings > 0 {
         let _ = writeln!(
             out,
-            "{}: {} model finding(s) pointed outside the change and were dropped",
+            "{}: {} model finding(s) dropped: outside the change, naming no reviewer finding (judge), or over a per-answer limit",
             p.paint("2", "note"),
             report.dropped_findings
         );
@@ -273,6 +290,17 @@ pub fn github(report: &Report) -> String {
             escape_data(&f.message)
         );
     }
+    for t in &report.truncated {
+        let _ = writeln!(
+            out,
+            "::notice file={},title=redline::{}",
+            escape_property(&t.path),
+            escape_data(&format!(
+                "{} more finding(s) in this file not shown; the {} most severe are (review.max_findings_per_file)",
+                t.more, t.shown
+            ))
+        );
+    }
     for d in &report.degraded {
         let _ = writeln!(
             out,
@@ -324,8 +352,16 @@ fn sarif_level(sev: Severity) -> &'static str {
     }
 }
 
+/// One-line text safe for a terminal.
+fn line(s: &str) -> Cow<'_, str> {
+    sanitize::visible_line(s)
+}
+
+/// Annotation data: made visible-safe, then escaped as the runner wants
+/// (newlines survive as `%0A`).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    sanitize::visible(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -115,6 +115,8 @@ pub const TEMPLATE: &str = r##"## redline configuration for this repository (see
 # never_send = [".env", ".env.*", "**/*.pem", "**/*.key", "**/secrets/**"]
 ## Files larger than this many bytes are skipped with a note.
 # max_file_bytes = 1048576
+## Findings shown per file, most severe first; the rest are counted (0: all).
+# max_findings_per_file = 50
 ## Built-in reviewer only, no network. Also REDLINE_OFFLINE=1 or --offline.
 # offline = false
 

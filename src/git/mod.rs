@@ -47,6 +47,9 @@ pub enum ChangeKind {
         from: String,
     },
     Untracked,
+    /// A submodule (gitlink) added, removed, moved or moved to another
+    /// commit: another repository's history, not text to review.
+    Submodule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +148,10 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        if entry.kind() == Some(git2::ObjectType::Commit) {
+            // A submodule's commit lives in its own repository, not here.
+            return Ok(None);
+        }
         let content = match entry.to_object(&repo)?.into_blob() {
             Ok(blob) => Some(blob.content().to_vec()),
             // A folder or submodule at that path: nothing to diff against.
@@ -226,7 +233,20 @@ impl Repo {
             };
             let new_path = path_of(delta.new_file());
             tracing::debug!(status = ?delta.status(), path = %new_path, "changed path");
+            let gitlink = |f: git2::DiffFile<'_>| f.mode() == git2::FileMode::Commit;
+            let submodule = gitlink(delta.old_file()) || gitlink(delta.new_file());
             let kind = match delta.status() {
+                git2::Delta::Added
+                | git2::Delta::Untracked
+                | git2::Delta::Deleted
+                | git2::Delta::Renamed
+                | git2::Delta::Copied
+                | git2::Delta::Modified
+                | git2::Delta::Typechange
+                    if submodule =>
+                {
+                    ChangeKind::Submodule
+                }
                 git2::Delta::Added => ChangeKind::Added,
                 git2::Delta::Untracked => ChangeKind::Untracked,
                 git2::Delta::Deleted => ChangeKind::Deleted,
@@ -236,13 +256,40 @@ impl Repo {
                 git2::Delta::Modified | git2::Delta::Typechange => ChangeKind::Modified,
                 _ => continue,
             };
-            let path = if kind == ChangeKind::Deleted {
+            let gone = delta.status() == git2::Delta::Deleted;
+            let path = if kind == ChangeKind::Deleted || (gone && kind == ChangeKind::Submodule) {
                 path_of(delta.old_file())
             } else {
                 new_path
             };
             if !path.is_empty() {
                 out.push(ChangedPath { path, kind });
+            }
+        }
+        // `ignore_submodules` also hides a submodule moved to another
+        // commit in the index; tree→index compares the recorded commits
+        // only (no walk into the submodule's working tree), so ask it.
+        let mut gitlinks = git2::DiffOptions::new();
+        gitlinks
+            .ignore_submodules(false)
+            .disable_pathspec_match(true);
+        for spec in pathspecs {
+            gitlinks.pathspec(spec);
+        }
+        let staged = repo.diff_tree_to_index(tree.as_ref(), None, Some(&mut gitlinks))?;
+        for delta in staged.deltas() {
+            let moved = delta.status() == git2::Delta::Modified
+                && delta.new_file().mode() == git2::FileMode::Commit;
+            let path = delta
+                .new_file()
+                .path()
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            if moved && !path.is_empty() && !out.iter().any(|c| c.path == path) {
+                out.push(ChangedPath {
+                    path,
+                    kind: ChangeKind::Submodule,
+                });
             }
         }
         // libgit2 merges tree→index with index→workdir and keeps only the

@@ -4,12 +4,31 @@
 //! (so a CI job cannot run past the budget by starting fresh processes); the
 //! file holds numbers only, never a prompt or a key.
 
-use crate::review::Usage;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Requests, tokens and money spent on calls to the model client (one review, or a whole process).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_requests: u64,
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.requests += other.requests;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cached_requests += other.cached_requests;
+        self.cost_usd += other.cost_usd;
+    }
+}
 
 /// Dollars for `prompt` input and `completion` output tokens at per-million prices.
 pub fn cost_usd(prompt: u64, completion: u64, input_per_mtok: f64, output_per_mtok: f64) -> f64 {

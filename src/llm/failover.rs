@@ -13,7 +13,7 @@ use super::transport::{self, Attempt};
 use super::{emit, ChatRequest, ChatResponse, Inner, LlmError, ModelSpec, StreamEvent, Usage};
 use rand::Rng;
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -146,6 +146,43 @@ fn larger_limit(spec: &ModelSpec, req: &ChatRequest, current: u32) -> Option<u32
     (bigger > u64::from(current)).then(|| u32::try_from(bigger).unwrap_or(u32::MAX))
 }
 
+/// Tokens a prompt may be billed for, per token of the estimate (4 bytes a
+/// token): a tokenizer at its worst takes one token per byte; twice that
+/// plus a chat template's overhead is still an honest provider.
+const PROMPT_TOKENS_PER_ESTIMATED: u64 = 8;
+const PROMPT_TOKENS_OVERHEAD: u64 = 1024;
+
+static USAGE_CLAMP_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Usage as the provider reported it, bounded by what the request allowed:
+/// a prompt cannot cost more than a generous multiple of its size, an
+/// answer no more than `max_tokens`. A buggy or hostile gateway's 10^15
+/// tokens must not become money spent and lock reviews out for the day.
+/// Warns once per process when it clamps.
+pub(crate) fn bounded_usage(
+    model: &str,
+    (prompt, completion): (u64, u64),
+    estimated_prompt: u64,
+    max_tokens: u64,
+) -> (u64, u64) {
+    let prompt_bound = estimated_prompt
+        .saturating_mul(PROMPT_TOKENS_PER_ESTIMATED)
+        .saturating_add(PROMPT_TOKENS_OVERHEAD);
+    let completion_bound = max_tokens.max(1);
+    let bounded = (prompt.min(prompt_bound), completion.min(completion_bound));
+    if bounded != (prompt, completion) && !USAGE_CLAMP_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            model,
+            reported_prompt = prompt,
+            reported_completion = completion,
+            prompt_bound,
+            completion_bound,
+            "model reported more tokens than the request allowed; counting the bound instead"
+        );
+    }
+    bounded
+}
+
 async fn try_model(
     inner: &Inner,
     spec: &ModelSpec,
@@ -238,14 +275,17 @@ async fn try_model(
             }
         };
         breaker.success();
-        let (prompt_tokens, completion_tokens) = completion.usage.unwrap_or_else(|| {
-            let prompt = req
-                .messages
-                .iter()
-                .map(|m| estimate_tokens(&m.content))
-                .sum();
-            (prompt, estimate_tokens(&completion.content))
-        });
+        let estimated_prompt: u64 = req
+            .messages
+            .iter()
+            .map(|m| estimate_tokens(&m.content))
+            .sum();
+        let (prompt_tokens, completion_tokens) = match completion.usage {
+            Some(reported) => {
+                bounded_usage(&spec.key, reported, estimated_prompt, u64::from(max_tokens))
+            }
+            None => (estimated_prompt, estimate_tokens(&completion.content)),
+        };
         let spent = Usage {
             requests: 1,
             prompt_tokens,

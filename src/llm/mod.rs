@@ -19,8 +19,8 @@ pub mod transport;
 pub use error::{LlmError, TimeoutPhase};
 
 use crate::config::Config;
-use crate::review::Usage;
 use breaker::Breaker;
+pub use cost::Usage;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

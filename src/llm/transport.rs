@@ -76,10 +76,14 @@ pub struct Completion {
     pub usage: Option<(u64, u64)>,
 }
 
+// Optional fields are read leniently: a provider that sends a negative
+// token count or a number where a string belongs has still answered; the
+// field is ignored, the answer kept (no retry, no failover).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Chunk {
     choices: Vec<Choice>,
+    #[serde(deserialize_with = "lenient")]
     usage: Option<WireUsage>,
     error: Option<serde_json::Value>,
 }
@@ -87,8 +91,11 @@ struct Chunk {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Choice {
+    #[serde(deserialize_with = "lenient")]
     delta: Option<Delta>,
+    #[serde(deserialize_with = "lenient")]
     message: Option<Delta>,
+    #[serde(deserialize_with = "lenient")]
     finish_reason: Option<String>,
 }
 
@@ -96,15 +103,30 @@ struct Choice {
 #[serde(default)]
 struct Delta {
     content: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     reasoning_content: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     reasoning: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct WireUsage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    #[serde(deserialize_with = "lenient")]
+    prompt_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    completion_tokens: Option<u64>,
+}
+
+/// An optional field that is `None` when it does not have the expected
+/// shape, instead of failing the whole chunk.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// The clocks of one attempt: cancellation, the first-token and whole
@@ -432,8 +454,12 @@ fn apply_chunk(
             message,
         });
     }
-    if let Some(u) = chunk.usage {
-        out.usage = Some((u.prompt_tokens, u.completion_tokens));
+    if let Some(WireUsage {
+        prompt_tokens: Some(prompt),
+        completion_tokens: Some(completion),
+    }) = chunk.usage
+    {
+        out.usage = Some((prompt, completion));
     }
     for choice in chunk.choices {
         if let Some(d) = choice.delta.or(choice.message) {

@@ -13,6 +13,9 @@ use std::sync::{LazyLock, OnceLock};
 /// The reviewer name built-in findings carry.
 pub const REVIEWER: &str = "builtin";
 
+/// Lines longer than this (bytes) get the secret rules only.
+const LONG_LINE_BYTES: usize = 4000;
+
 /// Which files a rule looks at.
 #[derive(Debug, Clone, Copy)]
 enum Langs {
@@ -278,19 +281,18 @@ pub fn is_secret_rule(id: &str) -> bool {
 pub fn review_file(file: &FileChange, only_secrets: bool) -> Vec<Finding> {
     let lines = crate::diff::lines(&file.new_text);
     let mut findings = Vec::new();
-    let mut seen: HashMap<(String, &str), u32> = HashMap::new();
+    let mut seen: HashMap<(&str, &str), u32> = HashMap::new();
     for line_no in file.diff.added_lines() {
         let Some(text) = lines.get(line_no as usize - 1) else {
             continue;
         };
-        // Minified or generated one-liners are noise and slow to scan.
-        if text.len() > 4000 {
-            continue;
-        }
+        // Minified or generated one-liners are noise for most rules, but a
+        // key pasted into one still leaks: the secret rules scan every line.
+        let long = text.len() > LONG_LINE_BYTES;
         let comment = is_comment(text);
         let mut secret_hit = false;
         for (index, rule) in RULES.iter().enumerate() {
-            if (only_secrets && !is_secret_rule(rule.id))
+            if ((only_secrets || long) && !is_secret_rule(rule.id))
                 || !rule.langs.matches(&file.path)
                 || (comment && !rule.in_comments)
                 // One secret finding per line: the assignment rule and a
@@ -310,7 +312,7 @@ pub fn review_file(file: &FileChange, only_secrets: bool) -> Vec<Finding> {
             secret_hit |= is_secret_rule(rule.id);
             let column = text[..start].chars().count() as u32 + 1;
             let end_column = text[..end].chars().count() as u32 + 1;
-            let key = (text.trim().to_string(), rule.id);
+            let key = (text.trim(), rule.id);
             let occurrence = seen.entry(key).or_insert(0);
             let fix = (rule.removable_line && is_whole_statement(text, start)).then(String::new);
             findings.push(Finding {

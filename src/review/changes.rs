@@ -1,8 +1,9 @@
 //! What changed: the files of a review with their old and new text and
 //! hunks. Built from the working tree (`redline check`) or from one editor
 //! buffer (the language server). Decides, deliberately and with a note, what
-//! is not reviewed: binary files, files over the size limit, files that
-//! vanished while being read, excluded paths.
+//! is not reviewed: submodules, binary files, files over the size limit,
+//! files that vanished while being read, excluded paths. A deleted file is
+//! never such a note: it has no new text to review, so nothing is missed.
 
 use super::finding::Skipped;
 use crate::config::ReviewConfig;
@@ -86,7 +87,15 @@ impl ChangeSet {
         let exclude = globs(&config.exclude);
         let mut set = ChangeSet::default();
         for changed in changed_paths {
+            let deleted = changed.kind == ChangeKind::Deleted;
+            if changed.kind == ChangeKind::Submodule {
+                set.skip(&changed.path, SUBMODULE);
+                continue;
+            }
             if exclude.is_match(&changed.path) {
+                if deleted {
+                    continue;
+                }
                 set.skip(&changed.path, "excluded by review.exclude");
                 continue;
             }
@@ -111,6 +120,8 @@ impl ChangeSet {
                 Vec::new()
             } else {
                 match repo.base_blob_size(base, &old_path)? {
+                    // A deleted file has nothing left to review: no note.
+                    Some(size) if size > config.max_file_bytes && deleted => continue,
                     Some(size) if size > config.max_file_bytes => {
                         set.skip(&changed.path, &too_large(size, config.max_file_bytes));
                         continue;
@@ -120,6 +131,7 @@ impl ChangeSet {
             };
             match Self::decode_pair(&changed.path, changed.kind.clone(), &old_bytes, &new_bytes) {
                 Ok(file) => set.files.push(file),
+                Err(_) if deleted => {}
                 Err(reason) => set.skip(&changed.path, &reason),
             }
         }
@@ -187,6 +199,10 @@ impl ChangeSet {
         });
     }
 }
+
+/// Why a submodule change is listed under `skipped`.
+const SUBMODULE: &str =
+    "submodule: another repository's commit, not reviewed here; run redline in the submodule";
 
 /// Reads a file unless it is over `limit`; a file deleted between listing
 /// and reading, or unreadable, becomes a reason to skip.

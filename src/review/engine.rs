@@ -121,14 +121,22 @@ impl Engine {
         progress: Option<UnboundedSender<Progress>>,
     ) -> Report {
         let Some(client) = &self.client else {
-            return super::review_offline(changes, options.tier);
+            return super::review_offline_capped(
+                changes,
+                options.tier,
+                self.config.review.max_findings_per_file,
+            );
         };
         let tier = options
             .tier
             .unwrap_or_else(|| classify_reviewable(changes, &self.config));
         if client.over_budget() {
             let stats = client.stats();
-            let mut report = super::review_offline(changes, Some(tier));
+            let mut report = super::review_offline_capped(
+                changes,
+                Some(tier),
+                self.config.review.max_findings_per_file,
+            );
             report.degraded.push(Degraded {
                 reviewer: MODELS.into(),
                 reason: format!(
@@ -154,9 +162,14 @@ impl Engine {
         cancel: CancellationToken,
         chunks: Option<UnboundedSender<String>>,
     ) -> Result<String, EngineError> {
+        // A finding can come back from an editor's `data`: not trusted.
         let header = format!(
             "# {}\n\n`{}:{}` · {} · {}\n\n",
-            finding.title, finding.path, finding.line, finding.severity, finding.reviewer
+            sanitize::visible_line(&finding.title),
+            sanitize::visible_line(&finding.path),
+            finding.line,
+            finding.severity,
+            sanitize::visible_line(&finding.reviewer)
         );
         let rule_doc = finding
             .rule
@@ -169,7 +182,7 @@ impl Engine {
             (_, doc) => {
                 let text = format!(
                     "{header}{}\n",
-                    doc.unwrap_or_else(|| finding.message.clone())
+                    doc.unwrap_or_else(|| sanitize::visible(&finding.message).into_owned())
                 );
                 if let Some(tx) = &chunks {
                     let _ = tx.send(text.clone());
@@ -215,7 +228,9 @@ impl Engine {
                 let task = tokio::spawn(async move {
                     while let Some(e) = erx.recv().await {
                         if let StreamEvent::Delta(d) = e {
-                            let _ = tx.send(d);
+                            // Per character, so a sequence split across
+                            // deltas is caught as surely as a whole one.
+                            let _ = tx.send(sanitize::visible(&d).into_owned());
                         }
                     }
                 });
@@ -228,9 +243,14 @@ impl Engine {
             let _ = task.await;
         }
         match result {
-            Ok(resp) => Ok(format!("{header}{}\n", resp.content.trim())),
+            Ok(resp) => Ok(format!(
+                "{header}{}\n",
+                sanitize::visible(resp.content.trim())
+            )),
             Err(LlmError::Cancelled) => Err(EngineError::Cancelled),
-            Err(e) => Err(EngineError::Model(e.to_string())),
+            Err(e) => Err(EngineError::Model(
+                sanitize::visible_line(&e.to_string()).into_owned(),
+            )),
         }
     }
 
@@ -420,13 +440,14 @@ impl<'a> Review<'a> {
                 self.report(Progress::ReviewerDone {
                     reviewer: reviewer.to_string(),
                 });
-                if let Some(answer) = self.take(reviewer, answer, &scope, None) {
+                if let Some(parsed) = self.take(reviewer, answer) {
                     any_answer = true;
-                    found.extend(answer.0);
+                    let valid = self.validated(reviewer, &parsed, &scope);
+                    found.extend(valid);
                 }
             }
             parse::assign_fingerprints(&mut found, &scope);
-            let (judged, verdict) = self.judge(&ctx, &scope, found, &specialists).await;
+            let (judged, verdict) = self.judge(&ctx, &scope, found).await;
             verdict_hint = verdict;
             model_findings = judged;
         }
@@ -434,12 +455,20 @@ impl<'a> Review<'a> {
         model_findings.extend(reuse.findings);
 
         // The built-in reviewer: secrets always; every rule when no model
-        // reviewer answered at all.
+        // reviewer answered at all. Each file's findings are cut at the
+        // per-file limit at once (what was cut is counted again below, when
+        // the report's findings are capped), so none pile up in memory.
+        let cap = config.review.max_findings_per_file;
+        let mut builtin_truncated: Vec<super::Truncated> = Vec::new();
+        let mut capped = |mut found: Vec<Finding>, cap: u32| {
+            builtin_truncated.extend(super::cap_per_file(&mut found, cap));
+            found
+        };
         let builtin_findings: Vec<Finding> = if any_answer {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| builtin::review_file(f, true))
+                .flat_map(|f| capped(builtin::review_file(f, true), cap))
                 .collect()
         } else {
             // Said once per failed reviewer rather than as one more entry,
@@ -466,7 +495,7 @@ impl<'a> Review<'a> {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| builtin::review_file(f, false))
+                .flat_map(|f| capped(builtin::review_file(f, false), cap))
                 .collect()
         };
 
@@ -489,7 +518,14 @@ impl<'a> Review<'a> {
         });
         let mut findings = model_findings;
         findings.extend(builtin_findings);
-        super::sort_findings(&mut findings);
+        let mut truncated = super::cap_per_file(&mut findings, cap);
+        for early in builtin_truncated {
+            match truncated.iter_mut().find(|t| t.path == early.path) {
+                Some(t) => t.more = t.more.saturating_add(early.more),
+                None => truncated.push(early),
+            }
+        }
+        truncated.sort_by(|a, b| a.path.cmp(&b.path));
         Report {
             verdict: coordinator::final_verdict(verdict_hint, &findings),
             tier: self.tier,
@@ -498,6 +534,7 @@ impl<'a> Review<'a> {
             degraded: self.degraded,
             skipped,
             dropped_findings: self.dropped,
+            truncated,
         }
     }
 
@@ -556,19 +593,20 @@ impl<'a> Review<'a> {
             if let Some(task) = forward {
                 let _ = task.await;
             }
-            (result.map_err(|e| e.to_string()), note)
+            // Provider error bodies are hostile text too.
+            let result = result.map_err(|e| sanitize::visible_line(&e.to_string()).into_owned());
+            (result, note)
         }
     }
 
-    /// Takes one reviewer's answer: usage, degraded reason, validated
-    /// findings. `None` when it gave no usable answer.
+    /// Takes one reviewer's answer: usage, degraded reason, the parsed
+    /// answer with what its limits cut counted. `None` when it gave no
+    /// usable answer.
     fn take(
         &mut self,
         reviewer: Reviewer,
         (answer, note): (Answer, Option<String>),
-        scope: &Scope,
-        default_reviewer: Option<&dyn Fn(&parse::RawFinding) -> Reviewer>,
-    ) -> Option<(Vec<Finding>, Option<super::Verdict>)> {
+    ) -> Option<parse::ModelAnswer> {
         if let Some(reason) = note {
             self.notes += 1;
             self.degraded.push(Degraded {
@@ -600,29 +638,63 @@ impl<'a> Review<'a> {
                 return None;
             }
         };
-        self.dropped += parsed.malformed;
+        self.dropped += parsed.malformed + parsed.over_limit;
+        if parsed.over_limit > 0 || parsed.cut_fields > 0 {
+            tracing::info!(%reviewer, over_limit = parsed.over_limit, cut_fields = parsed.cut_fields, "answer over its limits");
+        }
+        if parsed.over_limit > 0 {
+            self.notes += 1;
+            self.degraded.push(Degraded {
+                reviewer: reviewer.to_string(),
+                reason: format!(
+                    "answered {} findings; the first {} were kept, {} dropped (limit per answer)",
+                    parsed.findings.len() as u32 + parsed.malformed + parsed.over_limit,
+                    parsed.findings.len(),
+                    parsed.over_limit
+                ),
+            });
+        }
+        Some(parsed)
+    }
+
+    /// A specialist's findings that point inside the change.
+    fn validated(
+        &mut self,
+        reviewer: Reviewer,
+        parsed: &parse::ModelAnswer,
+        scope: &Scope,
+    ) -> Vec<Finding> {
         let mut findings = Vec::new();
         for raw in &parsed.findings {
-            let who = default_reviewer.map(|f| f(raw)).unwrap_or(reviewer);
-            match scope.validate(raw, who) {
-                Ok(f) => findings.push(f),
+            match scope.validate(raw, reviewer) {
+                Ok(f) => {
+                    if raw.fix.is_some() && f.fix.is_none() {
+                        tracing::debug!(%reviewer, path = %f.path, line = f.line, "fix longer than its lines; dropped");
+                    }
+                    findings.push(f)
+                }
                 Err(why) => {
                     tracing::debug!(%reviewer, path = %raw.path, line = raw.line, ?why, "finding dropped");
                     self.dropped += 1;
                 }
             }
         }
-        Some((findings, parsed.verdict))
+        findings
     }
 
     /// The coordinator's pass over the reviewers' findings; the local rule
     /// when it cannot run. Returns the findings and the coordinator's verdict.
+    ///
+    /// The judge works on identity: each finding it is shown has an `id`,
+    /// and each finding it answers must name the id(s) it keeps or merges.
+    /// What names none is an invention: dropped and counted. It may re-word
+    /// and re-grade; the path, the lines (within the judged findings'
+    /// lines) and the reviewer credited (one that reported it) stay theirs.
     async fn judge(
         &mut self,
         ctx: &SharedContext,
         scope: &Scope,
-        found: Vec<Finding>,
-        specialists: &[Reviewer],
+        mut found: Vec<Finding>,
     ) -> (Vec<Finding>, Option<super::Verdict>) {
         if found.is_empty() {
             // Nothing to merge; the verdict follows from no findings.
@@ -631,37 +703,45 @@ impl<'a> Review<'a> {
             });
             return (found, None);
         }
-        let message = coordinator::message(ctx, &found);
+        // The most severe are judged first should the prompt budget not
+        // hold them all.
+        found.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        let budget = prompts::model_for(&self.engine.config, Reviewer::Coordinator, self.tier)
+            .map(|m| prompts::context_tokens(&self.engine.config, &m) as usize)
+            .unwrap_or(coordinator::MIN_FINDINGS_BUDGET);
+        let (message, shown) = coordinator::message(ctx, &found, budget);
+        let unjudged = found.split_off(shown);
+        if !unjudged.is_empty() {
+            self.notes += 1;
+            self.degraded.push(Degraded {
+                reviewer: Reviewer::Coordinator.to_string(),
+                reason: format!(
+                    "{} finding(s) did not fit the coordinator's prompt budget and are shown unjudged, deduplicated locally",
+                    unjudged.len()
+                ),
+            });
+        }
         let answer = self.ask(Reviewer::Coordinator, message).await;
         self.report(Progress::ReviewerDone {
             reviewer: Reviewer::Coordinator.to_string(),
         });
-        // The coordinator keeps each finding's reviewer; when it omits it,
-        // the reviewer whose finding it overlaps is credited.
-        let origin = |raw: &parse::RawFinding| {
-            found
-                .iter()
-                .find(|f| {
-                    raw.path.trim_start_matches("./") == f.path
-                        && raw.line <= i64::from(f.end_line)
-                        && i64::from(f.line) <= raw.end_line
-                })
-                .and_then(|f| Reviewer::parse(&f.reviewer))
-                .unwrap_or(specialists[0])
-        };
-        match self.take(Reviewer::Coordinator, answer, scope, Some(&origin)) {
-            Some((judged, verdict)) => {
-                // The coordinator judges; it does not invent. A finding far
-                // from every reviewer finding is dropped.
-                let (kept, invented): (Vec<Finding>, Vec<Finding>) =
-                    judged.into_iter().partition(|j| {
-                        found.iter().any(|f| {
-                            f.path == j.path && j.line <= f.end_line + 3 && f.line <= j.end_line + 3
-                        })
-                    });
-                self.dropped += invented.len() as u32;
-                (kept, verdict)
+        let parsed = self.take(Reviewer::Coordinator, answer);
+        let judged = parsed.as_ref().and_then(|parsed| {
+            let named = parsed.findings.iter().any(|raw| !raw.ids.is_empty());
+            if named || parsed.findings.is_empty() {
+                return Some(self.by_identity(parsed, scope, &found));
             }
+            // An answer that names no finding at all ignored its format:
+            // not a judgement to act on.
+            tracing::info!("coordinator answered without finding ids");
+            self.degraded.push(Degraded {
+                reviewer: Reviewer::Coordinator.to_string(),
+                reason: "the coordinator's answer named no reviewer finding by `id`".into(),
+            });
+            None
+        });
+        let mut out = match judged {
+            Some(judged) => judged,
             None => {
                 let reason = self
                     .degraded
@@ -676,8 +756,69 @@ impl<'a> Review<'a> {
                         );
                     }
                 }
-                (coordinator::local_dedupe(found), None)
+                coordinator::local_dedupe(found)
             }
+        };
+        out.extend(coordinator::local_dedupe(unjudged));
+        (out, parsed.and_then(|p| p.verdict))
+    }
+
+    /// The coordinator's findings, each tied to the reviewer findings it
+    /// names; inventions are dropped and counted.
+    fn by_identity(
+        &mut self,
+        parsed: &parse::ModelAnswer,
+        scope: &Scope,
+        found: &[Finding],
+    ) -> Vec<Finding> {
+        let mut kept = Vec::new();
+        for raw in &parsed.findings {
+            let named: Vec<&Finding> = raw
+                .ids
+                .iter()
+                .filter_map(|&id| found.get((id as usize).checked_sub(1)?))
+                .collect();
+            let Some(&first) = named.first() else {
+                tracing::debug!(path = %raw.path, line = raw.line, "coordinator finding names no reviewer finding; dropped");
+                self.dropped += 1;
+                continue;
+            };
+            let reporters: Vec<Reviewer> = named
+                .iter()
+                .filter_map(|f| Reviewer::parse(&f.reviewer))
+                .collect();
+            let credited = raw
+                .reviewer
+                .as_deref()
+                .and_then(Reviewer::parse)
+                .filter(|r| reporters.contains(r))
+                .or_else(|| reporters.first().copied())
+                .unwrap_or(Reviewer::General);
+            let mut judged = match scope.validate(raw, credited) {
+                Ok(f) => f,
+                Err(why) => {
+                    tracing::debug!(path = %raw.path, line = raw.line, ?why, "coordinator finding dropped");
+                    self.dropped += 1;
+                    continue;
+                }
+            };
+            judged.reviewer = credited.as_str().to_string();
+            let same_file: Vec<&&Finding> =
+                named.iter().filter(|f| f.path == judged.path).collect();
+            let lo = same_file.iter().map(|f| f.line).min();
+            let hi = same_file.iter().map(|f| f.end_line).max();
+            let within = matches!((lo, hi), (Some(lo), Some(hi)) if lo <= judged.line && judged.end_line <= hi);
+            if !within {
+                // Judged findings keep their place: the reviewer's lines.
+                judged.path = first.path.clone();
+                judged.line = first.line;
+                judged.end_line = first.end_line;
+                judged.column = first.column;
+                judged.fix = first.fix.clone();
+            }
+            judged.fingerprint = String::new();
+            kept.push(judged);
         }
+        kept
     }
 }

@@ -113,25 +113,9 @@ impl Verdict {
     }
 }
 
-/// Requests, tokens and money spent on one review.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Usage {
-    pub requests: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub cached_requests: u64,
-    pub cost_usd: f64,
-}
-
-impl Usage {
-    pub fn add(&mut self, other: &Usage) {
-        self.requests += other.requests;
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.cached_requests += other.cached_requests;
-        self.cost_usd += other.cost_usd;
-    }
-}
+/// Requests, tokens and money: owned by the model client (`llm` knows no
+/// review types), re-exported here because a report carries it.
+pub use crate::llm::Usage;
 
 /// A reviewer that could not do its job, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +131,15 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A file with more findings than `review.max_findings_per_file`: how many
+/// were shown (the most severe) and how many more there were.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncated {
+    pub path: String,
+    pub shown: u32,
+    pub more: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub verdict: Verdict,
@@ -156,9 +149,13 @@ pub struct Report {
     pub degraded: Vec<Degraded>,
     #[serde(default)]
     pub skipped: Vec<Skipped>,
-    /// Model findings dropped because they pointed outside the change.
+    /// Model findings dropped: pointing outside the change, invented by the
+    /// judge pass, or past a per-answer limit.
     #[serde(default)]
     pub dropped_findings: u32,
+    /// Files whose findings were cut at `review.max_findings_per_file`.
+    #[serde(default)]
+    pub truncated: Vec<Truncated>,
 }
 
 #[cfg(test)]

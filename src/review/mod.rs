@@ -19,7 +19,7 @@ pub mod tier;
 pub use changes::{ChangeSet, FileChange};
 pub use dismissed::DismissedStore;
 pub use engine::{Engine, EngineError, Progress, ReviewOptions};
-pub use finding::{Degraded, Finding, Report, Severity, Skipped, Usage, Verdict};
+pub use finding::{Degraded, Finding, Report, Severity, Skipped, Truncated, Usage, Verdict};
 pub use tier::Tier;
 
 /// Sorts findings the way people read them: by file, then line, then the
@@ -41,13 +41,72 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
+/// Keeps at most `cap` findings per file (0: no limit), the most severe
+/// first, so that a generated file cannot flood a report, an editor or
+/// memory; says per file how many more there were. Leaves the findings
+/// sorted as [`sort_findings`] does.
+pub fn cap_per_file(findings: &mut Vec<Finding>, cap: u32) -> Vec<Truncated> {
+    let cap = cap as usize;
+    let mut truncated = Vec::new();
+    if cap == 0 {
+        sort_findings(findings);
+        return truncated;
+    }
+    findings.sort_by(|a, b| {
+        (
+            a.path.as_str(),
+            std::cmp::Reverse(a.severity),
+            a.line,
+            a.column,
+        )
+            .cmp(&(
+                b.path.as_str(),
+                std::cmp::Reverse(b.severity),
+                b.line,
+                b.column,
+            ))
+    });
+    let mut current: Option<(String, usize)> = None;
+    findings.retain(|f| {
+        match &mut current {
+            Some((path, n)) if *path == f.path => *n += 1,
+            _ => {
+                flush(&mut truncated, current.take(), cap);
+                current = Some((f.path.clone(), 1));
+            }
+        }
+        current.as_ref().is_some_and(|(_, n)| *n <= cap)
+    });
+    flush(&mut truncated, current, cap);
+    sort_findings(findings);
+    truncated
+}
+
+fn flush(truncated: &mut Vec<Truncated>, file: Option<(String, usize)>, cap: usize) {
+    if let Some((path, n)) = file.filter(|(_, n)| *n > cap) {
+        truncated.push(Truncated {
+            path,
+            shown: u32::try_from(cap).unwrap_or(u32::MAX),
+            more: u32::try_from(n - cap).unwrap_or(u32::MAX),
+        });
+    }
+}
+
 /// Runs the built-in reviewer over every file of `changes`.
 pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>) -> Report {
-    let mut findings: Vec<Finding> = changes
-        .files
-        .iter()
-        .flat_map(|f| builtin::review_file(f, false))
-        .collect();
+    review_offline_capped(changes, tier, 0)
+}
+
+/// [`review_offline`] keeping at most `cap` findings per file.
+pub fn review_offline_capped(changes: &ChangeSet, tier: Option<Tier>, cap: u32) -> Report {
+    let mut findings = Vec::new();
+    let mut truncated = Vec::new();
+    for file in &changes.files {
+        // Capped file by file, so a generated file's findings never pile up.
+        let mut found = builtin::review_file(file, false);
+        truncated.extend(cap_per_file(&mut found, cap));
+        findings.extend(found);
+    }
     sort_findings(&mut findings);
     Report {
         verdict: Verdict::from_findings(&findings),
@@ -57,5 +116,6 @@ pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>) -> Report {
         degraded: Vec::new(),
         skipped: changes.skipped.clone(),
         dropped_findings: 0,
+        truncated,
     }
 }

@@ -3,11 +3,15 @@
 //! content: a finding must name a file of the change, point at lines that
 //! exist in its new text, and touch the lines reviewers were shown (changed
 //! lines plus their context). Anything else is dropped and counted, never
-//! shown at a wrong place. Pure functions; no I/O.
+//! shown at a wrong place. Model text is hostile data: every string a
+//! finding carries is made visible-safe ([`sanitize::visible`]) and bounded
+//! here, where it enters the review layer, so every front end gets clean
+//! text. Pure functions; no I/O.
 
 use super::context::FileView;
 use super::finding::{fingerprint, Finding, Severity, Verdict};
 use super::prompts::Reviewer;
+use super::sanitize;
 use crate::diff;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -17,7 +21,23 @@ use std::ops::Range;
 const MAX_JSON_STARTS: usize = 64;
 
 /// Longest title kept (characters); longer ones are cut.
-const MAX_TITLE_CHARS: usize = 120;
+const MAX_TITLE_CHARS: usize = 200;
+
+/// Longest message kept (characters).
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// Longest fix kept (bytes); a longer one is dropped, not cut (half a fix
+/// is broken code).
+pub const MAX_FIX_BYTES: usize = 16 * 1024;
+
+/// Lines a fix may have beyond the lines its finding replaces.
+pub const FIX_SLACK_LINES: usize = 20;
+
+/// Findings taken from one answer; the rest are counted, not kept.
+pub const MAX_FINDINGS_PER_ANSWER: usize = 50;
+
+/// `id`s a judged finding may name (a merge of more is not credible).
+const MAX_IDS: usize = 16;
 
 /// A finding as a model wrote it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +50,9 @@ pub struct RawFinding {
     pub message: String,
     pub fix: Option<String>,
     pub reviewer: Option<String>,
+    /// The judge pass's reference to the findings it judged (`id`, or `ids`
+    /// for a merge); empty from a specialist.
+    pub ids: Vec<u32>,
 }
 
 /// What a model answered.
@@ -39,6 +62,10 @@ pub struct ModelAnswer {
     pub verdict: Option<Verdict>,
     /// Entries of the `findings` array that were not findings at all.
     pub malformed: u32,
+    /// Findings past [`MAX_FINDINGS_PER_ANSWER`], not kept.
+    pub over_limit: u32,
+    /// Titles and messages cut to their limit, fixes dropped for size.
+    pub cut_fields: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,7 +150,11 @@ fn from_value(value: &Value) -> Option<ModelAnswer> {
         ..ModelAnswer::default()
     };
     for item in items {
-        match raw_finding(item) {
+        if answer.findings.len() >= MAX_FINDINGS_PER_ANSWER {
+            answer.over_limit = answer.over_limit.saturating_add(1);
+            continue;
+        }
+        match raw_finding(item, &mut answer.cut_fields) {
             Some(f) => answer.findings.push(f),
             None => answer.malformed += 1,
         }
@@ -148,22 +179,47 @@ fn parse_verdict(s: &str) -> Option<Verdict> {
 
 fn int(v: Option<&Value>) -> Option<i64> {
     match v? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
+fn text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
-fn raw_finding(item: &Value) -> Option<RawFinding> {
+/// At most `max` characters of `s`, with `…` when cut (counted in `cut`).
+fn bounded(s: &str, max: usize, cut: &mut u32) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => {
+            *cut = cut.saturating_add(1);
+            format!("{}…", &s[..end])
+        }
+        None => s.to_string(),
+    }
+}
+
+/// The finding ids a judged finding names: `"id": 3`, `"id": "3"` or
+/// `"ids": [3, 4]`.
+fn ids(map: &serde_json::Map<String, Value>) -> Vec<u32> {
+    let one = |v: &Value| int(Some(v)).and_then(|n| u32::try_from(n).ok());
+    let mut out: Vec<u32> = map.get("id").and_then(one).into_iter().collect();
+    if let Some(list) = map.get("ids").and_then(Value::as_array) {
+        out.extend(list.iter().take(MAX_IDS).filter_map(one));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn raw_finding(item: &Value, cut: &mut u32) -> Option<RawFinding> {
     let map = item.as_object()?;
-    let path = text(map.get("path").or_else(|| map.get("file")))?;
+    let path = text(map.get("path").or_else(|| map.get("file")))?.to_string();
     let line = int(map.get("line").or_else(|| map.get("start_line")))?;
     let end_line = int(map.get("end_line")).unwrap_or(line).max(line);
     let severity = map
@@ -172,21 +228,24 @@ fn raw_finding(item: &Value) -> Option<RawFinding> {
         .and_then(Severity::parse_lenient)
         .unwrap_or(Severity::Suggestion);
     let title = text(map.get("title"))?;
-    let title: String = title
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(MAX_TITLE_CHARS)
-        .collect();
-    let message = text(map.get("message").or_else(|| map.get("description")))
-        .unwrap_or_else(|| title.clone());
+    let title = title.lines().next().unwrap_or("").trim();
+    let title = bounded(&sanitize::visible_line(title), MAX_TITLE_CHARS, cut);
+    let message = match text(map.get("message").or_else(|| map.get("description"))) {
+        Some(m) => bounded(&sanitize::visible(m), MAX_MESSAGE_CHARS, cut),
+        None => title.clone(),
+    };
     let fix = map
         .get("fix")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .map(str::to_string);
-    let reviewer = text(map.get("reviewer"));
+        .and_then(|fix| {
+            if fix.len() > MAX_FIX_BYTES {
+                *cut = cut.saturating_add(1);
+                return None;
+            }
+            Some(sanitize::visible(fix).into_owned())
+        });
+    let reviewer = text(map.get("reviewer")).map(str::to_string);
     Some(RawFinding {
         path,
         line,
@@ -196,6 +255,7 @@ fn raw_finding(item: &Value) -> Option<RawFinding> {
         message,
         fix,
         reviewer,
+        ids: ids(map),
     })
 }
 
@@ -311,7 +371,7 @@ impl Scope {
             title: raw.title.clone(),
             message: raw.message.clone(),
             fingerprint: String::new(),
-            fix: raw.fix.clone(),
+            fix: raw.fix.clone().filter(|fix| fix_fits(fix, line, end_line)),
         })
     }
 
@@ -330,6 +390,13 @@ impl Scope {
             })
             .unwrap_or_default()
     }
+}
+
+/// A fix replaces `line..=end_line`: one much longer than that is not a fix
+/// for this finding (and would flood an editor's edit preview).
+fn fix_fits(fix: &str, line: u32, end_line: u32) -> bool {
+    let replaced = (end_line - line + 1) as usize;
+    fix.lines().count() <= replaced + FIX_SLACK_LINES
 }
 
 /// Gives every model finding its fingerprint (path, reviewer, title, code of
@@ -367,6 +434,7 @@ mod tests {
             message: "m".into(),
             fix: None,
             reviewer: None,
+            ids: Vec::new(),
         }
     }
 
@@ -455,6 +523,151 @@ mod tests {
                     if let Ok(f) = scope.validate(raw, Reviewer::General) {
                         assert_eq!(f.path, "src/a.rs");
                         assert!((1..=3).contains(&f.line) && f.end_line <= 3, "{text}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A random JSON value of the kinds a broken or hostile model writes.
+    fn hostile_value(rng: &mut rand::rngs::StdRng, depth: u32) -> Value {
+        use rand::Rng;
+        const STRINGS: &[&str] = &[
+            "src/a.rs",
+            "./src/a.rs",
+            "../etc/passwd",
+            "critical",
+            "warning",
+            "\u{1b}[2J\u{1b}]0;t\u{7}",
+            "\u{1b}]8;;https://evil\u{1b}\\x\u{1b}]8;;\u{1b}\\",
+            "a\rb\u{8}c\u{7f}\u{9b}31m",
+            "\u{202e}abc\u{2066}\u{200f}\u{61c}",
+            "line\nnext\ttab\r\n",
+            "```json\n{\"findings\": []}\n```",
+            "",
+            "é😀\u{2028}",
+        ];
+        match rng.random_range(0..if depth > 2 { 6 } else { 8 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.random()),
+            2 => serde_json::json!(rng.random_range(-5i64..40)),
+            3 => [
+                serde_json::json!(1e300),
+                serde_json::json!(-1e300),
+                serde_json::json!(1.5),
+                serde_json::json!(u64::MAX),
+                serde_json::json!(i64::MIN),
+            ][rng.random_range(0..5)]
+            .clone(),
+            4 => Value::String(STRINGS[rng.random_range(0..STRINGS.len())].to_string()),
+            5 => Value::String("\u{1b}x".repeat(rng.random_range(0..1500))),
+            6 => Value::Array(
+                (0..rng.random_range(0..4))
+                    .map(|_| hostile_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let keys = [
+                    "path", "line", "end_line", "severity", "title", "message", "fix", "id", "ids",
+                    "reviewer", "findings",
+                ];
+                let mut map = serde_json::Map::new();
+                for _ in 0..rng.random_range(0..9) {
+                    let key = keys[rng.random_range(0..keys.len())];
+                    map.insert(key.into(), hostile_value(rng, depth + 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// A finding-shaped object whose fields are random and often hostile.
+    fn hostile_finding(rng: &mut rand::rngs::StdRng) -> Value {
+        use rand::Rng;
+        let mut f = serde_json::json!({"path": "src/a.rs", "line": rng.random_range(0..5),
+            "title": "t", "message": "m"});
+        for key in [
+            "path", "line", "end_line", "severity", "title", "message", "fix", "id", "ids",
+        ] {
+            if rng.random_bool(0.4) {
+                f[key] = hostile_value(rng, 1);
+            }
+        }
+        if rng.random_bool(0.1) {
+            f["message"] = Value::String("\u{1b}[2J".repeat(1200));
+        }
+        if rng.random_bool(0.1) {
+            f["fix"] = Value::String("x\u{7}\n".repeat(rng.random_range(1..7_000)));
+        }
+        f
+    }
+
+    #[test]
+    fn hostile_answers_never_panic_and_every_finding_is_bounded_and_visible() {
+        use rand::{Rng, SeedableRng};
+        let file = FileChange::new_file("src/a.rs", "a\nb\nc\n".into());
+        let (scope, _) = scope_of(&file);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e37_79b9);
+        for round in 0..800 {
+            let n = if rng.random_bool(0.05) {
+                rng.random_range(50..200)
+            } else {
+                rng.random_range(0..6)
+            };
+            let findings: Vec<Value> = (0..n)
+                .map(|_| {
+                    if rng.random_bool(0.8) {
+                        hostile_finding(&mut rng)
+                    } else {
+                        hostile_value(&mut rng, 1)
+                    }
+                })
+                .collect();
+            let mut text =
+                serde_json::json!({"verdict": hostile_value(&mut rng, 2), "findings": findings})
+                    .to_string();
+            match rng.random_range(0..5) {
+                0 => text = format!("Sure!\n```json\n{text}\n```\nand ```nested ```json\n{{}}```"),
+                1 => text = format!("prose {{ [ {text} trailing {{"),
+                2 => {
+                    // Truncated mid-answer, at a character boundary.
+                    let mut cut = rng.random_range(0..=text.len());
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    text.truncate(cut);
+                }
+                _ => {}
+            }
+            let Ok(answer) = parse_answer(&text) else {
+                continue;
+            };
+            assert!(
+                answer.findings.len() <= MAX_FINDINGS_PER_ANSWER,
+                "round {round}"
+            );
+            for raw in &answer.findings {
+                assert!(
+                    sanitize::is_visible(&raw.title) && !raw.title.contains('\n'),
+                    "round {round}: {:?}",
+                    raw.title
+                );
+                assert!(raw.title.chars().count() <= MAX_TITLE_CHARS + 1);
+                assert!(
+                    sanitize::is_visible(&raw.message),
+                    "round {round}: {:?}",
+                    raw.message
+                );
+                assert!(raw.message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+                if let Some(fix) = &raw.fix {
+                    assert!(sanitize::is_visible(fix) && fix.len() <= MAX_FIX_BYTES * 3);
+                }
+                assert!(raw.ids.len() <= MAX_IDS + 1);
+                if let Ok(f) = scope.validate(raw, Reviewer::General) {
+                    assert_eq!(f.path, "src/a.rs");
+                    assert!((1..=3).contains(&f.line) && f.line <= f.end_line && f.end_line <= 3);
+                    if let Some(fix) = &f.fix {
+                        assert!(fix.lines().count() <= 3 + FIX_SLACK_LINES);
                     }
                 }
             }

@@ -23,7 +23,7 @@
 //! `answer("{\"findings\": []}")`).
 //!
 //! Behaviours: `answer` (with `.after(latency)`, `.in_chunks(n, delay)`,
-//! `.with_usage(p, c)`, `.without_usage()`, `.finish(reason)`,
+//! `.with_usage(p, c)`, `.with_raw_usage(json)`, `.without_usage()`, `.finish(reason)`,
 //! `.ignoring_stream()`), `length`
 //! (finish_reason "length"), `status` / `too_many_requests` / `unavailable`
 //! (with `Retry-After`), `unauthorized`, `context_overflow`, `hang` (never
@@ -64,6 +64,8 @@ pub enum Behaviour {
         chunk_delay: Duration,
         /// `(prompt_tokens, completion_tokens)`; `None` = estimated from text.
         usage: Option<(u64, u64)>,
+        /// Sent as `usage` verbatim instead (a broken or hostile gateway's).
+        raw_usage: Option<serde_json::Value>,
         send_usage: bool,
         finish_reason: String,
         /// Answer with one JSON body even when asked to stream.
@@ -91,6 +93,7 @@ impl Behaviour {
             chunks: 1,
             chunk_delay: Duration::ZERO,
             usage: None,
+            raw_usage: None,
             send_usage: true,
             finish_reason: "stop".into(),
             ignore_stream: false,
@@ -185,6 +188,14 @@ impl Behaviour {
     pub fn with_usage(mut self, prompt_tokens: u64, completion_tokens: u64) -> Self {
         if let Behaviour::Answer { usage, .. } = &mut self {
             *usage = Some((prompt_tokens, completion_tokens));
+        }
+        self
+    }
+
+    /// Sends `usage` exactly as given (negative counts, wrong types...).
+    pub fn with_raw_usage(mut self, value: serde_json::Value) -> Self {
+        if let Behaviour::Answer { raw_usage, .. } = &mut self {
+            *raw_usage = Some(value);
         }
         self
     }
@@ -570,6 +581,7 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
             chunks,
             chunk_delay,
             usage,
+            raw_usage,
             send_usage,
             finish_reason,
             ignore_stream,
@@ -578,13 +590,16 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
                 return plain(503, "text/plain", "shutting down");
             }
             let (p, c) = usage.unwrap_or_else(|| (estimate(&req.prompt()), estimate(&content)));
+            let usage_json = raw_usage.unwrap_or_else(
+                || serde_json::json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}),
+            );
             if !req.is_stream() || ignore_stream {
                 let mut body = serde_json::json!({
                     "id": "fake", "object": "chat.completion", "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
                 });
                 if send_usage {
-                    body["usage"] = serde_json::json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
+                    body["usage"] = usage_json;
                 }
                 return plain(200, "application/json", body.to_string());
             }
@@ -611,7 +626,7 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
                     let _ = tx.unbounded_send(Ok(sse(serde_json::json!({
                         "id": "fake", "object": "chat.completion.chunk", "model": model,
                         "choices": [],
-                        "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+                        "usage": usage_json
                     }))));
                 }
                 let _ = tx.unbounded_send(Ok(Bytes::from_static(b"data: [DONE]\n\n")));

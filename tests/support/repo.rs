@@ -118,20 +118,12 @@ impl TestRepo {
 
     /// Runs git in the repository; panics with its stderr when it fails.
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("HOME", self.home.path())
-            .output()
-            .expect("git is installed");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        git_at(self.dir.path(), self.home.path(), args)
+    }
+
+    /// Runs git in `dir` (a submodule's folder, say), isolated like [`git`](Self::git).
+    pub fn git_in(dir: &Path, args: &[&str]) -> String {
+        git_at(dir, dir, args)
     }
 
     /// Stages everything and commits it.
@@ -192,6 +184,28 @@ impl TestRepo {
         );
         run
     }
+}
+
+fn git_at(dir: &Path, home: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", home)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_ALLOW_PROTOCOL", "file")
+        .output()
+        .expect("git is installed");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs a prepared command to completion.
