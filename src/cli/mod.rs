@@ -67,6 +67,10 @@ pub struct CheckArgs {
     /// Revision to compare against.
     #[arg(long, default_value = "HEAD", value_name = "REV")]
     pub base: String,
+    /// Review the index (what the next commit will hold) instead of the
+    /// working tree: unstaged edits and untracked files are left out.
+    #[arg(long)]
+    pub staged: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = format::Format::Text)]
     pub format: format::Format,
@@ -127,7 +131,11 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let base = repo.resolve_base(&args.base)?;
     let pathspecs = pathspecs(&repo, &base, &cwd, &args.paths)?;
     tracing::debug!(root = %repo.root().display(), base = %base.id(), "repository ready");
-    let changes = ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?;
+    let changes = if args.staged {
+        ChangeSet::from_index(&repo, &base, &pathspecs, &loaded.config.review)?
+    } else {
+        ChangeSet::from_worktree(&repo, &base, &pathspecs, &loaded.config.review)?
+    };
     tracing::debug!(
         files = changes.files.len(),
         skipped = changes.skipped.len(),
@@ -138,10 +146,17 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
 
     let rendered = match args.format {
         format::Format::Text => {
+            // The quoted code lines show a detected secret masked.
             let sources = changes
                 .files
                 .iter()
-                .map(|f| (f.path.clone(), f.new_text.clone()))
+                .map(|f| {
+                    let secrets = review::redact::Redactor::from_findings(
+                        report.findings.iter().filter(|x| x.path == f.path),
+                        |_| Some(f.new_text.as_str()),
+                    );
+                    (f.path.clone(), secrets.scrub(&f.new_text).into_owned())
+                })
                 .collect();
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             format::text(&report, &sources, color)

@@ -224,48 +224,7 @@ impl Repo {
         find.renames(true).for_untracked(true);
         diff.find_similar(Some(&mut find))?;
 
-        let mut out = Vec::new();
-        for delta in diff.deltas() {
-            let path_of = |f: git2::DiffFile<'_>| {
-                f.path()
-                    .map(|p| p.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_default()
-            };
-            let new_path = path_of(delta.new_file());
-            tracing::debug!(status = ?delta.status(), path = %new_path, "changed path");
-            let gitlink = |f: git2::DiffFile<'_>| f.mode() == git2::FileMode::Commit;
-            let submodule = gitlink(delta.old_file()) || gitlink(delta.new_file());
-            let kind = match delta.status() {
-                git2::Delta::Added
-                | git2::Delta::Untracked
-                | git2::Delta::Deleted
-                | git2::Delta::Renamed
-                | git2::Delta::Copied
-                | git2::Delta::Modified
-                | git2::Delta::Typechange
-                    if submodule =>
-                {
-                    ChangeKind::Submodule
-                }
-                git2::Delta::Added => ChangeKind::Added,
-                git2::Delta::Untracked => ChangeKind::Untracked,
-                git2::Delta::Deleted => ChangeKind::Deleted,
-                git2::Delta::Renamed | git2::Delta::Copied => ChangeKind::Renamed {
-                    from: path_of(delta.old_file()),
-                },
-                git2::Delta::Modified | git2::Delta::Typechange => ChangeKind::Modified,
-                _ => continue,
-            };
-            let gone = delta.status() == git2::Delta::Deleted;
-            let path = if kind == ChangeKind::Deleted || (gone && kind == ChangeKind::Submodule) {
-                path_of(delta.old_file())
-            } else {
-                new_path
-            };
-            if !path.is_empty() {
-                out.push(ChangedPath { path, kind });
-            }
-        }
+        let mut out: Vec<ChangedPath> = diff.deltas().filter_map(changed_path).collect();
         // `ignore_submodules` also hides a submodule moved to another
         // commit in the index; tree→index compares the recorded commits
         // only (no walk into the submodule's working tree), so ask it.
@@ -308,6 +267,59 @@ impl Repo {
         Ok(merge_duplicates(out))
     }
 
+    /// Paths whose staged content (the index) differs from `base`: exactly
+    /// what the next commit will hold. Unstaged edits and untracked files
+    /// are not part of it; renames are detected.
+    pub fn staged_paths(
+        &self,
+        base: &Base,
+        pathspecs: &[String],
+    ) -> Result<Vec<ChangedPath>, GitError> {
+        let repo = self.lock();
+        let tree = match base.tree {
+            Some(id) => Some(repo.find_tree(id)?),
+            None => None,
+        };
+        let mut opts = git2::DiffOptions::new();
+        opts.include_typechange(true)
+            .ignore_submodules(false)
+            .disable_pathspec_match(true)
+            .skip_binary_check(true);
+        for spec in pathspecs {
+            opts.pathspec(spec);
+        }
+        let mut diff = repo.diff_tree_to_index(tree.as_ref(), None, Some(&mut opts))?;
+        let mut find = git2::DiffFindOptions::new();
+        find.renames(true);
+        diff.find_similar(Some(&mut find))?;
+        Ok(merge_duplicates(
+            diff.deltas().filter_map(changed_path).collect(),
+        ))
+    }
+
+    /// The staged bytes of `path` (repository-relative), or `None` when the
+    /// index has no file there. `Err` with the blob's size when it is over
+    /// `limit`, so that nothing large is read.
+    pub fn index_blob(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Result<Vec<u8>, u64>>, GitError> {
+        let repo = self.lock();
+        let index = repo.index()?;
+        let Some(entry) = index.get_path(Path::new(path), 0) else {
+            return Ok(None);
+        };
+        let odb = repo.odb()?;
+        if let Ok((size, _)) = odb.read_header(entry.id) {
+            if size as u64 > limit {
+                return Ok(Some(Err(size as u64)));
+            }
+        }
+        let blob = repo.find_blob(entry.id)?;
+        Ok(Some(Ok(blob.content().to_vec())))
+    }
+
     /// Repository-relative `/`-separated form of an absolute path inside the
     /// working tree, or `None` when it lies outside.
     pub fn relative_path(&self, path: &Path) -> Option<String> {
@@ -327,6 +339,48 @@ impl Repo {
         let s = rel.to_string_lossy().replace('\\', "/");
         (!s.is_empty()).then_some(s)
     }
+}
+
+/// What one delta of a diff means for a review; `None` for what is not a
+/// change (unmodified, ignored, unreadable entries).
+fn changed_path(delta: git2::DiffDelta<'_>) -> Option<ChangedPath> {
+    let path_of = |f: git2::DiffFile<'_>| {
+        f.path()
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default()
+    };
+    let new_path = path_of(delta.new_file());
+    tracing::debug!(status = ?delta.status(), path = %new_path, "changed path");
+    let gitlink = |f: git2::DiffFile<'_>| f.mode() == git2::FileMode::Commit;
+    let submodule = gitlink(delta.old_file()) || gitlink(delta.new_file());
+    let kind = match delta.status() {
+        git2::Delta::Added
+        | git2::Delta::Untracked
+        | git2::Delta::Deleted
+        | git2::Delta::Renamed
+        | git2::Delta::Copied
+        | git2::Delta::Modified
+        | git2::Delta::Typechange
+            if submodule =>
+        {
+            ChangeKind::Submodule
+        }
+        git2::Delta::Added => ChangeKind::Added,
+        git2::Delta::Untracked => ChangeKind::Untracked,
+        git2::Delta::Deleted => ChangeKind::Deleted,
+        git2::Delta::Renamed | git2::Delta::Copied => ChangeKind::Renamed {
+            from: path_of(delta.old_file()),
+        },
+        git2::Delta::Modified | git2::Delta::Typechange => ChangeKind::Modified,
+        _ => return None,
+    };
+    let gone = delta.status() == git2::Delta::Deleted;
+    let path = if kind == ChangeKind::Deleted || (gone && kind == ChangeKind::Submodule) {
+        path_of(delta.old_file())
+    } else {
+        new_path
+    };
+    (!path.is_empty()).then_some(ChangedPath { path, kind })
 }
 
 /// One entry per path. Should a path show up both as deleted and as added or

@@ -74,6 +74,18 @@ impl ChangeSet {
         Self::from_changed_paths(repo, base, changed, config)
     }
 
+    /// Collects the staged changes (the index) against `base`: what the
+    /// next commit will hold, whatever the working tree says now.
+    pub fn from_index(
+        repo: &Repo,
+        base: &Base,
+        pathspecs: &[String],
+        config: &ReviewConfig,
+    ) -> Result<Self, GitError> {
+        let changed = repo.staged_paths(base, pathspecs)?;
+        Self::collect(repo, base, changed, config, NewSide::Index)
+    }
+
     /// Reads old and new text of already listed paths. Split from
     /// [`from_worktree`](Self::from_worktree) because the working tree can
     /// change between listing and reading: a file gone by then is skipped
@@ -83,6 +95,16 @@ impl ChangeSet {
         base: &Base,
         changed_paths: Vec<ChangedPath>,
         config: &ReviewConfig,
+    ) -> Result<Self, GitError> {
+        Self::collect(repo, base, changed_paths, config, NewSide::WorkTree)
+    }
+
+    fn collect(
+        repo: &Repo,
+        base: &Base,
+        changed_paths: Vec<ChangedPath>,
+        config: &ReviewConfig,
+        side: NewSide,
     ) -> Result<Self, GitError> {
         let exclude = globs(&config.exclude);
         let mut set = ChangeSet::default();
@@ -104,15 +126,22 @@ impl ChangeSet {
                 ChangeKind::Added | ChangeKind::Untracked => String::new(),
                 _ => changed.path.clone(),
             };
-            let new_bytes = if changed.kind == ChangeKind::Deleted {
-                Some(Vec::new())
-            } else {
-                match read_limited(&repo.root().join(&changed.path), config.max_file_bytes) {
-                    Ok(bytes) => Some(bytes),
-                    Err(reason) => {
-                        set.skip(&changed.path, &reason);
-                        None
-                    }
+            let read = match side {
+                _ if deleted => Ok(Vec::new()),
+                NewSide::WorkTree => {
+                    read_limited(&repo.root().join(&changed.path), config.max_file_bytes)
+                }
+                NewSide::Index => match repo.index_blob(&changed.path, config.max_file_bytes)? {
+                    Some(Ok(bytes)) => Ok(bytes),
+                    Some(Err(size)) => Err(too_large(size, config.max_file_bytes)),
+                    None => Err("not in the index".into()),
+                },
+            };
+            let new_bytes = match read {
+                Ok(bytes) => Some(bytes),
+                Err(reason) => {
+                    set.skip(&changed.path, &reason);
+                    None
                 }
             };
             let Some(new_bytes) = new_bytes else { continue };
@@ -203,6 +232,14 @@ impl ChangeSet {
 /// Why a submodule change is listed under `skipped`.
 const SUBMODULE: &str =
     "submodule: another repository's commit, not reviewed here; run redline in the submodule";
+
+/// Where the new text of a change is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewSide {
+    WorkTree,
+    /// The index (`check --staged`).
+    Index,
+}
 
 /// Reads a file unless it is over `limit`; a file deleted between listing
 /// and reading, or unreadable, becomes a reason to skip.

@@ -13,6 +13,7 @@ pub mod hunk_cache;
 pub mod noise;
 pub mod parse;
 pub mod prompts;
+pub mod redact;
 pub mod sanitize;
 pub mod tier;
 
