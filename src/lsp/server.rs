@@ -374,7 +374,11 @@ impl LanguageServer for Server {
         let mut actions = Vec::new();
         for d in &params.context.diagnostics {
             if let Some(data) = proto::data_of(d) {
-                actions.extend(proto::actions_for(&uri, d, &data, &doc.rope, enc));
+                let current = doc
+                    .findings
+                    .iter()
+                    .find(|t| t.finding.fingerprint == data.fingerprint);
+                actions.extend(proto::actions_for(&uri, d, &data, current, &doc.rope, enc));
             }
         }
         if !actions.is_empty() && doc.findings.len() > 1 {

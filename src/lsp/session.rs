@@ -7,7 +7,7 @@
 //! document is still at the version it reviewed.
 
 use super::proto;
-use super::text::{self, EditRange};
+use super::text::EditRange;
 use super::tracking::{self, Tracked};
 use super::workspace::Workspace;
 use crate::config::Trigger;
@@ -254,8 +254,7 @@ impl Session {
         let doc = &mut *doc;
         let mut moved = false;
         for (range, text) in changes {
-            moved |= tracking::move_through_edit(&mut doc.findings, &doc.rope, range, &text, enc);
-            text::apply_edit(&mut doc.rope, range, &text, enc);
+            moved |= tracking::apply_change(&mut doc.rope, &mut doc.findings, range, &text, enc);
         }
         doc.version = version;
         if let Some(review) = doc.review.take() {
