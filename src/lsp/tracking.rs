@@ -140,18 +140,48 @@ impl<'a> Mapping<'a> {
         }
     }
 
+    /// The new offset of old offset `p` as the end of a span: text inserted
+    /// at `p` lands after it. `None` when the edit deleted what was before.
+    fn end_offset(&self, p: usize) -> Option<usize> {
+        let CharEdit {
+            start,
+            end,
+            inserted,
+        } = self.edit;
+        if p <= start {
+            Some(p)
+        } else if p >= end {
+            Some(p - (end - start) + inserted)
+        } else {
+            None
+        }
+    }
+
     /// Whether the edit changes old characters `a..b` (for an empty span:
     /// deletes the point `a`). Text inserted at either end does not.
     fn touches(&self, a: usize, b: usize) -> bool {
-        let CharEdit { start, end, .. } = self.edit;
-        (start < b && end > a) || (start == end && a < start && start < b)
+        let CharEdit {
+            start,
+            end,
+            inserted,
+        } = self.edit;
+        if start == end {
+            inserted > 0 && a < start && start < b
+        } else {
+            start < b && end > a
+        }
     }
 
-    /// The line, in the new text, of old offset `p`. A deleted character
-    /// keeps its distance from the edit's first line, within the lines the
-    /// inserted text now covers.
-    fn line_of(&self, p: usize) -> usize {
-        let line = match self.offset(p) {
+    /// The line, in the new text, of old offset `p` (as a span's start, or
+    /// as its end with `end`). A deleted position keeps its distance from
+    /// the edit's first line, within the lines the inserted text now covers.
+    fn line_of(&self, p: usize, end: bool) -> usize {
+        let moved = if end {
+            self.end_offset(p)
+        } else {
+            self.offset(p)
+        };
+        let line = match moved {
             Some(q) => self.after.char_to_line(q.min(self.after.len_chars())),
             None => {
                 let down = self.before.char_to_line(p) - self.first_line;
@@ -180,18 +210,25 @@ fn place(t: &mut Tracked, map: &Mapping<'_>, blank_insert: bool) -> Option<bool>
     let end_line = end_line.clamp(line, last);
     let (lines_start, _) = line_bounds(before, line);
     let (end_line_start, lines_end) = line_bounds(before, end_line);
+    // Whole lines end after the last one's line break: joining the next
+    // line onto a finding edits its lines.
+    let lines_next = if end_line < last {
+        before.line_to_char(end_line + 1)
+    } else {
+        before.len_chars()
+    };
     // The span: the finding's characters while its columns hold, else its
-    // lines' text.
+    // whole lines.
     let (a, b) = if t.exact {
         let col = |c: u32| c.saturating_sub(1) as usize;
         let a = (lines_start + col(t.finding.column)).min(line_bounds(before, line).1);
         let b = match t.finding.end_column {
             Some(c) => (end_line_start + col(c)).min(lines_end),
-            None => lines_end,
+            None => lines_next,
         };
         (a, b.max(a))
     } else {
-        (lines_start, lines_end)
+        (lines_start, lines_next)
     };
     let CharEdit { start, end, .. } = map.edit;
     // An empty span's point deleted counts as touched too.
@@ -207,19 +244,30 @@ fn place(t: &mut Tracked, map: &Mapping<'_>, blank_insert: bool) -> Option<bool>
     if blank_insert && erased {
         return None;
     }
-    let first = map.line_of(a);
-    let new_last = if b > a { map.line_of(b - 1) } else { first }.max(first);
+    let first = map.line_of(a, false);
+    // The last line is that of the span's last character; a span ending at
+    // the very start of a line (or at the end of an empty last line) ends
+    // on that line.
+    let new_last = if b > a && b > end_line_start {
+        map.line_of(b - 1, false)
+    } else {
+        map.line_of(b, true)
+    }
+    .max(first);
     if touched && (first..=new_last).all(|l| after.line(l).chars().all(char::is_whitespace)) {
         // Nothing but blank lines is left where the finding was.
         return None;
     }
-    let unedited = t.unedited && lines_unchanged(map, line, end_line);
+    // Lines as reviewed are placed exactly, whatever happened next to them.
+    let unchanged = lines_unchanged(map, line, end_line).filter(|_| t.unedited);
+    let unedited = unchanged.is_some();
+    let (first, new_last) = unchanged.unwrap_or((first, new_last));
     let (mut column, mut end_column) = (t.finding.column, t.finding.end_column);
     if let (true, Some(new_a)) = (t.exact && !touched, map.offset(a)) {
         column = (new_a - after.line_to_char(first)) as u32 + 1;
         if end_column.is_some() {
             let new_b = if b > a {
-                map.offset(b - 1).map_or(new_a, |q| q + 1)
+                map.end_offset(b).unwrap_or(new_a)
             } else {
                 new_a
             };
@@ -246,35 +294,25 @@ fn place(t: &mut Tracked, map: &Mapping<'_>, blank_insert: bool) -> Option<bool>
     Some(changed)
 }
 
-/// Whether old lines `line..=end_line` are, after the edit, still whole
-/// lines holding exactly the same text (nothing joined before or after).
-fn lines_unchanged(map: &Mapping<'_>, line: usize, end_line: usize) -> bool {
+/// Where old lines `line..=end_line` are after the edit, if they are still
+/// whole lines holding exactly the same text (nothing joined before or
+/// after).
+fn lines_unchanged(map: &Mapping<'_>, line: usize, end_line: usize) -> Option<(usize, usize)> {
     let (start, _) = line_bounds(map.before, line);
     let (_, end) = line_bounds(map.before, end_line);
     if map.touches(start, end) {
-        return false;
+        return None;
     }
     let after = map.after;
-    let Some(new_start) = map.offset(start) else {
-        return false;
-    };
-    let new_end = if end > start {
-        match map.offset(end - 1) {
-            Some(q) => q + 1,
-            None => return false,
-        }
-    } else {
-        new_start
-    };
+    let new_start = map.offset(start)?;
+    let new_end = map.end_offset(end)?;
     let first = after.char_to_line(new_start.min(after.len_chars()));
-    let last = if end > start {
-        after.char_to_line(new_end - 1)
-    } else {
-        first
-    };
-    last - first == end_line - line
+    let last = after.char_to_line(new_end.min(after.len_chars()));
+    let whole = last >= first
+        && last - first == end_line - line
         && line_bounds(after, first).0 == new_start
-        && line_bounds(after, last).1 == new_end
+        && line_bounds(after, last).1 == new_end;
+    whole.then_some((first, last))
 }
 
 #[cfg(test)]
