@@ -8,8 +8,10 @@
 //! - `proto`: findings to diagnostics, diagnostics to code actions;
 //! - `workspace`: one repository's config, engine, base blobs, dismissals;
 //! - `session`: documents, scheduling, publishing (the ordering rules);
+//! - `commands`: `workspace/executeCommand` arguments, checked;
 //! - `server`: the `LanguageServer` handlers.
 
+mod commands;
 pub mod proto;
 mod server;
 pub mod session;
