@@ -292,7 +292,7 @@ fn check(
     enc: Encoding,
 ) -> Result<(), String> {
     let text = model.text();
-    if rope.to_string() != text {
+    if *rope != text.as_str() {
         return Err(format!(
             "the rope holds {:?}, the editor {text:?}",
             rope.to_string()
