@@ -4,7 +4,10 @@
 //! synchronously and hand diagnostics to one publisher task over a channel,
 //! so publications leave in the order the edits arrived, each stamped with
 //! the version it was computed for. A review result is dropped unless the
-//! document is still at the version it reviewed.
+//! document is still at the version it reviewed. A buffer with nothing to
+//! diff against (untitled, outside any repository, in one that cannot be
+//! read) still gets the built-in secret rules; one that cannot be reviewed
+//! at all (a `git:` URI) is skipped with its reason.
 
 use super::proto;
 use super::text::EditRange;

@@ -264,14 +264,15 @@ fn place(t: &mut Tracked, map: &Mapping<'_>, blank_insert: bool) -> Option<bool>
     let (first, new_last) = unchanged.unwrap_or((first, new_last));
     let (mut column, mut end_column) = (t.finding.column, t.finding.end_column);
     if let (true, Some(new_a)) = (t.exact && !touched, map.offset(a)) {
-        column = (new_a - after.line_to_char(first)) as u32 + 1;
+        // Saturating: a column is never worth a panic.
+        column = new_a.saturating_sub(after.line_to_char(first)) as u32 + 1;
         if end_column.is_some() {
             let new_b = if b > a {
                 map.end_offset(b).unwrap_or(new_a)
             } else {
                 new_a
             };
-            end_column = Some((new_b - after.line_to_char(new_last)) as u32 + 1);
+            end_column = Some(new_b.saturating_sub(after.line_to_char(new_last)) as u32 + 1);
         }
     }
     let exact = t.exact && !touched;
