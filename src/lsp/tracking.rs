@@ -109,16 +109,30 @@ struct Mapping<'a> {
     first_line: usize,
     /// Line, in the new text, of the first character after the insertion.
     resume_line: usize,
+    /// Old lines after this one only move, by the second number of lines:
+    /// the edit changed no character or line break from their start on.
+    shift_after: Option<(usize, i64)>,
 }
 
 impl<'a> Mapping<'a> {
     fn new(before: &'a Rope, after: &'a Rope, edit: CharEdit) -> Self {
         let resume = (edit.start + edit.inserted).min(after.len_chars());
+        // The first line starting after the edit's end is still a line
+        // start afterwards, and every break after it is unchanged: measure
+        // how far it moved once, from the texts themselves.
+        let next = before.char_to_line(edit.end.min(before.len_chars())) + 1;
+        let shift_after = (next < before.len_lines()).then(|| {
+            let old_start = before.line_to_char(next);
+            let new_start = old_start - (edit.end - edit.start) + edit.inserted;
+            let new_line = after.char_to_line(new_start.min(after.len_chars()));
+            (next, new_line as i64 - next as i64)
+        });
         Self {
             before,
             after,
             first_line: before.char_to_line(edit.start.min(before.len_chars())),
             resume_line: after.char_to_line(resume),
+            shift_after,
             edit,
         }
     }
@@ -208,6 +222,17 @@ fn place(t: &mut Tracked, map: &Mapping<'_>, blank_insert: bool) -> Option<bool>
         return None;
     }
     let end_line = end_line.clamp(line, last);
+    // Far from the edit (a line of margin on either side), nothing but the
+    // line numbers can change: no rope lookups per finding.
+    if end_line + 1 < map.first_line {
+        return Some(false);
+    }
+    if let Some((from, delta)) = map.shift_after.filter(|&(from, _)| line > from) {
+        debug_assert!(from as i64 + delta >= 0);
+        t.line = (line as i64 + delta) as u32;
+        t.end_line = (end_line as i64 + delta) as u32;
+        return Some(delta != 0);
+    }
     let (lines_start, _) = line_bounds(before, line);
     let (end_line_start, lines_end) = line_bounds(before, end_line);
     // Whole lines end after the last one's line break: joining the next
