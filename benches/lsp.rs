@@ -15,8 +15,8 @@ use criterion::{criterion_group, BatchSize, Criterion};
 use lsp_client::{ClientOptions, LspClient, TestRepo, TIMEOUT};
 use redline::diff::position::Encoding;
 use redline::lsp::proto;
-use redline::lsp::text::{apply_edit, EditRange};
-use redline::lsp::tracking::{move_through_edit, Tracked};
+use redline::lsp::text::EditRange;
+use redline::lsp::tracking::{apply_change, Tracked};
 use redline::review::{Finding, Severity};
 use ropey::Rope;
 use serde_json::json;
@@ -66,8 +66,7 @@ fn edit_and_move(c: &mut Criterion) {
         b.iter_batched(
             || (rope.clone(), tracked.clone()),
             |(mut rope, mut tracked)| {
-                move_through_edit(&mut tracked, &rope, edit, "x = 1\n", Encoding::Utf16);
-                apply_edit(&mut rope, edit, "x = 1\n", Encoding::Utf16);
+                apply_change(&mut rope, &mut tracked, edit, "x = 1\n", Encoding::Utf16);
                 (rope, tracked)
             },
             BatchSize::SmallInput,

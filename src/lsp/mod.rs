@@ -8,11 +8,13 @@
 //! - `proto`: findings to diagnostics, diagnostics to code actions;
 //! - `workspace`: one repository's config, engine, base blobs, dismissals;
 //! - `session`: documents, scheduling, publishing (the ordering rules);
+//! - `commands`: `workspace/executeCommand` arguments, checked;
 //! - `server`: the `LanguageServer` handlers;
 //! - `ask`: server→client requests, each with a deadline;
 //! - `transport`: stdio framing that survives bad input, and when to exit.
 
 pub mod ask;
+mod commands;
 pub mod proto;
 mod server;
 pub mod session;

@@ -145,31 +145,29 @@ pub fn data_of(d: &Diagnostic) -> Option<DiagnosticData> {
     serde_json::from_value(d.data.clone()?).ok()
 }
 
-/// Code actions for one redline diagnostic of `uri`. `rope` gives the
-/// line ends for the fix edit.
+/// Code actions for one redline diagnostic of `uri`. `current` is the
+/// server's finding with the diagnostic's fingerprint, where the edits so
+/// far have moved it: the fix edits its current lines (the client's copy of
+/// the diagnostic may be a publication behind), and is offered only while
+/// those lines are exactly the reviewed ones. `rope` gives the line ends.
 pub fn actions_for(
     uri: &Uri,
     d: &Diagnostic,
     data: &DiagnosticData,
+    current: Option<&Tracked>,
     rope: &Rope,
     enc: Encoding,
 ) -> Vec<CodeActionOrCommand> {
     let uri_arg = serde_json::Value::String(uri.as_str().to_string());
     let fp = serde_json::Value::String(data.fingerprint.clone());
     let mut out = Vec::new();
-    if let Some(fix) = &data.fix {
+    let fixable = current.filter(|t| t.unedited && t.finding.fingerprint == data.fingerprint);
+    if let Some((t, fix)) = fixable.and_then(|t| Some((t, t.finding.fix.as_ref()?))) {
         out.push(CodeActionOrCommand::CodeAction(CodeAction {
             title: TITLE_FIX.into(),
             kind: Some(CodeActionKind::QUICKFIX),
             diagnostics: Some(vec![d.clone()]),
-            edit: Some(fix_edit(
-                uri,
-                d.range.start.line,
-                d.range.end.line,
-                fix,
-                rope,
-                enc,
-            )),
+            edit: Some(fix_edit(uri, t.line, t.end_line, fix, rope, enc)),
             is_preferred: Some(true),
             ..Default::default()
         }));
@@ -248,8 +246,11 @@ pub fn fix_edit(
             fix.trim_end_matches(['\n', '\r']).to_string(),
         )
     };
-    if next < rope.len_lines() && !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+    if next < rope.len_lines() && !text.is_empty() && !text.ends_with(['\n', '\r']) {
+        // The line break the replaced lines had (a CRLF file stays CRLF).
+        let line = rope.line(end_line as usize);
+        let content = line_len_chars(line);
+        text.extend(line.chars().skip(content));
     }
     let mut changes = HashMap::new();
     changes.insert(
@@ -351,7 +352,7 @@ mod tests {
         let titles = |t: &Tracked| {
             let d = diagnostic(t, &rope, Encoding::Utf16);
             let data = data_of(&d).expect("ours");
-            actions_for(&uri(), &d, &data, &rope, Encoding::Utf16)
+            actions_for(&uri(), &d, &data, Some(t), &rope, Encoding::Utf16)
                 .into_iter()
                 .map(|a| match a {
                     CodeActionOrCommand::CodeAction(a) => a.title,
@@ -363,9 +364,14 @@ mod tests {
             titles(&tracked(1, 1, None, None)),
             [TITLE_DISMISS, TITLE_EXPLAIN]
         );
+        let fixable = tracked(1, 1, None, Some(""));
+        assert_eq!(titles(&fixable), [TITLE_FIX, TITLE_DISMISS, TITLE_EXPLAIN]);
+        let mut edited = fixable;
+        edited.unedited = false;
         assert_eq!(
-            titles(&tracked(1, 1, None, Some(""))),
-            [TITLE_FIX, TITLE_DISMISS, TITLE_EXPLAIN]
+            titles(&edited),
+            [TITLE_DISMISS, TITLE_EXPLAIN],
+            "no fix once its line was edited"
         );
     }
 

@@ -3,13 +3,14 @@
 //! why); requests answer at once and leave long work to background tasks.
 
 use super::ask;
+use super::commands::{self, Command};
 use super::proto::{self, CMD_DISMISS, CMD_EXPLAIN, CMD_REVIEW_NOW, CMD_STATS};
-use super::session::{ClientCaps, Session};
+use super::session::{ClientCaps, DismissFailure, Scheduled, Session};
 use super::text::EditRange;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -120,6 +121,35 @@ impl Server {
         let file = dir.as_ref()?.path().join(format!("{fingerprint}.md"));
         std::fs::write(&file, markdown).ok()?;
         Uri::from_file_path(&file)
+    }
+
+    /// `redline.reviewNow`: schedules the document (or every open one) and
+    /// says which could not be reviewed, and why.
+    fn review_now(&self, uri: Option<Uri>) -> Result<serde_json::Value> {
+        let single = uri.is_some();
+        let uris: Vec<Uri> = match uri {
+            Some(uri) => vec![uri],
+            None => self.session.docs.iter().map(|d| d.key().clone()).collect(),
+        };
+        let mut scheduled = 0;
+        let mut skipped = Vec::new();
+        for uri in uris {
+            match self.session.schedule_review(&uri) {
+                Scheduled::Started => scheduled += 1,
+                Scheduled::NotOpen if single => {
+                    return Err(Error::invalid_params(format!(
+                        "{} is not open; open it first",
+                        uri.as_str()
+                    )))
+                }
+                // Closed meanwhile.
+                Scheduled::NotOpen => {}
+                Scheduled::Skipped(reason) => {
+                    skipped.push(serde_json::json!({ "uri": uri.as_str(), "reason": reason }))
+                }
+            }
+        }
+        Ok(serde_json::json!({ "scheduled": scheduled, "skipped": skipped }))
     }
 
     /// Engine stats of the workspace of `uri` (else the first one) at the
@@ -388,7 +418,11 @@ impl LanguageServer for Server {
         let mut actions = Vec::new();
         for d in &params.context.diagnostics {
             if let Some(data) = proto::data_of(d) {
-                actions.extend(proto::actions_for(&uri, d, &data, &doc.rope, enc));
+                let current = doc
+                    .findings
+                    .iter()
+                    .find(|t| t.finding.fingerprint == data.fingerprint);
+                actions.extend(proto::actions_for(&uri, d, &data, current, &doc.rope, enc));
             }
         }
         if !actions.is_empty() && doc.findings.len() > 1 {
@@ -403,47 +437,11 @@ impl LanguageServer for Server {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
-        let args = params.arguments;
-        match params.command.as_str() {
-            CMD_REVIEW_NOW => {
-                if args.is_empty() || args[0].is_null() {
-                    let uris: Vec<Uri> =
-                        self.session.docs.iter().map(|d| d.key().clone()).collect();
-                    for uri in &uris {
-                        self.session.schedule_review(uri);
-                    }
-                    Ok(Some(serde_json::json!({ "scheduled": uris.len() })))
-                } else {
-                    let uri = Self::doc_uri(&args)?;
-                    if !self.session.schedule_review(&uri) {
-                        return Err(Error::invalid_params(format!(
-                            "{} is not open; open it first",
-                            uri.as_str()
-                        )));
-                    }
-                    Ok(Some(serde_json::json!({ "scheduled": 1 })))
-                }
-            }
-            CMD_DISMISS => {
-                let uri = Self::doc_uri(&args)?;
-                let fingerprints: Vec<String> = match args.get(1) {
-                    Some(serde_json::Value::String(s)) => vec![s.clone()],
-                    Some(serde_json::Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect(),
-                    _ => self
-                        .session
-                        .docs
-                        .get(&uri)
-                        .map(|d| {
-                            d.findings
-                                .iter()
-                                .map(|t| t.finding.fingerprint.clone())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                };
+        // The shape is checked before anything runs: a wrong one changes
+        // nothing.
+        match commands::parse(&params.command, &params.arguments)? {
+            Command::ReviewNow(uri) => self.review_now(uri).map(Some),
+            Command::Dismiss { uri, fingerprints } => {
                 match self.session.dismiss(&uri, fingerprints) {
                     Ok(n) => Ok(Some(serde_json::json!({ "dismissed": n }))),
                     Err(e) => {
@@ -451,13 +449,19 @@ impl LanguageServer for Server {
                             .client
                             .show_message(MessageType::ERROR, format!("redline: {e}"))
                             .await;
-                        Err(Error::invalid_params(e))
+                        Err(match e {
+                            DismissFailure::Refused(m) => Error::invalid_params(m),
+                            DismissFailure::Store(e) => Error {
+                                code: ErrorCode::InternalError,
+                                message: e.to_string().into(),
+                                data: None,
+                            },
+                        })
                     }
                 }
             }
-            CMD_EXPLAIN => self.explain(&args).await,
-            CMD_STATS => Ok(Some(self.stats(Self::doc_uri(&args).ok()))),
-            other => Err(Error::invalid_params(format!("unknown command {other}"))),
+            Command::Explain { .. } => self.explain(&params.arguments).await,
+            Command::Stats(uri) => Ok(Some(self.stats(uri))),
         }
     }
 }

@@ -4,16 +4,20 @@
 //! synchronously and hand diagnostics to one publisher task over a channel,
 //! so publications leave in the order the edits arrived, each stamped with
 //! the version it was computed for. A review result is dropped unless the
-//! document is still at the version it reviewed.
+//! document is still at the version it reviewed. A buffer with nothing to
+//! diff against (untitled, outside any repository, in one that cannot be
+//! read) still gets the built-in secret rules; one that cannot be reviewed
+//! at all (a `git:` URI) is skipped with its reason.
 
 use super::ask;
 use super::proto;
-use super::text::{self, EditRange};
+use super::text::EditRange;
 use super::tracking::{self, Tracked};
-use super::workspace::Workspace;
-use crate::config::Trigger;
+use super::workspace::{Workspace, WorkspaceError};
+use crate::config::{Config, Trigger};
 use crate::diff::position::Encoding;
-use crate::review::{ChangeSet, Progress, ReviewOptions};
+use crate::git::GitError;
+use crate::review::{self, ChangeSet, Progress, ReviewOptions};
 use dashmap::DashMap;
 use ropey::Rope;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,39 @@ use tower_lsp_server::ls_types::{
 };
 use tower_lsp_server::Client;
 
+/// How a document can be reviewed, decided when it is opened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// A file of a repository: diffed against `HEAD`, every reviewer.
+    Repository,
+    /// Nothing to diff against (an `untitled:` buffer, a file outside any
+    /// repository or in one that cannot be read): the built-in secret
+    /// rules over the whole text. `name` picks the rules' languages.
+    SecretsOnly { name: String },
+    /// Not reviewed at all, and why (e.g. a `git:` URI).
+    Unreviewable(String),
+}
+
+/// What `schedule_review` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scheduled {
+    Started,
+    NotOpen,
+    /// Not reviewable, and why.
+    Skipped(String),
+}
+
+/// Why a dismissal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DismissFailure {
+    /// The request cannot work (no such document, no repository).
+    #[error("{0}")]
+    Refused(String),
+    /// The store could not be written; nothing was dismissed.
+    #[error(transparent)]
+    Store(#[from] crate::review::dismissed::DismissError),
+}
+
 /// One open document.
 pub struct Document {
     pub rope: Rope,
@@ -37,6 +74,7 @@ pub struct Document {
     /// Canonical file path, when the URI is a file.
     pub path: Option<PathBuf>,
     pub workspace: Option<Arc<Workspace>>,
+    pub scope: Scope,
     /// Published findings, kept where the text moved them.
     pub findings: Vec<Tracked>,
     /// The review in flight, cancelled by a newer edit or review.
@@ -85,6 +123,9 @@ pub struct Session {
     panic_reported: AtomicBool,
     /// Degraded-reviewer messages already shown (workspace, reviewer, reason).
     degraded_reported: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Keys of the one-time notices already shown (no repository, a
+    /// repository that cannot be read).
+    notices: std::sync::Mutex<std::collections::HashSet<String>>,
     progress_seq: AtomicU64,
     /// Debug aid: makes every review wait this long first, like a slow
     /// model (`REDLINE_LSP_REVIEW_DELAY_MS`); used to test cancellation.
@@ -121,6 +162,7 @@ impl Session {
             publish_tx,
             panic_reported: AtomicBool::new(false),
             degraded_reported: Default::default(),
+            notices: Default::default(),
             progress_seq: AtomicU64::new(0),
             review_delay,
             panic_on: std::env::var("REDLINE_TEST_PANIC_ON")
@@ -155,6 +197,20 @@ impl Session {
     /// working tree containing it, else its repository, opened now. Returns
     /// a configuration problem to show the user, if any.
     pub fn workspace_for(&self, path: &Path) -> (Option<Arc<Workspace>>, Option<String>) {
+        match self.open_workspace(path) {
+            Ok((ws, problem)) => (Some(ws), problem),
+            Err(e) => {
+                tracing::info!(path = %path.display(), "no repository review for this path: {e}");
+                (None, None)
+            }
+        }
+    }
+
+    /// Like [`Self::workspace_for`], with the reason when there is none.
+    fn open_workspace(
+        &self,
+        path: &Path,
+    ) -> Result<(Arc<Workspace>, Option<String>), WorkspaceError> {
         let canonical = canonical(path);
         let known = self
             .workspaces()
@@ -162,24 +218,101 @@ impl Session {
             .filter(|w| w.contains(&canonical))
             .max_by_key(|w| w.root.as_os_str().len());
         if let Some(ws) = known {
-            return (Some(ws), None);
+            return Ok((ws, None));
         }
-        match Workspace::open(&canonical, &self.settings()) {
+        let (ws, problem) = Workspace::open(&canonical, &self.settings())?;
+        let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = all.iter().find(|w| w.root == ws.root) {
+            return Ok((existing.clone(), None));
+        }
+        tracing::info!(root = %ws.root.display(), "serving repository");
+        let ws = Arc::new(ws);
+        all.push(ws.clone());
+        Ok((ws, problem.map(|e| e.to_string())))
+    }
+
+    /// How the document at `uri` (canonical `path` for a file) is reviewed,
+    /// telling the user once why a file gets only the secret rules.
+    fn scope_of(&self, uri: &Uri, path: Option<&Path>) -> (Option<Arc<Workspace>>, Scope) {
+        let scheme = uri.scheme().as_str().to_ascii_lowercase();
+        let Some(path) = path else {
+            return match scheme.as_str() {
+                "untitled" => (
+                    None,
+                    Scope::SecretsOnly {
+                        name: uri.path().as_str().to_string(),
+                    },
+                ),
+                "file" => (
+                    None,
+                    Scope::Unreviewable("not a local file path".to_string()),
+                ),
+                _ => (
+                    None,
+                    Scope::Unreviewable(format!("not a file: {scheme} scheme")),
+                ),
+            };
+        };
+        let secrets_only = Scope::SecretsOnly {
+            name: path.to_string_lossy().into_owned(),
+        };
+        match self.open_workspace(path) {
             Ok((ws, problem)) => {
-                let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
-                if let Some(existing) = all.iter().find(|w| w.root == ws.root) {
-                    return (Some(existing.clone()), None);
+                if let Some(problem) = problem {
+                    self.show_error(problem);
                 }
-                tracing::info!(root = %ws.root.display(), "serving repository");
-                let ws = Arc::new(ws);
-                all.push(ws.clone());
-                (Some(ws), problem.map(|e| e.to_string()))
+                (Some(ws), Scope::Repository)
+            }
+            Err(WorkspaceError::Git(GitError::NotARepository(_))) => {
+                self.notify_once(
+                    "no-repository".into(),
+                    MessageType::INFO,
+                    format!(
+                        "redline: {} is not in a git repository, so only the built-in secret rules check it (every line counts as added). Open it from a repository for full reviews.",
+                        path.display()
+                    ),
+                );
+                (None, secrets_only)
             }
             Err(e) => {
-                tracing::info!(path = %canonical.display(), "no review for this file: {e}");
-                (None, None)
+                let folder = path.parent().unwrap_or(path);
+                self.notify_once(
+                    format!("unreadable:{}", folder.display()),
+                    MessageType::WARNING,
+                    format!(
+                        "redline: cannot read the repository of {} ({e}); only the built-in secret rules check it, with every line counted as added. Repair the repository (`git status` says what is wrong) for full reviews.",
+                        path.display()
+                    ),
+                );
+                (None, secrets_only)
             }
         }
+    }
+
+    /// Shows `message` unless a message with `key` was shown before.
+    fn notify_once(&self, key: String, kind: MessageType, message: String) {
+        let new = self
+            .notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key);
+        if new {
+            if kind == MessageType::INFO {
+                tracing::info!("{message}");
+            } else {
+                tracing::warn!("{message}");
+            }
+            let client = self.client.clone();
+            tokio::spawn(async move { client.show_message(kind, message).await });
+        }
+    }
+
+    /// The configuration a document is reviewed with.
+    fn config_of(doc: &Document) -> Arc<Config> {
+        doc.workspace
+            .as_ref()
+            .map(|w| w.config())
+            .unwrap_or_else(|| Arc::new(Config::default()))
     }
 
     /// Sends diagnostics to the publisher (in order with every other
@@ -210,26 +343,20 @@ impl Session {
 
     pub fn open(self: &Arc<Self>, uri: Uri, version: i32, text: &str) {
         let path = proto::file_path(&uri).map(|p| canonical(&p));
-        let (workspace, problem) = match &path {
-            Some(p) => self.workspace_for(p),
-            None => (None, None),
+        let (workspace, scope) = self.scope_of(&uri, path.as_deref());
+        let doc = Document {
+            rope: Rope::from_str(text),
+            version,
+            path,
+            workspace,
+            scope,
+            findings: Vec::new(),
+            review: None,
+            review_generation: 0,
         };
-        if let Some(problem) = problem {
-            self.show_error(problem);
-        }
-        let trigger = workspace.as_ref().map(|w| w.config().review.trigger);
-        let replaced = self.docs.insert(
-            uri.clone(),
-            Document {
-                rope: Rope::from_str(text),
-                version,
-                path,
-                workspace,
-                findings: Vec::new(),
-                review: None,
-                review_generation: 0,
-            },
-        );
+        let trigger = (!matches!(doc.scope, Scope::Unreviewable(_)))
+            .then(|| Self::config_of(&doc).review.trigger);
+        let replaced = self.docs.insert(uri.clone(), doc);
         // Reopened without a close: the old text's review must not land.
         if let Some(review) = replaced.and_then(|old| old.review) {
             review.cancel();
@@ -263,8 +390,7 @@ impl Session {
         let doc = &mut *doc;
         let mut moved = false;
         for (range, text) in changes {
-            moved |= tracking::move_through_edit(&mut doc.findings, &doc.rope, range, &text, enc);
-            text::apply_edit(&mut doc.rope, range, &text, enc);
+            moved |= tracking::apply_change(&mut doc.rope, &mut doc.findings, range, &text, enc);
         }
         doc.version = version;
         if let Some(review) = doc.review.take() {
@@ -309,7 +435,7 @@ impl Session {
         let trigger = self
             .docs
             .get(uri)
-            .and_then(|d| d.workspace.as_ref().map(|w| w.config().review.trigger));
+            .map(|d| Self::config_of(&d).review.trigger);
         if trigger == Some(Trigger::Save) {
             self.schedule_review(uri);
         }
@@ -318,13 +444,18 @@ impl Session {
     // ----- reviews -----
 
     /// Starts a review of the document's current text, cancelling the one
-    /// in flight. Returns false when the document is not open.
-    pub fn schedule_review(self: &Arc<Self>, uri: &Uri) -> bool {
+    /// in flight.
+    pub fn schedule_review(self: &Arc<Self>, uri: &Uri) -> Scheduled {
         let Some(mut doc) = self.docs.get_mut(uri) else {
-            return false;
+            return Scheduled::NotOpen;
         };
-        let (Some(ws), Some(path)) = (doc.workspace.clone(), doc.path.clone()) else {
-            return true;
+        let target = match (&doc.scope, doc.workspace.clone(), doc.path.clone()) {
+            (Scope::Repository, Some(workspace), Some(path)) => {
+                Target::Repository { workspace, path }
+            }
+            (Scope::SecretsOnly { name }, ..) => Target::SecretsOnly { name: name.clone() },
+            (Scope::Unreviewable(reason), ..) => return Scheduled::Skipped(reason.clone()),
+            (Scope::Repository, ..) => return Scheduled::Skipped("no repository".into()),
         };
         if let Some(old) = doc.review.take() {
             old.cancel();
@@ -340,14 +471,13 @@ impl Session {
             version: doc.version,
             generation: doc.review_generation,
             rope: doc.rope.clone(),
-            path,
-            workspace: ws,
+            target,
             cancel,
         };
         drop(doc);
         let session = self.clone();
         tokio::spawn(async move { session.run_review(job).await });
-        true
+        Scheduled::Started
     }
 
     async fn run_review(self: Arc<Self>, job: ReviewJob) {
@@ -395,31 +525,64 @@ impl Session {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
-        let ws = job.workspace.clone();
-        let path = job.path.clone();
+        let (ws, path) = match &job.target {
+            Target::Repository { workspace, path } => (workspace.clone(), path.clone()),
+            Target::SecretsOnly { name } => {
+                let (name, rope) = (name.clone(), job.rope.clone());
+                let review = Config::default().review;
+                return tokio::task::spawn_blocking(move || {
+                    review::review_secrets_only(&name, &rope.to_string(), &review)
+                })
+                .await
+                .map(Some)
+                .map_err(join_error);
+            }
+        };
         let rope = job.rope.clone();
         let config = ws.config();
         let engine = ws.engine();
-        let prepared = tokio::task::spawn_blocking(move || -> Result<ChangeSet, String> {
-            let rel = ws
-                .repo
-                .relative_path(&path)
-                .ok_or_else(|| format!("{} is outside {}", path.display(), ws.root.display()))?;
-            let base = ws.base_blob(&rel).map_err(|e| e.to_string())?;
+        let prepared = tokio::task::spawn_blocking(move || -> Prepared {
+            let Some(rel) = ws.repo.relative_path(&path) else {
+                return Prepared::NotReviewed(format!(
+                    "{} is outside {}",
+                    path.display(),
+                    ws.root.display()
+                ));
+            };
             let text = rope.to_string();
-            Ok(ChangeSet::from_buffer(
-                &rel,
-                base.as_deref().map(Vec::as_slice),
-                &text,
-                &config.review,
-            ))
+            match ws.base_blob(&rel) {
+                Ok(base) => Prepared::Changes(ChangeSet::from_buffer(
+                    &rel,
+                    base.as_deref().map(Vec::as_slice),
+                    &text,
+                    &config.review,
+                )),
+                // Nothing to diff against: the secret rules still run.
+                Err(e) => Prepared::Unreadable {
+                    problem: e.to_string(),
+                    findings: review::review_secrets_only(&rel, &text, &config.review),
+                },
+            }
         })
         .await;
         let changes = match prepared {
-            Ok(Ok(changes)) => changes,
-            Ok(Err(reason)) => {
+            Ok(Prepared::Changes(changes)) => changes,
+            Ok(Prepared::NotReviewed(reason)) => {
                 tracing::info!(uri = job.uri.as_str(), "not reviewed: {reason}");
                 return Ok(Some(Vec::new()));
+            }
+            Ok(Prepared::Unreadable { problem, findings }) => {
+                if let Target::Repository { workspace, .. } = &job.target {
+                    self.notify_once(
+                        format!("unreadable:{}", workspace.root.display()),
+                        MessageType::WARNING,
+                        format!(
+                            "redline: cannot read the repository at {} ({problem}); only the built-in secret rules run, with every line counted as added. Repair the repository (`git status` says what is wrong) for full reviews.",
+                            workspace.root.display()
+                        ),
+                    );
+                }
+                return Ok(Some(findings));
             }
             Err(e) => return Err(join_error(e)),
         };
@@ -449,7 +612,9 @@ impl Session {
         if job.cancel.is_cancelled() {
             return Ok(None);
         }
-        self.report_degraded(&job.workspace, &report.degraded);
+        if let Target::Repository { workspace, .. } = &job.target {
+            self.report_degraded(workspace, &report.degraded);
+        }
         Ok(Some(report.findings))
     }
 
@@ -502,9 +667,13 @@ impl Session {
             return;
         }
         doc.review = None;
+        let dismissed = |fp: &str| match &job.target {
+            Target::Repository { workspace, .. } => workspace.dismissed.contains(fp),
+            Target::SecretsOnly { .. } => false,
+        };
         doc.findings = findings
             .into_iter()
-            .filter(|f| !job.workspace.dismissed.contains(&f.fingerprint))
+            .filter(|f| !dismissed(&f.fingerprint))
             .map(Tracked::new)
             .collect();
         self.publish_doc(&job.uri, &doc);
@@ -513,18 +682,33 @@ impl Session {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Dismisses fingerprints in the workspace of `uri` and republishes
-    /// every open document of that workspace. Returns how many were new.
-    pub fn dismiss(&self, uri: &Uri, fingerprints: Vec<String>) -> Result<usize, String> {
-        let ws = self
-            .docs
-            .get(uri)
-            .and_then(|d| d.workspace.clone())
-            .ok_or_else(|| format!("{} is not an open document in a repository", uri.as_str()))?;
-        let added = ws
-            .dismissed
-            .dismiss(fingerprints)
-            .map_err(|e| e.to_string())?;
+    /// Dismisses fingerprints (`None`: every finding of the document) in
+    /// the workspace of `uri` and republishes every open document of that
+    /// workspace. Returns how many were new, once they are on disk.
+    pub fn dismiss(
+        &self,
+        uri: &Uri,
+        fingerprints: Option<Vec<String>>,
+    ) -> Result<usize, DismissFailure> {
+        let (ws, fingerprints) = {
+            let doc = self.docs.get(uri).ok_or_else(|| {
+                DismissFailure::Refused(format!("{} is not open; open it first", uri.as_str()))
+            })?;
+            let ws = doc.workspace.clone().ok_or_else(|| {
+                DismissFailure::Refused(format!(
+                    "{} is not in a git repository; dismissals are kept in the repository's .git/redline",
+                    uri.as_str()
+                ))
+            })?;
+            let fingerprints = fingerprints.unwrap_or_else(|| {
+                doc.findings
+                    .iter()
+                    .map(|t| t.finding.fingerprint.clone())
+                    .collect()
+            });
+            (ws, fingerprints)
+        };
+        let added = ws.dismissed.dismiss(fingerprints)?;
         for mut entry in self.docs.iter_mut() {
             let same = entry
                 .workspace
@@ -580,11 +764,7 @@ impl Session {
         let (tx, mut rx) = unbounded_channel::<String>();
         let n = self.progress_seq.fetch_add(1, Ordering::Relaxed);
         let token = NumberOrString::String(format!("redline/review/{n}"));
-        let file = job
-            .path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = job.target.file_name();
         let session = self.clone();
         tokio::spawn(async move {
             // Without an answer in time the review goes on unreported.
@@ -642,13 +822,47 @@ impl Session {
     }
 }
 
+/// What a review reads.
+enum Target {
+    Repository {
+        workspace: Arc<Workspace>,
+        path: PathBuf,
+    },
+    SecretsOnly {
+        name: String,
+    },
+}
+
+impl Target {
+    fn file_name(&self) -> String {
+        let full = match self {
+            Target::Repository { path, .. } => path.to_string_lossy(),
+            Target::SecretsOnly { name } => name.as_str().into(),
+        };
+        full.rsplit(['/', '\\'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A repository review's input, read off the message loop.
+enum Prepared {
+    Changes(ChangeSet),
+    NotReviewed(String),
+    /// The repository could not be read: the secret rules' findings.
+    Unreadable {
+        problem: String,
+        findings: Vec<crate::review::Finding>,
+    },
+}
+
 struct ReviewJob {
     uri: Uri,
     version: i32,
     generation: u64,
     rope: Rope,
-    path: PathBuf,
-    workspace: Arc<Workspace>,
+    target: Target,
     cancel: CancellationToken,
 }
 

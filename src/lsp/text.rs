@@ -88,38 +88,40 @@ pub struct EditRange {
     pub end_col: u32,
 }
 
-/// Replaces `range` (or everything, when `None`) with `text`.
-pub fn apply_edit(rope: &mut Rope, range: Option<EditRange>, text: &str, enc: Encoding) {
+/// An applied edit in character offsets: `start..end` of the text before
+/// it was replaced by `inserted` characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CharEdit {
+    pub start: usize,
+    pub end: usize,
+    pub inserted: usize,
+}
+
+/// Replaces `range` (or everything, when `None`) with `text`. Returns the
+/// edit in character offsets, `None` for a full replacement.
+pub fn apply_edit(
+    rope: &mut Rope,
+    range: Option<EditRange>,
+    text: &str,
+    enc: Encoding,
+) -> Option<CharEdit> {
     match range {
-        None => *rope = Rope::from_str(text),
+        None => {
+            *rope = Rope::from_str(text);
+            None
+        }
         Some(r) => {
             let start = position_to_char(rope, r.start_line, r.start_col, enc);
             let end = position_to_char(rope, r.end_line, r.end_col, enc).max(start);
             rope.remove(start..end);
             rope.insert(start, text);
+            Some(CharEdit {
+                start,
+                end,
+                inserted: text.chars().count(),
+            })
         }
     }
-}
-
-/// Number of line breaks in `text` the way LSP counts them.
-pub fn count_line_breaks(text: &str) -> u32 {
-    let b = text.as_bytes();
-    let mut n = 0;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\n' => n += 1,
-            b'\r' => {
-                n += 1;
-                if b.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    n
 }
 
 #[cfg(test)]
@@ -159,8 +161,13 @@ mod tests {
             end_line: 2,
             end_col: 0,
         };
-        apply_edit(&mut rope, Some(r), "TWO\nand a half\n", Encoding::Utf16);
+        let edit = apply_edit(&mut rope, Some(r), "TWO\nand a half\n", Encoding::Utf16);
         assert_eq!(rope.to_string(), "one\nTWO\nand a half\nthree\n");
-        assert_eq!(count_line_breaks("a\r\nb\rc\n"), 3);
+        let replaced = CharEdit {
+            start: 4,
+            end: 8,
+            inserted: 15,
+        };
+        assert_eq!(edit, Some(replaced));
     }
 }

@@ -93,6 +93,26 @@ fn flush(truncated: &mut Vec<Truncated>, file: Option<(String, usize)>, cap: usi
     }
 }
 
+/// The built-in secret rules over every line of `text`, as if the whole file
+/// were new: the review of a buffer with nothing to diff against (an
+/// untitled buffer, a file outside any repository, a repository that cannot
+/// be read). `path` picks the rules' languages; `config`'s exclusions and
+/// size limit apply.
+pub fn review_secrets_only(
+    path: &str,
+    text: &str,
+    config: &crate::config::ReviewConfig,
+) -> Vec<Finding> {
+    let changes = ChangeSet::from_buffer(path, None, text, config);
+    let mut findings: Vec<Finding> = changes
+        .files
+        .iter()
+        .flat_map(|f| builtin::review_file(f, true))
+        .collect();
+    sort_findings(&mut findings);
+    findings
+}
+
 /// Runs the built-in reviewer over every file of `changes`.
 pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>) -> Report {
     review_offline_capped(changes, tier, 0)
