@@ -64,13 +64,74 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr (stdout belongs to JSON-RPC), filtered by `REDLINE_LOG`.
+/// Logs go to stderr (stdout belongs to JSON-RPC). By default only
+/// warnings and errors, each as one line for people (`redline: warning:
+/// …`); with `REDLINE_LOG` set, tracing's full records (time, level, target)
+/// at the levels it asks for.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REDLINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("redline=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    match tracing_subscriber::EnvFilter::try_from_env("REDLINE_LOG") {
+        Ok(filter) => builder.with_env_filter(filter).init(),
+        Err(_) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new("redline=warn"))
+            .event_format(HumanLine)
+            .init(),
+    }
+}
+
+/// `redline: warning: Redis cache unavailable; continuing without it
+/// (error: connection refused)`: the message, then its fields.
+struct HumanLine;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for HumanLine
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "note",
+            _ => "debug",
+        };
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        write!(writer, "redline: {level}: {}", fields.message)?;
+        if !fields.rest.is_empty() {
+            write!(writer, " ({})", fields.rest.join(", "))?;
+        }
+        writeln!(writer)
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Vec<String>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.rest.push(format!("{}: {value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.rest.push(format!("{}: {value}", field.name()));
+        }
+    }
 }

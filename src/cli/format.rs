@@ -138,13 +138,22 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
             t.shown
         );
     }
+    // One line per reason, naming every reviewer it stopped.
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
     for d in &report.degraded {
+        match reasons.iter_mut().find(|(r, _)| *r == d.reason) {
+            Some((_, who)) => who.push(&d.reviewer),
+            None => reasons.push((&d.reason, vec![&d.reviewer])),
+        }
+    }
+    for (reason, who) in reasons {
         let _ = writeln!(
             out,
-            "{}: reviewer {} degraded: {}",
+            "{}: reviewer{} {} degraded: {}",
             p.paint("1;33", "warning"),
-            line(&d.reviewer),
-            line(&d.reason)
+            if who.len() > 1 { "s" } else { "" },
+            line(&who.join(", ")),
+            line(reason)
         );
     }
     if report.dropped_findings > 0 {

@@ -279,16 +279,23 @@ impl RedisCache {
         })
     }
 
+    fn is_down(&self) -> bool {
+        let down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+        down.is_some_and(|t| tokio::time::Instant::now() < t)
+    }
+
     async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
-        {
-            let down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
-            if down.is_some_and(|t| tokio::time::Instant::now() < t) {
-                return None;
-            }
+        if self.is_down() {
+            return None;
         }
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
             return Some(c.clone());
+        }
+        // Requests that queued behind a failed attempt do not each try (and
+        // warn) again.
+        if self.is_down() {
+            return None;
         }
         let made = tokio::time::timeout(
             REDIS_OP_TIMEOUT,
@@ -297,6 +304,10 @@ impl RedisCache {
         .await;
         match made {
             Ok(Ok(c)) => {
+                let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+                if down.take().is_some() {
+                    tracing::info!("Redis cache reachable again");
+                }
                 *slot = Some(c.clone());
                 Some(c)
             }
@@ -312,9 +323,12 @@ impl RedisCache {
     }
 
     fn mark_down(&self, why: &str) {
-        tracing::warn!(error = %why, "Redis cache unavailable; continuing without it");
-        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(tokio::time::Instant::now() + REDIS_RETRY_AFTER);
+        let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+        // Said once per outage, not once per retry.
+        if down.is_none() {
+            tracing::warn!(error = %why, "Redis cache unavailable; continuing without it");
+        }
+        *down = Some(tokio::time::Instant::now() + REDIS_RETRY_AFTER);
     }
 
     async fn get(&self, key: &str) -> Option<Entry> {

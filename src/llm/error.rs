@@ -59,7 +59,7 @@ pub enum LlmError {
     Garbage { model: String, message: String },
     #[error("model `{model}` stopped at max_tokens={max_tokens} (finish_reason \"length\") even after a retry with a larger limit; the answer is incomplete")]
     Truncated { model: String, max_tokens: u32 },
-    #[error("model `{model}` is failing (circuit open); the next probe is in {:.0} s", retry_in.as_secs_f64())]
+    #[error("model `{model}` was not asked: it failed repeatedly just before (circuit open; it is tried again in {:.0} s)", retry_in.as_secs_f64())]
     CircuitOpen { model: String, retry_in: Duration },
     #[error("every model in the failover chain failed ({}); last error: {last}", tried.join(" -> "))]
     ChainExhausted {

@@ -283,23 +283,28 @@ fn classify_send_error(a: &Attempt<'_>, e: &reqwest::Error, waited: Duration) ->
             waited,
         }
     } else {
-        // reqwest's Display of a request error carries the URL, never headers.
+        // The root cause ("connection refused", "dns error: …") and where,
+        // rather than reqwest's whole chain of wrappers.
         LlmError::Connect {
             model: model.to_string(),
-            message: error_chain(e),
+            message: format!("{} at {}", root_cause(e), a.endpoint.base_url),
         }
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
+/// The innermost error of a chain, starting lower-case: what a person
+/// needs to read ("connection refused (os error 111)").
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
     }
-    s
+    let text = inner.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
 }
 
 /// `<base_url>/chat/completions`, the path appended before any query string
@@ -384,7 +389,7 @@ pub async fn send(
             .await?
             .map_err(|e| LlmError::Disconnected {
                 model: a.model_key.to_string(),
-                message: error_chain(&e),
+                message: root_cause(&e),
             })?;
         watch.first_token();
         return parse_whole(a.model_key, &bytes, events);
@@ -398,7 +403,7 @@ pub async fn send(
         let event = next.map_err(|e| match e {
             eventsource_stream::EventStreamError::Transport(e) => LlmError::Disconnected {
                 model: a.model_key.to_string(),
-                message: error_chain(&e),
+                message: root_cause(&e),
             },
             other => LlmError::Garbage {
                 model: a.model_key.to_string(),
