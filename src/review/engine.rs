@@ -68,6 +68,8 @@ pub struct Engine {
     root: Option<PathBuf>,
     client: Option<llm::Client>,
     hunks: Arc<HunkCache>,
+    /// Which built-in rules run where (`[builtin]`).
+    builtin: Arc<builtin::Policy>,
 }
 
 impl Engine {
@@ -84,10 +86,11 @@ impl Engine {
             })?)
         };
         Ok(Self {
-            config,
             root: None,
             client,
             hunks: Arc::new(HunkCache::default()),
+            builtin: Arc::new(builtin::Policy::new(&config.builtin)),
+            config,
         })
     }
 
@@ -121,14 +124,14 @@ impl Engine {
         progress: Option<UnboundedSender<Progress>>,
     ) -> Report {
         let Some(client) = &self.client else {
-            return super::review_offline(changes, options.tier);
+            return super::review_offline(changes, options.tier, &self.builtin);
         };
         let tier = options
             .tier
             .unwrap_or_else(|| classify_reviewable(changes, &self.config));
         if client.over_budget() {
             let stats = client.stats();
-            let mut report = super::review_offline(changes, Some(tier));
+            let mut report = super::review_offline(changes, Some(tier), &self.builtin);
             report.degraded.push(Degraded {
                 reviewer: MODELS.into(),
                 reason: format!(
@@ -439,7 +442,7 @@ impl<'a> Review<'a> {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| builtin::review_file(f, true))
+                .flat_map(|f| builtin::review_file_with(f, true, &self.engine.builtin))
                 .collect()
         } else {
             // Said once per failed reviewer rather than as one more entry,
@@ -466,7 +469,7 @@ impl<'a> Review<'a> {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| builtin::review_file(f, false))
+                .flat_map(|f| builtin::review_file_with(f, false, &self.engine.builtin))
                 .collect()
         };
 

@@ -41,12 +41,13 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
-/// Runs the built-in reviewer over every file of `changes`.
-pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>) -> Report {
+/// Runs the built-in reviewer over every file of `changes`, with the rules
+/// `policy` (the `[builtin]` table) leaves on.
+pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>, policy: &builtin::Policy) -> Report {
     let mut findings: Vec<Finding> = changes
         .files
         .iter()
-        .flat_map(|f| builtin::review_file(f, false))
+        .flat_map(|f| builtin::review_file_with(f, false, policy))
         .collect();
     sort_findings(&mut findings);
     Report {
