@@ -466,7 +466,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     {
         if !crate::review::builtin::names_any_rule(rule) {
             return Err(invalid(format!(
-                "[builtin] names `{rule}`, which is no built-in rule; use a rule id from `redline check --format sarif` (e.g. `todo-comment`), a family such as `secret-*`, or `*`"
+                "[builtin] names `{rule}`, which is no built-in rule; use a rule id such as `todo-comment` or `secret-assignment` (see the README's built-in rules), a family such as `secret-*`, or `*`"
             )));
         }
     }

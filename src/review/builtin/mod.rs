@@ -113,7 +113,7 @@ pub static RULES: &[Rule] = &[
         "secret-provider-token",
         "API token with a known provider format",
         "This string has the format of a provider's API token. Remove it, revoke it at the provider, and read it from the environment at run time.",
-        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 250 formats are known (the message names the provider). Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
+        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 300 formats are known (the message names the provider). Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
     ),
     secret(
         "secret-jwt",
