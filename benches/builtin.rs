@@ -57,6 +57,15 @@ fn per_file(c: &mut Criterion) {
             std::hint::black_box(n)
         })
     });
+    group.bench_function("secret_rules_per_rust_file", |b| {
+        b.iter(|| {
+            let n: usize = files
+                .iter()
+                .map(|f| builtin::review_file(f, true).len())
+                .sum();
+            std::hint::black_box(n)
+        })
+    });
     let secrets = corpus_as_config();
     group.bench_function("secret_rules_over_1800_secret_lines", |b| {
         b.iter(|| std::hint::black_box(builtin::review_file(&secrets, true).len()))

@@ -18,7 +18,7 @@ const FILES: &[&str] = &["kingfisher.jsonl", "near-miss.jsonl", "code.jsonl"];
 /// Issue 10 asks for 90% recall at most 5% false alarms. The false-alarm
 /// target holds; recall on the held-out part is below it (see the printed
 /// figures), so this floor guards what was reached instead of the target.
-const RECALL_FLOOR: f64 = 0.75;
+const RECALL_FLOOR: f64 = 0.78;
 
 #[derive(Debug)]
 struct Sample {

@@ -11,7 +11,7 @@
 //! the caller's (`mod.rs`). It never returns the secret's text, only offsets.
 
 use super::providers::{Checksum, Provider, PROVIDERS};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::{LazyLock, OnceLock};
 
@@ -51,6 +51,20 @@ fn slot(t: Trigger) -> usize {
     }
 }
 
+/// Formats whose keyword sits inside the token rather than at its start.
+const MID_TOKEN: &[&str] = &[
+    "azure-ad-client-secret",
+    "mailchimp-key",
+    "azure-identifiable-key",
+    "azure-devops-pat",
+    "azure-jqqj99-key",
+    "terraform-cloud-token",
+    "firebase-fcm-key",
+    "openai-key",
+    "asana-pat",
+    "telegram-bot-token",
+];
+
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
@@ -60,14 +74,12 @@ const ASSIGNMENT_WORDS: &[&str] = &[
 static PREFILTER: LazyLock<(AhoCorasick, Vec<Trigger>)> = LazyLock::new(|| {
     let mut words: Vec<&'static str> = Vec::new();
     let mut triggers = Vec::new();
-    for (i, p) in PROVIDERS.iter().enumerate() {
+    // A contextual format is only ever the value of a credential's name,
+    // which the assignment words below already catch.
+    for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| !p.contextual) {
         for k in p.keywords {
             words.push(k);
-            triggers.push(if p.contextual {
-                Trigger::Assignment
-            } else {
-                Trigger::Provider(i as u16)
-            });
+            triggers.push(Trigger::Provider(i as u16));
         }
     }
     let fixed: &[(&str, Trigger)] = &[
@@ -94,6 +106,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Trigger>)> = LazyLock::new(|| {
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(&words)
         .expect("prefilter keywords build an automaton");
     (ac, triggers)
@@ -149,6 +162,10 @@ regex!(
     r#"(?i)\b[a-z][a-z0-9+.-]{1,20}://([^\s:@/'"`<>{}$]{0,128}):([^\s@/'"`<>]{1,256})@[A-Za-z0-9_.\[\]:-]+"#
 );
 regex!(
+    PREFIXED_TOKEN,
+    r"(?:^|[^A-Za-z0-9_.-])([a-z][a-z0-9]{1,11}(?:_[a-z]{2,8})?[_-]([A-Za-z0-9]{24,100}))(?:[^A-Za-z0-9_+/=-]|$)"
+);
+regex!(
     URL_TOKEN_USER,
     r#"(?i)\bhttps?://([A-Za-z0-9_-]{20,128}):?@[A-Za-z0-9_.-]+"#
 );
@@ -174,10 +191,6 @@ regex!(
     r#"(?i)<input\b[^>]*\btype\s*=\s*["']?password\b[^>]*>"#
 );
 regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
-regex!(
-    NAME,
-    r"(?i)[a-z0-9_.-]*(?:pass|pwd|secret|token|key|auth|cred|private)[a-z0-9_.-]*"
-);
 
 /// The file kinds whose unquoted right-hand sides are expressions, not
 /// literals.
@@ -199,9 +212,25 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
     let mut flags = [false; 6];
+    let bytes = line.as_bytes();
+    let mut words: Vec<usize> = Vec::new();
     for m in ac.find_overlapping_iter(line) {
         match triggers[m.pattern().as_usize()] {
-            Trigger::Provider(i) => hit_providers.push(i),
+            Trigger::Assignment => {
+                flags[slot(Trigger::Assignment)] = true;
+                words.push(m.start());
+            }
+            Trigger::Provider(i) => {
+                // A prefix counts where a token can start: `re_` in
+                // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
+                let starts_token = m.start() == 0
+                    || !bytes[m.start() - 1].is_ascii_alphanumeric()
+                    || !bytes[m.start()].is_ascii_alphanumeric()
+                    || MID_TOKEN.contains(&PROVIDERS[i as usize].id);
+                if starts_token {
+                    hit_providers.push(i);
+                }
+            }
             t => flags[slot(t)] = true,
         }
     }
@@ -210,7 +239,7 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
         t.starts_with("value:") || t.starts_with("\"value\":")
     };
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
-        return None;
+        return prefixed_token(line);
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -242,11 +271,11 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
-        if let Some(h) = assignment(line, above, is_code(path)) {
+        if let Some(h) = assignment(line, &words, above, is_code(path)) {
             return Some(h);
         }
     }
-    None
+    prefixed_token(line)
 }
 
 fn hit(rule: &'static str, start: usize, end: usize) -> Hit {
@@ -395,6 +424,45 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+/// A token of an unlisted provider, shaped the way providers now make them:
+/// a short lower-case prefix (`dub_`, `flp_`, `sk_car_`) and a long random
+/// body with upper- and lower-case letters and digits.
+fn prefixed_token(line: &str) -> Option<Hit> {
+    if !long_mixed_run(line.as_bytes()) {
+        return None;
+    }
+    for caps in PREFIXED_TOKEN.captures_iter(line.as_bytes()) {
+        let (m, body) = (caps.get(1)?, caps.get(2)?);
+        let body = &line[body.start()..body.end()];
+        let mixed = body.chars().any(|c| c.is_ascii_uppercase())
+            && body.chars().any(|c| c.is_ascii_lowercase())
+            && body.chars().filter(|c| c.is_ascii_digit()).count() >= 2;
+        if mixed && strong_random(body) && randomness(body) >= 0.85 {
+            return Some(hit("secret-provider-token", m.start(), m.end()));
+        }
+    }
+    None
+}
+
+/// A run of 24 or more letters and digits holding an upper-case letter and a
+/// digit: the cheap test that spares most lines the regex.
+fn long_mixed_run(bytes: &[u8]) -> bool {
+    let (mut len, mut upper, mut digit) = (0usize, false, false);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() {
+            len += 1;
+            upper |= b.is_ascii_uppercase();
+            digit |= b.is_ascii_digit();
+            if len >= 24 && upper && digit {
+                return true;
+            }
+        } else {
+            (len, upper, digit) = (0, false, false);
+        }
+    }
+    false
+}
+
 // ----------------------------------------------------- tokens and URLs
 
 fn jwt(line: &str) -> Option<Hit> {
@@ -483,7 +551,7 @@ struct Assigned<'a> {
     quoted: bool,
 }
 
-fn assignment(line: &str, above: Option<&str>, code: bool) -> Option<Hit> {
+fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
     // `<input type="password" value="…">`.
     if let Some(c) = PLAIN_PASSWORD_CALL.captures(line.as_bytes()) {
@@ -508,7 +576,7 @@ fn assignment(line: &str, above: Option<&str>, code: bool) -> Option<Hit> {
             }
         }
     }
-    for a in assignments(line, above) {
+    for a in assignments(line, words, above) {
         // A provider whose name is in the variable: its format decides.
         let lower_name = a.name.to_ascii_lowercase();
         let end = a.start + a.value.len();
@@ -536,7 +604,7 @@ fn assignment(line: &str, above: Option<&str>, code: bool) -> Option<Hit> {
 }
 
 /// Every `name <op> value` in the line whose name is a credential's.
-fn assignments<'a>(line: &'a str, above: Option<&'a str>) -> Vec<Assigned<'a>> {
+fn assignments<'a>(line: &'a str, words: &[usize], above: Option<&'a str>) -> Vec<Assigned<'a>> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
     // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose).
@@ -560,18 +628,34 @@ fn assignments<'a>(line: &'a str, above: Option<&'a str>) -> Vec<Assigned<'a>> {
             }
         }
     }
-    for m in NAME.find_iter(bytes).take(16) {
-        let raw = &line[m.start()..m.end()];
+    // Each credential word the prefilter saw, widened to the name around it.
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-';
+    let mut last_end = 0;
+    for &at in words.iter().take(16) {
+        if at < last_end {
+            continue;
+        }
+        let mut start = at;
+        while start > 0 && is_name(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at;
+        while end < bytes.len() && is_name(bytes[end]) {
+            end += 1;
+        }
+        last_end = end;
+        let m = start..end;
+        let raw = &line[m.start..m.end];
         let name = raw.trim_start_matches(['.', '-']);
-        let name_start = m.start() + (raw.len() - name.len());
+        let name_start = m.start + (raw.len() - name.len());
         let name = name.trim_end_matches(['.', '-']);
+        let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
+            continue;
+        };
         let kind = match name_kind(name) {
             Some(kind) => kind,
             None if contextual_name(name) => NameKind::ContextOnly,
             None => continue,
-        };
-        let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
-            continue;
         };
         if let Some((value, start, quoted)) = read_value(line, op_end) {
             out.push(Assigned {
