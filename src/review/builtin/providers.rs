@@ -327,7 +327,7 @@ pub static PROVIDERS: &[Provider] = &[
     c("mailjet-key", "Mailjet API key", &["mailjet", "mj_apikey"], HEX32, "{h32}"),
     c("mandrill-key", "Mandrill API key", &["mandrill"], "[A-Za-z0-9_-]{22}", "{w22}"),
     c("sparkpost-key", "SparkPost API key", &["sparkpost"], "[a-f0-9]{40}", "{h40}"),
-    p("twilio-api-key", "Twilio API key", &["twilio", "sk"], "SK[0-9a-fA-F]{32}", "SK{h32}"),
+    p("twilio-api-key", "Twilio API key", &["twilio"], "SK[0-9a-fA-F]{32}", "SK{h32}"),
     c("twilio-auth-token", "Twilio auth token", &["twilio"], HEX32, "{h32}"),
     c("vonage-secret", "Vonage (Nexmo) API secret", &["vonage", "nexmo"], "[A-Za-z0-9]{16}", "{a16}"),
     c("messagebird-key", "MessageBird API key", &["messagebird", "message_bird"], "[A-Za-z0-9]{25}", "{a25}"),

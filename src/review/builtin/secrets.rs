@@ -112,6 +112,37 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Trigger>)> = LazyLock::new(|| {
     (ac, triggers)
 });
 
+/// The contextual formats' provider words (`datadog`, `heroku`), to find
+/// which of them a credential's name mentions in one pass.
+static CONTEXT: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let mut words = Vec::new();
+    let mut providers = Vec::new();
+    for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| p.contextual) {
+        for k in p.keywords {
+            words.push(*k);
+            providers.push(i);
+        }
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&words)
+        .expect("provider words build an automaton");
+    (ac, providers)
+});
+
+/// The contextual providers a name mentions, in table order.
+fn providers_named(name: &str) -> Vec<usize> {
+    let (ac, providers) = &*CONTEXT;
+    let mut found: Vec<usize> = ac
+        .find_overlapping_iter(name)
+        .map(|m| providers[m.pattern().as_usize()])
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
 fn build(pattern: &str) -> Regex {
     RegexBuilder::new(pattern)
         .unicode(false)
@@ -554,7 +585,11 @@ struct Assigned<'a> {
 fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
     // `<input type="password" value="…">`.
-    if let Some(c) = PLAIN_PASSWORD_CALL.captures(line.as_bytes()) {
+    let calls = line.contains("SecureString") || line.contains("NetworkCredential");
+    if let Some(c) = calls
+        .then(|| PLAIN_PASSWORD_CALL.captures(line.as_bytes()))
+        .flatten()
+    {
         if let Some(m) = c.get(1).or_else(|| c.get(2)) {
             let v = &line[m.start()..m.end()];
             if !placeholder(v) && !whole_word_placeholder(v) {
@@ -562,7 +597,11 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
             }
         }
     }
-    if let Some(input) = HTML_PASSWORD_INPUT.find(line.as_bytes()) {
+    let html = line.contains("<input") || line.contains("<INPUT");
+    if let Some(input) = html
+        .then(|| HTML_PASSWORD_INPUT.find(line.as_bytes()))
+        .flatten()
+    {
         let tag = &line[input.start()..input.end()];
         if let Some(c) = HTML_VALUE.captures(tag.as_bytes()) {
             let m = c.get(1)?;
@@ -576,14 +615,12 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
             }
         }
     }
-    for a in assignments(line, words, above) {
+    for a in assignments(line, words, above, code) {
         // A provider whose name is in the variable: its format decides.
-        let lower_name = a.name.to_ascii_lowercase();
         let end = a.start + a.value.len();
-        for (i, p) in PROVIDERS.iter().enumerate() {
-            if p.contextual
-                && p.keywords.iter().any(|k| lower_name.contains(k))
-                && provider_regex(i).is_match(a.value.as_bytes())
+        for i in providers_named(a.name) {
+            let p = &PROVIDERS[i];
+            if provider_regex(i).is_match(a.value.as_bytes())
                 && !placeholder_token(p, a.value)
                 && !reference(a.value)
             {
@@ -604,7 +641,12 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
 }
 
 /// Every `name <op> value` in the line whose name is a credential's.
-fn assignments<'a>(line: &'a str, words: &[usize], above: Option<&'a str>) -> Vec<Assigned<'a>> {
+fn assignments<'a>(
+    line: &'a str,
+    words: &[usize],
+    above: Option<&'a str>,
+    code: bool,
+) -> Vec<Assigned<'a>> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
     // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose).
@@ -652,20 +694,26 @@ fn assignments<'a>(line: &'a str, words: &[usize], above: Option<&'a str>) -> Ve
         let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
             continue;
         };
+        let Some((value, start, quoted)) = read_value(line, op_end) else {
+            continue;
+        };
+        // In code a bare right-hand side is an expression (`key = map.get(k)`),
+        // unless it is a number: settled before the name is looked at.
+        if code && !quoted && !value.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
         let kind = match name_kind(name) {
             Some(kind) => kind,
             None if contextual_name(name) => NameKind::ContextOnly,
             None => continue,
         };
-        if let Some((value, start, quoted)) = read_value(line, op_end) {
-            out.push(Assigned {
-                kind,
-                name,
-                value,
-                start,
-                quoted,
-            });
-        }
+        out.push(Assigned {
+            kind,
+            name,
+            value,
+            start,
+            quoted,
+        });
     }
     out
 }
@@ -1135,10 +1183,7 @@ fn name_kind(name: &str) -> Option<NameKind> {
 }
 
 fn contextual_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    PROVIDERS
-        .iter()
-        .any(|p| p.contextual && p.keywords.iter().any(|k| lower.contains(k)))
+    CONTEXT.0.is_match(name)
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
