@@ -258,7 +258,7 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
                     || !bytes[m.start() - 1].is_ascii_alphanumeric()
                     || !bytes[m.start()].is_ascii_alphanumeric()
                     || MID_TOKEN.contains(&PROVIDERS[i as usize].id);
-                if starts_token {
+                if starts_token && !hit_providers.contains(&i) {
                     hit_providers.push(i);
                 }
             }
@@ -278,8 +278,10 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
             return Some(h);
         }
     }
-    hit_providers.sort_unstable();
-    hit_providers.dedup();
+    // Table order: specific formats are listed before looser ones.
+    if hit_providers.len() > 1 {
+        hit_providers.sort_unstable();
+    }
     for &i in &hit_providers {
         if let Some(h) = provider_token(line, i as usize) {
             return Some(h);
@@ -475,23 +477,23 @@ fn prefixed_token(line: &str) -> Option<Hit> {
     None
 }
 
-/// A run of 24 or more letters and digits holding an upper-case letter and a
-/// digit: the cheap test that spares most lines the regex.
+/// After some `_` or `-`, a run of 24 or more letters and digits holding an
+/// upper-case letter and a digit: the cheap test that spares most lines the
+/// regex (it looks only behind separators, found with `memchr`).
 fn long_mixed_run(bytes: &[u8]) -> bool {
-    let (mut len, mut upper, mut digit) = (0usize, false, false);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() {
+    memchr::memchr2_iter(b'_', b'-', bytes).any(|at| {
+        let run = bytes[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .take(24);
+        let (mut len, mut upper, mut digit) = (0usize, false, false);
+        for &b in run {
             len += 1;
             upper |= b.is_ascii_uppercase();
             digit |= b.is_ascii_digit();
-            if len >= 24 && upper && digit {
-                return true;
-            }
-        } else {
-            (len, upper, digit) = (0, false, false);
         }
-    }
-    false
+        len >= 24 && upper && digit
+    })
 }
 
 // ----------------------------------------------------- tokens and URLs
