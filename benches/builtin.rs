@@ -43,8 +43,13 @@ fn corpus_as_config() -> FileChange {
 
 fn per_file(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `REDLINE_BENCH_SRC` points both sides of a before/after comparison
+    // at the same tree (the sources themselves change between commits).
+    let src = std::env::var_os("REDLINE_BENCH_SRC")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("src"));
     let mut files = Vec::new();
-    rust_sources(&root.join("src"), &mut files);
+    rust_sources(&src, &mut files);
     let lines: usize = files.iter().map(|f| f.new_text.lines().count()).sum();
     println!("{} Rust files, {lines} lines", files.len());
     let mut group = c.benchmark_group("builtin_review");
