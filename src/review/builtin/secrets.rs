@@ -71,15 +71,31 @@ const ASSIGNMENT_WORDS: &[&str] = &[
     "pass", "pwd", "secret", "token", "key", "auth", "cred", "private",
 ];
 
-static PREFILTER: LazyLock<(AhoCorasick, Vec<Trigger>)> = LazyLock::new(|| {
-    let mut words: Vec<&'static str> = Vec::new();
-    let mut triggers = Vec::new();
+/// Keywords are cut to their first few characters: the automaton is built
+/// once per process (a one-shot `redline check` pays for it) and stays small
+/// enough to live in cache; a long keyword's head still finds every line that
+/// holds it, and one head can wake several checks.
+const KEYWORD_HEAD: usize = 5;
+
+static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| {
+    let mut heads: Vec<String> = Vec::new();
+    let mut triggers: Vec<Vec<Trigger>> = Vec::new();
+    let mut add = |word: &str, t: Trigger| {
+        let head = word[..word.len().min(KEYWORD_HEAD)].to_ascii_lowercase();
+        match heads.iter().position(|h| *h == head) {
+            Some(i) if triggers[i].contains(&t) => {}
+            Some(i) => triggers[i].push(t),
+            None => {
+                heads.push(head);
+                triggers.push(vec![t]);
+            }
+        }
+    };
     // A contextual format is only ever the value of a credential's name,
     // which the assignment words below already catch.
     for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| !p.contextual) {
         for k in p.keywords {
-            words.push(k);
-            triggers.push(Trigger::Provider(i as u16));
+            add(k, Trigger::Provider(i as u16));
         }
     }
     let fixed: &[(&str, Trigger)] = &[
@@ -96,18 +112,16 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Trigger>)> = LazyLock::new(|| {
         ("sshpass ", Trigger::Curl),
     ];
     for (w, t) in fixed {
-        words.push(w);
-        triggers.push(*t);
+        add(w, *t);
     }
     for w in ASSIGNMENT_WORDS {
-        words.push(w);
-        triggers.push(Trigger::Assignment);
+        add(w, Trigger::Assignment);
     }
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
         .kind(Some(AhoCorasickKind::DFA))
-        .build(&words)
+        .build(&heads)
         .expect("prefilter keywords build an automaton");
     (ac, triggers)
 });
@@ -246,23 +260,25 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     let bytes = line.as_bytes();
     let mut words: Vec<usize> = Vec::new();
     for m in ac.find_overlapping_iter(line) {
-        match triggers[m.pattern().as_usize()] {
-            Trigger::Assignment => {
-                flags[slot(Trigger::Assignment)] = true;
-                words.push(m.start());
-            }
-            Trigger::Provider(i) => {
-                // A prefix counts where a token can start: `re_` in
-                // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
-                let starts_token = m.start() == 0
-                    || !bytes[m.start() - 1].is_ascii_alphanumeric()
-                    || !bytes[m.start()].is_ascii_alphanumeric()
-                    || MID_TOKEN.contains(&PROVIDERS[i as usize].id);
-                if starts_token && !hit_providers.contains(&i) {
-                    hit_providers.push(i);
+        for &t in &triggers[m.pattern().as_usize()] {
+            match t {
+                Trigger::Assignment => {
+                    flags[slot(Trigger::Assignment)] = true;
+                    words.push(m.start());
                 }
+                Trigger::Provider(i) => {
+                    // A prefix counts where a token can start: `re_` in
+                    // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
+                    let starts_token = m.start() == 0
+                        || !bytes[m.start() - 1].is_ascii_alphanumeric()
+                        || !bytes[m.start()].is_ascii_alphanumeric()
+                        || MID_TOKEN.contains(&PROVIDERS[i as usize].id);
+                    if starts_token && !hit_providers.contains(&i) {
+                        hit_providers.push(i);
+                    }
+                }
+                t => flags[slot(t)] = true,
             }
-            t => flags[slot(t)] = true,
         }
     }
     let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && {
