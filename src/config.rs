@@ -50,6 +50,7 @@ pub struct Config {
     pub reviewers: BTreeMap<String, String>,
     pub review: ReviewConfig,
     pub cache: CacheConfig,
+    pub builtin: BuiltinConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -187,6 +188,17 @@ impl Default for ReviewConfig {
             offline: false,
         }
     }
+}
+
+/// The `[builtin]` table: which built-in rules run where. Entries name a
+/// rule id (`todo-comment`), a family (`secret-*`) or every rule (`*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuiltinConfig {
+    /// Rules that never run.
+    pub disable: Vec<String>,
+    /// Path glob (repository-relative) -> rules that do not run on it.
+    pub disable_in: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -510,6 +522,22 @@ fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), C
         .chain(&config.review.never_send)
     {
         globset::Glob::new(glob).map_err(|e| invalid(format!("bad glob `{glob}`: {e}")))?;
+    }
+    for glob in config.builtin.disable_in.keys() {
+        globset::Glob::new(glob)
+            .map_err(|e| invalid(format!("builtin.disable_in: bad glob `{glob}`: {e}")))?;
+    }
+    for rule in config
+        .builtin
+        .disable
+        .iter()
+        .chain(config.builtin.disable_in.values().flatten())
+    {
+        if !crate::review::builtin::names_any_rule(rule) {
+            return Err(invalid(format!(
+                "[builtin] names `{rule}`, which is no built-in rule; use a rule id such as `todo-comment` or `secret-assignment` (see the README's built-in rules), a family such as `secret-*`, or `*`"
+            )));
+        }
     }
     if config.llm.max_concurrency == 0 {
         return Err(invalid("llm.max_concurrency must be at least 1".into()));

@@ -52,6 +52,9 @@ const COVERED: &[&str] = &[
     "secret-private-key",
     "secret-provider-token",
     "secret-assignment",
+    "secret-jwt",
+    "secret-url-credentials",
+    "secret-auth-header",
     "debug-dbg-macro",
     "debug-console-log",
     "debug-print",
@@ -97,11 +100,28 @@ fn short_akia_word_is_not_an_aws_key() {
 
 #[test]
 fn private_key_block_is_critical() {
-    let line = joined(&["-----BEGIN RSA ", "PRIVATE KEY-----"]);
-    fires("id_rsa.txt", &line, "secret-private-key");
+    // The header, then the key's body on the following lines.
+    let block = joined(&[
+        "-----BEGIN RSA ",
+        "PRIVATE KEY-----\n",
+        "MIIEpAIBAAKCAQEAz8Xk2LmQ9vTn3Wp7Rc5Yb1Hd4Fg6Js0Ka2Nl8MoQ\n",
+        "-----END RSA PRIVATE KEY-----",
+    ]);
+    fires("id_rsa.txt", &block, "secret-private-key");
     assert_eq!(
-        severity_of("id_rsa.txt", &line, "secret-private-key"),
+        severity_of("id_rsa.txt", &block, "secret-private-key"),
         "critical"
+    );
+}
+
+#[test]
+fn private_key_header_in_code_without_a_body_is_not_a_key() {
+    silent(
+        "pem.py",
+        &format!(
+            "if line.startswith(\"{}\"):",
+            joined(&["-----BEGIN RSA ", "PRIVATE KEY-----"])
+        ),
     );
 }
 
@@ -142,6 +162,135 @@ fn api_key_assigned_a_random_literal_is_critical() {
 fn placeholder_password_is_not_a_credential() {
     silent("settings.py", "password = \"changeme123\"");
     silent("settings.py", "api_key = os.environ[\"API_KEY\"]");
+}
+
+#[test]
+fn unquoted_dotenv_token_is_critical() {
+    let line = format!("API_TOKEN={}", joined(&["q8Zr2Lm", "X9vTa7KpW3n"]));
+    fires(".env.production", &line, "secret-assignment");
+    assert_eq!(
+        severity_of(
+            "config.yml",
+            &format!("api_token: {}", joined(&["q8Zr2Lm", "X9vTa7KpW3n"])),
+            "secret-assignment"
+        ),
+        "critical"
+    );
+}
+
+#[test]
+fn documented_example_aws_key_and_x_placeholder_are_silent() {
+    silent("README.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE");
+    silent("ci.yml", "token: ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+
+#[test]
+fn jwt_is_critical() {
+    let line = format!(
+        "SUPABASE_SERVICE_KEY={}",
+        joined(&[
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.",
+            "eyJyb2xlIjoic2VydmljZSIsImlhdCI6MTcwMDAwMDAwMH0.",
+            "k9Qz7Lr2WmX4nT8vB1cY6pD3sF5gH0jK"
+        ])
+    );
+    fires("app.env", &line, "secret-jwt");
+    assert_eq!(severity_of("app.env", &line, "secret-jwt"), "critical");
+}
+
+#[test]
+fn three_dotted_words_are_not_a_jwt() {
+    silent(
+        "app.js",
+        "const path = \"eyJust.eyJoking.aroundHereToday\";",
+    );
+}
+
+#[test]
+fn password_inside_a_url_is_critical() {
+    let line = format!(
+        "DATABASE_URL=postgres://app:{}@db.internal:5432/prod",
+        joined(&["Xk82", "mQp1z"])
+    );
+    fires("settings.cfg", &line, "secret-url-credentials");
+    assert_eq!(
+        severity_of("settings.cfg", &line, "secret-url-credentials"),
+        "critical"
+    );
+}
+
+#[test]
+fn url_with_a_placeholder_password_is_fine() {
+    silent(
+        "settings.cfg",
+        "DATABASE_URL=postgres://user:${DB_PASSWORD}@localhost/app",
+    );
+}
+
+#[test]
+fn literal_bearer_header_and_curl_user_are_critical() {
+    let line = format!(
+        "curl -H 'Authorization: Bearer {}' https://api.example.com",
+        joined(&["8f2kQ9zL", "m3Xv7TnR4pWc"])
+    );
+    fires("deploy.sh", &line, "secret-auth-header");
+    assert_eq!(
+        severity_of("deploy.sh", &line, "secret-auth-header"),
+        "critical"
+    );
+    fires(
+        "deploy.sh",
+        &format!("curl -u deploy:{} https://ci", joined(&["Qm82", "kLz9x"])),
+        "secret-auth-header",
+    );
+}
+
+#[test]
+fn header_from_a_variable_is_fine() {
+    silent(
+        "deploy.sh",
+        "curl -H \"Authorization: Bearer $API_TOKEN\" https://api.example.com",
+    );
+}
+
+#[test]
+fn inline_allow_markers_silence_a_finding() {
+    let key = format!("api_key = \"{}\"", joined(&["q8Zr2Lm", "X9vTa7KpW"]));
+    silent("settings.py", &format!("{key}  # gitleaks:allow"));
+    silent("settings.py", &format!("{key}  # pragma: allowlist secret"));
+    silent("settings.py", &format!("{key}  # redline: allow"));
+    let repo = TestRepo::with_commit(&[("settings.py", "first line\n")]);
+    repo.write(
+        "settings.py",
+        format!("first line\n# redline: allow secret-assignment\n{key}\n"),
+    );
+    assert_eq!(repo.check_json(&["--offline"]).rules_and_lines(), vec![]);
+}
+
+#[test]
+fn builtin_table_turns_rules_off_globally_and_per_path() {
+    let key = format!("api_key = \"{}\"", joined(&["q8Zr2Lm", "X9vTa7KpW"]));
+    let repo = TestRepo::with_commit(&[("a.py", "x = 1\n"), ("tests/fixtures/b.py", "x = 1\n")]);
+    repo.write(
+        ".redline.toml",
+        "[builtin]\ndisable = [\"todo-comment\"]\n[builtin.disable_in]\n\"tests/fixtures/**\" = [\"secret-*\"]\n",
+    );
+    let text = format!("x = 1\n{key}  # TODO rotate\n");
+    repo.write("a.py", &text);
+    repo.write("tests/fixtures/b.py", &text);
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![("secret-assignment".to_string(), 2)]
+    );
+}
+
+#[test]
+fn builtin_table_naming_no_rule_is_a_configuration_error() {
+    let repo = TestRepo::with_commit(&[("a.py", "x = 1\n")]);
+    repo.write(".redline.toml", "[builtin]\ndisable = [\"todo-coment\"]\n");
+    let (code, _, stderr) = repo.run_check(&["--offline"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("todo-coment"), "{stderr}");
 }
 
 #[test]

@@ -68,6 +68,8 @@ pub struct Engine {
     root: Option<PathBuf>,
     client: Option<llm::Client>,
     hunks: Arc<HunkCache>,
+    /// Which built-in rules run where (`[builtin]`).
+    builtin: Arc<builtin::Policy>,
 }
 
 impl Engine {
@@ -84,10 +86,11 @@ impl Engine {
             })?)
         };
         Ok(Self {
-            config,
             root: None,
             client,
             hunks: Arc::new(HunkCache::default()),
+            builtin: Arc::new(builtin::Policy::new(&config.builtin)),
+            config,
         })
     }
 
@@ -125,6 +128,7 @@ impl Engine {
                 changes,
                 options.tier,
                 self.config.review.max_findings_per_file,
+                &self.builtin,
             );
         };
         let tier = options
@@ -136,6 +140,7 @@ impl Engine {
                 changes,
                 Some(tier),
                 self.config.review.max_findings_per_file,
+                &self.builtin,
             );
             report.degraded.push(Degraded {
                 reviewer: MODELS.into(),
@@ -495,7 +500,12 @@ impl<'a> Review<'a> {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| capped(builtin::review_file(f, true), cap))
+                .flat_map(|f| {
+                    capped(
+                        builtin::review_file_with(f, true, &self.engine.builtin),
+                        cap,
+                    )
+                })
                 .collect()
         } else {
             // Said once per failed reviewer rather than as one more entry,
@@ -522,7 +532,12 @@ impl<'a> Review<'a> {
             self.changes
                 .files
                 .iter()
-                .flat_map(|f| capped(builtin::review_file(f, false), cap))
+                .flat_map(|f| {
+                    capped(
+                        builtin::review_file_with(f, false, &self.engine.builtin),
+                        cap,
+                    )
+                })
                 .collect()
         };
 

@@ -113,18 +113,24 @@ pub fn review_secrets_only(
     findings
 }
 
-/// Runs the built-in reviewer over every file of `changes`.
-pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>) -> Report {
-    review_offline_capped(changes, tier, 0)
+/// Runs the built-in reviewer over every file of `changes`, with the rules
+/// `policy` (the `[builtin]` table) leaves on.
+pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>, policy: &builtin::Policy) -> Report {
+    review_offline_capped(changes, tier, 0, policy)
 }
 
 /// [`review_offline`] keeping at most `cap` findings per file.
-pub fn review_offline_capped(changes: &ChangeSet, tier: Option<Tier>, cap: u32) -> Report {
+pub fn review_offline_capped(
+    changes: &ChangeSet,
+    tier: Option<Tier>,
+    cap: u32,
+    policy: &builtin::Policy,
+) -> Report {
     let mut findings = Vec::new();
     let mut truncated = Vec::new();
     for file in &changes.files {
         // Capped file by file, so a generated file's findings never pile up.
-        let mut found = builtin::review_file(file, false);
+        let mut found = builtin::review_file_with(file, false, policy);
         truncated.extend(cap_per_file(&mut found, cap));
         findings.extend(found);
     }

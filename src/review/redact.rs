@@ -46,7 +46,7 @@ impl Redactor {
     ) -> Redactor {
         let mut secrets = Vec::new();
         for f in findings {
-            if !f.rule.as_deref().is_some_and(is_secret_rule) {
+            if !f.rule.as_deref().is_some_and(builtin::is_secret_rule) {
                 continue;
             }
             if let Some(text) = text_of(&f.path) {
@@ -103,10 +103,6 @@ impl Redactor {
             }
         }
     }
-}
-
-fn is_secret_rule(rule: &str) -> bool {
-    rule.starts_with("secret")
 }
 
 /// The text a secret finding points at: the span on its line, or, for a

@@ -1,0 +1,82 @@
+//! CPU time of the built-in reviewer per file, every line added (its worst
+//! case: a new file). Two inputs: this repository's own Rust sources (code
+//! with few secrets, what most reviews see) and the secret corpus's labelled
+//! lines as one config file (every line secret-looking, the prefilter's worst
+//! case). Issue 10 asks that the secret rules cost no more per file than
+//! before they learnt 150+ providers.
+//!
+//! `cargo bench --bench builtin -- --warm-up-time 1 --measurement-time 3`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use redline::review::{builtin, FileChange};
+use std::path::Path;
+
+fn rust_sources(dir: &Path, out: &mut Vec<FileChange>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("read source");
+            out.push(FileChange::new_file(path.display().to_string(), text));
+        }
+    }
+}
+
+fn corpus_as_config() -> FileChange {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secrets/kingfisher.jsonl");
+    let text: String = std::fs::read_to_string(path)
+        .expect("corpus")
+        .lines()
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).expect("json");
+            format!("{}\n", row["text"].as_str().expect("text"))
+        })
+        .collect();
+    FileChange::new_file("settings.env", text)
+}
+
+fn per_file(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `REDLINE_BENCH_SRC` points both sides of a before/after comparison
+    // at the same tree (the sources themselves change between commits).
+    let src = std::env::var_os("REDLINE_BENCH_SRC")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("src"));
+    let mut files = Vec::new();
+    rust_sources(&src, &mut files);
+    let lines: usize = files.iter().map(|f| f.new_text.lines().count()).sum();
+    println!("{} Rust files, {lines} lines", files.len());
+    let mut group = c.benchmark_group("builtin_review");
+    group.bench_function("all_rules_per_rust_file", |b| {
+        b.iter(|| {
+            let n: usize = files
+                .iter()
+                .map(|f| builtin::review_file(f, false).len())
+                .sum();
+            std::hint::black_box(n)
+        })
+    });
+    group.bench_function("secret_rules_per_rust_file", |b| {
+        b.iter(|| {
+            let n: usize = files
+                .iter()
+                .map(|f| builtin::review_file(f, true).len())
+                .sum();
+            std::hint::black_box(n)
+        })
+    });
+    let secrets = corpus_as_config();
+    group.bench_function("secret_rules_over_1800_secret_lines", |b| {
+        b.iter(|| std::hint::black_box(builtin::review_file(&secrets, true).len()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_file);
+criterion_main!(benches);

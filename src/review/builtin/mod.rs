@@ -1,0 +1,1056 @@
+//! The built-in offline reviewer: fast, deterministic rules over *added*
+//! lines only. It is the default when no model endpoint is configured and
+//! always runs beside the models for secrets, so a key in a diff is caught
+//! even when every provider is down. Each rule documents itself; the LSP's
+//! "Explain" action shows that documentation.
+//!
+//! Secrets are found by `secrets` (one keyword pass per line, then only the
+//! checks the keywords call for) from the formats in `providers`. This module
+//! owns the rule table, severities, suppression (inline markers and the
+//! `[builtin]` table of `.redline.toml`) and turning hits into findings. It
+//! never puts a secret's text into a finding.
+
+mod providers;
+mod secrets;
+
+use super::changes::FileChange;
+use super::finding::{fingerprint, Finding, Severity};
+use crate::config::BuiltinConfig;
+use globset::{Glob, GlobMatcher};
+use regex::bytes::{Regex, RegexBuilder};
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock};
+
+pub use providers::PROVIDERS;
+
+/// The reviewer name built-in findings carry.
+pub const REVIEWER: &str = "builtin";
+
+/// Which files a rule looks at.
+#[derive(Debug, Clone, Copy)]
+enum Langs {
+    Any,
+    Only(&'static [&'static str]),
+}
+
+impl Langs {
+    fn matches(self, path: &str) -> bool {
+        match self {
+            Langs::Any => true,
+            Langs::Only(exts) => {
+                let ext = path.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+                exts.iter().any(|e| e.eq_ignore_ascii_case(ext))
+            }
+        }
+    }
+}
+
+/// How a rule finds what it reports.
+#[derive(Debug, Clone, Copy)]
+enum Detect {
+    /// A regex over the line; capture group 1 (else the match) is reported.
+    Pattern(&'static str),
+    /// The secret scanner (`secrets::scan`) reports under this rule's id.
+    Secret,
+}
+
+/// One built-in rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub message: &'static str,
+    /// Markdown shown by "Explain redline finding".
+    pub explanation: &'static str,
+    langs: Langs,
+    /// Matches in comments still count (a secret in a comment still leaks).
+    in_comments: bool,
+    /// When the whole line is the offending statement, the fix deletes it.
+    removable_line: bool,
+    detect: Detect,
+}
+
+const JS: &[&str] = &["js", "jsx", "ts", "tsx", "mjs", "cjs", "vue", "svelte"];
+const PY: &[&str] = &["py", "pyw"];
+const SCRIPT: &[&str] = &[
+    "py", "pyw", "js", "jsx", "ts", "tsx", "mjs", "cjs", "rb", "php",
+];
+
+const fn secret(
+    id: &'static str,
+    title: &'static str,
+    message: &'static str,
+    explanation: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        severity: Severity::Critical,
+        title,
+        message,
+        explanation,
+        langs: Langs::Any,
+        in_comments: true,
+        removable_line: false,
+        detect: Detect::Secret,
+    }
+}
+
+pub static RULES: &[Rule] = &[
+    secret(
+        "secret-aws-access-key",
+        "AWS access key in source",
+        "This looks like an AWS access key id. Remove it, rotate the key, and load credentials from the environment or a secret store.",
+        "An AWS access key id (`AKIA…`/`ASIA…`) was added. Keys committed to a repository are harvested by scanners within minutes of a push. **Rotate the key now** (IAM console → Security credentials), remove it from the code, and read credentials from the environment, an instance role, or a secret manager. AWS's documented example key (`AKIAIOSFODNN7EXAMPLE`) and other `…EXAMPLE` values are not flagged.",
+    ),
+    secret(
+        "secret-private-key",
+        "Private key in source",
+        "A private key was added. Never commit private keys; load them from a file outside the repository or a secret store.",
+        "A private key was added: a PEM block (`-----BEGIN … PRIVATE KEY-----`: RSA, EC, DSA, PKCS#8, encrypted, OpenSSH, PGP), a PuTTY key file, or a base64-encoded PEM key. A header alone (a string constant that *checks* for one, or a block whose body is `...`) is not flagged. Anyone with read access to the repository, its forks or its CI logs can impersonate the key's owner. Revoke and regenerate the key pair, and keep private keys out of version control (add the file to `.gitignore` and `review.never_send`).",
+    ),
+    secret(
+        "secret-provider-token",
+        "API token with a known provider format",
+        "This string has the format of a provider's API token. Remove it, revoke it at the provider, and read it from the environment at run time.",
+        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 300 formats are known (the message names the provider). Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
+    ),
+    secret(
+        "secret-jwt",
+        "JSON Web Token in source",
+        "A signed JSON Web Token was added. Tokens grant access until they expire; remove it and obtain tokens at run time.",
+        "A JSON Web Token (`eyJ….eyJ….…`) was added. A signed token is a bearer credential: whoever holds it is the subject until it expires, and many tokens (service-role keys, long-lived API tokens) never do. Remove it, revoke or rotate its signing key if it is long-lived, and obtain tokens at run time.",
+    ),
+    secret(
+        "secret-url-credentials",
+        "Credentials inside a URL",
+        "This URL carries a username and password (`scheme://user:pass@host`). Move the password out of the URL into the environment or a secret store.",
+        "A URL with embedded credentials (`https://user:pass@host`, `postgres://app:pw@db/prod`, `redis://:pw@cache`) was added. URLs are logged, shown in error messages and copied around, so the password travels with them. Build the URL at run time from a secret read from the environment, or use the client's separate password option. Placeholders (`user:password@`, `${PASSWORD}`) are not flagged.",
+    ),
+    secret(
+        "secret-auth-header",
+        "Credentials in an HTTP header or command line",
+        "An `Authorization` header or a `curl -u user:pass` carries a literal credential. Read it from the environment instead.",
+        "A literal credential is passed in an HTTP `Authorization: Basic/Bearer/Token …` header, to `curl -u`/`--user`, or to `sshpass -p`. Shell history, CI logs and the repository keep it. Use a variable (`-H \"Authorization: Bearer $TOKEN\"`, `curl -u \"$USER:$PASS\"`, `curl --netrc`) and keep the value in the environment or a secret store.",
+    ),
+    secret(
+        "secret-assignment",
+        "Hard-coded credential",
+        "A password, secret, token or API key is assigned a literal value. Read it from the environment or a secret store instead.",
+        "A variable or key whose name says it holds a credential (`password`, `secret`, `token`, `api_key`, …) is assigned a literal that looks like one, in any syntax: code, `.env`, shell `export`, YAML, TOML, INI, `.properties`, JSON, XML, Dockerfile `ENV`, Compose and Kubernetes `env:` lists. Committed credentials leak through clones, forks, CI logs and backups. Rotate the credential, then load it at run time (environment variable, secret manager, a file listed in `.gitignore`). Placeholders and references (`changeme`, `<your-key>`, `${VAR}`, `os.environ[…]`, all-`x` values) are not flagged; in documentation (`.md`, `.rst`, `.txt`, `docs/`) such values are a warning, not critical.",
+    ),
+    Rule {
+        id: "debug-dbg-macro",
+        severity: Severity::Suggestion,
+        title: "`dbg!` left in code",
+        message: "`dbg!` prints to stderr and is meant for local debugging; remove it before committing.",
+        explanation: "`dbg!` writes the file, line and value to stderr. It is a debugging aid that usually ends up as noise in production logs (and can print data that should stay private). Remove it, or replace it with a `tracing::debug!` event if the information is worth keeping.",
+        langs: Langs::Only(&["rs"]),
+        in_comments: false,
+        removable_line: true,
+        detect: Detect::Pattern(r"(\bdbg!\s*\()"),
+    },
+    Rule {
+        id: "debug-console-log",
+        severity: Severity::Suggestion,
+        title: "`console.log` left in code",
+        message: "`console.log` looks like a debugging leftover; remove it or use the project's logger.",
+        explanation: "`console.log` calls added while debugging tend to ship: they clutter the browser console or server logs and can expose data. Remove it, or use the project's logging facility with an appropriate level.",
+        langs: Langs::Only(JS),
+        in_comments: false,
+        removable_line: true,
+        detect: Detect::Pattern(r"(\bconsole\.(?:log|debug|trace|dir)\s*\()"),
+    },
+    Rule {
+        id: "debug-print",
+        severity: Severity::Suggestion,
+        title: "`print()` debugging left in code",
+        message: "A bare `print(` call looks like debugging output; remove it or use `logging`.",
+        explanation: "A `print()` statement on its own line in Python code is usually a debugging leftover. Use the `logging` module (which can be silenced and carries levels), or remove it. Command-line scripts whose job is to print are the exception: dismiss the finding there.",
+        langs: Langs::Only(PY),
+        in_comments: false,
+        removable_line: true,
+        detect: Detect::Pattern(r"^\s*(print\s*\()"),
+    },
+    Rule {
+        id: "debug-debugger-statement",
+        severity: Severity::Suggestion,
+        title: "`debugger` statement left in code",
+        message: "A `debugger` statement pauses execution whenever dev tools are open; remove it.",
+        explanation: "`debugger;` stops execution in any browser or Node.js process with a debugger attached. It is never meant to be committed.",
+        langs: Langs::Only(JS),
+        in_comments: false,
+        removable_line: true,
+        detect: Detect::Pattern(r"(?:^\s*|[;{]\s*)(\bdebugger\b)\s*;?\s*$"),
+    },
+    Rule {
+        id: "debug-breakpoint",
+        severity: Severity::Suggestion,
+        title: "Breakpoint left in code",
+        message: "`breakpoint()` / `pdb.set_trace()` stops the program waiting for a debugger; remove it.",
+        explanation: "`breakpoint()`, `pdb.set_trace()`, `ipdb.set_trace()` and `binding.pry` stop the program and wait for interactive input. In a server or CI job that means a hang.",
+        langs: Langs::Only(&["py", "pyw", "rb"]),
+        in_comments: false,
+        removable_line: true,
+        detect: Detect::Pattern(r"(\bbreakpoint\s*\(\s*\)|\b(?:i?pdb|pudb)\.set_trace\s*\(|\bbinding\.pry\b)"),
+    },
+    Rule {
+        id: "danger-eval",
+        severity: Severity::Warning,
+        title: "`eval` of dynamic code",
+        message: "`eval` runs arbitrary code; if any part of its input comes from outside, this is code injection.",
+        explanation: "`eval` executes a string as code with the caller's privileges. When any part of that string can be influenced by a user, a file or the network, an attacker can run their own code. Parse the data instead (`JSON.parse`, `ast.literal_eval`, a lookup table).",
+        langs: Langs::Only(SCRIPT),
+        in_comments: false,
+        removable_line: false,
+        detect: Detect::Pattern(r"(?:^|[^.\w$])(eval\s*\()"),
+    },
+    Rule {
+        id: "danger-exec",
+        severity: Severity::Warning,
+        title: "Dynamic code or shell execution",
+        message: "`exec`/`os.system`/`child_process.exec` runs code or a shell command built at run time; make sure no outside input reaches it.",
+        explanation: "Executing a string as code (`exec`) or handing it to a shell (`os.system`, `child_process.exec`, `execSync`) allows injection when the string contains outside input. Pass arguments as a list to a process API that does not invoke a shell (`subprocess.run([...])`, `execFile`).",
+        langs: Langs::Only(SCRIPT),
+        in_comments: false,
+        removable_line: false,
+        detect: Detect::Pattern(r"((?:^|[^.\w$])exec\s*\(|\bos\.system\s*\(|\bchild_process\.exec(?:Sync)?\s*\(|\bexecSync\s*\()"),
+    },
+    Rule {
+        id: "danger-shell-true",
+        severity: Severity::Warning,
+        title: "`shell=True` in a subprocess call",
+        message: "`shell=True` passes the command through a shell; any interpolated input becomes shell injection. Pass a list of arguments instead.",
+        explanation: "With `shell=True`, `subprocess` runs the command through `/bin/sh`, so quotes, `;`, `$()` and backticks in any interpolated value are interpreted by the shell. Pass the command as a list (`subprocess.run([\"git\", \"log\", path])`) and leave `shell` at its default.",
+        langs: Langs::Only(PY),
+        in_comments: false,
+        removable_line: false,
+        detect: Detect::Pattern(r"(\bshell\s*=\s*True\b)"),
+    },
+    Rule {
+        id: "danger-pickle-loads",
+        severity: Severity::Warning,
+        title: "Unpickling data",
+        message: "`pickle.load(s)` executes code embedded in the data; never unpickle input you did not produce yourself.",
+        explanation: "A pickle stream can contain instructions that run arbitrary code when loaded. Unpickling data from a request, a file a user can write, or a cache shared with others is remote code execution. Use JSON or another data-only format.",
+        langs: Langs::Only(PY),
+        in_comments: false,
+        removable_line: false,
+        detect: Detect::Pattern(r"(\b(?:c?pickle|dill|joblib)\.loads?\s*\()"),
+    },
+    Rule {
+        id: "danger-sql-string",
+        severity: Severity::Warning,
+        title: "SQL built from strings",
+        message: "This SQL statement is assembled by string formatting or concatenation; use bound parameters so input cannot change the query.",
+        explanation: "Building SQL by concatenation, `%`, `.format`, f-strings, template literals or `format!` lets any interpolated value change the statement (SQL injection). Use the driver's placeholders (`?`, `$1`, `%s` passed as parameters) or a query builder.",
+        langs: Langs::Any,
+        in_comments: false,
+        removable_line: false,
+        detect: Detect::Pattern(r#"(?i)((?:\bf|\bformat!\(\s*)?(?:"\s*(?:select\s[^"]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^"]*(?:"\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^"]*")|'\s*(?:select\s[^']*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^']*(?:'\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^']*')|`\s*(?:select\s[^`]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b[^`]*(?:`\s*(?:\+|%\s*[\w(]|\.format\s*\()|\$\{|\{[\w.]*\}[^`]*`)))"#),
+    },
+    Rule {
+        id: "todo-comment",
+        severity: Severity::Suggestion,
+        title: "New TODO/FIXME",
+        message: "A new TODO/FIXME was added; track it in an issue or resolve it before merging.",
+        explanation: "New `TODO`/`FIXME` markers are promises that are easy to forget. Resolve it in this change, or open an issue and reference it (`TODO(#123)`) so the work is tracked.",
+        langs: Langs::Any,
+        in_comments: true,
+        removable_line: false,
+        detect: Detect::Pattern(r"\b(TODO|FIXME)\b"),
+    },
+];
+
+/// Each pattern rule's regex, compiled the first time a file it applies to
+/// is reviewed. Patterns are ASCII-only (`\w`, `\b`, `\s`, `(?i)` mean their
+/// ASCII forms) and match bytes: Unicode classes made compiling the rule set
+/// cost ~12 ms per `redline check`, more than reading the repository.
+static COMPILED: LazyLock<Vec<OnceLock<Regex>>> =
+    LazyLock::new(|| RULES.iter().map(|_| OnceLock::new()).collect());
+
+fn compiled(index: usize) -> Option<&'static Regex> {
+    let Detect::Pattern(pattern) = RULES[index].detect else {
+        return None;
+    };
+    Some(COMPILED[index].get_or_init(|| {
+        RegexBuilder::new(pattern)
+            .unicode(false)
+            .build()
+            .expect("built-in rule patterns are valid")
+    }))
+}
+
+/// Looks up a built-in rule by id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Whether a finding's rule is one of the secret rules (these always run).
+pub fn is_secret_rule(id: &str) -> bool {
+    id.starts_with("secret-")
+}
+
+/// Whether `pattern` (a rule id, `prefix-*`, or `*`) names rule `id`.
+fn names_rule(pattern: &str, id: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => id.starts_with(prefix),
+        None => pattern == id,
+    }
+}
+
+/// Whether a `[builtin]` entry names at least one rule (for config errors).
+pub fn names_any_rule(pattern: &str) -> bool {
+    RULES.iter().any(|r| names_rule(pattern, r.id))
+}
+
+/// Which rules run where: the `[builtin]` table of the configuration.
+#[derive(Debug, Default)]
+pub struct Policy {
+    off: Vec<String>,
+    off_in: Vec<(GlobMatcher, Vec<String>)>,
+}
+
+impl Policy {
+    /// Builds the policy. Globs were validated when the configuration was
+    /// loaded; one that still fails to compile is ignored.
+    pub fn new(config: &BuiltinConfig) -> Self {
+        let off_in = config
+            .disable_in
+            .iter()
+            .filter_map(|(glob, rules)| {
+                let m = Glob::new(glob).ok()?.compile_matcher();
+                Some((m, rules.clone()))
+            })
+            .collect();
+        Self {
+            off: config.disable.clone(),
+            off_in,
+        }
+    }
+
+    fn runs(&self, id: &str, path: &str) -> bool {
+        !self.off.iter().any(|p| names_rule(p, id))
+            && !self
+                .off_in
+                .iter()
+                .any(|(glob, rules)| glob.is_match(path) && rules.iter().any(|p| names_rule(p, id)))
+    }
+}
+
+/// Markers that silence built-in findings on their line (or, alone in a
+/// comment, on the next line): redline's own and those of the scanners
+/// people already use.
+const ALLOW_MARKERS: &[&str] = &[
+    "redline: allow",
+    "redline:allow",
+    "gitleaks:allow",
+    "pragma: allowlist secret",
+    "pragma: allowlist nextline secret",
+];
+
+/// Whether `line` carries an allow marker that covers `rule`: a bare marker
+/// covers every rule; `redline: allow rule-a, rule-b` only those named.
+fn allows(line: &str, rule: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    ALLOW_MARKERS.iter().any(|m| {
+        let Some(at) = lower.find(m) else {
+            return false;
+        };
+        if !m.starts_with("redline") {
+            return true;
+        }
+        let named: Vec<&str> = lower[at + m.len()..]
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+            .filter(|w| rule_id_shaped(w))
+            .collect();
+        named.is_empty() || named.iter().any(|p| names_rule(p, rule))
+    })
+}
+
+fn rule_id_shaped(word: &str) -> bool {
+    !word.is_empty() && (names_any_rule(word) || word == "*")
+}
+
+fn suppressed(lines: &[&str], index: usize, rule: &str) -> bool {
+    allows(lines[index], rule)
+        || index
+            .checked_sub(1)
+            .is_some_and(|i| is_comment(lines[i]) && allows(lines[i], rule))
+}
+
+/// Documentation: secret-shaped values there are usually examples, so only
+/// a live provider format (or a private key) is critical.
+fn is_documentation(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    matches!(
+        ext,
+        "md" | "markdown" | "rst" | "txt" | "adoc" | "asciidoc" | "mdx"
+    ) || lower.starts_with("docs/")
+        || lower.starts_with("doc/")
+        || lower.contains("/docs/")
+        || lower.contains("/doc/")
+}
+
+/// Reviews the added lines of one file with every rule on. `only_secrets`
+/// restricts the run to the secret rules (used beside model reviewers).
+pub fn review_file(file: &FileChange, only_secrets: bool) -> Vec<Finding> {
+    static ALL_ON: LazyLock<Policy> = LazyLock::new(Policy::default);
+    review_file_with(file, only_secrets, &ALL_ON)
+}
+
+/// Reviews the added lines of one file under `policy`.
+pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) -> Vec<Finding> {
+    let lines = crate::diff::lines(&file.new_text);
+    let doc = is_documentation(&file.path);
+    let secrets_on = RULES
+        .iter()
+        .any(|r| matches!(r.detect, Detect::Secret) && policy.runs(r.id, &file.path));
+    let mut findings = Vec::new();
+    let mut seen: HashMap<(String, &str), u32> = HashMap::new();
+    let mut push = |line_no: u32,
+                    text: &str,
+                    rule: &'static Rule,
+                    start: usize,
+                    end: usize,
+                    severity: Severity,
+                    message: String,
+                    findings: &mut Vec<Finding>| {
+        let (start, end) = (floor_char(text, start), floor_char(text, end));
+        let column = text[..start].chars().count() as u32 + 1;
+        let end_column = text[..end].chars().count() as u32 + 1;
+        let key = (text.trim().to_string(), rule.id);
+        let occurrence = seen.entry(key).or_insert(0);
+        let fix = (rule.removable_line && is_whole_statement(text, start)).then(String::new);
+        findings.push(Finding {
+            path: file.path.clone(),
+            line: line_no,
+            end_line: line_no,
+            column,
+            end_column: Some(end_column),
+            severity,
+            reviewer: REVIEWER.to_string(),
+            rule: Some(rule.id.to_string()),
+            title: rule.title.to_string(),
+            message,
+            fingerprint: fingerprint(&file.path, REVIEWER, rule.id, text, *occurrence),
+            fix,
+        });
+        *occurrence += 1;
+    };
+    for line_no in file.diff.added_lines() {
+        let index = line_no as usize - 1;
+        let Some(text) = lines.get(index) else {
+            continue;
+        };
+        // One secret finding per line: the scanner reports the strongest
+        // evidence (a private key, then a provider format, …, then a name).
+        // Secrets are looked for in lines of any length: a key pasted into a
+        // minified bundle is still a key.
+        if secrets_on {
+            if let Some(hit) = secrets::scan(&lines, index, &file.path) {
+                if let Some(rule) = rule(hit.rule) {
+                    if policy.runs(rule.id, &file.path) && !suppressed(&lines, index, rule.id) {
+                        let severity = if doc && !hit.live {
+                            Severity::Warning
+                        } else {
+                            rule.severity
+                        };
+                        let message = match hit.provider {
+                            Some(name) => format!(
+                                "This looks like a {name}. Remove it, revoke it at the provider, and read it from the environment or a secret store at run time."
+                            ),
+                            None => rule.message.to_string(),
+                        };
+                        push(
+                            line_no,
+                            text,
+                            rule,
+                            hit.start,
+                            hit.end,
+                            severity,
+                            message,
+                            &mut findings,
+                        );
+                    }
+                }
+            }
+        }
+        // Minified or generated one-liners are noise and slow to scan.
+        if only_secrets || text.len() > 4000 {
+            continue;
+        }
+        let comment = is_comment(text);
+        for (index_rule, rule) in RULES.iter().enumerate() {
+            if !rule.langs.matches(&file.path) || (comment && !rule.in_comments) {
+                continue;
+            }
+            let Some(regex) = compiled(index_rule) else {
+                continue;
+            };
+            if !policy.runs(rule.id, &file.path) {
+                continue;
+            }
+            let Some(caps) = regex.captures(text.as_bytes()) else {
+                continue;
+            };
+            if suppressed(&lines, index, rule.id) {
+                continue;
+            }
+            let m = caps.get(1).unwrap_or_else(|| caps.get(0).expect("group 0"));
+            push(
+                line_no,
+                text,
+                rule,
+                m.start(),
+                m.end(),
+                rule.severity,
+                rule.message.to_string(),
+                &mut findings,
+            );
+        }
+    }
+    findings
+}
+
+/// The nearest char boundary at or before byte `i`. Byte patterns can in
+/// principle stop inside a multi-byte character; columns count characters.
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn is_comment(line: &str) -> bool {
+    let t = line.trim_start();
+    ["//", "#", "/*", "*", "--", ";", "<!--"]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+/// The match starts the line's only statement (so deleting the line is a
+/// safe fix): nothing but whitespace before it, and the line ends the call.
+fn is_whole_statement(line: &str, start: usize) -> bool {
+    let before = &line[..start];
+    let t = line.trim_end();
+    before.trim().is_empty() && (t.ends_with(';') || t.ends_with(')') || t.ends_with("debugger"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::changes::FileChange;
+
+    fn added(path: &str, text: &str) -> Vec<Finding> {
+        review_file(&FileChange::new_file(path, text.to_string()), false)
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().filter_map(|f| f.rule.as_deref()).collect()
+    }
+
+    fn secret_rules(path: &str, text: &str) -> Vec<String> {
+        review_file(&FileChange::new_file(path, format!("{text}\n")), true)
+            .into_iter()
+            .filter_map(|f| f.rule)
+            .collect()
+    }
+
+    /// A deterministic value of a provider's sample spec (see
+    /// `providers.rs`): `{a36}` 36 letters and digits, `{h32}` lower-case
+    /// hex, `{uuid}`, and so on; everything else is literal.
+    fn generate(spec: &str, seed: u64, fill: Option<char>, shrink: bool) -> String {
+        let mut state = seed | 1;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut out = String::new();
+        let mut rest = spec;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = open + rest[open..].find('}').expect("closed spec");
+            let field = &rest[open + 1..close];
+            rest = &rest[close + 1..];
+            let (alphabet, count): (&str, usize) = if field == "uuid" {
+                ("", 0)
+            } else {
+                let split = field.find(|c: char| c.is_ascii_digit()).expect("count");
+                let n: usize = field[split..].parse().expect("count");
+                let set = match &field[..split] {
+                    "a" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                    "L" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                    "l" => "abcdefghijklmnopqrstuvwxyz",
+                    "U" => "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                    "n" => "abcdefghijklmnopqrstuvwxyz0123456789",
+                    "z" => "abcdefghijklmnopqrstuvwxyz234567",
+                    "h" => "0123456789abcdef",
+                    "d" => "0123456789",
+                    "b" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                    "w" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+                    "age" => "qpzry9x8gf2tvdw0s3jn54khce6mua7l",
+                    other => panic!("unknown sample alphabet {other}"),
+                };
+                (set, n)
+            };
+            let piece: String = if field == "uuid" {
+                [8, 4, 4, 4, 12]
+                    .iter()
+                    .map(|&n| {
+                        (0..n)
+                            .map(|_| b"0123456789abcdef"[next(16)] as char)
+                            .collect::<String>()
+                    })
+                    .collect::<Vec<_>>()
+                    .join("-")
+            } else {
+                let set = if field.starts_with("age") {
+                    alphabet.to_ascii_uppercase()
+                } else {
+                    alphabet.to_string()
+                };
+                let set = set.as_bytes();
+                (0..count).map(|_| set[next(set.len())] as char).collect()
+            };
+            let piece = match fill {
+                Some(c) => c.to_string().repeat(piece.len()),
+                None if shrink => piece[..piece.len() / 2].to_string(),
+                None => piece,
+            };
+            out.push_str(&piece);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// One row per provider: a generated value of its format is reported
+    /// (under the provider's rule, naming the provider); the same value with
+    /// its random parts halved, or replaced by `x`, is not.
+    #[test]
+    fn every_provider_format_has_a_positive_and_a_near_miss() {
+        assert!(PROVIDERS.len() >= 150, "{} providers", PROVIDERS.len());
+        let mut failures = Vec::new();
+        for (i, p) in PROVIDERS.iter().enumerate() {
+            let seed = 0x9e37_79b9_7f4a_7c15 ^ (i as u64).wrapping_mul(0x1000_0000_01b3);
+            let value = generate(p.sample, seed, None, false);
+            let line = |v: &str| {
+                if p.contextual {
+                    format!(
+                        "{}_API_KEY = \"{v}\"",
+                        p.keywords[0]
+                            .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+                            .to_ascii_uppercase()
+                    )
+                } else if p
+                    .keywords
+                    .iter()
+                    .any(|k| v.to_ascii_lowercase().contains(k))
+                {
+                    format!("const value = \"{v}\";")
+                } else {
+                    // Formats found only beside their provider's name.
+                    format!("{}: \"{v}\"", p.keywords[0])
+                }
+            };
+            let file = FileChange::new_file("src/app.js", format!("{}\n", line(&value)));
+            let found = review_file(&file, true);
+            let named = found
+                .iter()
+                .any(|f| f.rule.as_deref() == Some(p.rule) && f.message.contains(p.name));
+            if !named {
+                failures.push(format!(
+                    "{}: {:?} gave {:?}",
+                    p.id,
+                    line(&value),
+                    found
+                        .iter()
+                        .map(|f| (&f.rule, &f.message))
+                        .collect::<Vec<_>>()
+                ));
+            }
+            for near in [
+                generate(p.sample, seed, None, true),
+                generate(p.sample, seed, Some('x'), false),
+            ] {
+                let file = FileChange::new_file("src/app.js", format!("{}\n", line(&near)));
+                let found = review_file(&file, true);
+                if found
+                    .iter()
+                    .any(|f| f.message.contains(p.name) && f.rule.as_deref() == Some(p.rule))
+                {
+                    failures.push(format!("{}: near miss {:?} reported", p.id, line(&near)));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn provider_ids_are_unique_and_patterns_compile() {
+        let mut ids: Vec<_> = PROVIDERS.iter().map(|p| p.id).collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        for i in 0..PROVIDERS.len() {
+            secrets::provider_regex(i);
+        }
+    }
+
+    #[test]
+    fn github_token_checksum_decides_severity_in_documentation() {
+        let body = "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1";
+        let mut n = secrets::crc32(body.as_bytes());
+        let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut check = [b'0'; 6];
+        for slot in check.iter_mut().rev() {
+            *slot = alphabet[(n % 62) as usize];
+            n /= 62;
+        }
+        let valid = format!("ghp_{body}{}", std::str::from_utf8(&check).expect("ascii"));
+        let invalid = format!("ghp_{body}zzzzzz");
+        let severity = |token: &str| {
+            added("README.md", &format!("token: {token}\n"))
+                .iter()
+                .map(|f| f.severity)
+                .next()
+        };
+        assert_eq!(severity(&valid), Some(Severity::Critical));
+        assert_eq!(severity(&invalid), Some(Severity::Warning));
+        assert_eq!(
+            added("src/ci.rs", &format!("let t = \"{invalid}\";\n"))[0].severity,
+            Severity::Critical
+        );
+    }
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(secrets::crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn every_rule_pattern_compiles_and_ids_are_unique() {
+        for index in 0..RULES.len() {
+            compiled(index);
+        }
+        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len());
+    }
+
+    #[test]
+    fn low_entropy_or_placeholder_passwords_are_not_flagged() {
+        assert!(added("a.py", "password = \"aaaaaaaaaa\"\n").is_empty());
+        assert!(added("a.py", "password = \"changeme123\"\n").is_empty());
+        assert!(added("a.py", "api_key = \"${API_KEY}\"\n").is_empty());
+        assert!(added("a.py", "api_key = os.environ[\"API_KEY\"]\n").is_empty());
+        assert!(added("a.py", "api_key = \"<your-api-key>\"\n").is_empty());
+        assert!(added("a.env", "API_KEY=xxxxxxxxxxxxxxxxxxxx\n").is_empty());
+        assert_eq!(
+            rules(&added("a.py", "api_key = \"q8Zr2LmX9vTa7KpW\"\n")),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn credentials_are_found_in_every_assignment_syntax() {
+        let value = "q8Zr2LmX9vTa7KpW3n";
+        let cases = [
+            ("settings.py", format!("API_TOKEN = \"{value}\"")),
+            ("app.js", format!("const apiToken = '{value}';")),
+            ("main.go", format!("apiToken := \"{value}\"")),
+            (
+                "Main.java",
+                format!("private static final String API_TOKEN = \"{value}\";"),
+            ),
+            ("lib.rs", format!("const API_TOKEN: &str = \"{value}\";")),
+            ("app.rb", format!("config[:api_token] = \"{value}\"")),
+            ("index.php", format!("'api_token' => '{value}',")),
+            (".env", format!("API_TOKEN={value}")),
+            ("deploy.sh", format!("export API_TOKEN={value}")),
+            ("config.yml", format!("api_token: {value}")),
+            ("config.yaml", format!("  api_token: \"{value}\"")),
+            ("Cargo.toml", format!("api_token = \"{value}\"")),
+            ("app.ini", format!("api_token = {value}")),
+            ("app.properties", format!("service.api.token={value}")),
+            ("config.json", format!("  \"apiToken\": \"{value}\",")),
+            (
+                "web.config",
+                format!("<add key=\"ApiToken\" value=\"{value}\" />"),
+            ),
+            ("pom.xml", format!("<apiToken>{value}</apiToken>")),
+            ("Dockerfile", format!("ENV API_TOKEN={value}")),
+            ("Dockerfile", format!("ENV API_TOKEN {value}")),
+            ("docker-compose.yml", format!("      - API_TOKEN={value}")),
+            ("run.sh", format!("tool --api-token {value}")),
+        ];
+        for (path, line) in cases {
+            assert_eq!(
+                secret_rules(path, &line),
+                vec!["secret-assignment"],
+                "{path}: {line}"
+            );
+        }
+        let manifest = format!("env:\n  - name: DB_PASSWORD\n    value: \"{value}\"\n");
+        let found = review_file(&FileChange::new_file("deploy.yaml", manifest), true);
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].line, 3);
+    }
+
+    #[test]
+    fn weak_passwords_are_credentials_but_names_and_references_are_not() {
+        assert_eq!(
+            secret_rules("db.py", "db_password = \"hunter2hunter\""),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules("app.py", "secret_key = \"token-8f3k2m9q\""),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules("app.cfg", "password = open_sesame"),
+            vec!["secret-assignment"]
+        );
+        for line in [
+            "password = request.form['password']",
+            "token = get_token(user)",
+            "password_field = \"password_confirmation\"",
+            "auth_type = \"oauth2\"",
+            "TOKEN_URL = \"https://example.com/oauth/token\"",
+            "api_key_header = \"X-Api-Key\"",
+            "primary_key = \"user_id\"",
+            "secret_key_path = \"/etc/app/secret.key\"",
+            "password: ${DB_PASSWORD}",
+            "password = None",
+            "private_key_file = \"key.pem\"",
+            "token: !vault |",
+        ] {
+            assert!(secret_rules("app.py", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn jwt_url_credentials_and_auth_headers_are_found() {
+        let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZSIsImlhdCI6MTcwMDAwMDAwMH0.k9Qz7Lr2WmX4nT8vB1cY6pD3sF5gH0jK";
+        assert_eq!(
+            secret_rules("a.js", &format!("const t = \"{jwt}\";")),
+            vec!["secret-jwt"]
+        );
+        assert_eq!(
+            secret_rules("a.py", "DB = \"postgres://app:Xk82mQp1z@db.internal/prod\""),
+            vec!["secret-url-credentials"]
+        );
+        assert!(secret_rules("a.py", "DB = \"postgres://user:password@localhost/db\"").is_empty());
+        assert!(secret_rules("a.py", "DB = \"postgres://app:${DB_PASSWORD}@db/prod\"").is_empty());
+        assert_eq!(
+            secret_rules(
+                "a.sh",
+                "curl -H 'Authorization: Bearer 8f2kQ9zLm3Xv7TnR4pWc' https://api"
+            ),
+            vec!["secret-auth-header"]
+        );
+        assert_eq!(
+            secret_rules("a.sh", "curl -u deploy:Qm82kLz9x https://ci"),
+            vec!["secret-auth-header"]
+        );
+        assert_eq!(
+            secret_rules("a.sh", "curl --user deploy:Qm82kLz9x https://ci"),
+            vec!["secret-auth-header"]
+        );
+        assert!(secret_rules(
+            "a.sh",
+            "curl -H \"Authorization: Bearer $TOKEN\" https://api"
+        )
+        .is_empty());
+        assert!(secret_rules("a.sh", "curl -u \"$USER:$PASS\" https://ci").is_empty());
+    }
+
+    #[test]
+    fn private_keys_need_a_body_on_the_following_lines() {
+        let header = ["-----BEGIN RSA ", "PRIVATE KEY-----"].concat();
+        let body = "MIIEpAIBAAKCAQEAz8Xk2LmQ9vTn3Wp7Rc5Yb1Hd4Fg6Js0Ka2Nl8Mo";
+        let key = format!("{header}\n{body}\n{body}\n-----END RSA PRIVATE KEY-----\n");
+        let found = review_file(&FileChange::new_file("id_rsa", key), true);
+        assert_eq!(rules(&found), vec!["secret-private-key"]);
+        assert_eq!(found[0].line, 1);
+        let escaped = format!("{{\"key\": \"{header}\\n{body}\\n\"}}");
+        assert_eq!(
+            secret_rules("sa.json", &escaped),
+            vec!["secret-private-key"]
+        );
+        for kind in ["OPENSSH ", "EC ", "", "ENCRYPTED ", "DSA ", "PGP "] {
+            let block = if kind == "PGP " { " BLOCK" } else { "" };
+            let text = format!("-----BEGIN {kind}PRIVATE KEY{block}-----\n\n{body}\n");
+            assert_eq!(
+                rules(&review_file(&FileChange::new_file("k.txt", text), true)),
+                vec!["secret-private-key"],
+                "{kind}"
+            );
+        }
+        let putty = "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: me\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5\nAAAAIA\nPrivate-Lines: 1\nAAAAIGq\n";
+        assert_eq!(
+            rules(&review_file(
+                &FileChange::new_file("me.ppk", putty.into()),
+                true
+            )),
+            vec!["secret-private-key"]
+        );
+        // A header in code that looks for keys, or a truncated example.
+        assert!(secret_rules("pem.py", &format!("if line.startswith(\"{header}\"):")).is_empty());
+        assert!(review_file(
+            &FileChange::new_file("README.md", format!("{header}\nMIIE...\n")),
+            true
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn documented_examples_are_not_critical_in_documentation() {
+        let found = added("docs/setup.rst", "SECRET_KEY = \"q8Zr2LmX9vTa7KpW3n\"\n");
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].severity, Severity::Warning);
+        let found = added(
+            "README.md",
+            "export STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc\n",
+        );
+        assert_eq!(found[0].severity, Severity::Critical);
+        assert!(added("README.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n").is_empty());
+        assert!(added(
+            "a.py",
+            "TOKEN = \"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn inline_markers_silence_findings_on_their_line_or_the_line_below() {
+        let key = "api_key = \"q8Zr2LmX9vTa7KpW\"";
+        for marker in [
+            "# redline: allow",
+            "# gitleaks:allow",
+            "# pragma: allowlist secret",
+            "# redline: allow secret-assignment",
+        ] {
+            assert!(
+                added("a.py", &format!("{key}  {marker}\n")).is_empty(),
+                "{marker}"
+            );
+            assert!(
+                added("a.py", &format!("{marker}\n{key}\n")).is_empty(),
+                "{marker} above"
+            );
+        }
+        assert_eq!(
+            rules(&added(
+                "a.py",
+                &format!("{key}  # redline: allow todo-comment\n")
+            )),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            rules(&added("a.py", &format!("# redline: allow\n\n{key}\n"))),
+            vec!["secret-assignment"]
+        );
+        assert!(added("a.js", "console.log(x); // redline: allow\n").is_empty());
+    }
+
+    #[test]
+    fn builtin_table_switches_rules_off_globally_and_per_path() {
+        let file = |path: &str| {
+            FileChange::new_file(
+                path,
+                "console.log(x); // TODO\nconst api_key = \"q8Zr2LmX9vTa7KpW\";\n".to_string(),
+            )
+        };
+        let config = BuiltinConfig {
+            disable: vec!["todo-comment".into()],
+            disable_in: [(
+                "tests/fixtures/**".to_string(),
+                vec!["secret-*".to_string()],
+            )]
+            .into(),
+        };
+        let policy = Policy::new(&config);
+        assert_eq!(
+            rules(&review_file_with(&file("src/app.js"), false, &policy)),
+            vec!["debug-console-log", "secret-assignment"]
+        );
+        assert_eq!(
+            rules(&review_file_with(
+                &file("tests/fixtures/app.js"),
+                false,
+                &policy
+            )),
+            vec!["debug-console-log"]
+        );
+        assert!(
+            names_any_rule("secret-*") && names_any_rule("*") && !names_any_rule("secrets-typo")
+        );
+    }
+
+    #[test]
+    fn secrets_are_found_on_lines_longer_than_4000_bytes() {
+        let long = format!(
+            "var a=\"{}\";var k=\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\";console.log(a)\n",
+            "x1".repeat(3000)
+        );
+        assert_eq!(
+            rules(&added("bundle.js", &long)),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn regex_exec_method_is_not_a_dangerous_exec() {
+        assert!(added("a.js", "const m = re.exec(s);\n").is_empty());
+        assert_eq!(rules(&added("a.py", "exec(code)\n")), vec!["danger-exec"]);
+    }
+
+    #[test]
+    fn commented_out_debug_call_is_not_flagged_but_commented_key_is() {
+        assert!(added("a.js", "// console.log(x)\n").is_empty());
+        assert_eq!(
+            rules(&added("a.js", "// AKIAZ7QW3RT5YU8IOP2L\n")),
+            vec!["secret-aws-access-key"]
+        );
+    }
+
+    #[test]
+    fn column_counts_characters_not_bytes() {
+        let f = added("a.js", "const é😀 = 1; console.log(x);\n");
+        assert_eq!(f[0].column, 15);
+    }
+
+    #[test]
+    fn sql_built_by_format_is_flagged_and_parameterised_sql_is_not() {
+        assert_eq!(
+            rules(&added(
+                "a.py",
+                "q = f\"SELECT * FROM users WHERE id = {uid}\"\n"
+            )),
+            vec!["danger-sql-string"]
+        );
+        assert_eq!(
+            rules(&added(
+                "a.js",
+                "db.query(\"SELECT * FROM t WHERE id = \" + id)\n"
+            )),
+            vec!["danger-sql-string"]
+        );
+        assert!(added(
+            "a.py",
+            "cur.execute(\"SELECT * FROM t WHERE id = %s\", (uid,))\n"
+        )
+        .is_empty());
+    }
+}

@@ -1,0 +1,1581 @@
+//! Finding credentials in one added line: provider token formats, private
+//! keys (multi-line), JWTs, credentials in URLs, HTTP `Authorization`
+//! headers and `curl -u`, and credentials assigned to a name that says what
+//! they are, in any syntax people write them in (code, `.env`, shell, YAML,
+//! TOML, INI, `.properties`, JSON, XML, Dockerfiles, manifests).
+//!
+//! One Aho–Corasick pass over the line finds the keywords (provider prefixes,
+//! `password`, `token`, `-----BEGIN`…); only the checks those keywords call
+//! for run, so a line of ordinary code costs one automaton scan. It decides
+//! what is a secret and where it is; severity, suppression and findings are
+//! the caller's (`mod.rs`). It never returns the secret's text, only offsets.
+
+use super::providers::{Checksum, Provider, PROVIDERS};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+use std::sync::{LazyLock, OnceLock};
+
+/// One secret in a line: which rule, where (byte offsets), and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub rule: &'static str,
+    pub start: usize,
+    pub end: usize,
+    /// The provider's name when a provider format matched.
+    pub provider: Option<&'static str>,
+    /// The value has a live provider format (a prefix, or a valid checksum),
+    /// so it is critical even in documentation.
+    pub live: bool,
+}
+
+/// What a prefilter keyword calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Provider(u16),
+    Assignment,
+    PrivateKey,
+    Jwt,
+    Url,
+    Header,
+    Curl,
+}
+
+fn slot(t: Trigger) -> usize {
+    match t {
+        Trigger::Assignment | Trigger::Provider(_) => 0,
+        Trigger::PrivateKey => 1,
+        Trigger::Jwt => 2,
+        Trigger::Url => 3,
+        Trigger::Header => 4,
+        Trigger::Curl => 5,
+    }
+}
+
+/// Formats whose keyword sits inside the token rather than at its start.
+const MID_TOKEN: &[&str] = &[
+    "azure-ad-client-secret",
+    "mailchimp-key",
+    "azure-identifiable-key",
+    "azure-devops-pat",
+    "azure-jqqj99-key",
+    "terraform-cloud-token",
+    "firebase-fcm-key",
+    "openai-key",
+    "asana-pat",
+    "telegram-bot-token",
+];
+
+/// Words that make a name a credential's name (checked again, by segment,
+/// in [`name_kind`]).
+const ASSIGNMENT_WORDS: &[&str] = &[
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private",
+];
+
+/// Keywords are cut to their first few characters: the automaton is built
+/// once per process (a one-shot `redline check` pays for it) and stays small
+/// enough to live in cache; a long keyword's head still finds every line that
+/// holds it, and one head can wake several checks.
+const KEYWORD_HEAD: usize = 5;
+
+static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| {
+    let mut heads: Vec<String> = Vec::new();
+    let mut triggers: Vec<Vec<Trigger>> = Vec::new();
+    let mut add = |word: &str, t: Trigger| {
+        let head = word[..word.len().min(KEYWORD_HEAD)].to_ascii_lowercase();
+        match heads.iter().position(|h| *h == head) {
+            Some(i) if triggers[i].contains(&t) => {}
+            Some(i) => triggers[i].push(t),
+            None => {
+                heads.push(head);
+                triggers.push(vec![t]);
+            }
+        }
+    };
+    // A contextual format is only ever the value of a credential's name,
+    // which the assignment words below already catch.
+    for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| !p.contextual) {
+        for k in p.keywords {
+            add(k, Trigger::Provider(i as u16));
+        }
+    }
+    let fixed: &[(&str, Trigger)] = &[
+        ("-----begin", Trigger::PrivateKey),
+        ("---- begin ssh2", Trigger::PrivateKey),
+        ("putty-user-key-file-", Trigger::PrivateKey),
+        ("ls0tls1crudjti", Trigger::PrivateKey),
+        ("eyj", Trigger::Jwt),
+        ("://", Trigger::Url),
+        ("authorization", Trigger::Header),
+        ("bearer ", Trigger::Header),
+        ("basic ", Trigger::Header),
+        ("curl ", Trigger::Curl),
+        ("sshpass ", Trigger::Curl),
+    ];
+    for (w, t) in fixed {
+        add(w, *t);
+    }
+    for w in ASSIGNMENT_WORDS {
+        add(w, Trigger::Assignment);
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&heads)
+        .expect("prefilter keywords build an automaton");
+    (ac, triggers)
+});
+
+/// The contextual formats' provider words (`datadog`, `heroku`), to find
+/// which of them a credential's name mentions in one pass.
+static CONTEXT: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let mut words = Vec::new();
+    let mut providers = Vec::new();
+    for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| p.contextual) {
+        for k in p.keywords {
+            words.push(*k);
+            providers.push(i);
+        }
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&words)
+        .expect("provider words build an automaton");
+    (ac, providers)
+});
+
+/// The contextual providers a name mentions, in table order.
+fn providers_named(name: &str) -> Vec<usize> {
+    let (ac, providers) = &*CONTEXT;
+    let mut found: Vec<usize> = ac
+        .find_overlapping_iter(name)
+        .map(|m| providers[m.pattern().as_usize()])
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+fn build(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .expect("built-in secret patterns are valid")
+}
+
+/// Each provider's regex, compiled the first time its keyword is seen: a
+/// review that meets no Slack token never compiles the Slack pattern.
+static PROVIDER_REGEX: LazyLock<Vec<OnceLock<Regex>>> =
+    LazyLock::new(|| PROVIDERS.iter().map(|_| OnceLock::new()).collect());
+
+pub(super) fn provider_regex(index: usize) -> &'static Regex {
+    PROVIDER_REGEX[index].get_or_init(|| {
+        let p = &PROVIDERS[index];
+        if p.contextual {
+            build(&format!("^(?:{})$", p.pattern))
+        } else {
+            build(&format!(
+                r"(?:^|[^0-9A-Za-z])({})(?:[^0-9A-Za-z_\-]|$)",
+                p.pattern
+            ))
+        }
+    })
+}
+
+macro_rules! regex {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| build($pattern));
+    };
+}
+
+regex!(
+    PEM_HEADER,
+    r"(-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----|PuTTY-User-Key-File-[23]: [a-z0-9-]+)"
+);
+regex!(
+    PEM_BASE64,
+    r"(LS0tLS1CRUdJTi[A-Za-z0-9+/]{4,80}?(?:UFJJVkFURSBLRV|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)[A-Za-z0-9+/=]{20,})"
+);
+regex!(BASE64_RUN, r"[A-Za-z0-9+/=]{20,}");
+regex!(
+    JWT,
+    r"(?:^|[^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,})"
+);
+regex!(
+    URL_CREDENTIALS,
+    r#"(?i)\b[a-z][a-z0-9+.-]{1,20}://([^\s:@/'"`<>{}$]{0,128}):([^\s@/'"`<>]{1,256})@[A-Za-z0-9_.\[\]:-]+"#
+);
+regex!(
+    PREFIXED_TOKEN,
+    r"(?:^|[^A-Za-z0-9_.-])([a-z][a-z0-9]{1,11}(?:_[a-z]{2,8})?[_-]([A-Za-z0-9]{24,100}))(?:[^A-Za-z0-9_+/=-]|$)"
+);
+regex!(
+    URL_TOKEN_USER,
+    r#"(?i)\bhttps?://([A-Za-z0-9_-]{20,128}):?@[A-Za-z0-9_.-]+"#
+);
+regex!(
+    AUTH_HEADER,
+    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
+);
+regex!(
+    BARE_BEARER,
+    r#"(?i)(?:^|[\s"'(])bearer\s+([A-Za-z0-9+/=._~-]{16,})"#
+);
+regex!(
+    CURL_USER,
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):([^\s'"]{3,256})"#
+);
+regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
+regex!(
+    PLAIN_PASSWORD_CALL,
+    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["'])"#
+);
+regex!(
+    HTML_PASSWORD_INPUT,
+    r#"(?i)<input\b[^>]*\btype\s*=\s*["']?password\b[^>]*>"#
+);
+regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
+
+/// The file kinds whose unquoted right-hand sides are expressions, not
+/// literals.
+const CODE_EXTS: &[&str] = &[
+    "py", "pyw", "js", "jsx", "ts", "tsx", "mjs", "cjs", "rb", "go", "rs", "java", "kt", "kts",
+    "scala", "cs", "php", "swift", "c", "cc", "cpp", "h", "hpp", "m", "dart", "lua", "pl", "r",
+    "ex", "exs", "clj", "groovy", "vue", "svelte", "fs", "jl",
+];
+
+pub(super) fn is_code(path: &str) -> bool {
+    let ext = path.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    CODE_EXTS.iter().any(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// Scans line `index` of `lines` (the new text). Later lines are read for a
+/// private key's body; the line above for a manifest's `name:`.
+pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+    let line = lines[index];
+    let (ac, triggers) = &*PREFILTER;
+    let mut hit_providers: Vec<u16> = Vec::new();
+    let mut flags = [false; 6];
+    let bytes = line.as_bytes();
+    let mut words: Vec<usize> = Vec::new();
+    for m in ac.find_overlapping_iter(line) {
+        for &t in &triggers[m.pattern().as_usize()] {
+            match t {
+                Trigger::Assignment => {
+                    flags[slot(Trigger::Assignment)] = true;
+                    words.push(m.start());
+                }
+                Trigger::Provider(i) => {
+                    // A prefix counts where a token can start: `re_` in
+                    // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
+                    let starts_token = m.start() == 0
+                        || !bytes[m.start() - 1].is_ascii_alphanumeric()
+                        || !bytes[m.start()].is_ascii_alphanumeric()
+                        || MID_TOKEN.contains(&PROVIDERS[i as usize].id);
+                    if starts_token && !hit_providers.contains(&i) {
+                        hit_providers.push(i);
+                    }
+                }
+                t => flags[slot(t)] = true,
+            }
+        }
+    }
+    let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && {
+        let t = line.trim_start().trim_start_matches("- ");
+        t.starts_with("value:") || t.starts_with("\"value\":")
+    };
+    if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
+        return prefixed_token(line);
+    }
+    let on = |t: Trigger| flags[slot(t)];
+    if on(Trigger::PrivateKey) {
+        if let Some(h) = private_key(lines, index) {
+            return Some(h);
+        }
+    }
+    // Table order: specific formats are listed before looser ones.
+    if hit_providers.len() > 1 {
+        hit_providers.sort_unstable();
+    }
+    for &i in &hit_providers {
+        if let Some(h) = provider_token(line, i as usize) {
+            return Some(h);
+        }
+    }
+    if on(Trigger::Jwt) {
+        if let Some(h) = jwt(line) {
+            return Some(h);
+        }
+    }
+    if on(Trigger::Url) {
+        if let Some(h) = url_credentials(line) {
+            return Some(h);
+        }
+    }
+    if on(Trigger::Header) || on(Trigger::Curl) {
+        if let Some(h) = header_or_cli(line) {
+            return Some(h);
+        }
+    }
+    if on(Trigger::Assignment) || manifest_value {
+        let above = index.checked_sub(1).map(|i| lines[i]);
+        if let Some(h) = assignment(line, &words, above, is_code(path)) {
+            return Some(h);
+        }
+    }
+    prefixed_token(line)
+}
+
+fn hit(rule: &'static str, start: usize, end: usize) -> Hit {
+    Hit {
+        rule,
+        start,
+        end,
+        provider: None,
+        live: false,
+    }
+}
+
+// ---------------------------------------------------------------- keys
+
+fn private_key(lines: &[&str], index: usize) -> Option<Hit> {
+    let line = lines[index];
+    if let Some(c) = PEM_BASE64.captures(line.as_bytes()) {
+        let m = c.get(1)?;
+        return Some(Hit {
+            live: true,
+            ..hit("secret-private-key", m.start(), m.end())
+        });
+    }
+    let m = PEM_HEADER.captures(line.as_bytes())?.get(1)?;
+    let putty = line[m.start()..].starts_with("PuTTY");
+    // The body: on this line after an escaped newline (JSON, a string
+    // literal), or on the next few lines (headers such as `Proc-Type:` and
+    // string concatenation in between).
+    let rest = &line[m.end()..];
+    let mut body = body_run(rest);
+    if !body {
+        for next in lines.iter().skip(index + 1).take(if putty { 8 } else { 4 }) {
+            let t = next.trim();
+            if putty && t.starts_with("Private-Lines:") {
+                body = true;
+                break;
+            }
+            if body_run(t) {
+                body = true;
+                break;
+            }
+        }
+    }
+    body.then(|| Hit {
+        live: true,
+        ..hit("secret-private-key", m.start(), m.end())
+    })
+}
+
+/// Some base64 key material that is not a placeholder (`...`, `<key>`,
+/// `xxxx`, `REDACTED`).
+fn body_run(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if ["...", "…", "<", "xxxx", "redacted", "your", "example"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return false;
+    }
+    BASE64_RUN
+        .find_iter(text.as_bytes())
+        .any(|m| distinct(&text[m.start()..m.end()]) >= 12)
+}
+
+// ----------------------------------------------------------- providers
+
+fn provider_token(line: &str, index: usize) -> Option<Hit> {
+    let p = &PROVIDERS[index];
+    for caps in provider_regex(index).captures_iter(line.as_bytes()) {
+        let Some(m) = caps.get(1) else { continue };
+        let token = &line[m.start()..m.end()];
+        if placeholder_token(p, token) {
+            continue;
+        }
+        let live = match p.checksum {
+            Checksum::None => true,
+            Checksum::Crc32Base62 => crc32_base62_ok(token),
+        };
+        return Some(Hit {
+            rule: p.rule,
+            start: m.start(),
+            end: m.end(),
+            provider: Some(p.name),
+            live,
+        });
+    }
+    None
+}
+
+/// The random part of a token is a placeholder or a word: `ghp_xxxx…`,
+/// `AKIA…EXAMPLE`, `hf_requiredCharacteristicTypes…`.
+fn placeholder_token(p: &Provider, token: &str) -> bool {
+    let lower = token.to_ascii_lowercase();
+    let prefix = p
+        .keywords
+        .iter()
+        .filter(|k| lower.starts_with(*k))
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0);
+    let body = token[prefix..].to_string();
+    let body = if p.id == "twitter-bearer-token" {
+        body.trim_start_matches('A').to_string()
+    } else {
+        body
+    };
+    placeholder(&body) || (p.pattern_is_loose() && (wordy(&body) || randomness(&body) < 0.6))
+}
+
+impl Provider {
+    /// Formats whose prefix is short or common enough that a word can take
+    /// its shape (`test_…`, `key-…`, `pat…`): these also need a random body.
+    fn pattern_is_loose(&self) -> bool {
+        self.keywords.iter().all(|k| k.len() <= 5) || self.contextual
+    }
+}
+
+/// GitHub (and npm) tokens end in the base62 CRC32 of what precedes it.
+fn crc32_base62_ok(token: &str) -> bool {
+    let Some((prefix, rest)) = token.split_once('_') else {
+        return false;
+    };
+    if rest.len() != 36 {
+        return false;
+    }
+    let (body, check) = rest.split_at(30);
+    let _ = prefix;
+    let mut n = crc32(body.as_bytes());
+    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = alphabet[(n % 62) as usize];
+        n /= 62;
+    }
+    out == check.as_bytes()
+}
+
+pub(super) fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (!(crc & 1)).wrapping_add(1));
+        }
+    }
+    !crc
+}
+
+/// A token of an unlisted provider, shaped the way providers now make them:
+/// a short lower-case prefix (`dub_`, `flp_`, `sk_car_`) and a long random
+/// body with upper- and lower-case letters and digits.
+fn prefixed_token(line: &str) -> Option<Hit> {
+    if !long_mixed_run(line.as_bytes()) {
+        return None;
+    }
+    for caps in PREFIXED_TOKEN.captures_iter(line.as_bytes()) {
+        let (m, body) = (caps.get(1)?, caps.get(2)?);
+        let body = &line[body.start()..body.end()];
+        let mixed = body.chars().any(|c| c.is_ascii_uppercase())
+            && body.chars().any(|c| c.is_ascii_lowercase())
+            && body.chars().filter(|c| c.is_ascii_digit()).count() >= 2;
+        if mixed && strong_random(body) && randomness(body) >= 0.85 {
+            return Some(hit("secret-provider-token", m.start(), m.end()));
+        }
+    }
+    None
+}
+
+/// After some `_` or `-`, a run of 24 or more letters and digits holding an
+/// upper-case letter and a digit: the cheap test that spares most lines the
+/// regex (it looks only behind separators, found with `memchr`).
+fn long_mixed_run(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(b'_', b'-', bytes).any(|at| {
+        let run = bytes[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .take(24);
+        let (mut len, mut upper, mut digit) = (0usize, false, false);
+        for &b in run {
+            len += 1;
+            upper |= b.is_ascii_uppercase();
+            digit |= b.is_ascii_digit();
+        }
+        len >= 24 && upper && digit
+    })
+}
+
+// ----------------------------------------------------- tokens and URLs
+
+fn jwt(line: &str) -> Option<Hit> {
+    for caps in JWT.captures_iter(line.as_bytes()) {
+        let m = caps.get(1)?;
+        let token = &line[m.start()..m.end()];
+        // jwt.io's documented example ("John Doe").
+        if token.ends_with("SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c") || placeholder(token) {
+            continue;
+        }
+        return Some(hit("secret-jwt", m.start(), m.end()));
+    }
+    None
+}
+
+fn url_credentials(line: &str) -> Option<Hit> {
+    for caps in URL_CREDENTIALS.captures_iter(line.as_bytes()) {
+        let (user, pass) = (caps.get(1)?, caps.get(2)?);
+        let password = &line[pass.start()..pass.end()];
+        let username = &line[user.start()..user.end()];
+        if reference(password) || placeholder(password) || whole_word_placeholder(password) {
+            continue;
+        }
+        if password.chars().count() < 3 || username.starts_with('%') {
+            continue;
+        }
+        return Some(hit("secret-url-credentials", pass.start(), pass.end()));
+    }
+    // A token as the user part: `https://<token>@push.fury.io/…`.
+    for caps in URL_TOKEN_USER.captures_iter(line.as_bytes()) {
+        let user = caps.get(1)?;
+        if strong_random(&line[user.start()..user.end()]) {
+            return Some(hit("secret-url-credentials", user.start(), user.end()));
+        }
+    }
+    None
+}
+
+fn header_or_cli(line: &str) -> Option<Hit> {
+    for re in [&*AUTH_HEADER, &*BARE_BEARER] {
+        for caps in re.captures_iter(line.as_bytes()) {
+            let m = caps.get(1)?;
+            let value = &line[m.start()..m.end()];
+            if reference(value) || placeholder(value) || wordy(value) {
+                continue;
+            }
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
+    }
+    for caps in CURL_USER.captures_iter(line.as_bytes()) {
+        let m = caps.get(2)?;
+        let value = &line[m.start()..m.end()];
+        if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+            continue;
+        }
+        return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    let caps = SSHPASS.captures(line.as_bytes())?;
+    let m = caps.get(1)?;
+    let value = &line[m.start()..m.end()];
+    (!reference(value) && !placeholder(value))
+        .then(|| hit("secret-auth-header", m.start(), m.end()))
+}
+
+// ---------------------------------------------------------- assignments
+
+/// What a name says its value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    /// A password or passphrase: any non-placeholder literal is one.
+    Password,
+    /// A key, token or secret: the value must also look random.
+    Secret,
+    /// Only a provider's name (`deepgram = …`): only that provider's
+    /// format counts.
+    ContextOnly,
+}
+
+/// A value assigned to a credential's name: where it is and how it was
+/// written.
+struct Assigned<'a> {
+    kind: NameKind,
+    name: &'a str,
+    value: &'a str,
+    start: usize,
+    quoted: bool,
+}
+
+fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> Option<Hit> {
+    // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
+    // `<input type="password" value="…">`.
+    let calls = line.contains("SecureString") || line.contains("NetworkCredential");
+    if let Some(c) = calls
+        .then(|| PLAIN_PASSWORD_CALL.captures(line.as_bytes()))
+        .flatten()
+    {
+        if let Some(m) = c.get(1).or_else(|| c.get(2)) {
+            let v = &line[m.start()..m.end()];
+            if !placeholder(v) && !whole_word_placeholder(v) {
+                return Some(hit("secret-assignment", m.start(), m.end()));
+            }
+        }
+    }
+    let html = line.contains("<input") || line.contains("<INPUT");
+    if let Some(input) = html
+        .then(|| HTML_PASSWORD_INPUT.find(line.as_bytes()))
+        .flatten()
+    {
+        let tag = &line[input.start()..input.end()];
+        if let Some(c) = HTML_VALUE.captures(tag.as_bytes()) {
+            let m = c.get(1)?;
+            let v = &tag[m.start()..m.end()];
+            if !placeholder(v) && !whole_word_placeholder(v) && !reference(v) {
+                return Some(hit(
+                    "secret-assignment",
+                    input.start() + m.start(),
+                    input.start() + m.end(),
+                ));
+            }
+        }
+    }
+    for a in assignments(line, words, above, code) {
+        // A provider whose name is in the variable: its format decides.
+        let end = a.start + a.value.len();
+        for i in providers_named(a.name) {
+            let p = &PROVIDERS[i];
+            if provider_regex(i).is_match(a.value.as_bytes())
+                && !placeholder_token(p, a.value)
+                && !reference(a.value)
+            {
+                return Some(Hit {
+                    rule: p.rule,
+                    start: a.start,
+                    end,
+                    provider: Some(p.name),
+                    live: false,
+                });
+            }
+        }
+        if credential_value(&a, code) {
+            return Some(hit("secret-assignment", a.start, end));
+        }
+    }
+    None
+}
+
+/// Every `name <op> value` in the line whose name is a credential's.
+fn assignments<'a>(
+    line: &'a str,
+    words: &[usize],
+    above: Option<&'a str>,
+    code: bool,
+) -> Vec<Assigned<'a>> {
+    let bytes = line.as_bytes();
+    let mut out = Vec::new();
+    // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose).
+    let t = line.trim_start().trim_start_matches("- ");
+    if let Some(rest) = t
+        .strip_prefix("value:")
+        .or_else(|| t.strip_prefix("\"value\":"))
+    {
+        if let Some(name) = above.and_then(manifest_name) {
+            if let Some(kind) = name_kind(name) {
+                let offset = line.len() - rest.len();
+                if let Some((value, start, quoted)) = read_value(line, offset) {
+                    out.push(Assigned {
+                        kind,
+                        name,
+                        value,
+                        start,
+                        quoted,
+                    });
+                }
+            }
+        }
+    }
+    // Each credential word the prefilter saw, widened to the name around it.
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-';
+    let mut last_end = 0;
+    for &at in words.iter().take(16) {
+        if at < last_end {
+            continue;
+        }
+        let mut start = at;
+        while start > 0 && is_name(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at;
+        while end < bytes.len() && is_name(bytes[end]) {
+            end += 1;
+        }
+        last_end = end;
+        let m = start..end;
+        let raw = &line[m.start..m.end];
+        let name = raw.trim_start_matches(['.', '-']);
+        let name_start = m.start + (raw.len() - name.len());
+        let name = name.trim_end_matches(['.', '-']);
+        let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
+            continue;
+        };
+        let Some((value, start, quoted)) = read_value(line, op_end) else {
+            continue;
+        };
+        // In code a bare right-hand side is an expression (`key = map.get(k)`),
+        // unless it is a number: settled before the name is looked at.
+        if code && !quoted && !value.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let kind = match name_kind(name) {
+            Some(kind) => kind,
+            None if contextual_name(name) => NameKind::ContextOnly,
+            None => continue,
+        };
+        out.push(Assigned {
+            kind,
+            name,
+            value,
+            start,
+            quoted,
+        });
+    }
+    out
+}
+
+fn manifest_name(line: &str) -> Option<&str> {
+    let t = line
+        .trim_start()
+        .trim_start_matches("- ")
+        .trim_start_matches('{')
+        .trim();
+    let rest = t
+        .strip_prefix("name:")
+        .or_else(|| t.strip_prefix("\"name\":"))?
+        .trim();
+    Some(
+        rest.trim_end_matches(',')
+            .trim_matches(|c| c == '"' || c == '\''),
+    )
+}
+
+/// The end of the operator after a name at `start..end`, if one follows:
+/// `=`, `:`, `:=`, `=>`, `==`, `<name>`, `("…"` (a setter), and a space where
+/// the syntax uses one (`--password x`, Dockerfile `ENV`, `.netrc`).
+fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
+    let b = line.as_bytes();
+    let before = line[..start].trim_end();
+    let mut i = end;
+    // Closing quotes and brackets of `"name"`, `['name']`, `[:name]`.
+    while i < b.len() && matches!(b[i], b'"' | b'\'' | b']' | b'`' | b'\\') {
+        i += 1;
+    }
+    let quoted_name = i > end;
+    let spaced = i < b.len() && b[i].is_ascii_whitespace();
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    let rest = &line[i..];
+    if rest.starts_with(":=") || rest.starts_with("=>") || rest.starts_with("===") {
+        return Some(i + if rest.starts_with("===") { 3 } else { 2 });
+    }
+    if rest.starts_with("==") {
+        return Some(i + 2);
+    }
+    if rest.starts_with('=') || rest.starts_with(':') {
+        if rest.starts_with("::") {
+            return None;
+        }
+        let after = i + 1;
+        // `const KEY: &str = "…"`, `password: str = Field(…)`: skip a type.
+        if rest.starts_with(':') {
+            let tail = &line[after..];
+            if let Some(eq) = tail.find('=') {
+                let ty = tail[..eq].trim();
+                let is_type = !ty.is_empty()
+                    && !ty.starts_with(['"', '\''])
+                    && ty
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "&<>[]:_ '|,.?".contains(c))
+                    && !tail[eq..].starts_with("=>")
+                    && !tail[eq..].starts_with("==");
+                if is_type {
+                    return Some(after + eq + 1);
+                }
+            }
+        }
+        return Some(after);
+    }
+    if before.ends_with('<') && rest.starts_with('>') {
+        return Some(i + 1);
+    }
+    if rest.starts_with("(\"") || rest.starts_with("('") {
+        return Some(i + 1);
+    }
+    // `os.environ.get("SECRET_KEY", "literal")`, `ENV.fetch("TOKEN", "…")`:
+    // the default is a literal credential.
+    if quoted_name
+        && rest.starts_with(',')
+        && [
+            "get(",
+            "getenv(",
+            "env(",
+            "fetch(",
+            "getProperty(",
+            "GetEnvironmentVariable(",
+        ]
+        .iter()
+        .any(|f| before.ends_with(&format!("{f}\"")) || before.ends_with(&format!("{f}'")))
+    {
+        return Some(i + 1);
+    }
+    // `<add key="ApiKey" value="…"/>`
+    if quoted_name && (before.ends_with("key=\"") || before.ends_with("name=\"")) {
+        let r = rest.trim_start();
+        if let Some(v) = r.strip_prefix("value=") {
+            return Some(line.len() - v.len());
+        }
+    }
+    let whole = line.trim_start();
+    let space_syntax = before.ends_with("--")
+        || before.ends_with(" -")
+        || whole.starts_with("ENV ")
+        || whole.starts_with("ARG ")
+        || line[start..end].eq_ignore_ascii_case("password")
+            && (before.is_empty() || before.contains("login"));
+    if spaced && space_syntax && !rest.is_empty() {
+        return Some(i);
+    }
+    // `owlbot TOKEN 8a5d…`, `scaleway token 56bd…`: a space (or `is`) and a
+    // value random enough to stand on its own; checked in `credential_value`.
+    let word = rest.strip_prefix("is ").unwrap_or(rest);
+    (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
+        .then(|| line.len() - word.len())
+}
+
+/// Random enough to be a credential without any syntax around it: long,
+/// letters and digits mixed, high entropy for its alphabet, not words.
+fn strong_random(v: &str) -> bool {
+    let v = v.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
+    v.len() >= 20
+        && v.chars().any(|c| c.is_ascii_digit())
+        && v.chars().any(|c| c.is_ascii_alphabetic())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_+/=.".contains(c))
+        && !wordy(v)
+        && !placeholder(v)
+        && randomness(v) >= 0.8
+}
+
+/// The literal after an operator: (value, start, quoted). Quoted strings
+/// end at their closing quote; bare ones at whitespace or punctuation.
+fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
+    let b = line.as_bytes();
+    let mut i = from;
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    // String prefixes: r"…", b'…', @"…", u"…"; f"…" is interpolation.
+    if i + 1 < b.len()
+        && matches!(b[i], b'r' | b'b' | b'u' | b'@')
+        && matches!(b[i + 1], b'"' | b'\'')
+    {
+        i += 1;
+    }
+    if i >= b.len() {
+        return None;
+    }
+    if i + 1 < b.len() && b[i] == b'(' && matches!(b[i + 1], b'"' | b'\'') {
+        i += 1;
+    }
+    // `\"value\"` inside a string literal (JSON in a string).
+    if i + 1 < b.len() && b[i] == b'\\' && matches!(b[i + 1], b'"' | b'\'') {
+        let q = &line[i..i + 2];
+        let start = i + 2;
+        let end = line[start..].find(q).map_or(line.len(), |e| start + e);
+        return Some((&line[start..end], start, true));
+    }
+    let q = b[i];
+    if matches!(q, b'"' | b'\'' | b'`') {
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && b[j] != q {
+            if b[j] == b'\\' {
+                j += 1;
+            }
+            j += 1;
+        }
+        let end = j.min(b.len());
+        // `\"` inside JSON-in-a-string: the value is between escaped quotes.
+        let value = line.get(start..end)?;
+        let value = value.strip_suffix('\\').unwrap_or(value);
+        let (value, start) = match value.strip_prefix("\\\"") {
+            Some(v) => (v.split("\\\"").next().unwrap_or(v), start + 2),
+            None => (value, start),
+        };
+        return Some((value, start, true));
+    }
+    let start = i;
+    let mut j = i;
+    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'".contains(&b[j]) {
+        j += 1;
+    }
+    let value = line.get(start..j)?;
+    (!value.is_empty()).then_some((value, start, false))
+}
+
+/// Splits a name into lower-case words: `dbPassword` → `db`, `password`;
+/// `API_KEY` → `api`, `key`.
+fn segments(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let boundary = c.is_ascii_uppercase()
+            && i > 0
+            && (chars[i - 1].is_ascii_lowercase()
+                || (chars[i - 1].is_ascii_uppercase()
+                    && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())));
+        if boundary && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+const PASSWORD_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "pass",
+    "pw",
+    "passwort",
+    "pswd",
+];
+const SECRET_WORDS: &[&str] = &[
+    "secret",
+    "secrets",
+    "token",
+    "key",
+    "apikey",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "cred",
+    "creds",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+    "authtoken",
+    "accesstoken",
+    "apitoken",
+    "clientsecret",
+    "authkey",
+    "pat",
+    "signingkey",
+    "masterkey",
+];
+/// A last word that makes the name describe something about a credential,
+/// not hold one (`token_url`, `password_length`, `key_id`).
+const NOT_A_VALUE: &[&str] = &[
+    "id",
+    "ids",
+    "name",
+    "names",
+    "type",
+    "types",
+    "length",
+    "len",
+    "size",
+    "count",
+    "file",
+    "files",
+    "path",
+    "dir",
+    "url",
+    "uri",
+    "endpoint",
+    "env",
+    "var",
+    "field",
+    "fields",
+    "header",
+    "prefix",
+    "suffix",
+    "format",
+    "ttl",
+    "timeout",
+    "expiry",
+    "expires",
+    "expiration",
+    "at",
+    "hash",
+    "hashed",
+    "policy",
+    "mode",
+    "enabled",
+    "disabled",
+    "required",
+    "regex",
+    "pattern",
+    "label",
+    "placeholder",
+    "hint",
+    "min",
+    "max",
+    "version",
+    "algorithm",
+    "alg",
+    "provider",
+    "location",
+    "ref",
+    "reference",
+    "arn",
+    "mount",
+    "rotation",
+    "kind",
+    "class",
+    "index",
+    "bits",
+    "usage",
+    "scope",
+    "scopes",
+    "param",
+    "parameter",
+    "method",
+    "source",
+    "template",
+    "cache",
+    "lifetime",
+    "duration",
+    "validity",
+    "limit",
+    "generator",
+    "filename",
+    "store",
+    "reset",
+    "changed",
+    "confirmation",
+    "confirm",
+    "strength",
+    "input",
+    "prompt",
+    "error",
+    "errors",
+    "message",
+    "button",
+    "form",
+    "visible",
+    "valid",
+    "validator",
+    "validation",
+    "manager",
+    "service",
+    "handler",
+    "helper",
+    "store",
+    "rule",
+    "rules",
+    "set",
+    "list",
+    "map",
+    "str",
+    "bytes",
+    "len",
+    "encoding",
+    "encrypted",
+    "type",
+    "dialog",
+    "view",
+    "text",
+    "policy",
+    "host",
+    "port",
+    "user",
+    "username",
+    "login",
+    "email",
+    "secretref",
+    "keyref",
+    "from",
+    "ref",
+];
+/// Words before `key` that make it a lookup key, not a credential.
+const LOOKUP_KEY: &[&str] = &[
+    "primary",
+    "foreign",
+    "sort",
+    "partition",
+    "cache",
+    "idempotency",
+    "unique",
+    "composite",
+    "map",
+    "dict",
+    "lookup",
+    "object",
+    "row",
+    "column",
+    "registry",
+    "translation",
+    "i18n",
+    "message",
+    "locale",
+    "route",
+    "hot",
+    "shortcut",
+    "keyboard",
+    "public",
+    "pub",
+    "group",
+    "react",
+    "query",
+    "bucket",
+    "index",
+    "config",
+    "setting",
+    "settings",
+    "entry",
+    "field",
+    "json",
+    "dictionary",
+    "ssh",
+    "gpg",
+    "pgp",
+    "host",
+    "product",
+    "item",
+    "node",
+    "api_key_header",
+    "parent",
+    "child",
+    "next",
+    "prev",
+];
+
+fn name_kind(name: &str) -> Option<NameKind> {
+    let segs = segments(name);
+    let last = segs.last()?;
+    // `secret_id` (Vault AppRole) is a secret; `client_id` is not.
+    let secret_id = last == "id" && segs.len() >= 2 && segs[segs.len() - 2] == "secret";
+    if (NOT_A_VALUE.contains(&last.as_str()) && !secret_id)
+        || segs.iter().any(|s| s == "public" || s == "pub")
+    {
+        return None;
+    }
+    let password = segs.iter().any(|s| {
+        PASSWORD_WORDS.contains(&s.as_str())
+            || s.ends_with("password")
+            || s.ends_with("passwd")
+            || s.ends_with("pwd")
+    });
+    if password {
+        return Some(NameKind::Password);
+    }
+    let secret_at = segs.iter().position(|s| {
+        SECRET_WORDS.contains(&s.as_str())
+            || [
+                "secret",
+                "token",
+                "apikey",
+                "privatekey",
+                "accesskey",
+                "secretkey",
+            ]
+            .iter()
+            .any(|w| s.ends_with(w))
+    })?;
+    let word = segs[secret_at].as_str();
+    if matches!(word, "key" | "auth" | "pat")
+        && (secret_at > 0 && LOOKUP_KEY.contains(&segs[secret_at - 1].as_str())
+            || segs.len() == 1 && word != "key")
+    {
+        return None;
+    }
+    Some(NameKind::Secret)
+}
+
+fn contextual_name(name: &str) -> bool {
+    CONTEXT.0.is_match(name)
+}
+
+fn credential_value(a: &Assigned, code: bool) -> bool {
+    let v = a.value.trim();
+    let v = if a.quoted {
+        v
+    } else {
+        v.trim_end_matches([',', ';'])
+    };
+    let n = v.chars().count();
+    let min = match a.kind {
+        NameKind::Password => 6,
+        NameKind::Secret => 8,
+        NameKind::ContextOnly => return false,
+    };
+    if n < min || n > 1000 || reference(v) || placeholder(v) || whole_word_placeholder(v) {
+        return false;
+    }
+    if !a.quoted && code {
+        // A bare right-hand side in code is an expression (`self.password`,
+        // `token_from(env)`), unless it is a number long enough to be a key.
+        if !v.chars().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+    }
+    if !a.quoted && (v.contains('.') && identifier_chain(v) || v.ends_with(':')) {
+        return false;
+    }
+    if path_or_url(v) || v.contains(' ') && a.kind == NameKind::Secret {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    let names_itself = [
+        "pass", "pwd", "secret", "token", "apikey", "api_key", "api-key",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+        && wordy(v);
+    if names_itself || same_as_name(a.name, v) {
+        return false;
+    }
+    match a.kind {
+        NameKind::Password => v.split_whitespace().count() <= 2 && !env_name(v),
+        NameKind::ContextOnly => false,
+        NameKind::Secret => {
+            if v.chars().all(|c| c.is_ascii_digit()) {
+                return n >= 12 && randomness(v) >= 0.7;
+            }
+            !wordy(v) && !env_name(v) && randomness(v) >= 0.7
+        }
+    }
+}
+
+/// `API_KEY`, `GITHUB_TOKEN`: the name of a variable, not its value.
+fn env_name(v: &str) -> bool {
+    v.len() >= 3
+        && v.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && v.contains('_')
+        && wordy(&v.to_ascii_lowercase())
+}
+
+/// The value repeats the name (`token = "token"`, `API_KEY=api_key_value`).
+fn same_as_name(name: &str, value: &str) -> bool {
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
+    };
+    let (n, v) = (squash(name), squash(value));
+    !v.is_empty() && (n.contains(&v) || v.contains(&n) && wordy(value))
+}
+
+fn identifier_chain(v: &str) -> bool {
+    v.split('.').all(|part| {
+        let p = part.trim_end_matches("()");
+        !p.is_empty()
+            && p.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '[' || c == ']')
+    })
+}
+
+fn path_or_url(v: &str) -> bool {
+    v.starts_with('/')
+        || v.starts_with("./")
+        || v.starts_with("../")
+        || v.starts_with("~/")
+        || v.contains("://")
+        || (v.len() > 2 && v.as_bytes()[1] == b':' && v.as_bytes()[2] == b'\\')
+        || [
+            ".pem", ".key", ".json", ".txt", ".p12", ".pfx", ".crt", ".yaml", ".yml", ".env",
+            ".jks", ".gpg",
+        ]
+        .iter()
+        .any(|e| v.to_ascii_lowercase().ends_with(e))
+}
+
+// ------------------------------------------------------- value judgement
+
+/// An interpolation or a reference to where the secret really lives.
+fn reference(v: &str) -> bool {
+    let t = v.trim();
+    let lower = t.to_ascii_lowercase();
+    t.starts_with(['$', '%', '@', '{', '<', '(', '[', '!', '&', '*', '|', '>'])
+        || t.ends_with(['(', '}'])
+        || [
+            "${",
+            "{{",
+            "}}",
+            "#{",
+            "%(",
+            "%s",
+            "$(",
+            "process.env",
+            "os.environ",
+            "getenv",
+            "env(",
+            "env[",
+            "env.",
+            "secretkeyref",
+            "vault:",
+            "arn:aws:",
+            "ref+",
+            "sm://",
+            "secrets.",
+            "credentials(",
+            "system.getenv",
+            "<%",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+}
+
+/// Text people write in place of a real secret.
+fn placeholder(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "example",
+        "placeholder",
+        "changeme",
+        "change_me",
+        "change-me",
+        "changeit",
+        "your_",
+        "your-",
+        "yourpass",
+        "yourtoken",
+        "yoursecret",
+        "yourkey",
+        "yourapi",
+        "<",
+        ">",
+        "xxxx",
+        "****",
+        "…",
+        "...",
+        "dummy",
+        "redacted",
+        "notreal",
+        "not_real",
+        "not-real",
+        "not_a_real",
+        "0000000",
+        "your ",
+        "secret_value",
+        "token_value",
+        "lorem",
+    ];
+    // Short words that a long random token contains by chance ("qIMNULLj"):
+    // they count in a short value, or standing apart (`fake-key`).
+    const SHORT_WORDS: &[&str] = &[
+        "fake",
+        "mock",
+        "null",
+        "undefined",
+        "sample",
+        "todo",
+        "fixme",
+        "here",
+        "insert",
+        "replace",
+        "enter",
+        "dummy",
+    ];
+    if WORDS.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    let apart = |w: &str| {
+        lower.match_indices(w).any(|(at, _)| {
+            let before = lower[..at].chars().next_back();
+            let after = lower[at + w.len()..].chars().next();
+            let edge = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+            edge(before) && edge(after)
+        })
+    };
+    if SHORT_WORDS
+        .iter()
+        .any(|w| (lower.len() < 20 && lower.contains(w)) || apart(w))
+    {
+        return true;
+    }
+    // One character repeated, or mostly one character.
+    let n = v.chars().count().max(1);
+    let mut counts = [0usize; 128];
+    let mut top = 0;
+    for c in v.chars() {
+        if (c as u32) < 128 {
+            counts[c as usize] += 1;
+            top = top.max(counts[c as usize]);
+        }
+    }
+    top * 2 > n && n >= 4
+}
+
+fn whole_word_placeholder(v: &str) -> bool {
+    let squashed: String = v
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "pass",
+        "secret",
+        "token",
+        "apikey",
+        "key",
+        "test",
+        "testing",
+        "admin",
+        "root",
+        "user",
+        "username",
+        "default",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "empty",
+        "string",
+        "str",
+        "value",
+        "required",
+        "optional",
+        "hidden",
+        "masked",
+        "private",
+        "public",
+        "mypassword",
+        "mysecret",
+        "mytoken",
+        "myapikey",
+        "secretkey",
+        "accesskey",
+        "changeit",
+        "pwd",
+        "foo",
+        "bar",
+        "foobar",
+        "baz",
+        "qux",
+        "apitoken",
+        "authtoken",
+        "bearer",
+        "basic",
+        "yourpassword",
+        "mysecretpassword",
+    ];
+    WORDS.contains(&squashed.as_str())
+}
+
+/// Made of words: `requiredCharacteristicTypes`, `access_token`,
+/// `Authorization`. Random strings break into runs of one or two letters.
+fn wordy(v: &str) -> bool {
+    if v.chars().any(|c| c.is_ascii_digit())
+        && v.chars().filter(|c| c.is_ascii_digit()).count() * 5 > v.len()
+    {
+        return false;
+    }
+    let segs = segments(v);
+    let letters: usize = segs.iter().map(|s| s.len()).sum();
+    if letters == 0 {
+        return false;
+    }
+    let in_words: usize = segs
+        .iter()
+        .filter(|s| s.len() >= 3 && s.chars().all(|c| c.is_ascii_alphabetic()) && word_like(s))
+        .map(|s| s.len())
+        .sum();
+    in_words * 10 >= letters * 8
+}
+
+/// A lower-case run that reads like a word: vowels at a word's rate, and
+/// short enough (a 34-letter run is a token, not a word).
+fn word_like(s: &str) -> bool {
+    let vowels = s.chars().filter(|c| "aeiouy".contains(*c)).count();
+    let ratio = vowels as f64 / s.len() as f64;
+    s.len() <= 14 && (0.25..=0.7).contains(&ratio)
+}
+
+fn distinct(v: &str) -> usize {
+    let mut seen = [false; 128];
+    v.chars()
+        .filter(|&c| (c as u32) < 128 && !std::mem::replace(&mut seen[c as usize], true))
+        .count()
+}
+
+/// Shannon entropy of `v` relative to the most its length and alphabet
+/// allow: 1.0 for a string that uses its alphabet as evenly as a random one
+/// can, lower for `aaaab` or `abababab`. Judging against the value's own
+/// alphabet lets a 32-digit hex key and a 20-character base64 one pass the
+/// same bar.
+pub(super) fn randomness(v: &str) -> f64 {
+    // Separators (`-`, `:`, `.`, `_`) structure a key (`uuid:hex`); they do
+    // not make its alphabet larger.
+    let stripped: String = v.chars().filter(|c| !"-:._".contains(*c)).collect();
+    let v = if stripped.len() * 5 >= v.len() * 4 {
+        stripped.as_str()
+    } else {
+        v
+    };
+    let bytes = v.as_bytes();
+    let n = bytes.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let mut counts = [0usize; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let h: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum();
+    let (mut digit, mut lower, mut upper, mut other) = (false, false, false, false);
+    let mut hex = true;
+    for &b in bytes {
+        match b {
+            b'0'..=b'9' => digit = true,
+            b'a'..=b'z' => {
+                lower = true;
+                hex &= b <= b'f';
+            }
+            b'A'..=b'Z' => {
+                upper = true;
+                hex &= b <= b'F';
+            }
+            _ => other = true,
+        }
+    }
+    let alphabet: f64 = if other {
+        70.0
+    } else if hex && !(lower && upper) && (lower || upper) {
+        16.0
+    } else {
+        [(digit, 10.0), (lower, 26.0), (upper, 26.0)]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, size)| size)
+            .sum()
+    };
+    let best = (n as f64).log2().min(alphabet.log2());
+    if best <= 0.0 {
+        return 0.0;
+    }
+    h / best
+}
