@@ -120,6 +120,16 @@ pub const TEMPLATE: &str = r##"## redline configuration for this repository (see
 ## Built-in reviewer only, no network. Also REDLINE_OFFLINE=1 or --offline.
 # offline = false
 
+[builtin]
+## Built-in rules switched off everywhere (rule ids, a family such as
+## "secret-*", or "*"); inline, `redline: allow` on the line or the line
+## above silences one finding.
+# disable = ["todo-comment"]
+
+# [builtin.disable_in]
+## Path glob -> rules switched off there.
+# "tests/fixtures/**" = ["secret-*"]
+
 [cache]
 ## Model answers are cached by a hash of model + prompt.
 # enabled = true

@@ -110,6 +110,9 @@ impl Redactor {
 fn values(f: &Finding, text: &str) -> Vec<String> {
     let lines = crate::diff::lines(text);
     let line_at = |n: u32| lines.get((n as usize).checked_sub(1)?).copied();
+    if f.rule.as_deref() == Some("secret-private-key") {
+        return key_body(f, &lines);
+    }
     if f.end_line > f.line {
         return (f.line + 1..f.end_line)
             .filter_map(line_at)
@@ -130,6 +133,45 @@ fn values(f: &Finding, text: &str) -> Vec<String> {
         None => line.chars().skip(start).collect(),
     };
     vec![value.trim().to_string()]
+}
+
+/// A private key's body: what follows its header on the same line (a key
+/// pasted into a string with `\n` escapes) and the lines after it, up to
+/// its END marker. The header and END lines stay readable.
+fn key_body(f: &Finding, lines: &[&str]) -> Vec<String> {
+    const MAX_BODY_LINES: usize = 200;
+    let mut out = Vec::new();
+    let Some(header) = lines.get((f.line as usize).saturating_sub(1)) else {
+        return out;
+    };
+    let after: String = header
+        .chars()
+        .skip(f.end_column.map_or(0, |c| c.saturating_sub(1) as usize))
+        .collect();
+    let inline = after.split("-----END").next().unwrap_or("");
+    let inline = inline.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+    if inline.len() >= 16 {
+        out.push(inline.to_string());
+    }
+    for line in lines.iter().skip(f.line as usize).take(MAX_BODY_LINES) {
+        let body = line.trim();
+        if body.contains("-----END") || body.starts_with("Private-MAC:") {
+            break;
+        }
+        let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+        if body.contains(':') || body.is_empty() {
+            // `Proc-Type:`, `Comment:`, `Private-Lines: 14`: the block goes on.
+            continue;
+        }
+        if !body.chars().all(base64) {
+            // Code again: the key ended without a marker.
+            break;
+        }
+        if body.len() >= 8 {
+            out.push(body.to_string());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
