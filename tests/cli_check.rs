@@ -1195,3 +1195,15 @@ fn per_file_cap_comes_from_the_repository_config() {
     assert_eq!(run.json()["findings"].as_array().map(Vec::len), Some(3));
     assert_eq!(run.json()["truncated"][0]["more"], 7);
 }
+
+#[test]
+fn a_corrupted_head_is_one_line_naming_the_damage_not_an_unknown_revision() {
+    let repo = TestRepo::with_commit(&[("a.py", "x = 1\n")]);
+    std::fs::write(repo.path(".git/HEAD"), "garbage\n").expect("corrupt HEAD");
+    repo.write("a.py", "x = 2\n");
+    let (code, stdout, stderr) = repo.run_check(&["--offline"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_one_clear_error(&stderr, "cannot read HEAD");
+    assert!(stderr.contains("git status"), "{stderr}");
+    assert!(!stderr.contains("unknown revision"), "{stderr}");
+}

@@ -12,6 +12,8 @@ pub enum GitError {
     NotARepository(PathBuf),
     #[error("unknown revision `{0}`; check it with `git rev-parse {0}` (fetch it first in CI)")]
     UnknownRevision(String),
+    #[error("cannot read HEAD of the repository at {0}: {1}; it may be corrupted: run `git status` there to see what git says")]
+    BrokenHead(PathBuf, String),
     #[error("the repository at {0} is bare; redline reviews a working tree")]
     Bare(PathBuf),
     #[error("git: {0}")]
@@ -131,6 +133,12 @@ impl Repo {
                     tree: None,
                 })
             }
+            // HEAD always exists in a sound repository: failing to read it
+            // is damage, not a typo.
+            Err(e) if rev == "HEAD" => Err(GitError::BrokenHead(
+                self.root.clone(),
+                e.message().to_string(),
+            )),
             Err(_) => Err(GitError::UnknownRevision(rev.to_string())),
         }
     }
