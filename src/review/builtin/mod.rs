@@ -459,7 +459,8 @@ pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) 
                         };
                         let message = match hit.provider {
                             Some(name) => format!(
-                                "This looks like a {name}. Remove it, revoke it at the provider, and read it from the environment or a secret store at run time."
+                                "This looks like {} {name}. Remove it, revoke it at the provider, and read it from the environment or a secret store at run time.",
+                                article(name)
                             ),
                             None => rule.message.to_string(),
                         };
@@ -536,6 +537,26 @@ fn is_whole_statement(line: &str, start: usize) -> bool {
     let before = &line[..start];
     let t = line.trim_end();
     before.trim().is_empty() && (t.ends_with(';') || t.ends_with(')') || t.ends_with("debugger"))
+}
+
+/// "a" or "an" before a provider's name, by how it is read out: "an AWS
+/// key", "an npm token", "a GitHub token", "a Hugging Face token".
+fn article(name: &str) -> &'static str {
+    let first = name.split_whitespace().next().unwrap_or("");
+    let initialism = first.len() > 1
+        && first
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let vowel_sound = match first.chars().next() {
+        Some(c) if initialism => "AEFHILMNORSX".contains(c),
+        Some(c) => "aeiouAEIOU".contains(c) || first.eq_ignore_ascii_case("npm"),
+        None => false,
+    };
+    if vowel_sound {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 #[cfg(test)]
@@ -1052,5 +1073,20 @@ mod tests {
             "cur.execute(\"SELECT * FROM t WHERE id = %s\", (uid,))\n"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn provider_names_get_the_article_they_are_read_with() {
+        for (name, a) in [
+            ("AWS", "an"),
+            ("SSH", "an"),
+            ("GitHub", "a"),
+            ("GCP", "a"),
+            ("npm", "an"),
+            ("OpenAI", "an"),
+            ("Hugging Face", "a"),
+        ] {
+            assert_eq!(article(name), a, "{name}");
+        }
     }
 }
