@@ -173,3 +173,37 @@ fn a_newer_edit_cancels_a_review_whose_model_hangs() {
         "the cancelled review published: {stale:?}"
     );
 }
+
+#[test]
+fn explain_with_a_silent_model_answers_at_once_and_leaves_the_server_free() {
+    let fake = FakeOpenAi::start_background();
+    answer_with(&fake, "Result ignored");
+    let repo = repo_with_models(&fake);
+    let uri = repo.uri("a.py");
+    let mut options = ClientOptions::folder(repo.root());
+    options.env.push(("REDLINE_OFFLINE".into(), "0".into()));
+    options
+        .env
+        .push(("REDLINE_LSP_EXPLAIN_WAIT_MS".into(), "200".into()));
+    let mut client = LspClient::start(options);
+    edit_and_review(&mut client, &uri, "    compute()\n");
+    let diags = client.await_diagnostics(&uri, 2);
+    let fingerprint = diags[0]["data"]["fingerprint"].clone();
+    assert!(fingerprint.is_string(), "{diags:?}");
+
+    // From now on the model never answers: more explains than the server
+    // has request slots.
+    fake.respond_with(|_| Behaviour::hang());
+    for _ in 0..6 {
+        let answer = client
+            .execute("redline.explain", json!([uri, fingerprint]))
+            .expect("explain answers");
+        assert_eq!(
+            answer,
+            json!("The model is writing the explanation; it opens when it is ready.")
+        );
+    }
+    let stats = client.execute("redline.stats", json!([])).expect("stats");
+    assert!(stats.is_object(), "{stats}");
+    client.shutdown();
+}

@@ -70,21 +70,38 @@ impl Server {
                 "no such finding in this document (it may have been fixed or dismissed)",
             ));
         };
-        let markdown = ws
-            .engine()
-            .explain(&finding, &code, CancellationToken::new(), None)
-            .await
-            .map_err(|e| Error::invalid_params(format!("cannot explain: {e}")))?;
-        // Shown from a task: a client that never answers `showDocument`
-        // must not hold this request's slot (see `ask.rs`).
-        let document = if self.session.caps().show_document {
-            self.explanation_file(&finding.fingerprint, &markdown)
-        } else {
-            None
-        };
+        // The model writes the explanation in a task that also shows it: a
+        // slow model holds this request's slot for at most `explain_wait()`,
+        // then the answer says it is on its way (the editors show the
+        // document or message, not this answer).
+        let (done, ready) = tokio::sync::oneshot::channel();
         let client = self.session.client.clone();
-        let text = markdown.clone();
+        let show_document = self.session.caps().show_document;
+        let dir = self.explain_dir().map(|d| d.to_path_buf());
         tokio::spawn(async move {
+            let explained = ws
+                .engine()
+                .explain(&finding, &code, CancellationToken::new(), None)
+                .await;
+            let markdown = match explained {
+                Ok(markdown) => markdown,
+                Err(e) => {
+                    // Too late for the request's answer: say it as a message.
+                    if let Err(Err(m)) = done.send(Err(format!("cannot explain: {e}"))) {
+                        client
+                            .show_message(MessageType::ERROR, format!("redline: {m}"))
+                            .await;
+                    }
+                    return;
+                }
+            };
+            let _ = done.send(Ok(markdown.clone()));
+            let document = match (show_document, dir) {
+                (true, Some(dir)) => explanation_file(&dir, &finding.fingerprint, &markdown),
+                _ => None,
+            };
+            // Shown from this task: a client that never answers
+            // `showDocument` must not hold a request slot (see `ask.rs`).
             let shown = match document {
                 Some(uri) => {
                     let params = ShowDocumentParams {
@@ -104,25 +121,49 @@ impl Server {
                 None => false,
             };
             if !shown {
-                client.show_message(MessageType::INFO, text).await;
+                client.show_message(MessageType::INFO, markdown).await;
             }
         });
-        Ok(Some(serde_json::Value::String(markdown)))
+        match tokio::time::timeout(explain_wait(), ready).await {
+            Ok(Ok(Ok(markdown))) => Ok(Some(serde_json::Value::String(markdown))),
+            Ok(Ok(Err(message))) => Err(Error::invalid_params(message)),
+            Ok(Err(_)) => Err(Error::internal_error()),
+            Err(_) => Ok(Some(serde_json::Value::String(
+                "The model is writing the explanation; it opens when it is ready.".into(),
+            ))),
+        }
     }
 
-    /// Writes an explanation to the private folder; its URI, if it could.
-    fn explanation_file(&self, fingerprint: &str, markdown: &str) -> Option<Uri> {
+    /// The private folder explanations are written to, made on first use.
+    fn explain_dir(&self) -> Option<&std::path::Path> {
         let dir = self.explain_dir.get_or_init(|| {
             tempfile::Builder::new()
                 .prefix("redline-explain-")
                 .tempdir()
                 .ok()
         });
-        let file = dir.as_ref()?.path().join(format!("{fingerprint}.md"));
-        std::fs::write(&file, markdown).ok()?;
-        Uri::from_file_path(&file)
+        dir.as_ref().map(|d| d.path())
     }
+}
 
+/// How long `redline.explain` waits for the model before answering that the
+/// explanation is on its way (`REDLINE_LSP_EXPLAIN_WAIT_MS`, default 2 s).
+fn explain_wait() -> std::time::Duration {
+    let ms = std::env::var("REDLINE_LSP_EXPLAIN_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    std::time::Duration::from_millis(ms)
+}
+
+/// Writes an explanation into `dir`; its URI, if it could.
+fn explanation_file(dir: &std::path::Path, fingerprint: &str, markdown: &str) -> Option<Uri> {
+    let file = dir.join(format!("{fingerprint}.md"));
+    std::fs::write(&file, markdown).ok()?;
+    Uri::from_file_path(&file)
+}
+
+impl Server {
     /// `redline.reviewNow`: schedules the document (or every open one) and
     /// says which could not be reviewed, and why.
     fn review_now(&self, uri: Option<Uri>) -> Result<serde_json::Value> {
