@@ -217,7 +217,9 @@ try {
   writeFileSync(launcher, `#!/bin/sh\necho "started $$" >> '${launcherLog}'\nexec '${bundled}' "$@"\n`, { mode: 0o755 });
   mkdirSync(join(userData, "Machine"), { recursive: true });
   writeFileSync(join(userData, "Machine", "settings.json"), JSON.stringify({ "redline.path": launcher }));
-  await untilInDir(dirname(launcher), () => existsSync(launcherLog), 30_000, "the server from redline.path to start");
+  // The shell creates the log before it writes the line: wait for the line.
+  const launched = () => existsSync(launcherLog) && /^started \d+$/m.test(readFileSync(launcherLog, "utf8"));
+  await untilInDir(dirname(launcher), launched, 30_000, "the server from redline.path to start");
   const [newPid] = readFileSync(launcherLog, "utf8").trim().split("\n").map((l) => Number(l.split(" ")[1]));
   // A new edit, reviewed by the new server only: print(2) on the last line.
   await page.click(".editor-instance .monaco-editor .view-lines");
