@@ -207,10 +207,7 @@ impl Repo {
         pathspecs: &[String],
     ) -> Result<Vec<ChangedPath>, GitError> {
         let repo = self.lock();
-        let tree = match base.tree {
-            Some(id) => Some(repo.find_tree(id)?),
-            None => None,
-        };
+        let tree = base.tree.map(|id| repo.find_tree(id)).transpose()?;
         let mut opts = git2::DiffOptions::new();
         opts.include_untracked(true)
             .recurse_untracked_dirs(true)
@@ -284,10 +281,7 @@ impl Repo {
         pathspecs: &[String],
     ) -> Result<Vec<ChangedPath>, GitError> {
         let repo = self.lock();
-        let tree = match base.tree {
-            Some(id) => Some(repo.find_tree(id)?),
-            None => None,
-        };
+        let tree = base.tree.map(|id| repo.find_tree(id)).transpose()?;
         let mut opts = git2::DiffOptions::new();
         opts.include_typechange(true)
             .ignore_submodules(false)

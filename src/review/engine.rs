@@ -378,23 +378,24 @@ impl<'a> Review<'a> {
         let never_send = changes::globs(&config.review.never_send);
         let mut skipped = self.changes.skipped.clone();
 
-        // Keys the secret rules find are masked in everything sent to a
-        // model (and in what a model says back).
-        let secrets = super::redact::Redactor::from_findings(
-            &self
-                .changes
-                .files
-                .iter()
-                .flat_map(|f| builtin::review_file(f, true))
-                .collect::<Vec<_>>(),
-            |path| {
+        // The secret rules run once, before anything is sent. Every key they
+        // find is masked in everything sent to a model (and in what a model
+        // says back), whatever `[builtin]` switches off; the findings the
+        // policy keeps are reported below.
+        let secret_findings: Vec<Vec<Finding>> = self
+            .changes
+            .files
+            .iter()
+            .map(|f| builtin::review_file(f, true))
+            .collect();
+        let secrets =
+            super::redact::Redactor::from_findings(secret_findings.iter().flatten(), |path| {
                 self.changes
                     .files
                     .iter()
                     .find(|f| f.path == path)
                     .map(|f| f.new_text.as_str())
-            },
-        );
+            });
 
         // What may be sent, file by file.
         let mut views: Vec<FileView> = Vec::new();
@@ -496,15 +497,17 @@ impl<'a> Review<'a> {
             builtin_truncated.extend(super::cap_per_file(&mut found, cap));
             found
         };
+        let policy = &self.engine.builtin;
         let builtin_findings: Vec<Finding> = if any_answer {
-            self.changes
-                .files
-                .iter()
-                .flat_map(|f| {
-                    capped(
-                        builtin::review_file_with(f, true, &self.engine.builtin),
-                        cap,
-                    )
+            secret_findings
+                .into_iter()
+                .flat_map(|mut found| {
+                    found.retain(|f| {
+                        f.rule
+                            .as_deref()
+                            .is_some_and(|rule| policy.runs(rule, &f.path))
+                    });
+                    capped(found, cap)
                 })
                 .collect()
         } else {

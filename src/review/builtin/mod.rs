@@ -329,7 +329,8 @@ impl Policy {
         }
     }
 
-    fn runs(&self, id: &str, path: &str) -> bool {
+    /// Whether rule `id` runs on `path` under this policy.
+    pub fn runs(&self, id: &str, path: &str) -> bool {
         !self.off.iter().any(|p| names_rule(p, id))
             && !self
                 .off_in
