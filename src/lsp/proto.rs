@@ -34,7 +34,15 @@ pub struct DiagnosticData {
     pub rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// Shown before the coordinator's verdict: it may still change or go.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
+
+/// Ends the first line of a provisional finding's message, where every
+/// editor shows it (VS Code's Problems panel and hover, Neovim's virtual
+/// text, Helix's inline diagnostics).
+pub const PROVISIONAL_MARK: &str = " (provisional)";
 
 /// The absolute path of a `file:` URI; `None` for other schemes
 /// (`untitled:`, `git:` …), which have no repository to diff against.
@@ -105,20 +113,24 @@ pub fn diagnostic(t: &Tracked, rope: &Rope, enc: Encoding) -> Diagnostic {
 }
 
 /// The diagnostic message: the title (with the rule, for built-in
-/// findings) on the first line, as editors show it inline, then the body.
-pub fn message(f: &Finding) -> String {
+/// findings; with [`PROVISIONAL_MARK`] before the coordinator's verdict) on
+/// the first line, as editors show it inline, then the body.
+pub fn message(f: &Finding, provisional: bool) -> String {
+    let mark = if provisional { PROVISIONAL_MARK } else { "" };
     match &f.rule {
-        Some(rule) => format!("{} [{rule}]\n{}", f.title, f.message),
-        None => format!("{}\n{}", f.title, f.message),
+        Some(rule) => format!("{} [{rule}]{mark}\n{}", f.title, f.message),
+        None => format!("{}{mark}\n{}", f.title, f.message),
     }
 }
 
-/// The diagnostic's `data`: what the code actions need.
-pub fn data(f: &Finding) -> serde_json::Value {
+/// The diagnostic's `data`: what the code actions need, and whether the
+/// finding is provisional.
+pub fn data(f: &Finding, provisional: bool) -> serde_json::Value {
     let data = DiagnosticData {
         fingerprint: f.fingerprint.clone(),
         rule: f.rule.clone(),
         fix: f.fix.clone(),
+        provisional,
     };
     serde_json::to_value(data).expect("a struct of strings serialises")
 }

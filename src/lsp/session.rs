@@ -517,7 +517,7 @@ impl Session {
     async fn review_in_task(
         &self,
         job: &ReviewJob,
-        progress: Option<&UnboundedSender<String>>,
+        progress: Option<&UnboundedSender<ProgressReport>>,
     ) -> Result<Option<Vec<crate::review::Finding>>, String> {
         if let Some(delay) = self.review_delay {
             tokio::select! {
@@ -603,9 +603,21 @@ impl Session {
             }
             engine.review(&changes, options, cancel, Some(tx)).await
         });
+        let mut tally = review::ReviewTally::new();
         while let Some(event) = rx.recv().await {
+            match &event {
+                Progress::Provisional { finding } => {
+                    self.show_early(job, std::slice::from_ref(finding), true)
+                }
+                Progress::Builtin { findings } => self.show_early(job, findings, false),
+                _ => {}
+            }
+            tally.observe(&event, std::time::Instant::now());
             if let Some(progress) = progress {
-                let _ = progress.send(progress_message(&event));
+                let _ = progress.send(ProgressReport {
+                    message: tally.line(std::time::Instant::now()),
+                    percentage: Some(tally.percentage()),
+                });
             }
         }
         let report = handle.await.map_err(join_error)?;
@@ -650,6 +662,49 @@ impl Session {
                     async move { client.show_message(MessageType::WARNING, message).await },
                 );
             }
+        }
+    }
+
+    /// Shows findings of a review still running (the built-in ones, and
+    /// model findings as the reviewers' answers stream, marked
+    /// `provisional`) beside what the document already shows, unless the
+    /// document moved on: a cancelled review never shows anything. They are
+    /// tracked like any finding, so they move with edits and their code
+    /// actions work; the finished review replaces them all. A finding
+    /// already shown (same fingerprint) stays as it is.
+    fn show_early(&self, job: &ReviewJob, findings: &[crate::review::Finding], provisional: bool) {
+        let Some(mut doc) = self.docs.get_mut(&job.uri) else {
+            return;
+        };
+        // Cancellation happens under this same lock, so this check holds.
+        if job.cancel.is_cancelled()
+            || doc.version != job.version
+            || doc.review_generation != job.generation
+        {
+            return;
+        }
+        let dismissed = |fp: &str| match &job.target {
+            Target::Repository { workspace, .. } => workspace.dismissed.contains(fp),
+            Target::SecretsOnly { .. } => false,
+        };
+        let mut added = false;
+        for f in findings {
+            let shown = doc
+                .findings
+                .iter()
+                .any(|t| t.finding.fingerprint == f.fingerprint);
+            if shown || dismissed(&f.fingerprint) {
+                continue;
+            }
+            doc.findings.push(if provisional {
+                Tracked::provisional(f.clone())
+            } else {
+                Tracked::new(f.clone())
+            });
+            added = true;
+        }
+        if added {
+            self.publish_doc(&job.uri, &doc);
         }
     }
 
@@ -757,11 +812,14 @@ impl Session {
     /// review never waits for the client to acknowledge the token. Messages
     /// sent on the returned channel become reports; dropping it ends the
     /// progress.
-    fn start_progress(self: &Arc<Self>, job: &ReviewJob) -> Option<UnboundedSender<String>> {
+    fn start_progress(
+        self: &Arc<Self>,
+        job: &ReviewJob,
+    ) -> Option<UnboundedSender<ProgressReport>> {
         if !self.caps().work_done_progress {
             return None;
         }
-        let (tx, mut rx) = unbounded_channel::<String>();
+        let (tx, mut rx) = unbounded_channel::<ProgressReport>();
         let n = self.progress_seq.fetch_add(1, Ordering::Relaxed);
         let token = NumberOrString::String(format!("redline/review/{n}"));
         let file = job.target.file_name();
@@ -779,24 +837,25 @@ impl Session {
                 title: "redline".into(),
                 message: Some(format!("reviewing {file}")),
                 cancellable: Some(false),
-                percentage: None,
+                percentage: Some(0),
             };
             session
                 .send_progress(token.clone(), WorkDoneProgress::Begin(begin))
                 .await;
-            while let Some(message) = rx.recv().await {
-                session.send_progress_report(&token, message).await;
+            while let Some(report) = rx.recv().await {
+                session.send_progress_report(&token, report).await;
             }
             session.send_progress_end(token).await;
         });
         Some(tx)
     }
 
-    async fn send_progress_report(&self, token: &ProgressToken, message: String) {
+    async fn send_progress_report(&self, token: &ProgressToken, report: ProgressReport) {
         self.send_progress(
             token.clone(),
             WorkDoneProgress::Report(WorkDoneProgressReport {
-                message: Some(message),
+                message: Some(report.message),
+                percentage: report.percentage,
                 ..Default::default()
             }),
         )
@@ -866,14 +925,11 @@ struct ReviewJob {
     cancel: CancellationToken,
 }
 
-fn progress_message(event: &Progress) -> String {
-    match event {
-        Progress::Started { reviewers } => format!("reviewers: {}", reviewers.join(", ")),
-        Progress::ReviewerDone { reviewer } => format!("{reviewer} done"),
-        Progress::Waiting { reviewer, waited } => {
-            format!("waiting for model… {} s ({reviewer})", waited.as_secs())
-        }
-    }
+/// One `$/progress` report of a review.
+struct ProgressReport {
+    message: String,
+    /// Reviewers done out of all.
+    percentage: Option<u32>,
 }
 
 fn join_error(e: tokio::task::JoinError) -> String {
@@ -914,13 +970,23 @@ mod tests {
 
     #[test]
     fn heartbeat_says_how_long_the_model_has_been_silent() {
-        let event = Progress::Waiting {
-            reviewer: "security".into(),
-            waited: Duration::from_secs(12),
-        };
-        assert_eq!(
-            progress_message(&event),
-            "waiting for model… 12 s (security)"
+        let now = std::time::Instant::now();
+        let mut tally = review::ReviewTally::new();
+        tally.observe(
+            &Progress::Started {
+                reviewers: vec!["security".into(), "coordinator".into()],
+            },
+            now,
         );
+        tally.observe(
+            &Progress::Waiting {
+                reviewer: "security".into(),
+                waited: Duration::from_secs(12),
+            },
+            now,
+        );
+        assert!(tally
+            .line(now)
+            .starts_with("waiting for model… 12 s (security)"));
     }
 }

@@ -36,18 +36,30 @@ pub struct Tracked {
     /// every keystroke only recomputes ranges.
     pub message: String,
     pub data: serde_json::Value,
+    /// Shown while its review streams, before the coordinator judged it.
+    pub provisional: bool,
 }
 
 impl Tracked {
     pub fn new(finding: Finding) -> Self {
+        Self::placed(finding, false)
+    }
+
+    /// A finding a reviewer's streamed answer completed, not judged yet.
+    pub fn provisional(finding: Finding) -> Self {
+        Self::placed(finding, true)
+    }
+
+    fn placed(finding: Finding, provisional: bool) -> Self {
         Self {
             line: finding.line.saturating_sub(1),
             end_line: finding.end_line.max(finding.line).saturating_sub(1),
-            message: super::proto::message(&finding),
-            data: super::proto::data(&finding),
+            message: super::proto::message(&finding, provisional),
+            data: super::proto::data(&finding, provisional),
             finding,
             exact: true,
             unedited: true,
+            provisional,
         }
     }
 }

@@ -9,6 +9,13 @@
 //! (or the local deduplication when it fails) → findings validated against
 //! the change. The built-in reviewer's secret rules always run beside the
 //! models, so a key in a diff is caught when every model is down.
+//!
+//! While the specialists' answers stream, each finding they complete is
+//! reported at once ([`Progress::Provisional`]) when someone listens: read
+//! by the same parser and checked by the same rules as the final answer,
+//! from the same requests (streaming costs no request and no token).
+//! Identity carries through the judge pass: a finding the coordinator keeps
+//! keeps the fingerprint and place it was first reported with.
 
 use super::context::{self, Block, FileView, SharedContext};
 use super::coordinator;
@@ -27,13 +34,25 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-/// What a running review reports while it works (for `$/progress`).
+/// What a running review reports while it works: progress for
+/// `$/progress` and a terminal, and the findings it can already show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
     /// The review started with these reviewers.
     Started { reviewers: Vec<String> },
-    /// A reviewer finished.
-    ReviewerDone { reviewer: String },
+    /// The built-in findings of this review (the secret rules), known
+    /// before any model is asked; the same as the final report's when a
+    /// model answers.
+    Builtin { findings: Vec<Finding> },
+    /// A model finding as a reviewer's streamed answer completed it:
+    /// validated, fingerprinted and masked exactly as in the final report,
+    /// but not judged yet. If the coordinator keeps it, the final report
+    /// holds it with this fingerprint and place (its severity and text may
+    /// change); if not, it is not in the report. Sent only while the answer
+    /// streams; a retried answer sends no fingerprint twice.
+    Provisional { finding: Finding },
+    /// A reviewer finished, with what its request cost.
+    ReviewerDone { reviewer: String, usage: Usage },
     /// A model has been silent for `waited` (heartbeat).
     Waiting { reviewer: String, waited: Duration },
 }
@@ -287,6 +306,47 @@ impl Engine {
     }
 }
 
+/// Follows one reviewer's request: heartbeats become `Waiting`, and with a
+/// `sink` each finding the streamed answer completes becomes `Provisional`.
+/// A retry or failover starts the answer again; what was already reported
+/// is not reported twice.
+async fn watch_stream(
+    reviewer: Reviewer,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<StreamEvent>,
+    progress: &UnboundedSender<Progress>,
+    sink: Option<&Sink>,
+) {
+    let mut answer = parse::AnswerStream::new();
+    let mut fingerprints = parse::Fingerprinter::default();
+    let mut reported: HashSet<String> = HashSet::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            StreamEvent::Silent { waited, .. } => {
+                let _ = progress.send(Progress::Waiting {
+                    reviewer: reviewer.to_string(),
+                    waited,
+                });
+            }
+            StreamEvent::Started { .. } => {
+                answer = parse::AnswerStream::new();
+                fingerprints = parse::Fingerprinter::default();
+            }
+            StreamEvent::Delta(piece) => {
+                let Some(sink) = sink else { continue };
+                for raw in answer.push(&piece) {
+                    let Some(finding) = sink.provisional(&raw, reviewer, &mut fingerprints) else {
+                        continue;
+                    };
+                    if reported.insert(finding.fingerprint.clone()) {
+                        let _ = progress.send(Progress::Provisional { finding });
+                    }
+                }
+            }
+            StreamEvent::FirstToken { .. } | StreamEvent::Failover { .. } => {}
+        }
+    }
+}
+
 /// Whether a file's content may be put in a prompt, and if not, why.
 fn unsendable(file: &super::FileChange, never_send: &globset::GlobSet) -> Option<String> {
     if never_send.is_match(&file.path) {
@@ -336,6 +396,54 @@ struct Review<'a> {
     dropped: u32,
     /// Each reviewer's system prompt, read once per review.
     system_prompts: HashMap<Reviewer, String>,
+    /// What provisional findings are checked and masked with, once the
+    /// scope is known (only when someone listens to `progress`).
+    sink: Option<Arc<Sink>>,
+}
+
+/// What turns a streamed raw finding into a provisional one, exactly as the
+/// final report turns it.
+struct Sink {
+    scope: Arc<Scope>,
+    secrets: super::redact::Redactor,
+    /// The built-in findings a model finding must not repeat.
+    builtin: Arc<Vec<Finding>>,
+}
+
+impl Sink {
+    fn provisional(
+        &self,
+        raw: &parse::RawFinding,
+        reviewer: Reviewer,
+        fingerprints: &mut parse::Fingerprinter,
+    ) -> Option<Finding> {
+        let mut f = self.scope.validate(raw, reviewer).ok()?;
+        fingerprints.assign(&mut f, &self.scope);
+        if repeats_builtin(&f, &self.builtin) {
+            return None;
+        }
+        Some(mask(f, &self.secrets))
+    }
+}
+
+/// A model finding that repeats a built-in one adds nothing.
+fn repeats_builtin(m: &Finding, builtin: &[Finding]) -> bool {
+    builtin.iter().any(|b| {
+        b.path == m.path
+            && m.line <= b.end_line
+            && b.line <= m.end_line
+            && coordinator::similar_titles(&m.title, &b.title)
+    })
+}
+
+/// A model finding with every detected secret masked in its text.
+fn mask(mut m: Finding, secrets: &super::redact::Redactor) -> Finding {
+    m.title = secrets.scrub(&m.title).into_owned();
+    m.message = secrets.scrub(&m.message).into_owned();
+    if let Some(fix) = &m.fix {
+        m.fix = Some(secrets.scrub(fix).into_owned());
+    }
+    m
 }
 
 /// An answer from one reviewer.
@@ -364,6 +472,7 @@ impl<'a> Review<'a> {
             notes: 0,
             dropped: 0,
             system_prompts: HashMap::new(),
+            sink: None,
         }
     }
 
@@ -449,11 +558,31 @@ impl<'a> Review<'a> {
             .map(|r| (r, prompts::prompt_for(r, &repo_files)))
             .collect();
         let ctx = SharedContext::build(to_send, &instructions);
-        let scope = Scope::new(
+        let scope = Arc::new(Scope::new(
             ctx.files
                 .iter()
                 .filter_map(|v| Some((v, *texts.get(v.path.as_str())?))),
-        );
+        ));
+
+        // The built-in findings when a model answers: the secret rules the
+        // policy leaves on, each file's cut at the per-file limit at once
+        // (what was cut is counted again below, when the report's findings
+        // are capped), so none pile up in memory.
+        let cap = config.review.max_findings_per_file;
+        let policy = &self.engine.builtin;
+        let mut builtin_truncated: Vec<super::Truncated> = Vec::new();
+        let secrets_kept: Vec<Finding> = secret_findings
+            .into_iter()
+            .flat_map(|mut found| {
+                found.retain(|f| {
+                    f.rule
+                        .as_deref()
+                        .is_some_and(|rule| policy.runs(rule, &f.path))
+                });
+                builtin_truncated.extend(super::cap_per_file(&mut found, cap));
+                found
+            })
+            .collect();
 
         let mut verdict_hint = None;
         let mut model_findings = Vec::new();
@@ -463,6 +592,16 @@ impl<'a> Review<'a> {
             let mut names: Vec<String> = specialists.iter().map(|r| r.to_string()).collect();
             names.push(Reviewer::Coordinator.to_string());
             self.report(Progress::Started { reviewers: names });
+            if self.progress.is_some() {
+                self.report(Progress::Builtin {
+                    findings: secrets_kept.clone(),
+                });
+                self.sink = Some(Arc::new(Sink {
+                    scope: scope.clone(),
+                    secrets: secrets.clone(),
+                    builtin: Arc::new(secrets_kept.clone()),
+                }));
+            }
 
             let asks = specialists
                 .iter()
@@ -470,16 +609,14 @@ impl<'a> Review<'a> {
             let answers = futures::future::join_all(asks).await;
             let mut found = Vec::new();
             for (reviewer, answer) in specialists.iter().copied().zip(answers) {
-                self.report(Progress::ReviewerDone {
-                    reviewer: reviewer.to_string(),
-                });
                 if let Some(parsed) = self.take(reviewer, answer) {
                     any_answer = true;
-                    let valid = self.validated(reviewer, &parsed, &scope);
+                    let mut valid = self.validated(reviewer, &parsed, &scope);
+                    // Answer by answer, as they were reported while streaming.
+                    parse::assign_fingerprints(&mut valid, &scope);
                     found.extend(valid);
                 }
             }
-            parse::assign_fingerprints(&mut found, &scope);
             let (judged, verdict) = self.judge(&ctx, &scope, found).await;
             verdict_hint = verdict;
             model_findings = judged;
@@ -488,29 +625,11 @@ impl<'a> Review<'a> {
         model_findings.extend(reuse.findings);
 
         // The built-in reviewer: secrets always; every rule when no model
-        // reviewer answered at all. Each file's findings are cut at the
-        // per-file limit at once (what was cut is counted again below, when
-        // the report's findings are capped), so none pile up in memory.
-        let cap = config.review.max_findings_per_file;
-        let mut builtin_truncated: Vec<super::Truncated> = Vec::new();
-        let mut capped = |mut found: Vec<Finding>, cap: u32| {
-            builtin_truncated.extend(super::cap_per_file(&mut found, cap));
-            found
-        };
-        let policy = &self.engine.builtin;
+        // reviewer answered at all.
         let builtin_findings: Vec<Finding> = if any_answer {
-            secret_findings
-                .into_iter()
-                .flat_map(|mut found| {
-                    found.retain(|f| {
-                        f.rule
-                            .as_deref()
-                            .is_some_and(|rule| policy.runs(rule, &f.path))
-                    });
-                    capped(found, cap)
-                })
-                .collect()
+            secrets_kept
         } else {
+            builtin_truncated.clear();
             // Said once per failed reviewer rather than as one more entry,
             // so a front end that shows each entry shows the problem once.
             let fallback = "the built-in reviewer's rules ran instead";
@@ -536,10 +655,9 @@ impl<'a> Review<'a> {
                 .files
                 .iter()
                 .flat_map(|f| {
-                    capped(
-                        builtin::review_file_with(f, false, &self.engine.builtin),
-                        cap,
-                    )
+                    let mut found = builtin::review_file_with(f, false, &self.engine.builtin);
+                    builtin_truncated.extend(super::cap_per_file(&mut found, cap));
+                    found
                 })
                 .collect()
         };
@@ -552,23 +670,11 @@ impl<'a> Review<'a> {
             }
         }
 
-        // A model finding that repeats a built-in one adds nothing.
-        model_findings.retain(|m| {
-            !builtin_findings.iter().any(|b| {
-                b.path == m.path
-                    && m.line <= b.end_line
-                    && b.line <= m.end_line
-                    && coordinator::similar_titles(&m.title, &b.title)
-            })
-        });
-        for m in &mut model_findings {
-            m.title = secrets.scrub(&m.title).into_owned();
-            m.message = secrets.scrub(&m.message).into_owned();
-            if let Some(fix) = &m.fix {
-                m.fix = Some(secrets.scrub(fix).into_owned());
-            }
-        }
-        let mut findings = model_findings;
+        let mut findings: Vec<Finding> = model_findings
+            .into_iter()
+            .filter(|m| !repeats_builtin(m, &builtin_findings))
+            .map(|m| mask(m, &secrets))
+            .collect();
         findings.extend(builtin_findings);
         let mut truncated = super::cap_per_file(&mut findings, cap);
         for early in builtin_truncated {
@@ -591,6 +697,9 @@ impl<'a> Review<'a> {
     }
 
     /// Asks one reviewer. `Err` carries the reason it could not answer.
+    /// While a specialist's answer streams, each finding it completes is
+    /// reported as provisional (when someone listens); when it ends, the
+    /// reviewer is reported done.
     fn ask(
         &self,
         reviewer: Reviewer,
@@ -605,9 +714,22 @@ impl<'a> Review<'a> {
         let client = self.client.clone();
         let cancel = self.cancel.child_token();
         let progress = self.progress.clone();
+        let sink = self
+            .sink
+            .clone()
+            .filter(|_| reviewer != Reviewer::Coordinator);
         let tier = self.tier;
         async move {
+            let done = |usage: Usage| {
+                if let Some(progress) = &progress {
+                    let _ = progress.send(Progress::ReviewerDone {
+                        reviewer: reviewer.to_string(),
+                        usage,
+                    });
+                }
+            };
             let Some(model) = prompts::model_for(&config, reviewer, tier) else {
+                done(Usage::default());
                 return (Err(no_model_reason(reviewer)), None);
             };
             let tokens = context::estimate_tokens(&system) + context::estimate_tokens(&user);
@@ -624,27 +746,16 @@ impl<'a> Review<'a> {
                 max_tokens: None,
                 temperature: Some(0.0),
             };
-            let (tx, forward) = match progress {
+            let result = match &progress {
                 Some(progress) => {
-                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StreamEvent>();
-                    let task = tokio::spawn(async move {
-                        while let Some(event) = rx.recv().await {
-                            if let StreamEvent::Silent { waited, .. } = event {
-                                let _ = progress.send(Progress::Waiting {
-                                    reviewer: reviewer.to_string(),
-                                    waited,
-                                });
-                            }
-                        }
-                    });
-                    (Some(tx), Some(task))
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<StreamEvent>();
+                    let chat = client.chat(req, cancel, Some(tx));
+                    let watch = watch_stream(reviewer, rx, progress, sink.as_deref());
+                    tokio::join!(chat, watch).0
                 }
-                None => (None, None),
+                None => client.chat(req, cancel, None).await,
             };
-            let result = client.chat(req, cancel, tx).await;
-            if let Some(task) = forward {
-                let _ = task.await;
-            }
+            done(result.as_ref().map(|r| r.usage.clone()).unwrap_or_default());
             // Provider error bodies are hostile text too.
             let result = result.map_err(|e| sanitize::visible_line(&e.to_string()).into_owned());
             (result, note)
@@ -740,8 +851,10 @@ impl<'a> Review<'a> {
     /// The judge works on identity: each finding it is shown has an `id`,
     /// and each finding it answers must name the id(s) it keeps or merges.
     /// What names none is an invention: dropped and counted. It may re-word
-    /// and re-grade; the path, the lines (within the judged findings'
-    /// lines) and the reviewer credited (one that reported it) stay theirs.
+    /// and re-grade; the identity (fingerprint), path and lines of the
+    /// first finding it names and the reviewer credited (one that reported
+    /// it) stay theirs, so a finding shown while the reviewers streamed
+    /// stays where it is.
     async fn judge(
         &mut self,
         ctx: &SharedContext,
@@ -752,6 +865,7 @@ impl<'a> Review<'a> {
             // Nothing to merge; the verdict follows from no findings.
             self.report(Progress::ReviewerDone {
                 reviewer: Reviewer::Coordinator.to_string(),
+                usage: Usage::default(),
             });
             return (found, None);
         }
@@ -774,9 +888,6 @@ impl<'a> Review<'a> {
             });
         }
         let answer = self.ask(Reviewer::Coordinator, message).await;
-        self.report(Progress::ReviewerDone {
-            reviewer: Reviewer::Coordinator.to_string(),
-        });
         let parsed = self.take(Reviewer::Coordinator, answer);
         let judged = parsed.as_ref().and_then(|parsed| {
             let named = parsed.findings.iter().any(|raw| !raw.ids.is_empty());
@@ -824,6 +935,7 @@ impl<'a> Review<'a> {
         found: &[Finding],
     ) -> Vec<Finding> {
         let mut kept = Vec::new();
+        let mut used: HashSet<String> = HashSet::new();
         for raw in &parsed.findings {
             let named: Vec<&Finding> = raw
                 .ids
@@ -854,21 +966,31 @@ impl<'a> Review<'a> {
                     continue;
                 }
             };
-            judged.reviewer = credited.as_str().to_string();
-            let same_file: Vec<&&Finding> =
-                named.iter().filter(|f| f.path == judged.path).collect();
-            let lo = same_file.iter().map(|f| f.line).min();
-            let hi = same_file.iter().map(|f| f.end_line).max();
-            let within = matches!((lo, hi), (Some(lo), Some(hi)) if lo <= judged.line && judged.end_line <= hi);
-            if !within {
-                // Judged findings keep their place: the reviewer's lines.
-                judged.path = first.path.clone();
-                judged.line = first.line;
-                judged.end_line = first.end_line;
-                judged.column = first.column;
-                judged.fix = first.fix.clone();
+            // The finding kept is the one of the credited reviewer: it keeps
+            // its identity and place (a merge is shown where it was first
+            // reported), and takes the judge's severity and words.
+            let anchor = named
+                .iter()
+                .find(|f| f.reviewer == credited.as_str())
+                .copied()
+                .unwrap_or(first);
+            if (judged.path.as_str(), judged.line, judged.end_line)
+                != (anchor.path.as_str(), anchor.line, anchor.end_line)
+            {
+                judged.fix = anchor.fix.clone();
             }
-            judged.fingerprint = String::new();
+            judged.reviewer = anchor.reviewer.clone();
+            judged.path = anchor.path.clone();
+            judged.line = anchor.line;
+            judged.end_line = anchor.end_line;
+            judged.column = anchor.column;
+            judged.end_column = anchor.end_column;
+            // Two verdicts on one finding: the second is a finding of its own.
+            judged.fingerprint = if used.insert(anchor.fingerprint.clone()) {
+                anchor.fingerprint.clone()
+            } else {
+                String::new()
+            };
             kept.push(judged);
         }
         kept

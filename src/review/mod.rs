@@ -10,17 +10,20 @@ pub mod dismissed;
 pub mod engine;
 pub mod finding;
 pub mod hunk_cache;
+pub mod incremental;
 pub mod noise;
 pub mod parse;
 pub mod prompts;
 pub mod redact;
 pub mod sanitize;
+pub mod tally;
 pub mod tier;
 
 pub use changes::{ChangeSet, FileChange};
 pub use dismissed::DismissedStore;
 pub use engine::{Engine, EngineError, Progress, ReviewOptions};
 pub use finding::{Degraded, Finding, Report, Severity, Skipped, Truncated, Usage, Verdict};
+pub use tally::ReviewTally;
 pub use tier::Tier;
 
 /// Sorts findings the way people read them: by file, then line, then the

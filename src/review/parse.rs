@@ -1,5 +1,6 @@
 //! Model output to findings. Parsing is lenient about the envelope (a
-//! `` ```json `` fence, prose before or after, a bare array) and strict about the
+//! `` ```json `` fence, prose before or after, a bare array; read by
+//! [`AnswerStream`], whole or as it streams) and strict about the
 //! content: a finding must name a file of the change, point at lines that
 //! exist in its new text, and touch the lines reviewers were shown (changed
 //! lines plus their context). Anything else is dropped and counted, never
@@ -10,15 +11,13 @@
 
 use super::context::FileView;
 use super::finding::{fingerprint, Finding, Severity, Verdict};
+pub use super::incremental::AnswerStream;
 use super::prompts::Reviewer;
 use super::sanitize;
 use crate::diff;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ops::Range;
-
-/// Positions tried as the start of an answer's JSON inside prose.
-const MAX_JSON_STARTS: usize = 64;
 
 /// Longest title kept (characters); longer ones are cut.
 const MAX_TITLE_CHARS: usize = 200;
@@ -74,95 +73,15 @@ pub enum ParseError {
     NoJson,
 }
 
-/// Finds the answer's JSON: the whole text, a fenced block, or the first
-/// object that has `findings` somewhere in the text.
+/// Reads a whole answer: the same reading as [`AnswerStream`] gives an
+/// answer that streams (its module says what is accepted).
 pub fn parse_answer(text: &str) -> Result<ModelAnswer, ParseError> {
-    let candidates = std::iter::once(text.trim().to_string()).chain(fenced_blocks(text));
-    for candidate in candidates {
-        if let Some(answer) = from_json_text(&candidate) {
-            return Ok(answer);
-        }
-    }
-    // Prose around a bare object: try each `{` / `[` as a start and take
-    // the first value that parses, ignoring what follows it. Bounded, so a
-    // long hostile answer full of braces cannot make this quadratic.
-    let starts = text
-        .char_indices()
-        .filter(|(_, c)| *c == '{' || *c == '[')
-        .take(MAX_JSON_STARTS);
-    for (i, _) in starts {
-        let mut stream = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
-        if let Some(Ok(value)) = stream.next() {
-            if let Some(answer) = from_value(&value) {
-                return Ok(answer);
-            }
-        }
-    }
-    Err(ParseError::NoJson)
+    let mut stream = AnswerStream::new();
+    stream.push(text);
+    stream.finish()
 }
 
-fn fenced_blocks(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("```") {
-        let after = &rest[start + 3..];
-        let body_start = after.find('\n').map(|n| n + 1).unwrap_or(0);
-        let body = &after[body_start..];
-        match body.find("```") {
-            Some(end) => {
-                out.push(body[..end].trim().to_string());
-                rest = &body[end + 3..];
-            }
-            None => {
-                // An unterminated fence (a truncated answer): try what is there.
-                out.push(body.trim().to_string());
-                break;
-            }
-        }
-    }
-    out
-}
-
-fn from_json_text(text: &str) -> Option<ModelAnswer> {
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| from_value(&v))
-}
-
-fn from_value(value: &Value) -> Option<ModelAnswer> {
-    let (items, verdict) = match value {
-        Value::Object(map) => {
-            let items = map
-                .get("findings")
-                .or_else(|| map.get("issues"))?
-                .as_array()?;
-            let verdict = map
-                .get("verdict")
-                .and_then(Value::as_str)
-                .and_then(parse_verdict);
-            (items, verdict)
-        }
-        Value::Array(items) => (items, None),
-        _ => return None,
-    };
-    let mut answer = ModelAnswer {
-        verdict,
-        ..ModelAnswer::default()
-    };
-    for item in items {
-        if answer.findings.len() >= MAX_FINDINGS_PER_ANSWER {
-            answer.over_limit = answer.over_limit.saturating_add(1);
-            continue;
-        }
-        match raw_finding(item, &mut answer.cut_fields) {
-            Some(f) => answer.findings.push(f),
-            None => answer.malformed += 1,
-        }
-    }
-    Some(answer)
-}
-
-fn parse_verdict(s: &str) -> Option<Verdict> {
+pub(super) fn parse_verdict(s: &str) -> Option<Verdict> {
     match s
         .trim()
         .to_ascii_lowercase()
@@ -217,7 +136,7 @@ fn ids(map: &serde_json::Map<String, Value>) -> Vec<u32> {
     out
 }
 
-fn raw_finding(item: &Value, cut: &mut u32) -> Option<RawFinding> {
+pub(super) fn raw_finding(item: &Value, cut: &mut u32) -> Option<RawFinding> {
     let map = item.as_object()?;
     let path = text(map.get("path").or_else(|| map.get("file")))?.to_string();
     let line = int(map.get("line").or_else(|| map.get("start_line")))?;
@@ -399,13 +318,32 @@ fn fix_fits(fix: &str, line: u32, end_line: u32) -> bool {
     fix.lines().count() <= replaced + FIX_SLACK_LINES
 }
 
-/// Gives every model finding its fingerprint (path, reviewer, title, code of
-/// its lines, and an occurrence counter for identical ones).
+/// Gives every model finding without one its fingerprint (path, reviewer,
+/// title, code of its lines, and an occurrence counter for identical ones).
 pub fn assign_fingerprints(findings: &mut [Finding], scope: &Scope) {
-    let mut seen: HashMap<(String, String, String, String), u32> = HashMap::new();
-    for f in findings.iter_mut().filter(|f| f.fingerprint.is_empty()) {
+    let mut fingerprints = Fingerprinter::default();
+    for f in findings.iter_mut() {
+        fingerprints.assign(f, scope);
+    }
+}
+
+/// Fingerprints findings one at a time, in the order of an answer: the
+/// same findings in the same order get the same fingerprints whether they
+/// arrive whole or streamed.
+#[derive(Debug, Default)]
+pub struct Fingerprinter {
+    seen: HashMap<(String, String, String, String), u32>,
+}
+
+impl Fingerprinter {
+    /// Gives `f` its fingerprint unless it has one.
+    pub fn assign(&mut self, f: &mut Finding, scope: &Scope) {
+        if !f.fingerprint.is_empty() {
+            return;
+        }
         let code = scope.code(&f.path, f.line, f.end_line);
-        let n = seen
+        let n = self
+            .seen
             .entry((
                 f.path.clone(),
                 f.reviewer.clone(),
@@ -672,6 +610,124 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Random answers of every shape the other tests use: well-formed,
+    /// fenced, in prose, truncated, hostile, or made of JSON-ish pieces.
+    fn random_answer(rng: &mut rand::rngs::StdRng) -> String {
+        use rand::Rng;
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"findings\"",
+            "\"path\"",
+            "\"line\"",
+            "\"title\"",
+            "\"src/a.rs\"",
+            "2",
+            "1.5",
+            "null",
+            "```json\n",
+            "```",
+            "prose ",
+            "\\",
+            "\"",
+            "é",
+            " ",
+            "\n",
+            "[]",
+        ];
+        if rng.random_bool(0.2) {
+            return (0..rng.random_range(1..80))
+                .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+                .collect();
+        }
+        let findings: Vec<Value> = (0..rng.random_range(0..8))
+            .map(|_| {
+                if rng.random_bool(0.8) {
+                    hostile_finding(rng)
+                } else {
+                    hostile_value(rng, 1)
+                }
+            })
+            .collect();
+        let mut text = if rng.random_bool(0.2) {
+            serde_json::to_string_pretty(&Value::Array(findings)).unwrap_or_default()
+        } else {
+            serde_json::json!({"verdict": "minor_issues", "findings": findings}).to_string()
+        };
+        match rng.random_range(0..6) {
+            0 => text = format!("Sure!\n```json\n{text}\n```\nand ```json\n{{\"findings\": [{{\"path\": \"src/a.rs\", \"line\": 1, \"title\": \"later\"}}]}}```"),
+            1 => text = format!("Lines [3, 4] and {{the loop}}: {text} trailing {{"),
+            2 => {
+                let mut cut = rng.random_range(0..=text.len());
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+            }
+            3 => text = format!("{text}\n{text}"),
+            _ => {}
+        }
+        text
+    }
+
+    #[test]
+    fn any_split_of_an_answer_streams_to_exactly_the_whole_answer() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_0013);
+        for round in 0..1500 {
+            let text = random_answer(&mut rng);
+            let whole = parse_answer(&text);
+            // Cut at random character boundaries: one piece, a few, or one
+            // character at a time.
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            let mut cuts: Vec<usize> = match rng.random_range(0..4) {
+                0 => Vec::new(),
+                1 => chars.iter().map(|(i, _)| *i).collect(),
+                _ => (0..rng.random_range(1..12))
+                    .filter_map(|_| chars.get(rng.random_range(0..chars.len().max(1))))
+                    .map(|(i, _)| *i)
+                    .collect(),
+            };
+            cuts.push(text.len());
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut stream = AnswerStream::new();
+            let mut early = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                early.extend(stream.push(&text[from..cut]));
+                from = cut;
+            }
+            let streamed = stream.finish();
+            assert_eq!(streamed, whole, "round {round}: {text:?}");
+            // Nothing early that the whole answer does not hold, in its order.
+            let all = whole.map(|a| a.findings).unwrap_or_default();
+            assert!(early.len() <= all.len(), "round {round}: {text:?}");
+            assert_eq!(early, all[..early.len()], "round {round}: {text:?}");
+        }
+    }
+
+    #[test]
+    fn each_finding_is_out_before_the_answer_ends() {
+        let answer = serde_json::json!({"findings": [
+            {"path": "src/a.rs", "line": 1, "title": "first"},
+            {"path": "src/a.rs", "line": 2, "title": "second"},
+        ], "verdict": "minor_issues"})
+        .to_string();
+        let first_closes = answer.find("}").expect("first object ends") + 1;
+        let mut stream = AnswerStream::new();
+        let early = stream.push(&answer[..first_closes]);
+        assert_eq!(early.len(), 1);
+        assert_eq!(early[0].title, "first");
+        let list_ends = answer.rfind(']').expect("the list ends");
+        assert_eq!(stream.push(&answer[first_closes..list_ends]).len(), 1);
+        assert_eq!(stream.finish().map(|a| a.findings.len()), Ok(2));
     }
 
     #[test]
