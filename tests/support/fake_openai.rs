@@ -22,7 +22,8 @@
 //! (`set_default`), the catch-all (`set_fallback`, initially
 //! `answer("{\"findings\": []}")`).
 //!
-//! Behaviours: `answer` (with `.after(latency)`, `.in_chunks(n, delay)`,
+//! Behaviours: `answer` or `in_pieces` (with `.after(latency)`,
+//! `.in_chunks(n, delay)`, `.hold_after(n, &gate)`,
 //! `.with_usage(p, c)`, `.with_raw_usage(json)`, `.without_usage()`, `.finish(reason)`,
 //! `.ignoring_stream()`), `length`
 //! (finish_reason "length"), `status` / `too_many_requests` / `unavailable`
@@ -70,6 +71,10 @@ pub enum Behaviour {
         finish_reason: String,
         /// Answer with one JSON body even when asked to stream.
         ignore_stream: bool,
+        /// Streamed in exactly these pieces (instead of `chunks` equal ones).
+        pieces: Vec<String>,
+        /// After this many pieces, waits until the gate opens.
+        hold: Option<(usize, Gate)>,
     },
     Status {
         status: u16,
@@ -97,7 +102,19 @@ impl Behaviour {
             send_usage: true,
             finish_reason: "stop".into(),
             ignore_stream: false,
+            pieces: Vec::new(),
+            hold: None,
         }
+    }
+
+    /// Streams exactly these pieces, in order (they make the content).
+    pub fn in_pieces<S: Into<String>>(pieces: impl IntoIterator<Item = S>) -> Self {
+        let pieces: Vec<String> = pieces.into_iter().map(Into::into).collect();
+        let mut b = Self::answer(pieces.concat());
+        if let Behaviour::Answer { pieces: p, .. } = &mut b {
+            *p = pieces;
+        }
+        b
     }
 
     /// An answer cut at `max_tokens`: `finish_reason: "length"`.
@@ -185,6 +202,15 @@ impl Behaviour {
         self
     }
 
+    /// Streams `n` pieces, then waits for `gate` to open before the rest:
+    /// a test can look at what the client did mid-stream, by events.
+    pub fn hold_after(mut self, n: usize, gate: &Gate) -> Self {
+        if let Behaviour::Answer { hold, .. } = &mut self {
+            *hold = Some((n, gate.clone()));
+        }
+        self
+    }
+
     pub fn with_usage(mut self, prompt_tokens: u64, completion_tokens: u64) -> Self {
         if let Behaviour::Answer { usage, .. } = &mut self {
             *usage = Some((prompt_tokens, completion_tokens));
@@ -229,6 +255,44 @@ impl Behaviour {
             *retry_after = secs.map(|s| s.to_string());
         }
         self
+    }
+}
+
+/// A gate a held stream waits at ([`Behaviour::hold_after`]); opening it
+/// (from any thread) lets every stream held at it go on.
+#[derive(Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gate(open: {})", *self.0.borrow())
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -585,6 +649,8 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
             send_usage,
             finish_reason,
             ignore_stream,
+            pieces,
+            hold,
         } => {
             if !pause(&shared, latency).await {
                 return plain(503, "text/plain", "shutting down");
@@ -604,9 +670,22 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
                 return plain(200, "application/json", body.to_string());
             }
             let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, std::io::Error>>();
-            let pieces = split_chunks(&content, chunks);
+            let pieces = if pieces.is_empty() {
+                split_chunks(&content, chunks)
+            } else {
+                pieces
+            };
             tokio::spawn(async move {
-                for piece in pieces {
+                let count = pieces.len();
+                for (i, piece) in pieces.into_iter().enumerate() {
+                    if let Some((n, gate)) = &hold {
+                        if i == *n {
+                            tokio::select! {
+                                _ = shared.shutdown.cancelled() => return,
+                                _ = gate.passed() => {}
+                            }
+                        }
+                    }
                     if !pause(&shared, chunk_delay).await {
                         return;
                     }
@@ -616,6 +695,14 @@ async fn respond(shared: Arc<Shared>, req: &RecordedRequest, behaviour: Behaviou
                     }));
                     if tx.unbounded_send(Ok(chunk)).is_err() {
                         return;
+                    }
+                }
+                if let Some((n, gate)) = &hold {
+                    if *n >= count {
+                        tokio::select! {
+                            _ = shared.shutdown.cancelled() => return,
+                            _ = gate.passed() => {}
+                        }
                     }
                 }
                 let _ = tx.unbounded_send(Ok(sse(serde_json::json!({
