@@ -5,6 +5,7 @@
 
 pub mod format;
 pub mod init;
+pub mod live;
 
 pub use init::{init, InitArgs};
 
@@ -141,7 +142,10 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
         skipped = changes.skipped.len(),
         "changes read"
     );
-    let report = review_changes(&repo, &changes, &loaded, args.tier.forced())?;
+    let live = (!loaded.config.is_offline())
+        .then(|| live::Live::on_terminal(args.format == format::Format::Text))
+        .flatten();
+    let report = review_changes(&repo, &changes, &loaded, args.tier.forced(), live)?;
     tracing::debug!(findings = report.findings.len(), "review done");
 
     let rendered = match args.format {
@@ -178,6 +182,7 @@ fn review_changes(
     changes: &ChangeSet,
     loaded: &LoadedConfig,
     tier: Option<Tier>,
+    live: Option<live::Live>,
 ) -> Result<Report, CliError> {
     let engine = review::Engine::new(std::sync::Arc::new(loaded.config.clone()))
         .map_err(|e| CliError::Usage(e.to_string()))?
@@ -190,12 +195,17 @@ fn review_changes(
         tier,
         buffer_key: None,
     };
-    Ok(runtime.block_on(engine.review(
-        changes,
-        options,
-        tokio_util::sync::CancellationToken::new(),
-        None,
-    )))
+    let cancel = tokio_util::sync::CancellationToken::new();
+    Ok(runtime.block_on(async {
+        match live {
+            None => engine.review(changes, options, cancel, None).await,
+            Some(live) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let review = engine.review(changes, options, cancel, Some(tx));
+                tokio::join!(review, live.follow(rx)).0
+            }
+        }
+    }))
 }
 
 /// Exit code for a report under `--fail-on`.
