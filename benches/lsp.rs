@@ -4,10 +4,17 @@
 //! - `redline.reviewNow` → `publishDiagnostics` on a 1,000-line buffer with
 //!   the built-in reviewer, through the real binary over stdio (< 20 ms);
 //! - resident memory of the server holding 500 open 1,000-line buffers
-//!   (< 150 MB), read from /proc/<pid>/status and printed.
+//!   (< 150 MB), read from /proc/<pid>/status and printed;
+//! - streamed findings against a paced fake model (each answer streams in
+//!   30 pieces, 30 ms apart): `redline.reviewNow` → the first model finding
+//!   in the editor, against L, the time one reviewer needs for its whole
+//!   answer (target <= 0.6 x L), and the whole review against 2L (target
+//!   <= 1.3 x 2L); medians printed.
 //!
 //! `cargo bench --bench lsp -- --warm-up-time 1 --measurement-time 3`
 
+#[path = "../tests/support/fake_openai.rs"]
+mod fake_openai;
 #[path = "../tests/support/lsp_client.rs"]
 mod lsp_client;
 
@@ -137,6 +144,109 @@ fn resident_memory_of_500_buffers() {
     let _ = TIMEOUT;
 }
 
+/// First model finding and whole review through the real binary, with a
+/// fake model whose answers stream at a human-visible pace.
+fn streaming_first_finding() {
+    use fake_openai::{Behaviour, FakeOpenAi};
+    use std::time::{Duration, Instant};
+    const PIECES: usize = 30;
+    const PACE: Duration = Duration::from_millis(30);
+    let fake = FakeOpenAi::start_background();
+    let finding = |line: u32, title: &str| {
+        json!({"path": "a.py", "line": line, "severity": "warning", "title": title,
+            "message": "a message of about the length a model writes for a finding, which explains what goes wrong and when"})
+    };
+    let reviewer = json!({"findings": [finding(2, "Result ignored"), finding(2, "Name the result"),
+        finding(2, "Unchecked call")]})
+    .to_string();
+    let mut kept = finding(2, "Result of compute() ignored");
+    kept["id"] = json!(1);
+    let judged = json!({"verdict": "minor_issues", "findings": [kept]}).to_string();
+    fake.respond_with(move |r| {
+        let coordinator = r.body["messages"][0]["content"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("# Review coordinator"));
+        let text = if coordinator { &judged } else { &reviewer };
+        Behaviour::answer(text.clone()).in_chunks(PIECES, PACE)
+    });
+    let config = format!(
+        "[llm]\nbase_url = \"{}\"\napi_key_env = \"REDLINE_BENCH_UNSET\"\nheartbeat_s = 10\n\
+         [models.fast]\nname = \"fast\"\n[reviewers]\ndefault = \"fast\"\n[cache]\nenabled = false\n",
+        fake.base_url
+    );
+    let base = "def main():\n    return 1\n";
+    let repo = TestRepo::new(&[("a.py", base), (".redline.toml", &config)]);
+    let mut options = ClientOptions::folder(repo.root());
+    options.work_done_progress = false;
+    options.env.push(("REDLINE_OFFLINE".into(), "0".into()));
+    let mut client = LspClient::start(options);
+    let uri = repo.uri("a.py");
+    client.open(&uri, "python", 1, base);
+    client.await_diagnostics(&uri, 1);
+    let provisional = |p: &serde_json::Value| {
+        p["diagnostics"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["data"]["provisional"] == true))
+    };
+    let (mut first, mut whole, mut stream) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..9i64 {
+        let version = run + 2;
+        // A new line each time: a changed hunk is always sent again.
+        let line = format!("    compute({run})\n");
+        let end = if run == 0 { 1 } else { 2 };
+        client.change(&uri, version, [1, 0, end, 0], &line);
+        let asked = fake.total();
+        let t0 = Instant::now();
+        client.review_now(&uri);
+        client.await_notification(
+            "textDocument/publishDiagnostics",
+            |p| p["uri"] == uri.as_str() && p["version"] == version && provisional(p),
+            TIMEOUT,
+        );
+        first.push(t0.elapsed());
+        client.await_notification(
+            "textDocument/publishDiagnostics",
+            |p| {
+                p["uri"] == uri.as_str()
+                    && p["version"] == version
+                    && !provisional(p)
+                    && p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())
+            },
+            TIMEOUT,
+        );
+        whole.push(t0.elapsed());
+        // L: from the reviewer's request to the coordinator's, which is sent
+        // as soon as the reviewer's answer has ended.
+        let requests = fake.requests();
+        let [reviewer, coordinator] = &requests[asked..] else {
+            panic!("two requests per review, got {}", requests.len() - asked);
+        };
+        stream.push(coordinator.received - reviewer.received);
+        client.forget_notifications();
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (first, whole, l) = (median(&mut first), median(&mut whole), median(&mut stream));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "streaming, trivial tier, answers of {PIECES} pieces {} ms apart (medians of 9):",
+        PACE.as_millis()
+    );
+    println!("  one reviewer's whole answer L = {:.0} ms", ms(l));
+    println!(
+        "  first model finding in the editor: {:.0} ms = {:.2} x L (target <= 0.6)",
+        ms(first),
+        first.as_secs_f64() / l.as_secs_f64()
+    );
+    println!(
+        "  whole review: {:.0} ms = {:.2} x 2L (target <= 1.3)",
+        ms(whole),
+        whole.as_secs_f64() / (2.0 * l.as_secs_f64())
+    );
+}
+
 fn vm_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
@@ -151,6 +261,7 @@ criterion_group!(benches, edit_and_move, review_now_to_publish);
 fn main() {
     benches();
     resident_memory_of_500_buffers();
+    streaming_first_finding();
     criterion::Criterion::default()
         .configure_from_args()
         .final_summary();

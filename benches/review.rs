@@ -5,6 +5,9 @@
 //!   coordinator (L), with little overhead around them.
 //! - Prompt tokens of that review, for a 100-line change: the shared context
 //!   is sent once per reviewer at most; tokens per changed line.
+//! - Streaming costs nothing: the same review with a listener for its
+//!   provisional findings sends the same requests (byte for byte) and
+//!   counts the same tokens.
 //!
 //! `cargo bench --bench review -- --warm-up-time 1 --measurement-time 3`
 
@@ -134,6 +137,32 @@ fn bench(c: &mut Criterion) {
     assert!(
         requests[..5].iter().all(|r| user_of(r) == first_user),
         "every specialist reads the same bytes (one shared context, cache-friendly)"
+    );
+
+    // The same review, listened to while it streams.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let listened =
+        rt.block_on(engine.review(&changes, options.clone(), CancellationToken::new(), Some(tx)));
+    let mut provisional = 0;
+    while let Ok(e) = rx.try_recv() {
+        provisional += usize::from(matches!(e, redline::review::Progress::Provisional { .. }));
+    }
+    let again = fake.requests();
+    let bodies = |rs: &[fake_openai::RecordedRequest]| {
+        let mut b: Vec<String> = rs.iter().map(|r| r.body.to_string()).collect();
+        b.sort();
+        b
+    };
+    assert_eq!(bodies(&requests), bodies(&again[requests.len()..]));
+    assert_eq!(report.usage, listened.usage);
+    println!(
+        "  with a stream listener ({provisional} provisional findings): {} requests, {} prompt + {} completion tokens; without: {} requests, {} prompt + {} completion tokens",
+        listened.usage.requests,
+        listened.usage.prompt_tokens,
+        listened.usage.completion_tokens,
+        report.usage.requests,
+        report.usage.prompt_tokens,
+        report.usage.completion_tokens
     );
 
     let mut group = c.benchmark_group("review");
