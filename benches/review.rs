@@ -141,8 +141,12 @@ fn bench(c: &mut Criterion) {
 
     // The same review, listened to while it streams.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let listened =
-        rt.block_on(engine.review(&changes, options.clone(), CancellationToken::new(), Some(tx)));
+    let listened = rt.block_on(engine.review(
+        &changes,
+        options.clone(),
+        CancellationToken::new(),
+        Some(tx),
+    ));
     let mut provisional = 0;
     while let Ok(e) = rx.try_recv() {
         provisional += usize::from(matches!(e, redline::review::Progress::Provisional { .. }));

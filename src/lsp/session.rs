@@ -604,15 +604,28 @@ impl Session {
             engine.review(&changes, options, cancel, Some(tx)).await
         });
         let mut tally = review::ReviewTally::new();
-        while let Some(event) = rx.recv().await {
-            match &event {
-                Progress::Provisional { finding } => {
-                    self.show_early(job, std::slice::from_ref(finding), true)
+        // The waiting time moves on between events too.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = rx.recv() => {
+                    let Some(event) = event else { break };
+                    match &event {
+                        Progress::Provisional { finding } => {
+                            self.show_early(job, std::slice::from_ref(finding), true)
+                        }
+                        Progress::Builtin { findings } => self.show_early(job, findings, false),
+                        _ => {}
+                    }
+                    tally.observe(&event, std::time::Instant::now());
                 }
-                Progress::Builtin { findings } => self.show_early(job, findings, false),
-                _ => {}
+                _ = tick.tick() => {
+                    if tally.total() == 0 {
+                        continue;
+                    }
+                }
             }
-            tally.observe(&event, std::time::Instant::now());
             if let Some(progress) = progress {
                 let _ = progress.send(ProgressReport {
                     message: tally.line(std::time::Instant::now()),
