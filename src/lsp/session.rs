@@ -700,8 +700,16 @@ impl Session {
             Target::Repository { workspace, .. } => workspace.dismissed.contains(fp),
             Target::SecretsOnly { .. } => false,
         };
+        // No more than a final review may show (`review.max_findings_per_file`).
+        let cap = match Self::config_of(&doc).review.max_findings_per_file {
+            0 => usize::MAX,
+            n => n as usize,
+        };
         let mut added = false;
         for f in findings {
+            if doc.findings.len() >= cap {
+                break;
+            }
             let shown = doc
                 .findings
                 .iter()
