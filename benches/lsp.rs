@@ -189,6 +189,7 @@ fn streaming_first_finding() {
             .is_some_and(|d| d.iter().any(|d| d["data"]["provisional"] == true))
     };
     let (mut first, mut whole, mut stream) = (Vec::new(), Vec::new(), Vec::new());
+    let mut previous: Vec<serde_json::Value> = Vec::new();
     for run in 0..9i64 {
         let version = run + 2;
         // A new line each time: a changed hunk is always sent again.
@@ -204,17 +205,29 @@ fn streaming_first_finding() {
             TIMEOUT,
         );
         first.push(t0.elapsed());
-        client.await_notification(
+        // The verdict: no provisional finding, and not the last run's
+        // finding moved through the edit.
+        let settled = client.await_notification(
             "textDocument/publishDiagnostics",
             |p| {
                 p["uri"] == uri.as_str()
                     && p["version"] == version
                     && !provisional(p)
-                    && p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())
+                    && p["diagnostics"].as_array().is_some_and(|d| {
+                        !d.is_empty()
+                            && d.iter()
+                                .all(|d| !previous.contains(&d["data"]["fingerprint"]))
+                    })
             },
             TIMEOUT,
         );
         whole.push(t0.elapsed());
+        previous = settled["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["data"]["fingerprint"].clone())
+            .collect();
         // L: from the reviewer's request to the coordinator's, which is sent
         // as soon as the reviewer's answer has ended.
         let requests = fake.requests();
