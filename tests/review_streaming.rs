@@ -296,3 +296,34 @@ async fn a_secret_a_model_quotes_is_masked_in_streamed_findings_as_in_final_ones
     assert!(builtin.iter().all(|b| report.findings.contains(b)));
     assert!(!builtin.is_empty(), "the key itself is a finding");
 }
+
+#[tokio::test]
+async fn an_answer_that_breaks_off_keeps_its_complete_findings_and_says_so() {
+    let fake = FakeOpenAi::start().await;
+    let broken = r#"{"findings": [{"path": "src/a.rs", "line": 22, "title": "Value doubled twice"}, {"path": "src/a.rs", "li"#;
+    fake.respond_with(move |r| match reviewer_of(r) {
+        "quality" => Behaviour::answer(broken),
+        // A judge that breaks off too: every finding is kept, deduplicated.
+        "coordinator" => Behaviour::answer(r#"{"findings": [{"id": 1, "path": "src/a.rs""#),
+        _ => Behaviour::answer(r#"{"findings": []}"#),
+    });
+    let (report, events) = review_listening(&engine(&fake.base_url), &lite_change()).await;
+    let titles: Vec<&str> = report.findings.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(titles, ["Value doubled twice"]);
+    assert_eq!(provisional(&events), report.findings);
+    let reasons: Vec<(&str, &str)> = report
+        .degraded
+        .iter()
+        .map(|d| (d.reviewer.as_str(), d.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, "quality");
+    assert!(
+        reasons[0]
+            .1
+            .contains("broke off its answer after 1 finding"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[1].0, "coordinator");
+    assert!(reasons[1].1.contains("deduplicated locally"), "{reasons:?}");
+}

@@ -805,6 +805,17 @@ impl<'a> Review<'a> {
         if parsed.over_limit > 0 || parsed.cut_fields > 0 {
             tracing::info!(%reviewer, over_limit = parsed.over_limit, cut_fields = parsed.cut_fields, "answer over its limits");
         }
+        if parsed.broken {
+            // Not a note: the answer is incomplete, the review is partial.
+            self.degraded.push(Degraded {
+                reviewer: reviewer.to_string(),
+                reason: format!(
+                    "model `{}` broke off its answer after {} finding(s); those are kept",
+                    resp.model,
+                    parsed.findings.len()
+                ),
+            });
+        }
         if parsed.over_limit > 0 {
             self.notes += 1;
             self.degraded.push(Degraded {
@@ -890,6 +901,10 @@ impl<'a> Review<'a> {
         let answer = self.ask(Reviewer::Coordinator, message).await;
         let parsed = self.take(Reviewer::Coordinator, answer);
         let judged = parsed.as_ref().and_then(|parsed| {
+            if parsed.broken {
+                // Half a judgement would drop what it did not reach.
+                return None;
+            }
             let named = parsed.findings.iter().any(|raw| !raw.ids.is_empty());
             if named || parsed.findings.is_empty() {
                 return Some(self.by_identity(parsed, scope, &found));

@@ -264,6 +264,7 @@ impl AnswerStream {
         if let Some(c) = self.value.take() {
             if self.committed {
                 self.answer.verdict = c.verdict;
+                self.answer.broken = true;
                 self.ended = true;
             } else {
                 self.next_start = c.start + 1;
@@ -495,6 +496,7 @@ mod tests {
         s.push("{\"findings\": [{\"path\": \"a\", \"line\": 1, \"title\": \"t\"}, {\"path\": \"b\", \"li");
         let answer = s.finish().expect("an answer");
         assert_eq!(answer.findings.len(), 1);
+        assert!(answer.broken);
     }
 
     #[test]

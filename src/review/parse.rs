@@ -65,6 +65,9 @@ pub struct ModelAnswer {
     pub over_limit: u32,
     /// Titles and messages cut to their limit, fixes dropped for size.
     pub cut_fields: u32,
+    /// The answer broke off (ended or turned to non-JSON) inside its
+    /// findings: the findings complete before that are kept.
+    pub broken: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
