@@ -51,6 +51,7 @@ pub struct Config {
     pub review: ReviewConfig,
     pub cache: CacheConfig,
     pub builtin: BuiltinConfig,
+    pub team: TeamConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -221,6 +222,36 @@ impl Default for CacheConfig {
             redis_url: None,
             ttl_hours: 24 * 7,
             max_mb: 200,
+        }
+    }
+}
+
+/// The `[team]` table: what the processes of a team share through Redis
+/// (`cache.redis_url`). Without a Redis URL it has no effect.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Keep each model's circuit (per endpoint and model) in Redis, so a
+    /// circuit opened by one process is open for all.
+    pub shared_circuits: bool,
+    /// A daily budget for the whole team, counted in Redis per UTC day, on
+    /// top of each process's `review.budget_usd_per_day`.
+    pub budget_usd_per_day: Option<f64>,
+    /// The longest any request waits on Redis (connect or command) before
+    /// the process falls back to its local state.
+    pub redis_timeout_ms: u64,
+    /// How long a process keeps to its local state after Redis failed,
+    /// before it tries Redis again.
+    pub redis_retry_ms: u64,
+}
+
+impl Default for TeamConfig {
+    fn default() -> Self {
+        Self {
+            shared_circuits: true,
+            budget_usd_per_day: None,
+            redis_timeout_ms: 20,
+            redis_retry_ms: 2000,
         }
     }
 }
@@ -541,6 +572,13 @@ fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), C
     }
     if config.llm.max_concurrency == 0 {
         return Err(invalid("llm.max_concurrency must be at least 1".into()));
+    }
+    if let Some(b) = config.team.budget_usd_per_day {
+        if !(b.is_finite() && b >= 0.0) {
+            return Err(invalid(format!(
+                "team.budget_usd_per_day must be a number of dollars >= 0, found {b}"
+            )));
+        }
     }
     Ok(())
 }

@@ -6,9 +6,10 @@
 //! out, move on to the next model; anything else (401/403, context overflow,
 //! cancellation, budget) ends the call at once with its reason.
 
-use super::breaker::Permit;
+use super::breaker::{CircuitState, Permit};
 use super::cache::{self, Entry};
 use super::cost::{cost_usd, estimate_tokens};
+use super::team::{CircuitId, SharedCircuits};
 use super::transport::{self, Attempt};
 use super::{emit, ChatRequest, ChatResponse, Inner, LlmError, ModelSpec, StreamEvent, Usage};
 use rand::Rng;
@@ -103,6 +104,121 @@ pub(crate) async fn chat(
             tried,
             last: Box::new(last),
         })
+    }
+}
+
+/// A permit and whether the team's circuit in Redis granted it (else the
+/// local breaker did, Redis being unavailable or circuits not shared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ticket {
+    permit: Permit,
+    shared: bool,
+}
+
+/// One model's circuit as this call sees it: the team's in Redis when
+/// shared and reachable, else the local breaker. The local breaker hears
+/// every outcome either way, so it is current when Redis goes away.
+struct Gate<'a> {
+    inner: &'a Inner,
+    key: &'a str,
+    local: Arc<super::Breaker>,
+    shared: Option<(&'a SharedCircuits, CircuitId)>,
+}
+
+impl<'a> Gate<'a> {
+    fn new(inner: &'a Inner, spec: &'a ModelSpec, base_url: &str) -> Self {
+        Gate {
+            inner,
+            key: &spec.key,
+            local: breaker_for(inner, &spec.key),
+            shared: inner
+                .shared_circuits
+                .as_ref()
+                .map(|c| (c, CircuitId::new(base_url, &spec.name))),
+        }
+    }
+
+    fn seen(&self, state: CircuitState) {
+        self.inner.shared_states.insert(self.key.to_string(), state);
+    }
+
+    fn open_error(&self, retry_in: Duration) -> LlmError {
+        LlmError::CircuitOpen {
+            model: self.key.to_string(),
+            retry_in,
+        }
+    }
+
+    async fn try_acquire(&self) -> Result<Ticket, LlmError> {
+        if let Some((circuits, id)) = &self.shared {
+            if let Some(decision) = circuits.try_acquire(id).await {
+                self.seen(match decision {
+                    Ok(Permit::Normal) => CircuitState::Closed,
+                    Ok(Permit::Probe) => CircuitState::HalfOpen,
+                    Err(_) => CircuitState::Open,
+                });
+                return decision
+                    .map(|permit| Ticket {
+                        permit,
+                        shared: true,
+                    })
+                    .map_err(|retry_in| self.open_error(retry_in));
+            }
+        }
+        self.local
+            .try_acquire()
+            .map(|permit| Ticket {
+                permit,
+                shared: false,
+            })
+            .map_err(|retry_in| self.open_error(retry_in))
+    }
+
+    async fn still_allows(&self, ticket: Ticket) -> Result<(), LlmError> {
+        if let (true, Some((circuits, id))) = (ticket.shared, &self.shared) {
+            if let Some(verdict) = circuits.still_allows(id, ticket.permit).await {
+                return verdict.map_err(|retry_in| self.open_error(retry_in));
+            }
+            // Redis went away while queued: the local view decides, and a
+            // team probe is not a local one.
+            return self
+                .local
+                .still_allows(Permit::Normal)
+                .map_err(|retry_in| self.open_error(retry_in));
+        }
+        self.local
+            .still_allows(ticket.permit)
+            .map_err(|retry_in| self.open_error(retry_in))
+    }
+
+    async fn success(&self) {
+        self.local.success();
+        if let Some((circuits, id)) = &self.shared {
+            if circuits.success(id).await.is_some() {
+                self.seen(CircuitState::Closed);
+            }
+        }
+    }
+
+    /// A retryable failure; true when the circuit is now open.
+    async fn failure(&self, ticket: Ticket) -> bool {
+        let opened_here = self.local.failure(ticket.permit);
+        if let (true, Some((circuits, id))) = (ticket.shared, &self.shared) {
+            if let Some(opened) = circuits.failure(id, ticket.permit).await {
+                if opened {
+                    self.seen(CircuitState::Open);
+                }
+                return opened;
+            }
+        }
+        opened_here
+    }
+
+    async fn release(&self, ticket: Ticket) {
+        match (ticket.shared, &self.shared) {
+            (true, Some((circuits, id))) => circuits.release(id, ticket.permit).await,
+            _ => self.local.release(ticket.permit),
+        }
     }
 }
 
@@ -225,28 +341,26 @@ async fn try_model(
         });
     }
 
-    let breaker = breaker_for(inner, &spec.key);
-    let permit = breaker
-        .try_acquire()
-        .map_err(|retry_in| LlmError::CircuitOpen {
-            model: spec.key.clone(),
-            retry_in,
-        })?;
+    let gate = Gate::new(inner, spec, &endpoint.base_url);
+    let ticket = gate.try_acquire().await?;
+    let permit = ticket.permit;
     let mut max_tokens = requested_max;
     let mut length_retried = false;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = send_once(
-            inner, spec, &breaker, permit, req, max_tokens, cancel, events,
-        )
-        .await;
+        let result = send_once(inner, spec, &gate, ticket, req, max_tokens, cancel, events).await;
         let completion = match result {
             Ok(c) => c,
             // Held back until the circuit opened: nothing was sent.
             Err(e @ LlmError::CircuitOpen { .. }) => return Err(e),
             Err(e) => {
-                if !matches!(e, LlmError::Cancelled | LlmError::OverBudget { .. }) {
+                if !matches!(
+                    e,
+                    LlmError::Cancelled
+                        | LlmError::OverBudget { .. }
+                        | LlmError::TeamOverBudget { .. }
+                ) {
                     usage.requests += 1;
                     inner.ledger.record(&Usage {
                         requests: 1,
@@ -254,10 +368,10 @@ async fn try_model(
                     });
                 }
                 if !e.is_retryable() {
-                    breaker.release(permit);
+                    gate.release(ticket).await;
                     return Err(e);
                 }
-                let opened = breaker.failure(permit);
+                let opened = gate.failure(ticket).await;
                 tracing::debug!(model = %spec.key, attempt, error = %e, opened, "attempt failed");
                 let wait = e.retry_after().unwrap_or_else(|| backoff(inner, attempt));
                 if opened
@@ -274,7 +388,7 @@ async fn try_model(
                 continue;
             }
         };
-        breaker.success();
+        gate.success().await;
         let estimated_prompt: u64 = req
             .messages
             .iter()
@@ -299,6 +413,9 @@ async fn try_model(
             ),
         };
         inner.ledger.record(&spent);
+        if let Some(team) = &inner.team_budget {
+            team.record(spent.cost_usd).await;
+        }
         usage.add(&spent);
         if completion.finish_reason.as_deref() == Some("length") {
             match larger_limit(spec, req, max_tokens) {
@@ -349,8 +466,8 @@ async fn try_model(
 async fn send_once(
     inner: &Inner,
     spec: &ModelSpec,
-    breaker: &super::Breaker,
-    permit: Permit,
+    gate: &Gate<'_>,
+    ticket: Ticket,
     req: &ChatRequest,
     max_tokens: u32,
     cancel: &CancellationToken,
@@ -373,12 +490,13 @@ async fn send_once(
     if let Some((spent, budget)) = inner.ledger.over_budget() {
         return Err(LlmError::OverBudget { spent, budget });
     }
-    breaker
-        .still_allows(permit)
-        .map_err(|retry_in| LlmError::CircuitOpen {
-            model: spec.key.clone(),
-            retry_in,
-        })?;
+    if let Some(team) = &inner.team_budget {
+        // Redis unavailable: the local budget above is all there is.
+        if let Some(Some((spent, budget))) = team.over_budget().await {
+            return Err(LlmError::TeamOverBudget { spent, budget });
+        }
+    }
+    gate.still_allows(ticket).await?;
     emit(
         events,
         StreamEvent::Started {

@@ -2,7 +2,9 @@
 //! completions over SSE ([`transport`]), a circuit breaker per model
 //! ([`breaker`]), failover along each model's `fallback` chain ([`failover`]),
 //! a response cache ([`cache`]), cost and the daily budget ([`cost`]), and
-//! admission limits ([`limit`]).
+//! admission limits ([`limit`]). With `cache.redis_url` set, a team shares
+//! circuits and spend through Redis ([`team`], over [`redis_link`]), and
+//! each process falls back to its own state while Redis is unreachable.
 //!
 //! It owns no knowledge of reviews, findings or prompts: it takes messages
 //! and returns text. It never logs, prints or stores an API key, and sends a
@@ -14,6 +16,8 @@ pub mod cost;
 mod error;
 mod failover;
 pub mod limit;
+pub mod redis_link;
+pub mod team;
 pub mod transport;
 
 pub use error::{LlmError, TimeoutPhase};
@@ -152,8 +156,26 @@ pub struct ClientStats {
     pub cost_usd: f64,
     pub cost_today_usd: f64,
     pub budget_usd_per_day: Option<f64>,
-    /// Model key -> `closed` | `open` | `half_open`.
+    /// Model key -> `closed` | `open` | `half_open` (the team's view while
+    /// circuits are shared and Redis is up).
     pub circuits: BTreeMap<String, String>,
+    /// What is shared through Redis; `None` (absent) without `cache.redis_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamStats>,
+}
+
+/// The team side of [`ClientStats`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamStats {
+    /// `up`, or `down` while this process runs on its local state.
+    pub redis: &'static str,
+    pub shared_circuits: bool,
+    /// `team.budget_usd_per_day`, when set.
+    pub budget_usd_per_day: Option<f64>,
+    /// The team's spend today as last read from Redis.
+    pub spent_today_usd: Option<f64>,
+    /// Commands Redis answered for this process.
+    pub redis_round_trips: u64,
 }
 
 /// A model with its endpoint and prices resolved.
@@ -190,6 +212,11 @@ pub(crate) struct Inner {
     pub cache: cache::Cache,
     pub ledger: cost::Ledger,
     pub cached_requests: AtomicU64,
+    pub redis: Option<Arc<redis_link::RedisLink>>,
+    pub shared_circuits: Option<team::SharedCircuits>,
+    pub team_budget: Option<team::TeamBudget>,
+    /// Model key -> the team's circuit state as last seen.
+    pub shared_states: DashMap<String, breaker::CircuitState>,
 }
 
 /// The shared model client. Cheap to clone.
@@ -305,7 +332,35 @@ impl Client {
                 )),
             );
         }
-        let cache = cache::Cache::from_config(&config.cache).map_err(LlmError::Config)?;
+        let redis = match config.cache.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Some(Arc::new(
+                redis_link::RedisLink::new(
+                    url,
+                    Duration::from_millis(config.team.redis_timeout_ms),
+                    Duration::from_millis(config.team.redis_retry_ms),
+                )
+                .map_err(LlmError::Config)?,
+            )),
+            None => None,
+        };
+        let shared_circuits = redis
+            .as_ref()
+            .filter(|_| config.team.shared_circuits)
+            .map(|link| {
+                team::SharedCircuits::new(
+                    link.clone(),
+                    tuning.breaker_threshold,
+                    tuning.breaker_cooldown,
+                    // A probe may take the whole request and a little queueing.
+                    tuning.clocks.whole + Duration::from_secs(5),
+                )
+            });
+        let team_budget = redis
+            .as_ref()
+            .zip(config.team.budget_usd_per_day)
+            .map(|(link, budget)| team::TeamBudget::new(link.clone(), budget));
+        let cache =
+            cache::Cache::from_config(&config.cache, redis.clone()).map_err(LlmError::Config)?;
         let spend_file = if config.cache.enabled {
             cache::default_dir(&config.cache).map(|d| d.join("spend.json"))
         } else {
@@ -322,6 +377,10 @@ impl Client {
                 cache,
                 ledger: cost::Ledger::new(config.review.budget_usd_per_day, spend_file),
                 cached_requests: AtomicU64::new(0),
+                redis,
+                shared_circuits,
+                team_budget,
+                shared_states: DashMap::new(),
             }),
         })
     }
@@ -342,11 +401,27 @@ impl Client {
     pub fn stats(&self) -> ClientStats {
         let inner = &self.inner;
         let totals = inner.ledger.totals();
+        let redis_up = inner.redis.as_ref().is_some_and(|l| l.is_up());
         let circuits = inner
             .breakers
             .iter()
-            .map(|e| (e.key().clone(), e.value().state().as_str().to_string()))
+            .map(|e| {
+                let shared = inner
+                    .shared_states
+                    .get(e.key())
+                    .filter(|_| redis_up && inner.shared_circuits.is_some())
+                    .map(|s| *s.value());
+                let state = shared.unwrap_or_else(|| e.value().state());
+                (e.key().clone(), state.as_str().to_string())
+            })
             .collect();
+        let team = inner.redis.as_ref().map(|link| TeamStats {
+            redis: if link.is_up() { "up" } else { "down" },
+            shared_circuits: inner.shared_circuits.is_some(),
+            budget_usd_per_day: inner.team_budget.as_ref().map(|b| b.budget()),
+            spent_today_usd: inner.team_budget.as_ref().map(|b| b.spent_today()),
+            redis_round_trips: link.round_trips(),
+        });
         ClientStats {
             requests: totals.requests,
             cached_requests: inner.cached_requests.load(Ordering::Relaxed),
@@ -356,12 +431,22 @@ impl Client {
             cost_today_usd: inner.ledger.spent_today(),
             budget_usd_per_day: inner.ledger.budget(),
             circuits,
+            team,
         }
     }
 
-    /// True when today's spend has reached `review.budget_usd_per_day`.
+    /// True when today's spend has reached `review.budget_usd_per_day`, or
+    /// the team's, as last seen, `team.budget_usd_per_day`.
     pub fn over_budget(&self) -> bool {
-        self.inner.ledger.over_budget().is_some()
+        self.inner.ledger.over_budget().is_some() || self.team_over_budget().is_some()
+    }
+
+    /// `Some((spent, budget))` when the team's spend, as last seen, has
+    /// reached `team.budget_usd_per_day`.
+    pub fn team_over_budget(&self) -> Option<(f64, f64)> {
+        let b = self.inner.team_budget.as_ref()?;
+        let spent = b.spent_today();
+        (spent >= b.budget()).then_some((spent, b.budget()))
     }
 }
 
