@@ -186,6 +186,26 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     out
 }
 
+/// The text report's last line when a team shares state through Redis:
+/// whether Redis is reachable and the team's spend against its budget.
+pub fn team_line(team: Option<&serde_json::Value>) -> String {
+    let Some(team) = team else {
+        return String::new();
+    };
+    let redis = team["redis"].as_str().unwrap_or("unknown");
+    let mut line = match redis {
+        "up" => "team: shared through Redis".to_string(),
+        _ => "team: Redis unreachable; this run used local circuits, budget and cache".to_string(),
+    };
+    if let (Some(spent), Some(budget)) = (
+        team["spent_today_usd"].as_f64(),
+        team["budget_usd_per_day"].as_f64(),
+    ) {
+        line += &format!("; team spend today ${spent:.4} of ${budget:.2}");
+    }
+    line + "\n"
+}
+
 /// Terminal cells a character takes (2 for wide CJK and emoji, 0 for
 /// combining marks), per Unicode's East Asian Width.
 fn cells(c: char) -> usize {
@@ -202,8 +222,13 @@ fn caret_color(sev: Severity) -> &'static str {
     }
 }
 
-pub fn json(report: &Report) -> String {
+/// The report as JSON; `team` (what is shared through Redis: its state, the
+/// team budget and spend) goes under `team` when there is one.
+pub fn json(report: &Report, team: Option<&serde_json::Value>) -> String {
     let mut value = serde_json::to_value(report).expect("report serialises");
+    if let Some(team) = team {
+        value["team"] = team.clone();
+    }
     // `rule`/`end_column` are extras; keep SPEC's keys always present.
     if let Some(findings) = value.get_mut("findings").and_then(|f| f.as_array_mut()) {
         for f in findings {

@@ -141,7 +141,7 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
         skipped = changes.skipped.len(),
         "changes read"
     );
-    let report = review_changes(&repo, &changes, &loaded, args.tier.forced())?;
+    let (report, team) = review_changes(&repo, &changes, &loaded, args.tier.forced())?;
     tracing::debug!(findings = report.findings.len(), "review done");
 
     let rendered = match args.format {
@@ -159,9 +159,9 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
                 })
                 .collect();
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            format::text(&report, &sources, color)
+            format::text(&report, &sources, color) + &format::team_line(team.as_ref())
         }
-        format::Format::Json => format::json(&report) + "\n",
+        format::Format::Json => format::json(&report, team.as_ref()) + "\n",
         format::Format::Sarif => format::sarif(&report) + "\n",
         format::Format::Github => format::github(&report),
     };
@@ -172,13 +172,14 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     Ok(exit_code(&report, args.fail_on))
 }
 
-/// The review the CLI runs, through the same engine as the editor.
+/// The review the CLI runs, through the same engine as the editor, and
+/// what the team shares through Redis (`None` without `cache.redis_url`).
 fn review_changes(
     repo: &Repo,
     changes: &ChangeSet,
     loaded: &LoadedConfig,
     tier: Option<Tier>,
-) -> Result<Report, CliError> {
+) -> Result<(Report, Option<serde_json::Value>), CliError> {
     let engine = review::Engine::new(std::sync::Arc::new(loaded.config.clone()))
         .map_err(|e| CliError::Usage(e.to_string()))?
         .with_repo_root(repo.root());
@@ -190,12 +191,14 @@ fn review_changes(
         tier,
         buffer_key: None,
     };
-    Ok(runtime.block_on(engine.review(
+    let report = runtime.block_on(engine.review(
         changes,
         options,
         tokio_util::sync::CancellationToken::new(),
         None,
-    )))
+    ));
+    let team = engine.stats().get("team").cloned();
+    Ok((report, team))
 }
 
 /// Exit code for a report under `--fail-on`.
