@@ -52,6 +52,17 @@ pub struct Config {
     pub cache: CacheConfig,
     pub builtin: BuiltinConfig,
     pub team: TeamConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// The `[metrics]` table: where the Prometheus text export goes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A file rewritten (atomically) after each model call, in the
+    /// Prometheus text format, for node_exporter's textfile collector.
+    /// `redline check --metrics-file` sets it for one run.
+    pub textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

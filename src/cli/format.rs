@@ -186,6 +186,17 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     out
 }
 
+/// A note of the findings `.redline/dismissed.toml` hid (none: nothing).
+pub fn team_dismissed_line(n: usize) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    format!(
+        "{n} finding(s) dismissed by the team ({})\n",
+        crate::review::team_dismissed::TEAM_DISMISSED_FILE
+    )
+}
+
 /// The text report's last line when a team shares state through Redis:
 /// whether Redis is reachable and the team's spend against its budget.
 pub fn team_line(team: Option<&serde_json::Value>) -> String {
@@ -222,12 +233,12 @@ fn caret_color(sev: Severity) -> &'static str {
     }
 }
 
-/// The report as JSON; `team` (what is shared through Redis: its state, the
-/// team budget and spend) goes under `team` when there is one.
-pub fn json(report: &Report, team: Option<&serde_json::Value>) -> String {
+/// The report as JSON, with `extra` top-level keys (`team`: what is shared
+/// through Redis; `team_dismissed`: findings the team's file hid).
+pub fn json(report: &Report, extra: &[(&str, serde_json::Value)]) -> String {
     let mut value = serde_json::to_value(report).expect("report serialises");
-    if let Some(team) = team {
-        value["team"] = team.clone();
+    for (key, v) in extra {
+        value[*key] = v.clone();
     }
     // `rule`/`end_column` are extras; keep SPEC's keys always present.
     if let Some(findings) = value.get_mut("findings").and_then(|f| f.as_array_mut()) {

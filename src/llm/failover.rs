@@ -321,7 +321,13 @@ async fn try_model(
         requested_max,
         req.temperature,
     );
-    if let Some(hit) = inner.cache.get(&key).await {
+    let hit = inner.cache.get(&key).await;
+    if !matches!(inner.cache, cache::Cache::Off) {
+        inner
+            .metrics
+            .cache_lookup(&spec.key, &endpoint.name, hit.is_some());
+    }
+    if let Some(hit) = hit {
         inner.cached_requests.fetch_add(1, Ordering::Relaxed);
         usage.cached_requests += 1;
         tracing::debug!(model = %spec.key, "answer served from cache");
@@ -342,7 +348,9 @@ async fn try_model(
     }
 
     let gate = Gate::new(inner, spec, &endpoint.base_url);
-    let ticket = gate.try_acquire().await?;
+    let ticket = gate.try_acquire().await.inspect_err(|e| {
+        inner.metrics.refused(&spec.key, &endpoint.name, &e.short());
+    })?;
     let permit = ticket.permit;
     let mut max_tokens = requested_max;
     let mut length_retried = false;
@@ -413,6 +421,13 @@ async fn try_model(
             ),
         };
         inner.ledger.record(&spent);
+        inner.metrics.spent(
+            &spec.key,
+            &endpoint.name,
+            prompt_tokens,
+            completion_tokens,
+            spent.cost_usd,
+        );
         if let Some(team) = &inner.team_budget {
             team.record(spent.cost_usd).await;
         }
@@ -460,6 +475,21 @@ async fn try_model(
     }
 }
 
+/// The checks right before sending: the budgets (this process's, the
+/// team's) and the circuit, which may have opened while this call queued.
+async fn admit(inner: &Inner, gate: &Gate<'_>, ticket: Ticket) -> Result<(), LlmError> {
+    if let Some((spent, budget)) = inner.ledger.over_budget() {
+        return Err(LlmError::OverBudget { spent, budget });
+    }
+    if let Some(team) = &inner.team_budget {
+        // Redis unavailable: the local budget above is all there is.
+        if let Some(Some((spent, budget))) = team.over_budget().await {
+            return Err(LlmError::TeamOverBudget { spent, budget });
+        }
+    }
+    gate.still_allows(ticket).await
+}
+
 /// Waits for admission (budget, global concurrency, the provider's rate
 /// limit), then makes one HTTP attempt.
 #[allow(clippy::too_many_arguments)]
@@ -487,16 +517,9 @@ async fn send_once(
         }
     }
     // Checked after the wait: the world may have changed while queued.
-    if let Some((spent, budget)) = inner.ledger.over_budget() {
-        return Err(LlmError::OverBudget { spent, budget });
-    }
-    if let Some(team) = &inner.team_budget {
-        // Redis unavailable: the local budget above is all there is.
-        if let Some(Some((spent, budget))) = team.over_budget().await {
-            return Err(LlmError::TeamOverBudget { spent, budget });
-        }
-    }
-    gate.still_allows(ticket).await?;
+    admit(inner, gate, ticket).await.inspect_err(|e| {
+        inner.metrics.refused(&spec.key, &endpoint.name, &e.short());
+    })?;
     emit(
         events,
         StreamEvent::Started {
@@ -511,5 +534,16 @@ async fn send_once(
         max_tokens,
         temperature: req.temperature,
     };
-    transport::send(&inner.http, &attempt, inner.tuning.clocks, cancel, events).await
+    let started = std::time::Instant::now();
+    let result = transport::send(&inner.http, &attempt, inner.tuning.clocks, cancel, events).await;
+    match &result {
+        Ok(c) => {
+            inner
+                .metrics
+                .answered(&spec.key, &endpoint.name, started.elapsed(), c.first_token)
+        }
+        Err(LlmError::Cancelled) => {}
+        Err(e) => inner.metrics.failed(&spec.key, &endpoint.name, &e.short()),
+    }
+    result
 }

@@ -16,6 +16,7 @@ pub mod cost;
 mod error;
 mod failover;
 pub mod limit;
+pub mod metrics;
 pub mod redis_link;
 pub mod team;
 pub mod transport;
@@ -159,6 +160,9 @@ pub struct ClientStats {
     /// Model key -> `closed` | `open` | `half_open` (the team's view while
     /// circuits are shared and Redis is up).
     pub circuits: BTreeMap<String, String>,
+    /// Per model and endpoint: requests, errors by class, latency and time
+    /// to first token quantiles, cache hit rate, tokens and cost.
+    pub models: Vec<metrics::SeriesStats>,
     /// What is shared through Redis; `None` (absent) without `cache.redis_url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<TeamStats>,
@@ -217,6 +221,10 @@ pub(crate) struct Inner {
     pub team_budget: Option<team::TeamBudget>,
     /// Model key -> the team's circuit state as last seen.
     pub shared_states: DashMap<String, breaker::CircuitState>,
+    pub metrics: metrics::Metrics,
+    /// `metrics.textfile`, and one writer at a time.
+    pub metrics_file: Option<std::path::PathBuf>,
+    pub metrics_writing: Arc<std::sync::Mutex<()>>,
 }
 
 /// The shared model client. Cheap to clone.
@@ -381,6 +389,9 @@ impl Client {
                 shared_circuits,
                 team_budget,
                 shared_states: DashMap::new(),
+                metrics: metrics::Metrics::default(),
+                metrics_file: config.metrics.textfile.clone(),
+                metrics_writing: Arc::new(std::sync::Mutex::new(())),
             }),
         })
     }
@@ -395,7 +406,32 @@ impl Client {
         cancel: CancellationToken,
         events: Option<UnboundedSender<StreamEvent>>,
     ) -> Result<ChatResponse, LlmError> {
-        failover::chat(&self.inner, req, &cancel, events.as_ref()).await
+        let result = failover::chat(&self.inner, req, &cancel, events.as_ref()).await;
+        self.write_metrics().await;
+        result
+    }
+
+    /// The Prometheus text export of this client's numbers.
+    pub fn prometheus(&self) -> String {
+        self.inner.metrics.prometheus(self.stats().team.as_ref())
+    }
+
+    /// Rewrites `metrics.textfile`, when set. A failure is logged once per
+    /// call and never fails a review.
+    async fn write_metrics(&self) {
+        let Some(path) = self.inner.metrics_file.clone() else {
+            return;
+        };
+        let client = self.clone();
+        let lock = self.inner.metrics_writing.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            // Rendered under the lock: the last file written is the newest.
+            let _one = lock.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = metrics::write_textfile(&path, &client.prometheus()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the metrics textfile");
+            }
+        })
+        .await;
     }
 
     pub fn stats(&self) -> ClientStats {
@@ -431,6 +467,7 @@ impl Client {
             cost_today_usd: inner.ledger.spent_today(),
             budget_usd_per_day: inner.ledger.budget(),
             circuits,
+            models: inner.metrics.snapshot(),
             team,
         }
     }

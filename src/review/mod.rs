@@ -15,6 +15,7 @@ pub mod parse;
 pub mod prompts;
 pub mod redact;
 pub mod sanitize;
+pub mod team_dismissed;
 pub mod tier;
 
 pub use changes::{ChangeSet, FileChange};
