@@ -166,7 +166,8 @@ fn team_benches(c: &mut Criterion) {
     ));
     let team_toml = format!(
         "[llm]\nbase_url = \"{base}\"\nbreaker_threshold = 1\nmax_attempts = 1\nbreaker_cooldown_s = 3600\n{models}\
-         [cache]\nenabled = false\nredis_url = \"{}\"\n[team]\nbudget_usd_per_day = 1000000.0\n",
+         [cache]\nenabled = false\nredis_url = \"{}\"\n[team]\nbudget_usd_per_day = 1000000.0\n\
+         redis_timeout_ms = 1000\n",
         redis.url
     );
     let team = config_client(&team_toml);
@@ -182,12 +183,30 @@ fn team_benches(c: &mut Criterion) {
             })
         });
     }
-    let trips = team.stats().team.expect("team stats").redis_round_trips;
-    let requests = team.stats().requests;
+    let stats = team.stats();
+    let shared = stats.team.expect("team stats");
     eprintln!(
-        "team state: {trips} Redis round trips for {requests} requests ({:.1} a request)",
-        trips as f64 / requests.max(1) as f64
+        "team state: {} Redis round trips for {} requests ({:.2} a request); Redis {}",
+        shared.redis_round_trips,
+        stats.requests,
+        shared.redis_round_trips as f64 / stats.requests.max(1) as f64,
+        shared.redis
     );
+
+    // One Redis round trip on its own, to read the above per trip.
+    let mut conn = rt
+        .block_on(
+            redis::Client::open(redis.url.as_str())
+                .expect("redis url")
+                .get_multiplexed_async_connection(),
+        )
+        .expect("redis connection");
+    c.bench_function("redis_round_trip_ping", |b| {
+        b.iter(|| {
+            rt.block_on(redis::cmd("PING").query_async::<String>(&mut conn))
+                .expect("PONG")
+        })
+    });
 
     // Process A opens the team's circuit of `dead`; a fresh process B then
     // fails over on its first request without calling it.

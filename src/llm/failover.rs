@@ -16,7 +16,7 @@ use rand::Rng;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -113,6 +113,30 @@ pub(crate) async fn chat(
 struct Ticket {
     permit: Permit,
     shared: bool,
+    /// The team's circuit had failures counted (a success clears them).
+    dirty: bool,
+    granted: Instant,
+}
+
+/// A permit granted this recently is not checked again with Redis before
+/// sending (nothing queued it): the decision is one round trip old.
+const RECHECK_AFTER: Duration = Duration::from_millis(5);
+
+impl Ticket {
+    fn fresh(&self) -> bool {
+        self.granted.elapsed() < RECHECK_AFTER
+    }
+
+    /// After a failed attempt the next one checks again, however soon.
+    fn stale(self) -> Ticket {
+        Ticket {
+            granted: self
+                .granted
+                .checked_sub(RECHECK_AFTER)
+                .unwrap_or(self.granted),
+            ..self
+        }
+    }
 }
 
 /// One model's circuit as this call sees it: the team's in Redis when
@@ -150,17 +174,22 @@ impl<'a> Gate<'a> {
     }
 
     async fn try_acquire(&self) -> Result<Ticket, LlmError> {
+        let granted = Instant::now();
         if let Some((circuits, id)) = &self.shared {
-            if let Some(decision) = circuits.try_acquire(id).await {
-                self.seen(match decision {
+            let budget = self.inner.team_budget.as_ref();
+            if let Some(acquired) = circuits.try_acquire(id, budget).await {
+                self.seen(match acquired.decision {
                     Ok(Permit::Normal) => CircuitState::Closed,
                     Ok(Permit::Probe) => CircuitState::HalfOpen,
                     Err(_) => CircuitState::Open,
                 });
-                return decision
+                return acquired
+                    .decision
                     .map(|permit| Ticket {
                         permit,
                         shared: true,
+                        dirty: acquired.dirty,
+                        granted,
                     })
                     .map_err(|retry_in| self.open_error(retry_in));
             }
@@ -170,11 +199,16 @@ impl<'a> Gate<'a> {
             .map(|permit| Ticket {
                 permit,
                 shared: false,
+                dirty: true,
+                granted,
             })
             .map_err(|retry_in| self.open_error(retry_in))
     }
 
     async fn still_allows(&self, ticket: Ticket) -> Result<(), LlmError> {
+        if ticket.shared && ticket.fresh() {
+            return Ok(());
+        }
         if let (true, Some((circuits, id))) = (ticket.shared, &self.shared) {
             if let Some(verdict) = circuits.still_allows(id, ticket.permit).await {
                 return verdict.map_err(|retry_in| self.open_error(retry_in));
@@ -191,12 +225,21 @@ impl<'a> Gate<'a> {
             .map_err(|retry_in| self.open_error(retry_in))
     }
 
-    async fn success(&self) {
+    /// The model answered; `cost_usd` is added to the team's spend, in the
+    /// same round trip when the circuit is shared.
+    async fn success(&self, ticket: Ticket, cost_usd: f64) {
         self.local.success();
+        let budget = self.inner.team_budget.as_ref();
         if let Some((circuits, id)) = &self.shared {
-            if circuits.success(id).await.is_some() {
+            let dirty = ticket.dirty || !ticket.shared;
+            let spend = budget.map(|b| (b, cost_usd));
+            if circuits.success(id, dirty, spend).await.is_some() {
                 self.seen(CircuitState::Closed);
+                return;
             }
+        }
+        if let Some(team) = budget {
+            team.record(cost_usd).await;
         }
     }
 
@@ -348,7 +391,7 @@ async fn try_model(
     }
 
     let gate = Gate::new(inner, spec, &endpoint.base_url);
-    let ticket = gate.try_acquire().await.inspect_err(|e| {
+    let mut ticket = gate.try_acquire().await.inspect_err(|e| {
         inner.metrics.refused(&spec.key, &endpoint.name, &e.short());
     })?;
     let permit = ticket.permit;
@@ -380,6 +423,7 @@ async fn try_model(
                     return Err(e);
                 }
                 let opened = gate.failure(ticket).await;
+                ticket = ticket.stale();
                 tracing::debug!(model = %spec.key, attempt, error = %e, opened, "attempt failed");
                 let wait = e.retry_after().unwrap_or_else(|| backoff(inner, attempt));
                 if opened
@@ -396,7 +440,6 @@ async fn try_model(
                 continue;
             }
         };
-        gate.success().await;
         let estimated_prompt: u64 = req
             .messages
             .iter()
@@ -428,9 +471,7 @@ async fn try_model(
             completion_tokens,
             spent.cost_usd,
         );
-        if let Some(team) = &inner.team_budget {
-            team.record(spent.cost_usd).await;
-        }
+        gate.success(ticket, spent.cost_usd).await;
         usage.add(&spent);
         if completion.finish_reason.as_deref() == Some("length") {
             match larger_limit(spec, req, max_tokens) {
@@ -482,8 +523,14 @@ async fn admit(inner: &Inner, gate: &Gate<'_>, ticket: Ticket) -> Result<(), Llm
         return Err(LlmError::OverBudget { spent, budget });
     }
     if let Some(team) = &inner.team_budget {
+        // A fresh shared permit read the spend with it; else ask Redis.
         // Redis unavailable: the local budget above is all there is.
-        if let Some(Some((spent, budget))) = team.over_budget().await {
+        let over = if ticket.shared && ticket.fresh() {
+            Some(team.over_budget_as_seen())
+        } else {
+            team.over_budget().await
+        };
+        if let Some(Some((spent, budget))) = over {
             return Err(LlmError::TeamOverBudget { spent, budget });
         }
     }

@@ -47,16 +47,35 @@ impl CircuitId {
     }
 }
 
-/// `{1, 0}` closed; `{2, 0}` this caller is the probe; `{0, ms}` open or
-/// another process is probing, retry in `ms`.
+/// `{code, wait_ms, dirty, spend}`: code 1 closed, 2 this caller is the
+/// probe, 0 open or another process is probing (retry in `wait_ms`);
+/// `dirty` 1 when failures are counted (a success must reset them);
+/// `spend` today's team spend in micro-dollars when KEYS[5] (the spend key)
+/// is given, else -1. One round trip for the circuit and the budget.
 const ACQUIRE: &str = r"
+local spend = -1
+if KEYS[5] then spend = tonumber(redis.call('GET', KEYS[5]) or '0') end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then return {0, ttl} end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {1, 0} end
-if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[1]) then return {2, 0} end
+if ttl > 0 then return {0, ttl, 0, spend} end
+local dirty = redis.call('EXISTS', KEYS[4])
+if redis.call('EXISTS', KEYS[2]) == 0 then return {1, 0, dirty, spend} end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[1]) then return {2, 0, 1, spend} end
 local lease = redis.call('PTTL', KEYS[3])
 if lease < 0 then lease = 0 end
-return {0, lease}
+return {0, lease, 0, spend}
+";
+
+/// A success: closes the circuit (when `ARGV[1]` is 1) and adds `ARGV[2]`
+/// micro-dollars to today's spend (KEYS[5], when given). Returns the spend
+/// total, or -1.
+const SUCCESS: &str = r"
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
+if KEYS[5] then
+  local n = redis.call('INCRBY', KEYS[5], ARGV[2])
+  redis.call('EXPIRE', KEYS[5], ARGV[3])
+  return n
+end
+return -1
 ";
 
 /// `{1}` the circuit is open or probing, `{0}` closed.
@@ -86,6 +105,17 @@ if n >= threshold then
 end
 return 0
 ";
+
+/// What [`SharedCircuits::try_acquire`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acquired {
+    pub decision: Result<Permit, Duration>,
+    /// Failures are counted or a probe runs: a success must clear them.
+    pub dirty: bool,
+}
+
+/// How long a day's spend is kept in Redis.
+const SPEND_KEEP_S: u64 = 3 * 86_400;
 
 /// The circuits of a team, in Redis.
 #[derive(Debug)]
@@ -123,16 +153,35 @@ impl SharedCircuits {
         cmd
     }
 
-    /// Like [`super::breaker::Breaker::try_acquire`], for the whole team.
-    pub async fn try_acquire(&self, id: &CircuitId) -> Option<Result<Permit, Duration>> {
-        let mut cmd = self.script(ACQUIRE, id, &["open", "tripped", "probe"]);
+    /// Like [`super::breaker::Breaker::try_acquire`], for the whole team;
+    /// reads the team's spend in the same round trip when `budget` is given.
+    pub async fn try_acquire(
+        &self,
+        id: &CircuitId,
+        budget: Option<&TeamBudget>,
+    ) -> Option<Acquired> {
+        let mut cmd = redis::cmd("EVAL");
+        let day = utc_day();
+        cmd.arg(ACQUIRE).arg(if budget.is_some() { 5 } else { 4 });
+        for p in ["open", "tripped", "probe", "fails"] {
+            cmd.arg(id.key(p));
+        }
+        if budget.is_some() {
+            cmd.arg(TeamBudget::key(day));
+        }
         cmd.arg(ms(self.lease));
-        let (code, wait): (i64, i64) = self.link.query(&cmd).await?;
+        let (code, wait, dirty, spend): (i64, i64, i64, i64) = self.link.query(&cmd).await?;
+        if let Some(b) = budget {
+            b.remember(day, spend);
+        }
         let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
-        Some(match code {
-            1 => Ok(Permit::Normal),
-            2 => Ok(Permit::Probe),
-            _ => Err(wait),
+        Some(Acquired {
+            decision: match code {
+                1 => Ok(Permit::Normal),
+                2 => Ok(Permit::Probe),
+                _ => Err(wait),
+            },
+            dirty: dirty == 1,
         })
     }
 
@@ -154,15 +203,37 @@ impl SharedCircuits {
         })
     }
 
-    /// The model answered: the circuit closes for everyone.
-    pub async fn success(&self, id: &CircuitId) -> Option<()> {
-        let cmd = redis::cmd("DEL")
-            .arg(id.key("fails"))
-            .arg(id.key("open"))
-            .arg(id.key("tripped"))
-            .arg(id.key("probe"))
-            .clone();
-        self.link.query::<i64>(&cmd).await.map(|_| ())
+    /// The model answered: the circuit closes for everyone (when `dirty`:
+    /// failures were counted or a probe ran), and `spend` dollars are added
+    /// to the team's day, in one round trip; none when there is nothing to
+    /// say.
+    pub async fn success(
+        &self,
+        id: &CircuitId,
+        dirty: bool,
+        spend: Option<(&TeamBudget, f64)>,
+    ) -> Option<()> {
+        let add = spend.map(|(_, usd)| micros(usd)).filter(|m| *m > 0);
+        if !dirty && add.is_none() {
+            return Some(());
+        }
+        let day = utc_day();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SUCCESS).arg(if add.is_some() { 5 } else { 4 });
+        for p in ["fails", "open", "tripped", "probe"] {
+            cmd.arg(id.key(p));
+        }
+        if add.is_some() {
+            cmd.arg(TeamBudget::key(day));
+        }
+        cmd.arg(if dirty { "1" } else { "0" })
+            .arg(add.unwrap_or(0))
+            .arg(SPEND_KEEP_S);
+        let total: i64 = self.link.query(&cmd).await?;
+        if let Some((budget, _)) = spend.filter(|_| add.is_some()) {
+            budget.remember(day, total);
+        }
+        Some(())
     }
 
     /// A retryable failure; `Some(true)` when the circuit is now open.
@@ -241,6 +312,13 @@ impl TeamBudget {
         format!("redline:v1:spend:{day}")
     }
 
+    /// `Some((spent, budget))` when the spend last seen has reached the
+    /// budget (no round trip).
+    pub fn over_budget_as_seen(&self) -> Option<(f64, f64)> {
+        let spent = self.spent_today();
+        (spent >= self.budget_usd).then_some((spent, self.budget_usd))
+    }
+
     fn remember(&self, day: u64, total_micros: i64) {
         self.last_day.store(day, Ordering::Relaxed);
         self.last_seen
@@ -272,7 +350,7 @@ impl TeamBudget {
             .arg(1)
             .arg(Self::key(day))
             .arg(add)
-            .arg(3 * 86_400);
+            .arg(SPEND_KEEP_S);
         if let Some(total) = self.link.query::<i64>(&cmd).await {
             self.remember(day, total);
         }
