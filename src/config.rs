@@ -131,6 +131,10 @@ pub struct ModelConfig {
     pub name: String,
     /// Key of `[providers.*]`; `None` = the `[llm]` endpoint.
     pub provider: Option<String>,
+    /// Several `[providers.*]` keys serving this model (regions, a gateway
+    /// and the provider): each request goes to the healthiest, fastest one.
+    /// Overrides `provider`.
+    pub endpoints: Vec<String>,
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
     /// Key of the next model in the failover chain.
@@ -144,6 +148,7 @@ impl Default for ModelConfig {
         Self {
             name: String::new(),
             provider: None,
+            endpoints: Vec::new(),
             input_per_mtok: 0.0,
             output_per_mtok: 0.0,
             fallback: None,
@@ -539,6 +544,13 @@ fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), C
             if !config.models.contains_key(fb) {
                 return Err(invalid(format!(
                     "models.{key}.fallback names `{fb}`, which is not a [models.{fb}] table"
+                )));
+            }
+        }
+        for p in &model.endpoints {
+            if !config.providers.contains_key(p) {
+                return Err(invalid(format!(
+                    "models.{key}.endpoints names `{p}`, which is not a [providers.{p}] table"
                 )));
             }
         }

@@ -815,3 +815,79 @@ async fn an_unreadable_usage_is_ignored_and_the_answer_kept_without_a_retry() {
         assert_eq!(resp.usage.completion_tokens, 100, "estimated instead");
     }
 }
+
+/// One model at two endpoints: `near` answers in 20 ms, `far` (listed
+/// first) in 100 ms.
+async fn two_endpoints() -> (FakeOpenAi, FakeOpenAi, Client) {
+    let (near, far) = (FakeOpenAi::start().await, FakeOpenAi::start().await);
+    let answer = |ms| Behaviour::answer("ok").after(Duration::from_millis(ms));
+    near.set_default("m", answer(20));
+    far.set_default("m", answer(100));
+    let toml = format!(
+        "[llm]\nbackoff_base_ms = 1\n[providers.far]\nbase_url = \"{}\"\n[providers.near]\nbase_url = \"{}\"\n\
+         [models.m]\nendpoints = [\"far\", \"near\"]\n[cache]\nenabled = false\n",
+        far.base_url, near.base_url
+    );
+    let cfg = ConfigBuilder::new()
+        .with_toml_str(&toml, Origin::Default)
+        .unwrap()
+        .build()
+        .unwrap()
+        .config;
+    (near, far, Client::new(&cfg).unwrap())
+}
+
+#[tokio::test]
+async fn most_requests_go_to_the_faster_of_two_endpoints_after_warm_up() {
+    let (near, far, client) = two_endpoints().await;
+    for i in 0..10 {
+        chat(&client, ask("m", &format!("warm {i}"))).await.unwrap();
+    }
+    let (near0, far0) = (near.count("m"), far.count("m"));
+    for i in 0..40 {
+        chat(&client, ask("m", &format!("measured {i}")))
+            .await
+            .unwrap();
+    }
+    let to_near = near.count("m") - near0;
+    let to_far = far.count("m") - far0;
+    assert_eq!(to_near + to_far, 40);
+    assert!(to_near >= 36, "{to_near} of 40 to the fast endpoint");
+    assert!(to_far >= 1, "the slow one is still sampled");
+    let stats = serde_json::to_value(client.stats()).unwrap();
+    let health = &stats["endpoints"]["m"];
+    assert_eq!(health[1]["endpoint"], "near");
+    assert!(
+        health[1]["latency_ewma_ms"].as_f64() < health[0]["latency_ewma_ms"].as_f64(),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn traffic_leaves_a_failing_endpoint_within_three_requests() {
+    let (near, far, client) = two_endpoints().await;
+    for i in 0..10 {
+        chat(&client, ask("m", &format!("warm {i}"))).await.unwrap();
+    }
+    near.set_default("m", Behaviour::unavailable(None));
+    let near0 = near.count("m");
+    let resp = chat(&client, ask("m", "the fast one fails")).await.unwrap();
+    assert_eq!(resp.content, "ok", "answered by the other endpoint");
+    let failed = near.count("m") - near0;
+    assert!(
+        (1..=3).contains(&failed),
+        "{failed} requests to the failing endpoint"
+    );
+    let far0 = far.count("m");
+    for i in 0..10 {
+        chat(&client, ask("m", &format!("after {i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        near.count("m") - near0,
+        failed,
+        "skipped below the health floor"
+    );
+    assert_eq!(far.count("m") - far0, 10);
+}

@@ -55,6 +55,8 @@ fn ad_hoc(inner: &Inner, name: &str) -> Result<ModelSpec, LlmError> {
     Ok(ModelSpec {
         key: name.to_string(),
         name: name.to_string(),
+        endpoints: vec![endpoint.clone()],
+        router: super::routing::Router::new(1, inner.tuning.breaker_cooldown),
         endpoint: Some(endpoint),
         input_per_mtok: 0.0,
         output_per_mtok: 0.0,
@@ -400,7 +402,20 @@ async fn try_model(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = send_once(inner, spec, &gate, ticket, req, max_tokens, cancel, events).await;
+        let route = spec.router.pick(tokio::time::Instant::now());
+        let via = spec.endpoints.get(route).unwrap_or(endpoint);
+        let result = send_once(
+            inner,
+            spec,
+            (route, via),
+            &gate,
+            ticket,
+            req,
+            max_tokens,
+            cancel,
+            events,
+        )
+        .await;
         let completion = match result {
             Ok(c) => c,
             // Held back until the circuit opened: nothing was sent.
@@ -543,6 +558,7 @@ async fn admit(inner: &Inner, gate: &Gate<'_>, ticket: Ticket) -> Result<(), Llm
 async fn send_once(
     inner: &Inner,
     spec: &ModelSpec,
+    (route, endpoint): (usize, &transport::Endpoint),
     gate: &Gate<'_>,
     ticket: Ticket,
     req: &ChatRequest,
@@ -550,10 +566,6 @@ async fn send_once(
     cancel: &CancellationToken,
     events: Option<&UnboundedSender<StreamEvent>>,
 ) -> Result<transport::Completion, LlmError> {
-    let endpoint = spec
-        .endpoint
-        .as_ref()
-        .expect("try_model checked the endpoint");
     let _slot = tokio::select! {
         _ = cancel.cancelled() => return Err(LlmError::Cancelled),
         slot = inner.concurrency.acquire() => slot.map_err(|_| LlmError::Cancelled)?,
@@ -583,14 +595,21 @@ async fn send_once(
     };
     let started = std::time::Instant::now();
     let result = transport::send(&inner.http, &attempt, inner.tuning.clocks, cancel, events).await;
+    let took = started.elapsed();
     match &result {
         Ok(c) => {
+            spec.router.success(route, took);
             inner
                 .metrics
-                .answered(&spec.key, &endpoint.name, started.elapsed(), c.first_token)
+                .answered(&spec.key, &endpoint.name, took, c.first_token)
         }
         Err(LlmError::Cancelled) => {}
-        Err(e) => inner.metrics.failed(&spec.key, &endpoint.name, &e.short()),
+        Err(e) => {
+            if e.is_retryable() {
+                spec.router.failure(route, tokio::time::Instant::now());
+            }
+            inner.metrics.failed(&spec.key, &endpoint.name, &e.short())
+        }
     }
     result
 }

@@ -18,6 +18,7 @@ mod failover;
 pub mod limit;
 pub mod metrics;
 pub mod redis_link;
+pub mod routing;
 pub mod team;
 pub mod transport;
 
@@ -163,9 +164,21 @@ pub struct ClientStats {
     /// Per model and endpoint: requests, errors by class, latency and time
     /// to first token quantiles, cache hit rate, tokens and cost.
     pub models: Vec<metrics::SeriesStats>,
+    /// Models served by several endpoints: each endpoint's health score
+    /// and latency average, in the order of `models.X.endpoints`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Vec<EndpointStats>>,
     /// What is shared through Redis; `None` (absent) without `cache.redis_url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<TeamStats>,
+}
+
+/// One endpoint of a model served by several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointStats {
+    pub endpoint: String,
+    #[serde(flatten)]
+    pub health: routing::EndpointHealth,
 }
 
 /// The team side of [`ClientStats`].
@@ -187,7 +200,11 @@ pub struct TeamStats {
 pub(crate) struct ModelSpec {
     pub key: String,
     pub name: String,
+    /// The first of `endpoints`: names the model's cache entries and circuit.
     pub endpoint: Option<Arc<Endpoint>>,
+    /// Every endpoint serving the model (one, unless `endpoints` is set).
+    pub endpoints: Vec<Arc<Endpoint>>,
+    pub router: routing::Router,
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
     pub fallback: Option<String>,
@@ -310,14 +327,26 @@ impl Client {
         let mut models = BTreeMap::new();
         let breakers = DashMap::new();
         for (key, m) in &config.models {
-            let endpoint = match &m.provider {
-                Some(p) => Some(providers.get(p).cloned().ok_or_else(|| {
+            let mut endpoints = Vec::new();
+            for p in &m.endpoints {
+                endpoints.push(providers.get(p).cloned().ok_or_else(|| {
+                    LlmError::Config(format!(
+                        "models.{key}.endpoints names `{p}`, which is not a [providers.{p}] table"
+                    ))
+                })?);
+            }
+            let endpoint = match (&m.provider, endpoints.first()) {
+                (_, Some(first)) => Some(first.clone()),
+                (Some(p), None) => Some(providers.get(p).cloned().ok_or_else(|| {
                     LlmError::Config(format!(
                         "models.{key}.provider names `{p}`, which is not a [providers.{p}] table"
                     ))
                 })?),
-                None => default_endpoint.clone(),
+                (None, None) => default_endpoint.clone(),
             };
+            if endpoints.is_empty() {
+                endpoints.extend(endpoint.clone());
+            }
             let name = if m.name.is_empty() { key } else { &m.name };
             models.insert(
                 key.clone(),
@@ -325,6 +354,8 @@ impl Client {
                     key: key.clone(),
                     name: name.clone(),
                     endpoint,
+                    router: routing::Router::new(endpoints.len(), tuning.breaker_cooldown),
+                    endpoints,
                     input_per_mtok: m.input_per_mtok,
                     output_per_mtok: m.output_per_mtok,
                     fallback: m.fallback.clone(),
@@ -468,6 +499,24 @@ impl Client {
             budget_usd_per_day: inner.ledger.budget(),
             circuits,
             models: inner.metrics.snapshot(),
+            endpoints: inner
+                .models
+                .values()
+                .filter(|m| m.endpoints.len() > 1)
+                .map(|m| {
+                    let health = m.router.health();
+                    let list = m
+                        .endpoints
+                        .iter()
+                        .zip(health)
+                        .map(|(e, health)| EndpointStats {
+                            endpoint: e.name.clone(),
+                            health,
+                        })
+                        .collect();
+                    (m.key.clone(), list)
+                })
+                .collect(),
             team,
         }
     }
