@@ -677,3 +677,90 @@ async fn a_check_run_says_once_that_redis_is_unreachable() {
     assert!(report["degraded"].as_array().unwrap().is_empty());
     assert!(fake.count("primary") >= 1, "the review still ran");
 }
+
+#[tokio::test]
+async fn a_process_started_after_an_endpoint_failed_for_the_team_avoids_it() {
+    let Some(redis) = start_redis() else { return };
+    let (near, far) = (FakeOpenAi::start().await, FakeOpenAi::start().await);
+    let answer = |ms| Behaviour::answer("ok").after(std::time::Duration::from_millis(ms));
+    near.set_default("m", answer(20));
+    far.set_default("m", answer(100));
+    let toml = format!(
+        "[llm]\nbackoff_base_ms = 1\n[providers.far]\nbase_url = \"{}\"\n[providers.near]\nbase_url = \"{}\"\n\
+         [models.m]\nendpoints = [\"near\", \"far\"]\n[cache]\nenabled = false\nredis_url = \"{}\"\n\
+         [team]\nredis_timeout_ms = 200\n",
+        far.base_url, near.base_url, redis.url
+    );
+    let client = || {
+        let cfg = ConfigBuilder::new()
+            .with_toml_str(&toml, Origin::Default)
+            .unwrap()
+            .build()
+            .unwrap()
+            .config;
+        Client::new(&cfg).unwrap()
+    };
+    let first = client();
+    for i in 0..5 {
+        first
+            .chat(
+                ChatRequest::new("m", vec![Message::user(format!("warm {i}"))]),
+                CancellationToken::new(),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    near.set_default("m", Behaviour::unavailable(None));
+    first
+        .chat(
+            ChatRequest::new("m", vec![Message::user("fails over")]),
+            CancellationToken::new(),
+            None,
+        )
+        .await
+        .unwrap();
+
+    // The first process reports in the background: wait for the team's
+    // view of the near endpoint to drop below the floor.
+    let key = redline::llm::team::endpoint_key(&near.base_url, "m");
+    let mut conn = redis_conn(&redis.url).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let score: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("s")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if score
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|s| s < 0.3)
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the team never heard");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    // On its own, a new process would try `near` first: listed first, and
+    // no latency known.
+    let second = client();
+    let near0 = near.count("m");
+    for i in 0..5 {
+        let r = second
+            .chat(
+                ChatRequest::new("m", vec![Message::user(format!("second {i}"))]),
+                CancellationToken::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.content, "ok");
+    }
+    assert_eq!(
+        near.count("m"),
+        near0,
+        "the new process never tried the failing endpoint"
+    );
+}

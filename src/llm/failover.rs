@@ -55,6 +55,7 @@ fn ad_hoc(inner: &Inner, name: &str) -> Result<ModelSpec, LlmError> {
     Ok(ModelSpec {
         key: name.to_string(),
         name: name.to_string(),
+        health_keys: vec![super::team::endpoint_key(&endpoint.base_url, name)],
         endpoints: vec![endpoint.clone()],
         router: super::routing::Router::new(1, inner.tuning.breaker_cooldown),
         endpoint: Some(endpoint),
@@ -402,6 +403,7 @@ async fn try_model(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        adopt_team_health(inner, spec).await;
         let route = spec.router.pick(tokio::time::Instant::now());
         let via = spec.endpoints.get(route).unwrap_or(endpoint);
         let result = send_once(
@@ -552,6 +554,38 @@ async fn admit(inner: &Inner, gate: &Gate<'_>, ticket: Ticket) -> Result<(), Llm
     gate.still_allows(ticket).await
 }
 
+/// How often a process reads the team's endpoint health.
+const TEAM_HEALTH_EVERY: Duration = Duration::from_secs(1);
+
+/// For a model with several endpoints: takes the team's view of their
+/// health, at most once a second (one round trip).
+async fn adopt_team_health(inner: &Inner, spec: &ModelSpec) {
+    let Some(shared) = inner.shared_health.as_ref() else {
+        return;
+    };
+    let now = tokio::time::Instant::now();
+    if spec.endpoints.len() < 2 || !spec.router.refresh_due(now, TEAM_HEALTH_EVERY) {
+        return;
+    }
+    if let Some(rows) = shared.load(&spec.health_keys).await {
+        for (i, row) in rows.into_iter().enumerate() {
+            if let Some((score, ewma)) = row {
+                spec.router.adopt(i, score, ewma, now);
+            }
+        }
+    }
+}
+
+/// Tells the team how an endpoint did, in the background.
+fn report_health(inner: &Inner, spec: &ModelSpec, route: usize, ok: bool, took: Duration) {
+    if spec.endpoints.len() < 2 {
+        return;
+    }
+    if let (Some(shared), Some(key)) = (&inner.shared_health, spec.health_keys.get(route)) {
+        shared.report(key.clone(), ok, took);
+    }
+}
+
 /// Waits for admission (budget, global concurrency, the provider's rate
 /// limit), then makes one HTTP attempt.
 #[allow(clippy::too_many_arguments)]
@@ -599,6 +633,7 @@ async fn send_once(
     match &result {
         Ok(c) => {
             spec.router.success(route, took);
+            report_health(inner, spec, route, true, took);
             inner
                 .metrics
                 .answered(&spec.key, &endpoint.name, took, c.first_token)
@@ -607,6 +642,7 @@ async fn send_once(
         Err(e) => {
             if e.is_retryable() {
                 spec.router.failure(route, tokio::time::Instant::now());
+                report_health(inner, spec, route, false, took);
             }
             inner.metrics.failed(&spec.key, &endpoint.name, &e.short())
         }

@@ -205,6 +205,8 @@ pub(crate) struct ModelSpec {
     /// Every endpoint serving the model (one, unless `endpoints` is set).
     pub endpoints: Vec<Arc<Endpoint>>,
     pub router: routing::Router,
+    /// The team's Redis key of each endpoint's health (same order).
+    pub health_keys: Vec<String>,
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
     pub fallback: Option<String>,
@@ -235,6 +237,7 @@ pub(crate) struct Inner {
     pub cached_requests: AtomicU64,
     pub redis: Option<Arc<redis_link::RedisLink>>,
     pub shared_circuits: Option<team::SharedCircuits>,
+    pub shared_health: Option<team::SharedHealth>,
     pub team_budget: Option<team::TeamBudget>,
     /// Model key -> the team's circuit state as last seen.
     pub shared_states: DashMap<String, breaker::CircuitState>,
@@ -355,6 +358,10 @@ impl Client {
                     name: name.clone(),
                     endpoint,
                     router: routing::Router::new(endpoints.len(), tuning.breaker_cooldown),
+                    health_keys: endpoints
+                        .iter()
+                        .map(|e| team::endpoint_key(&e.base_url, name))
+                        .collect(),
                     endpoints,
                     input_per_mtok: m.input_per_mtok,
                     output_per_mtok: m.output_per_mtok,
@@ -394,6 +401,10 @@ impl Client {
                     tuning.clocks.whole + Duration::from_secs(5),
                 )
             });
+        let shared_health = redis
+            .as_ref()
+            .filter(|_| config.team.shared_circuits)
+            .map(|link| team::SharedHealth::new(link.clone()));
         let team_budget = redis
             .as_ref()
             .zip(config.team.budget_usd_per_day)
@@ -418,6 +429,7 @@ impl Client {
                 cached_requests: AtomicU64::new(0),
                 redis,
                 shared_circuits,
+                shared_health,
                 team_budget,
                 shared_states: DashMap::new(),
                 metrics: metrics::Metrics::default(),

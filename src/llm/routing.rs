@@ -8,8 +8,9 @@
 //! [`FLOOR`] is skipped until, after `probe_after`, one request probes it;
 //! that probe's success lifts it back over the floor.
 //!
-//! Local to the process (the team shares circuits, not this yet). Knows
-//! nothing of HTTP; every decision takes the instant as an argument.
+//! With Redis, each outcome is also reported to the team and the team's
+//! view is adopted at most once a second ([`super::team::SharedHealth`]).
+//! Knows nothing of HTTP; every decision takes the instant as an argument.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -48,6 +49,8 @@ pub struct Router {
     health: Mutex<Vec<Health>>,
     probe_after: Duration,
     picks: AtomicU64,
+    /// When the team's view was last adopted.
+    refreshed: Mutex<Option<Instant>>,
 }
 
 /// One endpoint's health, for stats.
@@ -63,6 +66,7 @@ impl Router {
             health: Mutex::new(vec![Health::default(); endpoints.max(1)]),
             probe_after,
             picks: AtomicU64::new(0),
+            refreshed: Mutex::new(None),
         }
     }
 
@@ -126,6 +130,35 @@ impl Router {
         let Some(h) = all.get_mut(i) else { return };
         h.score /= 2.0;
         if h.score < FLOOR && h.probe_at.is_none() {
+            h.probe_at = Some(now + self.probe_after);
+        }
+    }
+
+    /// True (and the clock restarts) when the team's view was last read
+    /// `every` ago or never.
+    pub fn refresh_due(&self, now: Instant, every: Duration) -> bool {
+        let mut last = self.refreshed.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| now < t + every) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// Takes the team's score and latency average for endpoint `i`.
+    pub fn adopt(&self, i: usize, score: f64, ewma_ms: Option<f64>, now: Instant) {
+        let mut all = self.lock();
+        let Some(h) = all.get_mut(i) else { return };
+        if !score.is_finite() {
+            return;
+        }
+        h.score = score.clamp(0.0, 1.0);
+        if let Some(ms) = ewma_ms.filter(|v| v.is_finite() && *v >= 0.0) {
+            h.ewma_ms = Some(ms);
+        }
+        if h.score >= FLOOR {
+            h.probe_at = None;
+        } else if h.probe_at.is_none() {
             h.probe_at = Some(now + self.probe_after);
         }
     }

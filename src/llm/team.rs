@@ -11,7 +11,9 @@
 //! the circuit for everyone. Each decision is one Lua script, so it is
 //! atomic across processes. Expiries are Redis's, so clocks of machines do
 //! not matter. Spend is integer micro-dollars under
-//! `redline:v1:spend:<UTC day>`, added with `INCRBY`.
+//! `redline:v1:spend:<UTC day>`, added with `INCRBY`. The health of a
+//! model's endpoints (score and latency average) is a hash per endpoint
+//! and model, reported in the background and read at most once a second.
 //!
 //! Keys hold counters and markers only, never a prompt, an answer, a URL or
 //! a key. Every call returns `None` when Redis is unavailable: the caller
@@ -365,5 +367,84 @@ impl TeamBudget {
         self.remember(day, total.unwrap_or(0));
         let spent = self.spent_today();
         Some((spent >= self.budget_usd).then_some((spent, self.budget_usd)))
+    }
+}
+
+/// Moves one endpoint's shared health like [`super::routing::Router`] does
+/// locally: KEYS[1] the endpoint's hash; ARGV success (1/0), latency ms,
+/// keep ms.
+const HEALTH: &str = r"
+local s = tonumber(redis.call('HGET', KEYS[1], 's') or '1')
+local e = redis.call('HGET', KEYS[1], 'e')
+if ARGV[1] == '1' then
+  s = s + (1 - s) / 2
+  if e then e = 0.3 * tonumber(ARGV[2]) + 0.7 * tonumber(e) else e = tonumber(ARGV[2]) end
+  redis.call('HSET', KEYS[1], 'e', tostring(e))
+else
+  s = s / 2
+end
+redis.call('HSET', KEYS[1], 's', tostring(s))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// The health of the endpoints serving a model, shared by a team: each
+/// (endpoint, model) is a hash `redline:v1:endpoint:<hash>` with its score
+/// `s` and latency average `e` (ms), expiring an hour after its last use.
+#[derive(Debug)]
+pub struct SharedHealth {
+    link: Arc<RedisLink>,
+}
+
+/// The Redis key of one endpoint of one model.
+pub fn endpoint_key(base_url: &str, model_name: &str) -> String {
+    let id = CircuitId::new(base_url, model_name);
+    id.0.replacen(":circuit:", ":endpoint:", 1)
+}
+
+impl SharedHealth {
+    pub fn new(link: Arc<RedisLink>) -> Self {
+        Self { link }
+    }
+
+    /// `(score, latency average)` of each key, `None` for one never seen;
+    /// `None` as a whole when Redis is unavailable.
+    pub async fn load(&self, keys: &[String]) -> Option<Vec<Option<(f64, Option<f64>)>>> {
+        let mut cmd = redis::cmd("EVAL");
+        // One round trip for every endpoint of the model.
+        cmd.arg(
+            "local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('HMGET', k, 's', 'e') end return out",
+        )
+        .arg(keys.len());
+        for k in keys {
+            cmd.arg(k);
+        }
+        let rows: Vec<(Option<String>, Option<String>)> = self.link.query(&cmd).await?;
+        Some(
+            rows.into_iter()
+                .map(|(s, e)| {
+                    let score = s?.parse::<f64>().ok()?;
+                    Some((score, e.and_then(|e| e.parse::<f64>().ok())))
+                })
+                .collect(),
+        )
+    }
+
+    /// Reports one outcome in the background: the request does not wait.
+    pub fn report(&self, key: String, success: bool, latency: Duration) {
+        let link = self.link.clone();
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(HEALTH)
+                .arg(1)
+                .arg(key)
+                .arg(if success { "1" } else { "0" })
+                .arg(latency.as_secs_f64() * 1e3)
+                .arg(3_600_000u64);
+            let _ = link.query::<i64>(&cmd).await;
+        });
     }
 }
