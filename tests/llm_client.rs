@@ -851,6 +851,7 @@ async fn most_requests_go_to_the_faster_of_two_endpoints_after_warm_up() {
     }
     let to_near = near.count("m") - near0;
     let to_far = far.count("m") - far0;
+    eprintln!("after warm-up: {to_near} of 40 requests to the fast endpoint");
     assert_eq!(to_near + to_far, 40);
     assert!(to_near >= 36, "{to_near} of 40 to the fast endpoint");
     assert!(to_far >= 1, "the slow one is still sampled");
@@ -874,6 +875,7 @@ async fn traffic_leaves_a_failing_endpoint_within_three_requests() {
     let resp = chat(&client, ask("m", "the fast one fails")).await.unwrap();
     assert_eq!(resp.content, "ok", "answered by the other endpoint");
     let failed = near.count("m") - near0;
+    eprintln!("{failed} request(s) to the failing endpoint before traffic moved");
     assert!(
         (1..=3).contains(&failed),
         "{failed} requests to the failing endpoint"
