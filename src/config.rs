@@ -51,6 +51,18 @@ pub struct Config {
     pub review: ReviewConfig,
     pub cache: CacheConfig,
     pub builtin: BuiltinConfig,
+    pub team: TeamConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// The `[metrics]` table: where the Prometheus text export goes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A file rewritten (atomically) after each model call, in the
+    /// Prometheus text format, for node_exporter's textfile collector.
+    /// `redline check --metrics-file` sets it for one run.
+    pub textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,6 +131,10 @@ pub struct ModelConfig {
     pub name: String,
     /// Key of `[providers.*]`; `None` = the `[llm]` endpoint.
     pub provider: Option<String>,
+    /// Several `[providers.*]` keys serving this model (regions, a gateway
+    /// and the provider): each request goes to the healthiest, fastest one.
+    /// Overrides `provider`.
+    pub endpoints: Vec<String>,
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
     /// Key of the next model in the failover chain.
@@ -132,6 +148,7 @@ impl Default for ModelConfig {
         Self {
             name: String::new(),
             provider: None,
+            endpoints: Vec::new(),
             input_per_mtok: 0.0,
             output_per_mtok: 0.0,
             fallback: None,
@@ -221,6 +238,36 @@ impl Default for CacheConfig {
             redis_url: None,
             ttl_hours: 24 * 7,
             max_mb: 200,
+        }
+    }
+}
+
+/// The `[team]` table: what the processes of a team share through Redis
+/// (`cache.redis_url`). Without a Redis URL it has no effect.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Keep each model's circuit (per endpoint and model) in Redis, so a
+    /// circuit opened by one process is open for all.
+    pub shared_circuits: bool,
+    /// A daily budget for the whole team, counted in Redis per UTC day, on
+    /// top of each process's `review.budget_usd_per_day`.
+    pub budget_usd_per_day: Option<f64>,
+    /// The longest any request waits on Redis (connect or command) before
+    /// the process falls back to its local state.
+    pub redis_timeout_ms: u64,
+    /// How long a process keeps to its local state after Redis failed,
+    /// before it tries Redis again.
+    pub redis_retry_ms: u64,
+}
+
+impl Default for TeamConfig {
+    fn default() -> Self {
+        Self {
+            shared_circuits: true,
+            budget_usd_per_day: None,
+            redis_timeout_ms: 20,
+            redis_retry_ms: 2000,
         }
     }
 }
@@ -500,6 +547,13 @@ fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), C
                 )));
             }
         }
+        for p in &model.endpoints {
+            if !config.providers.contains_key(p) {
+                return Err(invalid(format!(
+                    "models.{key}.endpoints names `{p}`, which is not a [providers.{p}] table"
+                )));
+            }
+        }
         if let Some(p) = &model.provider {
             if !config.providers.contains_key(p) {
                 return Err(invalid(format!(
@@ -541,6 +595,13 @@ fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), C
     }
     if config.llm.max_concurrency == 0 {
         return Err(invalid("llm.max_concurrency must be at least 1".into()));
+    }
+    if let Some(b) = config.team.budget_usd_per_day {
+        if !(b.is_finite() && b >= 0.0) {
+            return Err(invalid(format!(
+                "team.budget_usd_per_day must be a number of dollars >= 0, found {b}"
+            )));
+        }
     }
     Ok(())
 }

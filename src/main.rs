@@ -40,6 +40,9 @@ Exit codes:
     Config(redline::cli::ConfigArgs),
     /// Write a commented `.redline.toml` at the repository root (never overwrites).
     Init(redline::cli::InitArgs),
+    /// Dismiss findings by fingerprint: for you, or with --team for everyone
+    /// (in `.redline/dismissed.toml`, committed with the repository).
+    Dismiss(redline::cli::DismissArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Check(args) => redline::cli::check(args),
         Command::Config(args) => redline::cli::show_config(args),
         Command::Init(args) => redline::cli::init(args),
+        Command::Dismiss(args) => redline::cli::dismiss(args),
     }
 }
 
@@ -81,7 +85,7 @@ fn init_logging() {
     }
 }
 
-/// `redline: warning: Redis cache unavailable; continuing without it
+/// `redline: warning: Redis unavailable; this process uses its local …
 /// (error: connection refused)`: the message, then its fields.
 struct HumanLine;
 

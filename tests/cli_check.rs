@@ -1207,3 +1207,82 @@ fn a_corrupted_head_is_one_line_naming_the_damage_not_an_unknown_revision() {
     assert!(stderr.contains("git status"), "{stderr}");
     assert!(!stderr.contains("unknown revision"), "{stderr}");
 }
+
+// ---- team dismissals ----------------------------------------------------
+
+#[test]
+fn a_team_dismissal_committed_with_the_repository_hides_the_finding_from_check() {
+    let repo = TestRepo::with_commit(&[("tool.py", "a = 1\n")]);
+    repo.write("tool.py", "a = 1\nprint(\"debug\")\n# TODO: later\n");
+    let before = repo.check_json(&["--offline"]);
+    let findings = before.json()["findings"].as_array().unwrap().clone();
+    assert_eq!(findings.len(), 2);
+    let print = findings
+        .iter()
+        .find(|f| f["rule"] == "debug-print")
+        .expect("the debug print is found");
+    let fp = print["fingerprint"].as_str().unwrap();
+
+    let out = run(repo.redline(&[
+        "dismiss",
+        "--team",
+        fp,
+        "--why",
+        "the tool prints on purpose",
+        "--path",
+        "tool.py",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("commit it"), "{}", out.stdout);
+    // Readable in a pull request: who, why, and the fingerprint.
+    let file = std::fs::read_to_string(repo.path(".redline/dismissed.toml")).unwrap();
+    assert!(file.contains("[[dismissed]]"), "{file}");
+    assert!(file.contains(&format!("fingerprint = \"{fp}\"")), "{file}");
+    assert!(file.contains("who = \"Test <test@example.com>\""), "{file}");
+    assert!(
+        file.contains("why = \"the tool prints on purpose\""),
+        "{file}"
+    );
+
+    let after = repo.check_json(&["--offline"]);
+    let json = after.json();
+    assert_eq!(after.rules_and_lines(), vec![("todo-comment".into(), 3)]);
+    assert_eq!(json["team_dismissed"], 1);
+    let (_, text, _) = repo.run_check(&["--offline"]);
+    assert!(
+        text.contains("1 finding(s) dismissed by the team"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_team_dismissal_without_a_reason_is_refused_and_writes_nothing() {
+    let repo = TestRepo::with_commit(&[("tool.py", "a = 1\n")]);
+    let out = run(repo.redline(&["dismiss", "--team", "0123456789abcdef"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--why"), "{}", out.stderr);
+    assert!(!repo.path(".redline/dismissed.toml").exists());
+}
+
+#[test]
+fn a_broken_team_dismissals_file_fails_check_with_its_name() {
+    let repo = TestRepo::with_commit(&[("tool.py", "a = 1\n")]);
+    repo.write("tool.py", "a = 1\nprint(\"debug\")\n");
+    repo.write(
+        ".redline/dismissed.toml",
+        "[[dismissed]]\nfingerprint = \"0123\"\nwho = \"Bo\"\n",
+    );
+    let (code, _, stderr) = repo.run_check(&["--offline"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(".redline/dismissed.toml"), "{stderr}");
+    assert!(stderr.contains("why"), "{stderr}");
+}
+
+#[test]
+fn a_personal_dismissal_goes_to_the_git_folder_not_the_repository() {
+    let repo = TestRepo::with_commit(&[("tool.py", "a = 1\n")]);
+    let out = run(repo.redline(&["dismiss", "0123456789abcdef"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(repo.path(".git/redline/dismissed.json").exists());
+    assert!(!repo.path(".redline/dismissed.toml").exists());
+}

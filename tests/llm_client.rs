@@ -688,13 +688,28 @@ async fn stats_serialise_with_the_fields_front_ends_show() {
     let client = Client::new(&config(&fake.base_url, dir.path(), "[models.m]\n")).unwrap();
     chat(&client, ask("m", "a")).await.unwrap();
     chat(&client, ask("m", "a")).await.unwrap();
-    let json = serde_json::to_value(client.stats()).unwrap();
+    let mut json = serde_json::to_value(client.stats()).unwrap();
+    // Latencies vary: checked for shape, then left out of the comparison.
+    let m = &mut json["models"][0];
+    for clock in ["latency", "time_to_first_token"] {
+        assert_eq!(m[clock]["count"], 1);
+        for q in ["p50_ms", "p95_ms", "p99_ms"] {
+            assert!(m[clock][q].as_f64().is_some_and(|ms| ms > 0.0), "{m}");
+        }
+        m[clock] = serde_json::Value::Null;
+    }
     assert_eq!(
         json,
         serde_json::json!({
             "requests": 1, "cached_requests": 1, "prompt_tokens": 10,
             "completion_tokens": 2, "cost_usd": 0.0, "cost_today_usd": 0.0,
-            "budget_usd_per_day": 100.0, "circuits": {"m": "closed"}
+            "budget_usd_per_day": 100.0, "circuits": {"m": "closed"},
+            "models": [{
+                "model": "m", "endpoint": "llm", "requests": 1, "errors": {},
+                "latency": null, "time_to_first_token": null,
+                "cache_hit_rate": 0.5, "cache_hits": 1,
+                "prompt_tokens": 10, "completion_tokens": 2, "cost_usd": 0.0
+            }]
         })
     );
 }
@@ -799,4 +814,82 @@ async fn an_unreadable_usage_is_ignored_and_the_answer_kept_without_a_retry() {
         assert_eq!(fake.count("m"), 1, "usage {usage}: no retry");
         assert_eq!(resp.usage.completion_tokens, 100, "estimated instead");
     }
+}
+
+/// One model at two endpoints: `near` answers in 20 ms, `far` (listed
+/// first) in 100 ms.
+async fn two_endpoints() -> (FakeOpenAi, FakeOpenAi, Client) {
+    let (near, far) = (FakeOpenAi::start().await, FakeOpenAi::start().await);
+    let answer = |ms| Behaviour::answer("ok").after(Duration::from_millis(ms));
+    near.set_default("m", answer(20));
+    far.set_default("m", answer(100));
+    let toml = format!(
+        "[llm]\nbackoff_base_ms = 1\n[providers.far]\nbase_url = \"{}\"\n[providers.near]\nbase_url = \"{}\"\n\
+         [models.m]\nendpoints = [\"far\", \"near\"]\n[cache]\nenabled = false\n",
+        far.base_url, near.base_url
+    );
+    let cfg = ConfigBuilder::new()
+        .with_toml_str(&toml, Origin::Default)
+        .unwrap()
+        .build()
+        .unwrap()
+        .config;
+    (near, far, Client::new(&cfg).unwrap())
+}
+
+#[tokio::test]
+async fn most_requests_go_to_the_faster_of_two_endpoints_after_warm_up() {
+    let (near, far, client) = two_endpoints().await;
+    for i in 0..10 {
+        chat(&client, ask("m", &format!("warm {i}"))).await.unwrap();
+    }
+    let (near0, far0) = (near.count("m"), far.count("m"));
+    for i in 0..40 {
+        chat(&client, ask("m", &format!("measured {i}")))
+            .await
+            .unwrap();
+    }
+    let to_near = near.count("m") - near0;
+    let to_far = far.count("m") - far0;
+    eprintln!("after warm-up: {to_near} of 40 requests to the fast endpoint");
+    assert_eq!(to_near + to_far, 40);
+    assert!(to_near >= 36, "{to_near} of 40 to the fast endpoint");
+    assert!(to_far >= 1, "the slow one is still sampled");
+    let stats = serde_json::to_value(client.stats()).unwrap();
+    let health = &stats["endpoints"]["m"];
+    assert_eq!(health[1]["endpoint"], "near");
+    assert!(
+        health[1]["latency_ewma_ms"].as_f64() < health[0]["latency_ewma_ms"].as_f64(),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn traffic_leaves_a_failing_endpoint_within_three_requests() {
+    let (near, far, client) = two_endpoints().await;
+    for i in 0..10 {
+        chat(&client, ask("m", &format!("warm {i}"))).await.unwrap();
+    }
+    near.set_default("m", Behaviour::unavailable(None));
+    let near0 = near.count("m");
+    let resp = chat(&client, ask("m", "the fast one fails")).await.unwrap();
+    assert_eq!(resp.content, "ok", "answered by the other endpoint");
+    let failed = near.count("m") - near0;
+    eprintln!("{failed} request(s) to the failing endpoint before traffic moved");
+    assert!(
+        (1..=3).contains(&failed),
+        "{failed} requests to the failing endpoint"
+    );
+    let far0 = far.count("m");
+    for i in 0..10 {
+        chat(&client, ask("m", &format!("after {i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        near.count("m") - near0,
+        failed,
+        "skipped below the health floor"
+    );
+    assert_eq!(far.count("m") - far0, 10);
 }

@@ -675,3 +675,37 @@ fn an_unreachable_model_endpoint_is_reported_once() {
         .count();
     assert_eq!(repeats, 1, "the same problem is shown once");
 }
+
+#[test]
+fn a_team_dismissal_pulled_into_the_repository_hides_the_finding_at_the_next_review() {
+    let repo = TestRepo::new(&[("a.py", BASE_PY)]);
+    let uri = repo.uri("a.py");
+    let text = "def main():\n    print(1)\n    # TODO later\n    return 1\n";
+    let mut client = started(&repo);
+    let diags = edit_and_review(&mut client, &uri, text);
+    assert_eq!(diags.len(), 2, "{diags:?}");
+    let print = diags
+        .iter()
+        .find(|d| d["data"]["rule"] == "debug-print")
+        .expect("print finding");
+    let fp = print["data"]["fingerprint"].as_str().expect("fingerprint");
+
+    // A teammate's judgement arrives with a pull: the file changes on disk.
+    std::fs::create_dir_all(repo.root().join(".redline")).unwrap();
+    std::fs::write(
+        repo.root().join(".redline/dismissed.toml"),
+        format!(
+            "[[dismissed]]\nfingerprint = \"{fp}\"\nwho = \"Ada\"\nwhy = \"prints on purpose\"\n"
+        ),
+    )
+    .unwrap();
+    client.change(&uri, 3, [3, 0, 3, 0], "");
+    client.review_now(&uri);
+    let diags = client.await_diagnostics(&uri, 3);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["data"]["rule"], "todo-comment");
+    let stats = client.execute("redline.stats", json!([])).expect("stats");
+    assert_eq!(stats["team_dismissed"], 1, "{stats}");
+    assert_eq!(stats["dismissed"], 0, "the personal store is untouched");
+    client.shutdown();
+}

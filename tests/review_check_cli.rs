@@ -264,3 +264,108 @@ async fn a_critical_finding_the_judge_invented_does_not_fail_ci() {
     assert_eq!(titles, vec!["Name the divisor"]);
     assert_eq!(report["dropped_findings"], 1);
 }
+
+/// Parses a Prometheus text export with the reference Python parser
+/// (`prometheus_client`) and returns `{name: [[labels, value], ...]}` per
+/// sample name.
+fn parse_prometheus(path: &std::path::Path) -> serde_json::Value {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in family.samples:
+        out.setdefault(s.name, []).append([s.labels, s.value])
+print(json.dumps(out))
+"#;
+    let run = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        run.status.success(),
+        "the Prometheus parser rejected the export (install it with `pip install prometheus-client`; scripts/test does): {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).expect("parser output is JSON")
+}
+
+fn sample(parsed: &serde_json::Value, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    parsed[name].as_array()?.iter().find_map(|s| {
+        let l = &s[0];
+        labels
+            .iter()
+            .all(|(k, v)| l[*k] == *v)
+            .then(|| s[1].as_f64())
+            .flatten()
+    })
+}
+
+#[tokio::test]
+async fn check_exports_per_model_numbers_that_a_prometheus_parser_reads() {
+    let fake = FakeOpenAi::start().await;
+    // The first request fails with a 503 and is retried; then answers.
+    fake.push("m", Behaviour::unavailable(None));
+    fake.set_default(
+        "m",
+        Behaviour::answer(r#"{"findings": []}"#).with_usage(300, 100),
+    );
+    let repo = repo_with_change();
+    repo.write(
+        ".redline.toml",
+        "[cache]\nenabled = false\n[llm]\nbackoff_base_ms = 1\n",
+    );
+    let metrics = repo.path("metrics/redline.prom");
+    let out = check(&repo, &fake, &["--metrics-file", metrics.to_str().unwrap()]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models = report["models"]
+        .as_array()
+        .expect("models in the JSON report");
+    assert_eq!(models.len(), 1, "{models:?}");
+    let m = &models[0];
+    assert_eq!(m["model"], "m");
+    assert_eq!(m["endpoint"], "llm");
+    let requests = m["requests"].as_u64().unwrap();
+    assert_eq!(requests as usize, fake.count("m"));
+    assert_eq!(m["errors"]["HTTP 503"], 1);
+    assert!(m["latency"]["p95_ms"].as_f64().unwrap() > 0.0);
+    assert!(m["time_to_first_token"]["p50_ms"].as_f64().is_some());
+
+    let parsed = parse_prometheus(&metrics);
+    let at = [("model", "m"), ("endpoint", "llm")];
+    assert_eq!(
+        sample(&parsed, "redline_llm_requests_total", &at),
+        Some(requests as f64)
+    );
+    assert_eq!(
+        sample(
+            &parsed,
+            "redline_llm_errors_total",
+            &[("model", "m"), ("class", "HTTP 503")]
+        ),
+        Some(1.0)
+    );
+    let answered = (requests - 1) as f64;
+    assert_eq!(
+        sample(&parsed, "redline_llm_tokens_total", &[("kind", "prompt")]),
+        Some(300.0 * answered)
+    );
+    assert_eq!(
+        sample(&parsed, "redline_llm_request_duration_seconds_count", &at),
+        Some(answered)
+    );
+    let p99 = sample(
+        &parsed,
+        "redline_llm_request_duration_seconds",
+        &[("model", "m"), ("quantile", "0.99")],
+    )
+    .expect("a p99");
+    assert!(p99 > 0.0 && p99 < 60.0, "{p99}");
+}

@@ -186,6 +186,37 @@ pub fn text(report: &Report, sources: &Sources, color: bool) -> String {
     out
 }
 
+/// A note of the findings `.redline/dismissed.toml` hid (none: nothing).
+pub fn team_dismissed_line(n: usize) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    format!(
+        "{n} finding(s) dismissed by the team ({})\n",
+        crate::review::team_dismissed::TEAM_DISMISSED_FILE
+    )
+}
+
+/// The text report's last line when a team shares state through Redis:
+/// whether Redis is reachable and the team's spend against its budget.
+pub fn team_line(team: Option<&serde_json::Value>) -> String {
+    let Some(team) = team else {
+        return String::new();
+    };
+    let redis = team["redis"].as_str().unwrap_or("unknown");
+    let mut line = match redis {
+        "up" => "team: shared through Redis".to_string(),
+        _ => "team: Redis unreachable; this run used local circuits, budget and cache".to_string(),
+    };
+    if let (Some(spent), Some(budget)) = (
+        team["spent_today_usd"].as_f64(),
+        team["budget_usd_per_day"].as_f64(),
+    ) {
+        line += &format!("; team spend today ${spent:.4} of ${budget:.2}");
+    }
+    line + "\n"
+}
+
 /// Terminal cells a character takes (2 for wide CJK and emoji, 0 for
 /// combining marks), per Unicode's East Asian Width.
 fn cells(c: char) -> usize {
@@ -202,8 +233,13 @@ fn caret_color(sev: Severity) -> &'static str {
     }
 }
 
-pub fn json(report: &Report) -> String {
+/// The report as JSON, with `extra` top-level keys (`team`: what is shared
+/// through Redis; `team_dismissed`: findings the team's file hid).
+pub fn json(report: &Report, extra: &[(&str, serde_json::Value)]) -> String {
     let mut value = serde_json::to_value(report).expect("report serialises");
+    for (key, v) in extra {
+        value[*key] = v.clone();
+    }
     // `rule`/`end_column` are extras; keep SPEC's keys always present.
     if let Some(findings) = value.get_mut("findings").and_then(|f| f.as_array_mut()) {
         for f in findings {

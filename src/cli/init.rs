@@ -82,6 +82,9 @@ pub const TEMPLATE: &str = r##"## redline configuration for this repository (see
 # [models.steady]
 # name = "qwen3-coder:30b"
 # provider = "cloud"
+## Served by several providers (regions, a gateway and the provider)?
+## `endpoints = ["cloud", "cloud-eu"]` instead of `provider`: each request
+## goes to the healthiest, fastest of them.
 # input_per_mtok = 0.0
 # output_per_mtok = 0.0
 #
@@ -139,6 +142,19 @@ pub const TEMPLATE: &str = r##"## redline configuration for this repository (see
 # redis_url = "redis://127.0.0.1:6379/0"
 # ttl_hours = 168
 # max_mb = 200
+
+## With cache.redis_url, a team also shares each model's circuit and,
+## optionally, a daily budget; Redis down never stops a review.
+# [team]
+# shared_circuits = true
+# budget_usd_per_day = 20.0
+# redis_timeout_ms = 20
+# redis_retry_ms = 2000
+
+## The model client's numbers in the Prometheus text format, for
+## node_exporter's textfile collector (also `check --metrics-file`).
+# [metrics]
+# textfile = "/var/lib/node_exporter/textfile/redline.prom"
 "##;
 
 /// `redline init`.
@@ -252,7 +268,7 @@ mod tests {
         let text = uncommented();
         let table: toml::Table = text.parse().unwrap();
         let full = toml::Value::try_from(crate::config::Config::default()).unwrap();
-        for section in ["llm", "review", "cache"] {
+        for section in ["llm", "review", "cache", "team"] {
             let documented = table[section].as_table().unwrap();
             for key in full[section].as_table().unwrap().keys() {
                 assert!(
@@ -270,7 +286,7 @@ mod tests {
         let model_keys = toml::Value::try_from(crate::config::ModelConfig::default()).unwrap();
         let fast = table["models"]["fast"].as_table().unwrap();
         for key in model_keys.as_table().unwrap().keys() {
-            if key != "provider" {
+            if key != "provider" && key != "endpoints" {
                 assert!(fast.contains_key(key), "models.fast.{key} is missing");
             }
         }

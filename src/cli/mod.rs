@@ -1,5 +1,5 @@
-//! The command-line front end: `redline check`, `redline config` and
-//! `redline init`.
+//! The command-line front end: `redline check`, `redline config`,
+//! `redline init` and `redline dismiss`.
 //! Parses nothing itself (clap does, in `main.rs`), calls `review`, renders
 //! reports and maps them to exit codes (SPEC §1).
 
@@ -87,6 +87,34 @@ pub struct CheckArgs {
     /// Configuration file to use instead of `.redline.toml`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Write the model client's numbers to FILE in the Prometheus text
+    /// format (for node_exporter's textfile collector); overrides
+    /// `metrics.textfile`.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DismissArgs {
+    /// Fingerprints of the findings (`fingerprint` in `check --format json`).
+    #[arg(required = true, value_name = "FINGERPRINT")]
+    pub fingerprints: Vec<String>,
+    /// Dismiss for the team: written to `.redline/dismissed.toml`, to be
+    /// committed. Without it the dismissal is yours (`.git/redline/`).
+    #[arg(long)]
+    pub team: bool,
+    /// Why the finding does not apply (required with --team).
+    #[arg(long, value_name = "TEXT")]
+    pub why: Option<String>,
+    /// Who judged it (default: git's user.name <user.email>).
+    #[arg(long, value_name = "NAME")]
+    pub who: Option<String>,
+    /// The finding's file, for the reader of the pull request.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// The finding's title, for the reader of the pull request.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -128,7 +156,10 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::Usage(format!("cannot read the current folder: {e}")))?;
     let repo = discover(&cwd, &args.paths)?;
-    let loaded = load_config(&repo, args.config.as_deref(), args.offline)?;
+    let mut loaded = load_config(&repo, args.config.as_deref(), args.offline)?;
+    if let Some(file) = &args.metrics_file {
+        loaded.config.metrics.textfile = Some(cwd.join(file));
+    }
     let base = repo.resolve_base(&args.base)?;
     let pathspecs = pathspecs(&repo, &base, &cwd, &args.paths)?;
     tracing::debug!(root = %repo.root().display(), base = %base.id(), "repository ready");
@@ -145,7 +176,19 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     let live = (!loaded.config.is_offline())
         .then(|| live::Live::on_terminal(args.format == format::Format::Text))
         .flatten();
-    let report = review_changes(&repo, &changes, &loaded, args.tier.forced(), live)?;
+    let (mut report, stats) = review_changes(&repo, &changes, &loaded, args.tier.forced(), live)?;
+    let team = stats.get("team").cloned();
+    let team_dismissed = review::team_dismissed::TeamDismissed::load(repo.root())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let before = report.findings.len();
+    report
+        .findings
+        .retain(|f| !team_dismissed.contains(&f.fingerprint));
+    let dismissed_by_team = before - report.findings.len();
+    if dismissed_by_team > 0 {
+        // A finding the team judged no longer holds the verdict up.
+        report.verdict = review::Verdict::from_findings(&report.findings);
+    }
     tracing::debug!(findings = report.findings.len(), "review done");
 
     let rendered = match args.format {
@@ -164,8 +207,19 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
                 .collect();
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             format::text(&report, &sources, color)
+                + &format::team_dismissed_line(dismissed_by_team)
+                + &format::team_line(team.as_ref())
         }
-        format::Format::Json => format::json(&report) + "\n",
+        format::Format::Json => {
+            let mut extra = vec![("team_dismissed", serde_json::json!(dismissed_by_team))];
+            if let Some(models) = stats.get("models") {
+                extra.push(("models", models.clone()));
+            }
+            if let Some(team) = team {
+                extra.push(("team", team));
+            }
+            format::json(&report, &extra) + "\n"
+        }
         format::Format::Sarif => format::sarif(&report) + "\n",
         format::Format::Github => format::github(&report),
     };
@@ -176,14 +230,88 @@ fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
     Ok(exit_code(&report, args.fail_on))
 }
 
-/// The review the CLI runs, through the same engine as the editor.
+/// `redline dismiss`.
+pub fn dismiss(args: DismissArgs) -> ExitCode {
+    match run_dismiss(&args) {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn run_dismiss(args: &DismissArgs) -> Result<String, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::Usage(format!("cannot read the current folder: {e}")))?;
+    let repo = Repo::discover(&cwd)?;
+    if !args.team {
+        let store = review::dismissed::DismissedStore::open(&repo.git_dir());
+        let added = store
+            .dismiss(args.fingerprints.iter().cloned())
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        return Ok(format!(
+            "redline: dismissed {added} finding(s) for you in {}",
+            store.path().display()
+        ));
+    }
+    let why = args
+        .why
+        .clone()
+        .filter(|w| !w.trim().is_empty())
+        .ok_or_else(|| {
+            CliError::Usage(
+                "a team dismissal says why: add --why \"...\" (it is read in the pull request)"
+                    .into(),
+            )
+        })?;
+    let who = match &args.who {
+        Some(w) => w.clone(),
+        None => git_identity(repo.root()).ok_or_else(|| {
+            CliError::Usage(
+                "who is dismissing? git has no user.name; add --who \"Name <email>\"".into(),
+            )
+        })?,
+    };
+    let entries: Vec<_> = args
+        .fingerprints
+        .iter()
+        .map(|fp| review::team_dismissed::TeamDismissal {
+            fingerprint: fp.trim().to_string(),
+            who: who.clone(),
+            why: why.clone(),
+            path: args.path.clone(),
+            title: args.title.clone(),
+        })
+        .collect();
+    let added = review::team_dismissed::append(repo.root(), &entries)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(format!(
+        "redline: dismissed {added} finding(s) for the team in {}; commit it so that CI and teammates stop seeing them",
+        review::team_dismissed::TEAM_DISMISSED_FILE
+    ))
+}
+
+/// `Name <email>` from git's configuration of the repository at `root`.
+fn git_identity(root: &Path) -> Option<String> {
+    let config = git2::Repository::open(root).ok()?.config().ok()?;
+    let name = config.get_string("user.name").ok()?;
+    Some(match config.get_string("user.email") {
+        Ok(email) => format!("{name} <{email}>"),
+        Err(_) => name,
+    })
+}
+
+/// The review the CLI runs, through the same engine as the editor, and the
+/// engine's stats after it (`team`: what is shared through Redis; `models`:
+/// the numbers per model and endpoint).
 fn review_changes(
     repo: &Repo,
     changes: &ChangeSet,
     loaded: &LoadedConfig,
     tier: Option<Tier>,
     live: Option<live::Live>,
-) -> Result<Report, CliError> {
+) -> Result<(Report, serde_json::Value), CliError> {
     let engine = review::Engine::new(std::sync::Arc::new(loaded.config.clone()))
         .map_err(|e| CliError::Usage(e.to_string()))?
         .with_repo_root(repo.root());
@@ -196,7 +324,7 @@ fn review_changes(
         buffer_key: None,
     };
     let cancel = tokio_util::sync::CancellationToken::new();
-    Ok(runtime.block_on(async {
+    let report = runtime.block_on(async {
         match live {
             None => engine.review(changes, options, cancel, None).await,
             Some(live) => {
@@ -205,7 +333,8 @@ fn review_changes(
                 tokio::join!(review, live.follow(rx)).0
             }
         }
-    }))
+    });
+    Ok((report, engine.stats()))
 }
 
 /// Exit code for a report under `--fail-on`.

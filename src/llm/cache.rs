@@ -3,9 +3,11 @@
 //! default (one JSON file per entry, written atomically via a temporary file
 //! and rename, expired after `ttl_hours`, oldest evicted past `max_mb`), or in
 //! Redis when `cache.redis_url` is set so a team and its CI share answers.
-//! A cache failure is logged and treated as a miss: it never fails a review.
+//! A cache failure is logged and treated as a miss: it never fails a review;
+//! while Redis is unreachable the disk cache stands in for it.
 //! Nothing secret is stored: the key is a hash and entries hold only answers.
 
+use super::redis_link::RedisLink;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -79,22 +81,29 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
-    pub fn from_config(c: &crate::config::CacheConfig) -> Result<Cache, String> {
+    /// `redis`: the process's link when `cache.redis_url` is set.
+    pub fn from_config(
+        c: &crate::config::CacheConfig,
+        redis: Option<Arc<RedisLink>>,
+    ) -> Result<Cache, String> {
         if !c.enabled {
             return Ok(Cache::Off);
         }
         let ttl = Duration::from_secs(c.ttl_hours.saturating_mul(3600));
-        if let Some(url) = c.redis_url.as_deref().filter(|u| !u.is_empty()) {
-            return Ok(Cache::Redis(Arc::new(RedisCache::new(url, ttl)?)));
+        let disk = default_dir(c).map(|dir| {
+            Arc::new(DiskCache::new(
+                dir,
+                ttl,
+                c.max_mb.saturating_mul(1024 * 1024),
+            ))
+        });
+        if let Some(link) = redis {
+            return Ok(Cache::Redis(Arc::new(RedisCache::new(link, ttl, disk))));
         }
-        let dir = default_dir(c).ok_or_else(|| {
+        let disk = disk.ok_or_else(|| {
             "no user cache directory; set cache.dir or cache.enabled = false".to_string()
         })?;
-        Ok(Cache::Disk(Arc::new(DiskCache::new(
-            dir,
-            ttl,
-            c.max_mb.saturating_mul(1024 * 1024),
-        ))))
+        Ok(Cache::Disk(disk))
     }
 
     pub async fn get(&self, key: &str) -> Option<Entry> {
@@ -254,102 +263,39 @@ fn scan(dir: &Path) -> Vec<CachedFile> {
     out
 }
 
-/// Redis: `SET redline:v1:<key> <json> EX <ttl>`. One multiplexed
-/// connection, made on first use; after a failure to connect, Redis is left
-/// alone for a while so a dead server does not slow every request.
+/// Redis: `SET redline:v1:<key> <json> EX <ttl>` over the process's
+/// [`RedisLink`]. While Redis is unreachable the disk cache serves instead.
 pub struct RedisCache {
-    client: redis::Client,
+    link: Arc<RedisLink>,
     ttl: Duration,
-    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
-    down_until: Mutex<Option<tokio::time::Instant>>,
+    fallback: Option<Arc<DiskCache>>,
 }
 
-const REDIS_OP_TIMEOUT: Duration = Duration::from_secs(2);
-const REDIS_RETRY_AFTER: Duration = Duration::from_secs(30);
-
 impl RedisCache {
-    pub fn new(url: &str, ttl: Duration) -> Result<Self, String> {
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("cache.redis_url is not a valid Redis URL: {e}"))?;
-        Ok(Self {
-            client,
+    pub fn new(link: Arc<RedisLink>, ttl: Duration, fallback: Option<Arc<DiskCache>>) -> Self {
+        Self {
+            link,
             ttl,
-            conn: tokio::sync::Mutex::new(None),
-            down_until: Mutex::new(None),
-        })
-    }
-
-    fn is_down(&self) -> bool {
-        let down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
-        down.is_some_and(|t| tokio::time::Instant::now() < t)
-    }
-
-    async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
-        if self.is_down() {
-            return None;
+            fallback,
         }
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
-        }
-        // Requests that queued behind a failed attempt do not each try (and
-        // warn) again.
-        if self.is_down() {
-            return None;
-        }
-        let made = tokio::time::timeout(
-            REDIS_OP_TIMEOUT,
-            self.client.get_multiplexed_async_connection(),
-        )
-        .await;
-        match made {
-            Ok(Ok(c)) => {
-                let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
-                if down.take().is_some() {
-                    tracing::info!("Redis cache reachable again");
-                }
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Ok(Err(e)) => {
-                self.mark_down(&e.to_string());
-                None
-            }
-            Err(_) => {
-                self.mark_down("connection timed out");
-                None
-            }
-        }
-    }
-
-    fn mark_down(&self, why: &str) {
-        let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
-        // Said once per outage, not once per retry.
-        if down.is_none() {
-            tracing::warn!(error = %why, "Redis cache unavailable; continuing without it");
-        }
-        *down = Some(tokio::time::Instant::now() + REDIS_RETRY_AFTER);
     }
 
     async fn get(&self, key: &str) -> Option<Entry> {
-        let mut conn = self.connection().await?;
         let cmd = redis::cmd("GET").arg(format!("redline:v1:{key}")).clone();
-        let got: Option<Vec<u8>> =
-            match tokio::time::timeout(REDIS_OP_TIMEOUT, cmd.query_async(&mut conn)).await {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "Redis cache read failed");
-                    return None;
-                }
-                Err(_) => return None,
-            };
-        serde_json::from_slice(&got?).ok()
+        match self.link.query::<Option<Vec<u8>>>(&cmd).await {
+            Some(got) => serde_json::from_slice(&got?).ok(),
+            None => {
+                let d = self.fallback.clone()?;
+                let key = key.to_string();
+                tokio::task::spawn_blocking(move || d.get(&key))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        }
     }
 
     async fn put(&self, key: &str, entry: &Entry) {
-        let Some(mut conn) = self.connection().await else {
-            return;
-        };
         let Ok(bytes) = serde_json::to_vec(entry) else {
             return;
         };
@@ -359,10 +305,12 @@ impl RedisCache {
             .arg("EX")
             .arg(self.ttl.as_secs().max(1))
             .clone();
-        match tokio::time::timeout(REDIS_OP_TIMEOUT, cmd.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "Redis cache write failed"),
-            Err(_) => tracing::warn!("Redis cache write timed out"),
+        if self.link.query::<()>(&cmd).await.is_none() {
+            if let Some(d) = self.fallback.clone() {
+                let key = key.to_string();
+                let entry = entry.clone();
+                let _ = tokio::task::spawn_blocking(move || d.put(&key, &entry)).await;
+            }
         }
     }
 }

@@ -68,6 +68,8 @@ pub enum LlmError {
     },
     #[error("daily budget of ${budget:.2} reached (spent ${spent:.2} today); raise review.budget_usd_per_day or wait until tomorrow (UTC)")]
     OverBudget { spent: f64, budget: f64 },
+    #[error("the team's daily budget of ${budget:.2} reached (spent ${spent:.2} today by the team); raise team.budget_usd_per_day or wait until tomorrow (UTC)")]
+    TeamOverBudget { spent: f64, budget: f64 },
     #[error("model configuration: {0}")]
     Config(String),
 }
@@ -89,6 +91,7 @@ impl LlmError {
             | LlmError::Cancelled
             | LlmError::Truncated { .. }
             | LlmError::OverBudget { .. }
+            | LlmError::TeamOverBudget { .. }
             | LlmError::Config(_) => false,
         }
     }
@@ -119,7 +122,7 @@ impl LlmError {
             LlmError::Truncated { .. } => "truncated".into(),
             LlmError::CircuitOpen { .. } => "circuit open".into(),
             LlmError::ChainExhausted { .. } => "chain exhausted".into(),
-            LlmError::OverBudget { .. } => "over budget".into(),
+            LlmError::OverBudget { .. } | LlmError::TeamOverBudget { .. } => "over budget".into(),
             LlmError::Config(_) => "configuration".into(),
         }
     }

@@ -6,16 +6,17 @@
 //! out, move on to the next model; anything else (401/403, context overflow,
 //! cancellation, budget) ends the call at once with its reason.
 
-use super::breaker::Permit;
+use super::breaker::{CircuitState, Permit};
 use super::cache::{self, Entry};
 use super::cost::{cost_usd, estimate_tokens};
+use super::team::{CircuitId, SharedCircuits};
 use super::transport::{self, Attempt};
 use super::{emit, ChatRequest, ChatResponse, Inner, LlmError, ModelSpec, StreamEvent, Usage};
 use rand::Rng;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -54,6 +55,9 @@ fn ad_hoc(inner: &Inner, name: &str) -> Result<ModelSpec, LlmError> {
     Ok(ModelSpec {
         key: name.to_string(),
         name: name.to_string(),
+        health_keys: vec![super::team::endpoint_key(&endpoint.base_url, name)],
+        endpoints: vec![endpoint.clone()],
+        router: super::routing::Router::new(1, inner.tuning.breaker_cooldown),
         endpoint: Some(endpoint),
         input_per_mtok: 0.0,
         output_per_mtok: 0.0,
@@ -103,6 +107,164 @@ pub(crate) async fn chat(
             tried,
             last: Box::new(last),
         })
+    }
+}
+
+/// A permit and whether the team's circuit in Redis granted it (else the
+/// local breaker did, Redis being unavailable or circuits not shared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ticket {
+    permit: Permit,
+    shared: bool,
+    /// The team's circuit had failures counted (a success clears them).
+    dirty: bool,
+    granted: Instant,
+}
+
+/// A permit granted this recently is not checked again with Redis before
+/// sending (nothing queued it): the decision is one round trip old.
+const RECHECK_AFTER: Duration = Duration::from_millis(5);
+
+impl Ticket {
+    fn fresh(&self) -> bool {
+        self.granted.elapsed() < RECHECK_AFTER
+    }
+
+    /// After a failed attempt the next one checks again, however soon.
+    fn stale(self) -> Ticket {
+        Ticket {
+            granted: self
+                .granted
+                .checked_sub(RECHECK_AFTER)
+                .unwrap_or(self.granted),
+            ..self
+        }
+    }
+}
+
+/// One model's circuit as this call sees it: the team's in Redis when
+/// shared and reachable, else the local breaker. The local breaker hears
+/// every outcome either way, so it is current when Redis goes away.
+struct Gate<'a> {
+    inner: &'a Inner,
+    key: &'a str,
+    local: Arc<super::Breaker>,
+    shared: Option<(&'a SharedCircuits, CircuitId)>,
+}
+
+impl<'a> Gate<'a> {
+    fn new(inner: &'a Inner, spec: &'a ModelSpec, base_url: &str) -> Self {
+        Gate {
+            inner,
+            key: &spec.key,
+            local: breaker_for(inner, &spec.key),
+            shared: inner
+                .shared_circuits
+                .as_ref()
+                .map(|c| (c, CircuitId::new(base_url, &spec.name))),
+        }
+    }
+
+    fn seen(&self, state: CircuitState) {
+        self.inner.shared_states.insert(self.key.to_string(), state);
+    }
+
+    fn open_error(&self, retry_in: Duration) -> LlmError {
+        LlmError::CircuitOpen {
+            model: self.key.to_string(),
+            retry_in,
+        }
+    }
+
+    async fn try_acquire(&self) -> Result<Ticket, LlmError> {
+        let granted = Instant::now();
+        if let Some((circuits, id)) = &self.shared {
+            let budget = self.inner.team_budget.as_ref();
+            if let Some(acquired) = circuits.try_acquire(id, budget).await {
+                self.seen(match acquired.decision {
+                    Ok(Permit::Normal) => CircuitState::Closed,
+                    Ok(Permit::Probe) => CircuitState::HalfOpen,
+                    Err(_) => CircuitState::Open,
+                });
+                return acquired
+                    .decision
+                    .map(|permit| Ticket {
+                        permit,
+                        shared: true,
+                        dirty: acquired.dirty,
+                        granted,
+                    })
+                    .map_err(|retry_in| self.open_error(retry_in));
+            }
+        }
+        self.local
+            .try_acquire()
+            .map(|permit| Ticket {
+                permit,
+                shared: false,
+                dirty: true,
+                granted,
+            })
+            .map_err(|retry_in| self.open_error(retry_in))
+    }
+
+    async fn still_allows(&self, ticket: Ticket) -> Result<(), LlmError> {
+        if ticket.shared && ticket.fresh() {
+            return Ok(());
+        }
+        if let (true, Some((circuits, id))) = (ticket.shared, &self.shared) {
+            if let Some(verdict) = circuits.still_allows(id, ticket.permit).await {
+                return verdict.map_err(|retry_in| self.open_error(retry_in));
+            }
+            // Redis went away while queued: the local view decides, and a
+            // team probe is not a local one.
+            return self
+                .local
+                .still_allows(Permit::Normal)
+                .map_err(|retry_in| self.open_error(retry_in));
+        }
+        self.local
+            .still_allows(ticket.permit)
+            .map_err(|retry_in| self.open_error(retry_in))
+    }
+
+    /// The model answered; `cost_usd` is added to the team's spend, in the
+    /// same round trip when the circuit is shared.
+    async fn success(&self, ticket: Ticket, cost_usd: f64) {
+        self.local.success();
+        let budget = self.inner.team_budget.as_ref();
+        if let Some((circuits, id)) = &self.shared {
+            let dirty = ticket.dirty || !ticket.shared;
+            let spend = budget.map(|b| (b, cost_usd));
+            if circuits.success(id, dirty, spend).await.is_some() {
+                self.seen(CircuitState::Closed);
+                return;
+            }
+        }
+        if let Some(team) = budget {
+            team.record(cost_usd).await;
+        }
+    }
+
+    /// A retryable failure; true when the circuit is now open.
+    async fn failure(&self, ticket: Ticket) -> bool {
+        let opened_here = self.local.failure(ticket.permit);
+        if let (true, Some((circuits, id))) = (ticket.shared, &self.shared) {
+            if let Some(opened) = circuits.failure(id, ticket.permit).await {
+                if opened {
+                    self.seen(CircuitState::Open);
+                }
+                return opened;
+            }
+        }
+        opened_here
+    }
+
+    async fn release(&self, ticket: Ticket) {
+        match (ticket.shared, &self.shared) {
+            (true, Some((circuits, id))) => circuits.release(id, ticket.permit).await,
+            _ => self.local.release(ticket.permit),
+        }
     }
 }
 
@@ -205,7 +367,13 @@ async fn try_model(
         requested_max,
         req.temperature,
     );
-    if let Some(hit) = inner.cache.get(&key).await {
+    let hit = inner.cache.get(&key).await;
+    if !matches!(inner.cache, cache::Cache::Off) {
+        inner
+            .metrics
+            .cache_lookup(&spec.key, &endpoint.name, hit.is_some());
+    }
+    if let Some(hit) = hit {
         inner.cached_requests.fetch_add(1, Ordering::Relaxed);
         usage.cached_requests += 1;
         tracing::debug!(model = %spec.key, "answer served from cache");
@@ -225,20 +393,29 @@ async fn try_model(
         });
     }
 
-    let breaker = breaker_for(inner, &spec.key);
-    let permit = breaker
-        .try_acquire()
-        .map_err(|retry_in| LlmError::CircuitOpen {
-            model: spec.key.clone(),
-            retry_in,
-        })?;
+    let gate = Gate::new(inner, spec, &endpoint.base_url);
+    let mut ticket = gate.try_acquire().await.inspect_err(|e| {
+        inner.metrics.refused(&spec.key, &endpoint.name, &e.short());
+    })?;
+    let permit = ticket.permit;
     let mut max_tokens = requested_max;
     let mut length_retried = false;
     let mut attempt = 0;
     loop {
         attempt += 1;
+        adopt_team_health(inner, spec).await;
+        let route = spec.router.pick(tokio::time::Instant::now());
+        let via = spec.endpoints.get(route).unwrap_or(endpoint);
         let result = send_once(
-            inner, spec, &breaker, permit, req, max_tokens, cancel, events,
+            inner,
+            spec,
+            (route, via),
+            &gate,
+            ticket,
+            req,
+            max_tokens,
+            cancel,
+            events,
         )
         .await;
         let completion = match result {
@@ -246,7 +423,12 @@ async fn try_model(
             // Held back until the circuit opened: nothing was sent.
             Err(e @ LlmError::CircuitOpen { .. }) => return Err(e),
             Err(e) => {
-                if !matches!(e, LlmError::Cancelled | LlmError::OverBudget { .. }) {
+                if !matches!(
+                    e,
+                    LlmError::Cancelled
+                        | LlmError::OverBudget { .. }
+                        | LlmError::TeamOverBudget { .. }
+                ) {
                     usage.requests += 1;
                     inner.ledger.record(&Usage {
                         requests: 1,
@@ -254,10 +436,11 @@ async fn try_model(
                     });
                 }
                 if !e.is_retryable() {
-                    breaker.release(permit);
+                    gate.release(ticket).await;
                     return Err(e);
                 }
-                let opened = breaker.failure(permit);
+                let opened = gate.failure(ticket).await;
+                ticket = ticket.stale();
                 tracing::debug!(model = %spec.key, attempt, error = %e, opened, "attempt failed");
                 let wait = e.retry_after().unwrap_or_else(|| backoff(inner, attempt));
                 if opened
@@ -274,7 +457,6 @@ async fn try_model(
                 continue;
             }
         };
-        breaker.success();
         let estimated_prompt: u64 = req
             .messages
             .iter()
@@ -299,6 +481,14 @@ async fn try_model(
             ),
         };
         inner.ledger.record(&spent);
+        inner.metrics.spent(
+            &spec.key,
+            &endpoint.name,
+            prompt_tokens,
+            completion_tokens,
+            spent.cost_usd,
+        );
+        gate.success(ticket, spent.cost_usd).await;
         usage.add(&spent);
         if completion.finish_reason.as_deref() == Some("length") {
             match larger_limit(spec, req, max_tokens) {
@@ -343,23 +533,73 @@ async fn try_model(
     }
 }
 
+/// The checks right before sending: the budgets (this process's, the
+/// team's) and the circuit, which may have opened while this call queued.
+async fn admit(inner: &Inner, gate: &Gate<'_>, ticket: Ticket) -> Result<(), LlmError> {
+    if let Some((spent, budget)) = inner.ledger.over_budget() {
+        return Err(LlmError::OverBudget { spent, budget });
+    }
+    if let Some(team) = &inner.team_budget {
+        // A fresh shared permit read the spend with it; else ask Redis.
+        // Redis unavailable: the local budget above is all there is.
+        let over = if ticket.shared && ticket.fresh() {
+            Some(team.over_budget_as_seen())
+        } else {
+            team.over_budget().await
+        };
+        if let Some(Some((spent, budget))) = over {
+            return Err(LlmError::TeamOverBudget { spent, budget });
+        }
+    }
+    gate.still_allows(ticket).await
+}
+
+/// How often a process reads the team's endpoint health.
+const TEAM_HEALTH_EVERY: Duration = Duration::from_secs(1);
+
+/// For a model with several endpoints: takes the team's view of their
+/// health, at most once a second (one round trip).
+async fn adopt_team_health(inner: &Inner, spec: &ModelSpec) {
+    let Some(shared) = inner.shared_health.as_ref() else {
+        return;
+    };
+    let now = tokio::time::Instant::now();
+    if spec.endpoints.len() < 2 || !spec.router.refresh_due(now, TEAM_HEALTH_EVERY) {
+        return;
+    }
+    if let Some(rows) = shared.load(&spec.health_keys).await {
+        for (i, row) in rows.into_iter().enumerate() {
+            if let Some((score, ewma)) = row {
+                spec.router.adopt(i, score, ewma, now);
+            }
+        }
+    }
+}
+
+/// Tells the team how an endpoint did, in the background.
+fn report_health(inner: &Inner, spec: &ModelSpec, route: usize, ok: bool, took: Duration) {
+    if spec.endpoints.len() < 2 {
+        return;
+    }
+    if let (Some(shared), Some(key)) = (&inner.shared_health, spec.health_keys.get(route)) {
+        shared.report(key.clone(), ok, took);
+    }
+}
+
 /// Waits for admission (budget, global concurrency, the provider's rate
 /// limit), then makes one HTTP attempt.
 #[allow(clippy::too_many_arguments)]
 async fn send_once(
     inner: &Inner,
     spec: &ModelSpec,
-    breaker: &super::Breaker,
-    permit: Permit,
+    (route, endpoint): (usize, &transport::Endpoint),
+    gate: &Gate<'_>,
+    ticket: Ticket,
     req: &ChatRequest,
     max_tokens: u32,
     cancel: &CancellationToken,
     events: Option<&UnboundedSender<StreamEvent>>,
 ) -> Result<transport::Completion, LlmError> {
-    let endpoint = spec
-        .endpoint
-        .as_ref()
-        .expect("try_model checked the endpoint");
     let _slot = tokio::select! {
         _ = cancel.cancelled() => return Err(LlmError::Cancelled),
         slot = inner.concurrency.acquire() => slot.map_err(|_| LlmError::Cancelled)?,
@@ -370,15 +610,9 @@ async fn send_once(
         }
     }
     // Checked after the wait: the world may have changed while queued.
-    if let Some((spent, budget)) = inner.ledger.over_budget() {
-        return Err(LlmError::OverBudget { spent, budget });
-    }
-    breaker
-        .still_allows(permit)
-        .map_err(|retry_in| LlmError::CircuitOpen {
-            model: spec.key.clone(),
-            retry_in,
-        })?;
+    admit(inner, gate, ticket).await.inspect_err(|e| {
+        inner.metrics.refused(&spec.key, &endpoint.name, &e.short());
+    })?;
     emit(
         events,
         StreamEvent::Started {
@@ -393,5 +627,25 @@ async fn send_once(
         max_tokens,
         temperature: req.temperature,
     };
-    transport::send(&inner.http, &attempt, inner.tuning.clocks, cancel, events).await
+    let started = std::time::Instant::now();
+    let result = transport::send(&inner.http, &attempt, inner.tuning.clocks, cancel, events).await;
+    let took = started.elapsed();
+    match &result {
+        Ok(c) => {
+            spec.router.success(route, took);
+            report_health(inner, spec, route, true, took);
+            inner
+                .metrics
+                .answered(&spec.key, &endpoint.name, took, c.first_token)
+        }
+        Err(LlmError::Cancelled) => {}
+        Err(e) => {
+            if e.is_retryable() {
+                spec.router.failure(route, tokio::time::Instant::now());
+                report_health(inner, spec, route, false, took);
+            }
+            inner.metrics.failed(&spec.key, &endpoint.name, &e.short())
+        }
+    }
+    result
 }

@@ -2,7 +2,9 @@
 //! completions over SSE ([`transport`]), a circuit breaker per model
 //! ([`breaker`]), failover along each model's `fallback` chain ([`failover`]),
 //! a response cache ([`cache`]), cost and the daily budget ([`cost`]), and
-//! admission limits ([`limit`]).
+//! admission limits ([`limit`]). With `cache.redis_url` set, a team shares
+//! circuits and spend through Redis ([`team`], over [`redis_link`]), and
+//! each process falls back to its own state while Redis is unreachable.
 //!
 //! It owns no knowledge of reviews, findings or prompts: it takes messages
 //! and returns text. It never logs, prints or stores an API key, and sends a
@@ -14,6 +16,10 @@ pub mod cost;
 mod error;
 mod failover;
 pub mod limit;
+pub mod metrics;
+pub mod redis_link;
+pub mod routing;
+pub mod team;
 pub mod transport;
 
 pub use error::{LlmError, TimeoutPhase};
@@ -152,8 +158,41 @@ pub struct ClientStats {
     pub cost_usd: f64,
     pub cost_today_usd: f64,
     pub budget_usd_per_day: Option<f64>,
-    /// Model key -> `closed` | `open` | `half_open`.
+    /// Model key -> `closed` | `open` | `half_open` (the team's view while
+    /// circuits are shared and Redis is up).
     pub circuits: BTreeMap<String, String>,
+    /// Per model and endpoint: requests, errors by class, latency and time
+    /// to first token quantiles, cache hit rate, tokens and cost.
+    pub models: Vec<metrics::SeriesStats>,
+    /// Models served by several endpoints: each endpoint's health score
+    /// and latency average, in the order of `models.X.endpoints`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Vec<EndpointStats>>,
+    /// What is shared through Redis; `None` (absent) without `cache.redis_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamStats>,
+}
+
+/// One endpoint of a model served by several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointStats {
+    pub endpoint: String,
+    #[serde(flatten)]
+    pub health: routing::EndpointHealth,
+}
+
+/// The team side of [`ClientStats`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamStats {
+    /// `up`, or `down` while this process runs on its local state.
+    pub redis: &'static str,
+    pub shared_circuits: bool,
+    /// `team.budget_usd_per_day`, when set.
+    pub budget_usd_per_day: Option<f64>,
+    /// The team's spend today as last read from Redis.
+    pub spent_today_usd: Option<f64>,
+    /// Commands Redis answered for this process.
+    pub redis_round_trips: u64,
 }
 
 /// A model with its endpoint and prices resolved.
@@ -161,7 +200,13 @@ pub struct ClientStats {
 pub(crate) struct ModelSpec {
     pub key: String,
     pub name: String,
+    /// The first of `endpoints`: names the model's cache entries and circuit.
     pub endpoint: Option<Arc<Endpoint>>,
+    /// Every endpoint serving the model (one, unless `endpoints` is set).
+    pub endpoints: Vec<Arc<Endpoint>>,
+    pub router: routing::Router,
+    /// The team's Redis key of each endpoint's health (same order).
+    pub health_keys: Vec<String>,
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
     pub fallback: Option<String>,
@@ -190,6 +235,16 @@ pub(crate) struct Inner {
     pub cache: cache::Cache,
     pub ledger: cost::Ledger,
     pub cached_requests: AtomicU64,
+    pub redis: Option<Arc<redis_link::RedisLink>>,
+    pub shared_circuits: Option<team::SharedCircuits>,
+    pub shared_health: Option<team::SharedHealth>,
+    pub team_budget: Option<team::TeamBudget>,
+    /// Model key -> the team's circuit state as last seen.
+    pub shared_states: DashMap<String, breaker::CircuitState>,
+    pub metrics: metrics::Metrics,
+    /// `metrics.textfile`, and one writer at a time.
+    pub metrics_file: Option<std::path::PathBuf>,
+    pub metrics_writing: Arc<std::sync::Mutex<()>>,
 }
 
 /// The shared model client. Cheap to clone.
@@ -275,14 +330,26 @@ impl Client {
         let mut models = BTreeMap::new();
         let breakers = DashMap::new();
         for (key, m) in &config.models {
-            let endpoint = match &m.provider {
-                Some(p) => Some(providers.get(p).cloned().ok_or_else(|| {
+            let mut endpoints = Vec::new();
+            for p in &m.endpoints {
+                endpoints.push(providers.get(p).cloned().ok_or_else(|| {
+                    LlmError::Config(format!(
+                        "models.{key}.endpoints names `{p}`, which is not a [providers.{p}] table"
+                    ))
+                })?);
+            }
+            let endpoint = match (&m.provider, endpoints.first()) {
+                (_, Some(first)) => Some(first.clone()),
+                (Some(p), None) => Some(providers.get(p).cloned().ok_or_else(|| {
                     LlmError::Config(format!(
                         "models.{key}.provider names `{p}`, which is not a [providers.{p}] table"
                     ))
                 })?),
-                None => default_endpoint.clone(),
+                (None, None) => default_endpoint.clone(),
             };
+            if endpoints.is_empty() {
+                endpoints.extend(endpoint.clone());
+            }
             let name = if m.name.is_empty() { key } else { &m.name };
             models.insert(
                 key.clone(),
@@ -290,6 +357,12 @@ impl Client {
                     key: key.clone(),
                     name: name.clone(),
                     endpoint,
+                    router: routing::Router::new(endpoints.len(), tuning.breaker_cooldown),
+                    health_keys: endpoints
+                        .iter()
+                        .map(|e| team::endpoint_key(&e.base_url, name))
+                        .collect(),
+                    endpoints,
                     input_per_mtok: m.input_per_mtok,
                     output_per_mtok: m.output_per_mtok,
                     fallback: m.fallback.clone(),
@@ -305,7 +378,39 @@ impl Client {
                 )),
             );
         }
-        let cache = cache::Cache::from_config(&config.cache).map_err(LlmError::Config)?;
+        let redis = match config.cache.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Some(Arc::new(
+                redis_link::RedisLink::new(
+                    url,
+                    Duration::from_millis(config.team.redis_timeout_ms),
+                    Duration::from_millis(config.team.redis_retry_ms),
+                )
+                .map_err(LlmError::Config)?,
+            )),
+            None => None,
+        };
+        let shared_circuits = redis
+            .as_ref()
+            .filter(|_| config.team.shared_circuits)
+            .map(|link| {
+                team::SharedCircuits::new(
+                    link.clone(),
+                    tuning.breaker_threshold,
+                    tuning.breaker_cooldown,
+                    // A probe may take the whole request and a little queueing.
+                    tuning.clocks.whole + Duration::from_secs(5),
+                )
+            });
+        let shared_health = redis
+            .as_ref()
+            .filter(|_| config.team.shared_circuits)
+            .map(|link| team::SharedHealth::new(link.clone()));
+        let team_budget = redis
+            .as_ref()
+            .zip(config.team.budget_usd_per_day)
+            .map(|(link, budget)| team::TeamBudget::new(link.clone(), budget));
+        let cache =
+            cache::Cache::from_config(&config.cache, redis.clone()).map_err(LlmError::Config)?;
         let spend_file = if config.cache.enabled {
             cache::default_dir(&config.cache).map(|d| d.join("spend.json"))
         } else {
@@ -322,6 +427,14 @@ impl Client {
                 cache,
                 ledger: cost::Ledger::new(config.review.budget_usd_per_day, spend_file),
                 cached_requests: AtomicU64::new(0),
+                redis,
+                shared_circuits,
+                shared_health,
+                team_budget,
+                shared_states: DashMap::new(),
+                metrics: metrics::Metrics::default(),
+                metrics_file: config.metrics.textfile.clone(),
+                metrics_writing: Arc::new(std::sync::Mutex::new(())),
             }),
         })
     }
@@ -336,17 +449,58 @@ impl Client {
         cancel: CancellationToken,
         events: Option<UnboundedSender<StreamEvent>>,
     ) -> Result<ChatResponse, LlmError> {
-        failover::chat(&self.inner, req, &cancel, events.as_ref()).await
+        let result = failover::chat(&self.inner, req, &cancel, events.as_ref()).await;
+        self.write_metrics().await;
+        result
+    }
+
+    /// The Prometheus text export of this client's numbers.
+    pub fn prometheus(&self) -> String {
+        self.inner.metrics.prometheus(self.stats().team.as_ref())
+    }
+
+    /// Rewrites `metrics.textfile`, when set. A failure is logged once per
+    /// call and never fails a review.
+    async fn write_metrics(&self) {
+        let Some(path) = self.inner.metrics_file.clone() else {
+            return;
+        };
+        let client = self.clone();
+        let lock = self.inner.metrics_writing.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            // Rendered under the lock: the last file written is the newest.
+            let _one = lock.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = metrics::write_textfile(&path, &client.prometheus()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the metrics textfile");
+            }
+        })
+        .await;
     }
 
     pub fn stats(&self) -> ClientStats {
         let inner = &self.inner;
         let totals = inner.ledger.totals();
+        let redis_up = inner.redis.as_ref().is_some_and(|l| l.is_up());
         let circuits = inner
             .breakers
             .iter()
-            .map(|e| (e.key().clone(), e.value().state().as_str().to_string()))
+            .map(|e| {
+                let shared = inner
+                    .shared_states
+                    .get(e.key())
+                    .filter(|_| redis_up && inner.shared_circuits.is_some())
+                    .map(|s| *s.value());
+                let state = shared.unwrap_or_else(|| e.value().state());
+                (e.key().clone(), state.as_str().to_string())
+            })
             .collect();
+        let team = inner.redis.as_ref().map(|link| TeamStats {
+            redis: if link.is_up() { "up" } else { "down" },
+            shared_circuits: inner.shared_circuits.is_some(),
+            budget_usd_per_day: inner.team_budget.as_ref().map(|b| b.budget()),
+            spent_today_usd: inner.team_budget.as_ref().map(|b| b.spent_today()),
+            redis_round_trips: link.round_trips(),
+        });
         ClientStats {
             requests: totals.requests,
             cached_requests: inner.cached_requests.load(Ordering::Relaxed),
@@ -356,12 +510,41 @@ impl Client {
             cost_today_usd: inner.ledger.spent_today(),
             budget_usd_per_day: inner.ledger.budget(),
             circuits,
+            models: inner.metrics.snapshot(),
+            endpoints: inner
+                .models
+                .values()
+                .filter(|m| m.endpoints.len() > 1)
+                .map(|m| {
+                    let health = m.router.health();
+                    let list = m
+                        .endpoints
+                        .iter()
+                        .zip(health)
+                        .map(|(e, health)| EndpointStats {
+                            endpoint: e.name.clone(),
+                            health,
+                        })
+                        .collect();
+                    (m.key.clone(), list)
+                })
+                .collect(),
+            team,
         }
     }
 
-    /// True when today's spend has reached `review.budget_usd_per_day`.
+    /// True when today's spend has reached `review.budget_usd_per_day`, or
+    /// the team's, as last seen, `team.budget_usd_per_day`.
     pub fn over_budget(&self) -> bool {
-        self.inner.ledger.over_budget().is_some()
+        self.inner.ledger.over_budget().is_some() || self.team_over_budget().is_some()
+    }
+
+    /// `Some((spent, budget))` when the team's spend, as last seen, has
+    /// reached `team.budget_usd_per_day`.
+    pub fn team_over_budget(&self) -> Option<(f64, f64)> {
+        let b = self.inner.team_budget.as_ref()?;
+        let spent = b.spent_today();
+        (spent >= b.budget()).then_some((spent, b.budget()))
     }
 }
 

@@ -74,6 +74,9 @@ pub struct Completion {
     pub finish_reason: Option<String>,
     /// `(prompt_tokens, completion_tokens)` if the provider reported usage.
     pub usage: Option<(u64, u64)>,
+    /// From sending the request to the first token (or the whole answer,
+    /// from a server that does not stream).
+    pub first_token: Option<Duration>,
 }
 
 // Optional fields are read leniently: a provider that sends a negative
@@ -141,6 +144,7 @@ struct Watch<'a> {
     heartbeat: Duration,
     last_activity: Instant,
     next_beat: Instant,
+    first_at: Option<Duration>,
 }
 
 impl Watch<'_> {
@@ -150,6 +154,9 @@ impl Watch<'_> {
     }
 
     fn first_token(&mut self) {
+        if self.first_at.is_none() {
+            self.first_at = Some(self.start.elapsed());
+        }
         if self.first_deadline.take().is_some() {
             emit(
                 self.events,
@@ -360,6 +367,7 @@ pub async fn send(
         heartbeat: clocks.heartbeat,
         last_activity: start,
         next_beat: start + clocks.heartbeat,
+        first_at: None,
     };
     let response = watch
         .guard(request.send())
@@ -392,7 +400,10 @@ pub async fn send(
                 message: root_cause(&e),
             })?;
         watch.first_token();
-        return parse_whole(a.model_key, &bytes, events);
+        return parse_whole(a.model_key, &bytes, events).map(|mut c| {
+            c.first_token = watch.first_at;
+            c
+        });
     }
 
     let mut stream = response.bytes_stream().eventsource();
@@ -431,6 +442,7 @@ pub async fn send(
         });
     }
     tracing::debug!(model = a.model_key, chars = out.content.len(), finish = ?out.finish_reason, "model answered");
+    out.first_token = watch.first_at;
     Ok(out)
 }
 
@@ -517,6 +529,7 @@ fn parse_whole(
         heartbeat: Duration::from_secs(1),
         last_activity: now,
         next_beat: now,
+        first_at: None,
     };
     apply_chunk(model, chunk, &mut out, &mut watch)?;
     Ok(out)
@@ -613,6 +626,7 @@ mod tests {
             heartbeat: Duration::from_secs(1),
             last_activity: now,
             next_beat: now,
+            first_at: None,
         };
         let mut out = Completion::default();
         apply_chunk("m", chunk, &mut out, &mut watch).unwrap();

@@ -209,6 +209,7 @@ impl Server {
                 let mut s = w.engine().stats();
                 if let Some(o) = s.as_object_mut() {
                     o.insert("dismissed".into(), w.dismissed.len().into());
+                    o.insert("team_dismissed".into(), w.team_dismissed().len().into());
                 }
                 (w.root.display().to_string(), s)
             })

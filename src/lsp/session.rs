@@ -743,8 +743,14 @@ impl Session {
             return;
         }
         doc.review = None;
+        let team = match &job.target {
+            Target::Repository { workspace, .. } => Some(workspace.team_dismissed()),
+            Target::SecretsOnly { .. } => None,
+        };
         let dismissed = |fp: &str| match &job.target {
-            Target::Repository { workspace, .. } => workspace.dismissed.contains(fp),
+            Target::Repository { workspace, .. } => {
+                workspace.dismissed.contains(fp) || team.as_ref().is_some_and(|t| t.contains(fp))
+            }
             Target::SecretsOnly { .. } => false,
         };
         doc.findings = findings

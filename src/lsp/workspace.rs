@@ -1,12 +1,14 @@
 //! The repositories the server serves: one [`Workspace`] per git working
 //! tree (a workspace folder, or the repository of a file opened outside
 //! every folder), each with its own configuration, review engine, base-blob
-//! cache and dismissed-findings store. Configuration reloads swap the
+//! cache and dismissed-findings stores (personal, and the team's committed
+//! `.redline/dismissed.toml`, re-read when it changes). Configuration reloads swap the
 //! engine atomically and keep the previous one when the new config is bad.
 //! No protocol types here.
 
 use crate::config::{self, Config, Origin};
 use crate::git::Repo;
+use crate::review::team_dismissed::{TeamDismissed, TEAM_DISMISSED_FILE};
 use crate::review::{DismissedStore, Engine};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,8 @@ pub struct Workspace {
     pub root: PathBuf,
     pub repo: Repo,
     pub dismissed: DismissedStore,
+    /// The team's dismissals and the modification time they were read at.
+    team_dismissed: RwLock<(Option<std::time::SystemTime>, Arc<TeamDismissed>)>,
     current: RwLock<(Arc<Config>, Engine)>,
     base_cache: Mutex<HashMap<(String, String), BaseBlob>>,
 }
@@ -50,6 +54,15 @@ pub fn load_config(root: &Path, settings: &serde_json::Value) -> Result<Config, 
         .with_json(settings, Origin::Editor)
         .build()?;
     Ok(loaded.config)
+}
+
+/// The team's dismissals; a file that does not parse is reported and
+/// dismisses nothing (the user still gets reviews).
+fn load_team_dismissed(root: &Path) -> TeamDismissed {
+    TeamDismissed::load(root).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "team dismissals ignored");
+        TeamDismissed::default()
+    })
 }
 
 fn build_engine(config: Config, root: &Path) -> Result<(Arc<Config>, Engine), WorkspaceError> {
@@ -87,6 +100,7 @@ impl Workspace {
         let dismissed = DismissedStore::open(&repo.git_dir());
         Ok((
             Self {
+                team_dismissed: RwLock::new((None, Arc::new(load_team_dismissed(&root)))),
                 root,
                 repo,
                 dismissed,
@@ -95,6 +109,29 @@ impl Workspace {
             },
             problem,
         ))
+    }
+
+    /// The team's dismissals, re-read when the file changed on disk (a pull
+    /// or a checkout brings teammates' judgements).
+    pub fn team_dismissed(&self) -> Arc<TeamDismissed> {
+        let modified = std::fs::metadata(self.root.join(TEAM_DISMISSED_FILE))
+            .and_then(|m| m.modified())
+            .ok();
+        {
+            let current = self
+                .team_dismissed
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            if current.0 == modified {
+                return current.1.clone();
+            }
+        }
+        let fresh = Arc::new(load_team_dismissed(&self.root));
+        *self
+            .team_dismissed
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = (modified, fresh.clone());
+        fresh
     }
 
     pub fn config(&self) -> Arc<Config> {

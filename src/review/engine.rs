@@ -161,13 +161,19 @@ impl Engine {
                 self.config.review.max_findings_per_file,
                 &self.builtin,
             );
-            report.degraded.push(Degraded {
-                reviewer: MODELS.into(),
-                reason: format!(
+            let reason = match client.team_over_budget() {
+                Some((spent, budget)) => format!(
+                    "the team's daily budget of ${budget:.2} reached (spent ${spent:.2} today by the team); only the built-in reviewer ran; raise team.budget_usd_per_day or wait until tomorrow (UTC)"
+                ),
+                None => format!(
                     "daily budget of ${:.2} reached (spent ${:.2} today); only the built-in reviewer ran; raise review.budget_usd_per_day or wait until tomorrow (UTC)",
                     stats.budget_usd_per_day.unwrap_or(0.0),
                     stats.cost_today_usd
                 ),
+            };
+            report.degraded.push(Degraded {
+                reviewer: MODELS.into(),
+                reason,
             });
             return report;
         }

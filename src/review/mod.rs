@@ -17,6 +17,7 @@ pub mod prompts;
 pub mod redact;
 pub mod sanitize;
 pub mod tally;
+pub mod team_dismissed;
 pub mod tier;
 
 pub use changes::{ChangeSet, FileChange};

@@ -13,6 +13,15 @@ export interface Stats {
   circuits?: Record<string, string>;
   offline?: boolean;
   degraded?: unknown;
+  /** Present when the team shares state through Redis (`cache.redis_url`). */
+  team?: TeamStats;
+}
+
+export interface TeamStats {
+  /** `up`, or `down` while this server runs on its local state. */
+  redis?: string;
+  budget_usd_per_day?: number | null;
+  spent_today_usd?: number | null;
 }
 
 export type State = "starting" | "idle" | "reviewing" | "degraded" | "circuit_open" | "offline" | "stopped";
@@ -56,7 +65,16 @@ export function computeStatus(stats: Stats | undefined, reviewing: string | unde
   const open = circuits.filter(([, s]) => s === "open").map(([m]) => m);
   const halfOpen = circuits.filter(([, s]) => s === "half_open").map(([m]) => m);
   const cost = stats?.cost_today_usd ?? stats?.cost_usd;
-  const costText = cost === undefined ? "" : ` ${formatCost(cost)}`;
+  const team = stats?.team;
+  const teamBudget = team?.budget_usd_per_day ?? undefined;
+  const teamSpent = team?.spent_today_usd ?? undefined;
+  // With a team budget, the team's spend against it is the number to watch.
+  const costText =
+    teamBudget !== undefined && teamSpent !== undefined
+      ? ` team ${formatCost(teamSpent)}/${formatCost(teamBudget)}`
+      : cost === undefined
+        ? ""
+        : ` ${formatCost(cost)}`;
 
   let state: State;
   let detail: string;
@@ -93,6 +111,16 @@ export function computeStatus(stats: Stats | undefined, reviewing: string | unde
       `Requests: ${stats.requests ?? 0} (${stats.cached_requests ?? 0} cached) · tokens: ${stats.prompt_tokens ?? 0} in, ${stats.completion_tokens ?? 0} out`,
     );
     for (const [model, s] of circuits) lines.push(`Circuit ${model}: ${s}`);
+    if (team !== undefined) {
+      lines.push(
+        team.redis === "up"
+          ? "Team: circuits and spend shared through Redis"
+          : "Team: Redis unreachable; using this machine's circuits, budget and cache",
+      );
+      if (teamBudget !== undefined && teamSpent !== undefined) {
+        lines.push(`Team today: ${formatCost(teamSpent)} of ${formatCost(teamBudget)}`);
+      }
+    }
   }
   return {
     state,

@@ -38,6 +38,19 @@ test("a stopped server says how to restart it", () => {
   assert.match(s.tooltip, /Restart server/);
 });
 
+test("a team budget shows the team's spend against it", () => {
+  const s = computeStatus({ ...base, team: { redis: "up", budget_usd_per_day: 20, spent_today_usd: 12.5 } }, undefined, true);
+  assert.match(s.text, /team \$12\.50\/\$20\.00/);
+  assert.match(s.tooltip, /Team today: \$12\.50 of \$20\.00/);
+  assert.match(s.tooltip, /shared through Redis/);
+});
+
+test("an unreachable Redis is said in the tooltip; the local cost stays in the text", () => {
+  const s = computeStatus({ ...base, team: { redis: "down", budget_usd_per_day: null, spent_today_usd: null } }, undefined, true);
+  assert.match(s.text, /\$1\.23/);
+  assert.match(s.tooltip, /Redis unreachable/);
+});
+
 test("costs below a cent keep three decimals", () => {
   assert.equal(formatCost(0.0042), "$0.004");
   assert.equal(formatCost(0), "$0.00");
