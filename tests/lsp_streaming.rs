@@ -275,3 +275,54 @@ fn an_edit_mid_stream_moves_what_is_shown_and_the_cancelled_review_adds_nothing(
     );
     client.shutdown();
 }
+
+#[test]
+fn a_dismissed_finding_is_not_shown_again_while_the_answers_stream() {
+    let fake = FakeOpenAi::start_background();
+    let [first, rest] = reviewer_pieces();
+    fake.respond_with(move |r| {
+        if is_coordinator(r) {
+            Behaviour::answer(verdict())
+        } else {
+            Behaviour::in_pieces([first.clone(), rest.clone()])
+        }
+    });
+    let repo = repo_with_models(&fake);
+    let uri = repo.uri("a.py");
+    let mut client = start(&repo);
+    edit_and_review(&mut client, &uri);
+    let settled = client.await_notification(
+        "textDocument/publishDiagnostics",
+        |p| p["uri"] == uri.as_str() && p["version"] == 2 && mentions(p, "judged"),
+        TIMEOUT,
+    );
+    let fp = settled["diagnostics"][0]["data"]["fingerprint"].clone();
+    client
+        .execute("redline.dismiss", json!([uri, [fp]]))
+        .expect("dismissed");
+
+    // Another line below: the hunk is reviewed again, the dismissed
+    // finding's line (and so its fingerprint) is the same.
+    client.change(&uri, 3, [2, 0, 2, 0], "    pass\n");
+    client.review_now(&uri);
+    client.await_notification(
+        "textDocument/publishDiagnostics",
+        |p| p["uri"] == uri.as_str() && p["version"] == 3 && mentions(p, "Name the result"),
+        TIMEOUT,
+    );
+    client.await_notification(
+        "textDocument/publishDiagnostics",
+        |p| p["uri"] == uri.as_str() && p["version"] == 3 && p["diagnostics"] == json!([]),
+        TIMEOUT,
+    );
+    let fp = fp.as_str().expect("fingerprint").to_string();
+    let shown: Vec<Value> = publications(&client, &uri)
+        .into_iter()
+        .filter(|p| p["version"] == 3 && fingerprints(p).contains(&fp))
+        .collect();
+    assert!(
+        shown.is_empty(),
+        "the dismissed finding came back: {shown:?}"
+    );
+    client.shutdown();
+}

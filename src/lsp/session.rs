@@ -696,8 +696,15 @@ impl Session {
         {
             return;
         }
+        // Dismissed as a finished review's findings are: personal or team.
+        let team = match &job.target {
+            Target::Repository { workspace, .. } => Some(workspace.team_dismissed()),
+            Target::SecretsOnly { .. } => None,
+        };
         let dismissed = |fp: &str| match &job.target {
-            Target::Repository { workspace, .. } => workspace.dismissed.contains(fp),
+            Target::Repository { workspace, .. } => {
+                workspace.dismissed.contains(fp) || team.as_ref().is_some_and(|t| t.contains(fp))
+            }
             Target::SecretsOnly { .. } => false,
         };
         // No more than a final review may show (`review.max_findings_per_file`).
