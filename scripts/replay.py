@@ -25,6 +25,7 @@ REPO is owner/name; its bare mirror is /work/.mirror/owner+name/repo.
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import json
 import os
@@ -114,6 +115,20 @@ def context_lines(wt: Path, path: str, line: int) -> tuple[str, list[str]]:
     return text, [f"{j + 1}: {lines[j][:300]}" for j in range(lo, hi)]
 
 
+def checkout(wt: Path, commit: str) -> str | None:
+    """Puts `commit` in the scratch worktree; the last error if it cannot."""
+    problem = None
+    for attempt in range(3):
+        try:
+            git(None, "checkout", "--detach", "-f", "-q", commit, cwd=wt)
+            git(None, "clean", "-ffdxq", cwd=wt)
+            return None
+        except subprocess.CalledProcessError as e:
+            problem = (e.stderr or "").strip()[:300]
+            time.sleep(0.5 * (attempt + 1))
+    return problem
+
+
 def run_repo(repo: str, binary: Path, n: int, data: Path, scratch: Path,
              out: Path) -> dict:
     commits = commits_for(repo, n, data)
@@ -124,8 +139,10 @@ def run_repo(repo: str, binary: Path, n: int, data: Path, scratch: Path,
     env["HOME"] = env["XDG_CONFIG_HOME"]
     errors, findings, started = [], [], time.monotonic()
     for i, c in enumerate(commits):
-        git(None, "checkout", "--detach", "-f", "-q", c, cwd=wt)
-        git(None, "clean", "-ffdxq", cwd=wt)
+        problem = checkout(wt, c)
+        if problem:
+            errors.append({"commit": c, "error": f"checkout: {problem}"})
+            continue
         try:
             p = subprocess.run(
                 [str(binary), "check", "--offline", "--base", f"{c}^",
@@ -203,8 +220,46 @@ def load_run(data: Path, run: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))]
 
 
+def removed_lines(repo: str, commit: str, cache: dict) -> dict:
+    """Per new path: the change's removed lines, and the file's old path when
+    git sees a rename or copy. A labelling aid: a finding whose line was only
+    moved, reformatted or renamed shows the line it replaced."""
+    if (repo, commit) in cache:
+        return cache[(repo, commit)]
+    out = git(mirror(repo), "diff", "-M", "-C", "--unified=0", "--no-color",
+              f"{commit}^", commit)
+    files: dict[str, dict] = {}
+    old = new = None
+    removed: list[str] = []
+    for line in out.splitlines():
+        if line.startswith("--- "):
+            old = line[6:] if line.startswith("--- a/") else None
+        elif line.startswith("+++ "):
+            new = line[6:] if line.startswith("+++ b/") else None
+            removed = []
+            # A deleted file's lines still count: its code may have moved.
+            files[new or f"(deleted) {old}"] = {"old": old, "removed": removed}
+        elif line.startswith("-") and not line.startswith("---"):
+            removed.append(line[1:])
+    cache[(repo, commit)] = files
+    return files
+
+
+def similar_removed(f: dict, files: dict) -> list[str]:
+    text = norm(f["text"])
+    pool = [(p, r) for p, d in files.items() for r in d["removed"]]
+    scored = []
+    for p, r in pool:
+        ratio = difflib.SequenceMatcher(None, text, norm(r)).ratio()
+        if ratio >= 0.6:
+            scored.append((ratio, p, r))
+    scored.sort(reverse=True)
+    return [f"{ratio:.2f} {p}: {r.strip()[:200]}" for ratio, p, r in scored[:3]]
+
+
 def cmd_show(a: argparse.Namespace) -> int:
     labels = load_labels(a.data)
+    diffs: dict = {}
     for result in load_run(a.data, a.run):
         if a.repo and result["repo"] != a.repo:
             continue
@@ -216,8 +271,16 @@ def cmd_show(a: argparse.Namespace) -> int:
             print(f"=== {short_id(k)} {f['repo']} {f['commit'][:10]} "
                   f"{f['path']}:{f['line']} [{f['rule']}] {f['severity']}"
                   + (f"  LABEL {lab['label']}: {lab['reason']}" if lab else ""))
+            files = removed_lines(f["repo"], f["commit"], diffs)
+            print("   commit: " + git(mirror(f["repo"]), "log", "-1",
+                                      "--format=%s", f["commit"]).strip()[:120])
+            meta = files.get(f["path"], {})
+            if meta.get("old") and meta["old"] != f["path"]:
+                print(f"   (renamed or copied from {meta['old']})")
             for c in f["context"]:
                 print("   " + c)
+            for r in similar_removed(f, files):
+                print("   removed~ " + r)
     return 0
 
 
