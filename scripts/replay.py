@@ -373,7 +373,26 @@ def cmd_report(a: argparse.Namespace) -> int:
             if total:
                 print(row(run, group, "ALL " + group, total))
         print()
+        if a.reasons:
+            print_reasons(results, labels)
     return 0
+
+
+def print_reasons(results: dict, labels: dict[tuple, dict]) -> None:
+    """The most common reasons of the wrong findings, per set and rule."""
+    for group, repos in (("tuning", TUNING), ("reporting", REPORTING)):
+        counts: dict[tuple, int] = {}
+        for repo in repos:
+            for f in results.get(repo, {}).get("findings", []):
+                lab = labels.get(key_of(f))
+                if lab and lab["label"] == "wrong":
+                    k = (f["rule"], lab["reason"])
+                    counts[k] = counts.get(k, 0) + 1
+        if counts:
+            print(f"  wrong findings by reason ({group}):")
+            for (rule, reason), n in sorted(counts.items(), key=lambda x: -x[1]):
+                print(f"    {n:4}  {rule:<22} {reason}")
+    print()
 
 
 def row(run: str, group: str, repo: str, t: dict) -> str:
@@ -408,6 +427,8 @@ def main() -> int:
     lb.set_defaults(fn=cmd_label)
     rp = sub.add_parser("report", help="precision and right kept per repo")
     rp.add_argument("--run", action="append", required=True)
+    rp.add_argument("--reasons", action="store_true",
+                    help="also list the wrong findings' reasons by count")
     rp.set_defaults(fn=cmd_report)
     a = p.parse_args()
     return a.fn(a)
