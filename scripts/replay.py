@@ -18,6 +18,7 @@ script.
     scripts/replay.py report --run NAME [--run OTHER ...]
     scripts/replay.py show   --run NAME [--repo R] [--all]   # unlabelled findings
     scripts/replay.py label  FILE   # lines: ID <TAB> right|wrong <TAB> reason
+    scripts/replay.py lost   --run NAME [--repo R] [--wrong]
 
 REPO is owner/name; its bare mirror is /work/.mirror/owner+name/repo.
 """
@@ -322,6 +323,30 @@ def cmd_label(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lost(a: argparse.Namespace) -> int:
+    """Right findings a run no longer reports, and wrong ones it still does."""
+    labels = load_labels(a.data)
+    for result in load_run(a.data, a.run):
+        repo = result["repo"]
+        if a.repo and repo != a.repo:
+            continue
+        commits = set(result["commits"])
+        sites = {site_of(f) for f in result["findings"]}
+        for r in labels.values():
+            site = (r["repo"], r["commit"], r["path"], r["text"])
+            if (r["label"] == "right" and r["repo"] == repo
+                    and r["commit"] in commits and site not in sites):
+                print(f"LOST  {repo} {r['commit'][:10]} {r['path']} "
+                      f"[{r['rule']}] {r['reason']}: {r['text'][:100]}")
+        if a.wrong:
+            for f in result["findings"]:
+                lab = labels.get(key_of(f))
+                if lab and lab["label"] == "wrong":
+                    print(f"WRONG {repo} {f['commit'][:10]} {f['path']}:{f['line']} "
+                          f"[{f['rule']}] {lab['reason']}: {norm(f['text'])[:100]}")
+    return 0
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -425,6 +450,12 @@ def main() -> int:
     lb = sub.add_parser("label", help="merge ID<TAB>verdict<TAB>reason lines")
     lb.add_argument("file")
     lb.set_defaults(fn=cmd_label)
+    lo = sub.add_parser("lost", help="right findings a run lost")
+    lo.add_argument("--run", required=True)
+    lo.add_argument("--repo")
+    lo.add_argument("--wrong", action="store_true",
+                    help="also list the wrong findings it still reports")
+    lo.set_defaults(fn=cmd_lost)
     rp = sub.add_parser("report", help="precision and right kept per repo")
     rp.add_argument("--run", action="append", required=True)
     rp.add_argument("--reasons", action="store_true",
