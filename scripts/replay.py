@@ -89,7 +89,7 @@ def commits_for(repo: str, n: int, data: Path) -> list[str]:
     if pin.exists():
         return pin.read_text().split()
     out = git(mirror(repo), "rev-list", "--first-parent", "--no-merges",
-              "--max-parents=1", f"-n{n}", "HEAD")
+              "--min-parents=1", "--max-parents=1", f"-n{n}", "HEAD")
     commits = out.split()
     pin.parent.mkdir(parents=True, exist_ok=True)
     pin.write_text("\n".join(commits) + "\n")
@@ -139,7 +139,15 @@ def run_repo(repo: str, binary: Path, n: int, data: Path, scratch: Path,
     env["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="replay-xdg-")
     env["HOME"] = env["XDG_CONFIG_HOME"]
     errors, findings, started = [], [], time.monotonic()
+    parents = {}
+    for line in git(mirror(repo), "rev-list", "--no-walk", "--parents",
+                    *commits).splitlines():
+        sha, *ps = line.split()
+        parents[sha] = ps
+    skipped = [c for c in commits if not parents.get(c)]
     for i, c in enumerate(commits):
+        if c in skipped:  # a root commit has no C^ to review against
+            continue
         problem = checkout(wt, c)
         if problem:
             errors.append({"commit": c, "error": f"checkout: {problem}"})
@@ -177,7 +185,8 @@ def run_repo(repo: str, binary: Path, n: int, data: Path, scratch: Path,
     seconds = time.monotonic() - started
     result = {
         "repo": repo, "binary": str(binary), "commits": commits,
-        "seconds": round(seconds, 1), "errors": errors, "findings": findings,
+        "seconds": round(seconds, 1), "errors": errors, "skipped": skipped,
+        "findings": findings,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
