@@ -337,6 +337,13 @@ async fn check_exports_per_model_numbers_that_a_prometheus_parser_reads() {
     assert_eq!(m["errors"]["HTTP 503"], 1);
     assert!(m["latency"]["p95_ms"].as_f64().unwrap() > 0.0);
     assert!(m["time_to_first_token"]["p50_ms"].as_f64().is_some());
+    // One review ran: its tokens and cost are this series' per-review numbers.
+    let answered_requests = (requests - 1) as f64;
+    assert_eq!(
+        m["tokens_per_review"].as_f64(),
+        Some(400.0 * answered_requests)
+    );
+    assert_eq!(m["cost_usd_per_review"], m["cost_usd"]);
 
     let parsed = parse_prometheus(&metrics);
     let at = [("model", "m"), ("endpoint", "llm")];
@@ -353,6 +360,7 @@ async fn check_exports_per_model_numbers_that_a_prometheus_parser_reads() {
         Some(1.0)
     );
     let answered = (requests - 1) as f64;
+    assert_eq!(sample(&parsed, "redline_reviews_total", &[]), Some(1.0));
     assert_eq!(
         sample(&parsed, "redline_llm_tokens_total", &[("kind", "prompt")]),
         Some(300.0 * answered)

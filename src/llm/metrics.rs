@@ -93,12 +93,17 @@ pub struct SeriesStats {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
+    /// This series' tokens (prompt + completion) and cost averaged over the
+    /// client's model reviews; `None` before the first review ends.
+    pub tokens_per_review: Option<f64>,
+    pub cost_usd_per_review: Option<f64>,
 }
 
 /// Every series of one client.
 #[derive(Debug, Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String), Series>>,
+    reviews: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -153,7 +158,21 @@ impl Metrics {
         });
     }
 
+    /// A model review ended (whatever it cost): the denominator of the
+    /// per-review numbers.
+    pub fn review_done(&self) {
+        self.reviews
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Model reviews ended so far.
+    pub fn reviews(&self) -> u64 {
+        self.reviews.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn snapshot(&self) -> Vec<SeriesStats> {
+        let reviews = self.reviews();
+        let per_review = |v: f64| (reviews > 0).then(|| v / reviews as f64);
         let all = self.series.lock().unwrap_or_else(|p| p.into_inner());
         all.iter()
             .map(|((model, endpoint), s)| {
@@ -170,6 +189,8 @@ impl Metrics {
                     prompt_tokens: s.prompt_tokens,
                     completion_tokens: s.completion_tokens,
                     cost_usd: s.cost_usd,
+                    tokens_per_review: per_review((s.prompt_tokens + s.completion_tokens) as f64),
+                    cost_usd_per_review: per_review(s.cost_usd),
                 }
             })
             .collect()
@@ -179,6 +200,11 @@ impl Metrics {
     pub fn prometheus(&self, team: Option<&super::TeamStats>) -> String {
         let all = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP redline_reviews_total Model reviews ended (the denominator of per-review tokens and cost).\n# TYPE redline_reviews_total counter\nredline_reviews_total {}",
+            self.reviews()
+        );
         let labels = |m: &str, e: &str| format!("model=\"{}\",endpoint=\"{}\"", esc(m), esc(e));
         let mut family = |name: &str, kind: &str, help: &str, rows: &mut dyn FnMut(&mut String)| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

@@ -454,6 +454,13 @@ impl Client {
         result
     }
 
+    /// A model review ended: counted for the per-review numbers, and the
+    /// metrics textfile rewritten.
+    pub async fn review_done(&self) {
+        self.inner.metrics.review_done();
+        self.write_metrics().await;
+    }
+
     /// The Prometheus text export of this client's numbers.
     pub fn prometheus(&self) -> String {
         self.inner.metrics.prometheus(self.stats().team.as_ref())

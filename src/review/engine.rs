@@ -177,9 +177,11 @@ impl Engine {
             });
             return report;
         }
-        Review::new(self, client, changes, tier, &options, cancel, progress)
+        let report = Review::new(self, client, changes, tier, &options, cancel, progress)
             .run()
-            .await
+            .await;
+        client.review_done().await;
+        report
     }
 
     /// A longer explanation of one finding, in Markdown. Built-in findings are
