@@ -709,3 +709,63 @@ fn a_team_dismissal_pulled_into_the_repository_hides_the_finding_at_the_next_rev
     assert_eq!(stats["dismissed"], 0, "the personal store is untouched");
     client.shutdown();
 }
+
+#[test]
+fn dismiss_for_the_team_from_the_editor_writes_who_and_why_to_the_committed_file() {
+    let repo = TestRepo::new(&[("a.py", BASE_PY)]);
+    let config = git2::Repository::open(repo.root())
+        .unwrap()
+        .config()
+        .unwrap();
+    let mut local = config.open_level(git2::ConfigLevel::Local).unwrap();
+    local.set_str("user.name", "Ada Lovelace").unwrap();
+    local.set_str("user.email", "ada@example.com").unwrap();
+    let uri = repo.uri("a.py");
+    let text = "def main():\n    # TODO later\n    # FIXME soon\n    return 1\n";
+    let mut client = started(&repo);
+    let diags = edit_and_review(&mut client, &uri, text);
+    assert_eq!(diags.len(), 2, "{diags:?}");
+    let todo = &diags[0];
+    let actions = client.code_actions(&uri, todo);
+    let team = actions
+        .iter()
+        .find(|a| a["title"] == "Dismiss redline finding for the team (.redline/dismissed.toml)")
+        .unwrap_or_else(|| panic!("a team action among {actions:?}"));
+    let command = &team["command"];
+    let mut args = command["arguments"].as_array().unwrap().clone();
+    args.push(json!("a tracked follow-up, see #12"));
+    let answer = client
+        .execute(command["command"].as_str().unwrap(), json!(args))
+        .expect("dismissed for the team");
+    assert_eq!(answer["dismissed"], 1);
+
+    // Republished without it, and the file says who and why for the pull request.
+    let diags = client.await_diagnostics(&uri, 2);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_ne!(diags[0]["data"]["fingerprint"], todo["data"]["fingerprint"]);
+    let file = std::fs::read_to_string(repo.root().join(".redline/dismissed.toml")).unwrap();
+    assert!(
+        file.contains("who = \"Ada Lovelace <ada@example.com>\""),
+        "{file}"
+    );
+    assert!(
+        file.contains("why = \"a tracked follow-up, see #12\""),
+        "{file}"
+    );
+    assert!(
+        file.contains(todo["data"]["fingerprint"].as_str().unwrap()),
+        "{file}"
+    );
+    let stats = client.execute("redline.stats", json!([])).expect("stats");
+    assert_eq!(
+        stats["dismissed"], 0,
+        "the personal store is untouched: {stats}"
+    );
+
+    // A wrong shape changes nothing.
+    let err = client
+        .execute("redline.dismissForTeam", json!([uri, 5]))
+        .expect_err("wrong shape");
+    assert_eq!(err["code"], -32602, "{err}");
+    client.shutdown();
+}

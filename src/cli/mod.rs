@@ -267,7 +267,7 @@ fn run_dismiss(args: &DismissArgs) -> Result<String, CliError> {
         })?;
     let who = match &args.who {
         Some(w) => w.clone(),
-        None => git_identity(repo.root()).ok_or_else(|| {
+        None => review::team_dismissed::git_identity(repo.root()).ok_or_else(|| {
             CliError::Usage(
                 "who is dismissing? git has no user.name; add --who \"Name <email>\"".into(),
             )
@@ -290,16 +290,6 @@ fn run_dismiss(args: &DismissArgs) -> Result<String, CliError> {
         "redline: dismissed {added} finding(s) for the team in {}; commit it so that CI and teammates stop seeing them",
         review::team_dismissed::TEAM_DISMISSED_FILE
     ))
-}
-
-/// `Name <email>` from git's configuration of the repository at `root`.
-fn git_identity(root: &Path) -> Option<String> {
-    let config = git2::Repository::open(root).ok()?.config().ok()?;
-    let name = config.get_string("user.name").ok()?;
-    Some(match config.get_string("user.email") {
-        Ok(email) => format!("{name} <{email}>"),
-        Err(_) => name,
-    })
 }
 
 /// The review the CLI runs, through the same engine as the editor, and the

@@ -3,13 +3,15 @@
 //! argument too many) is a -32602 error that names the shape expected, and
 //! nothing changes. Only parsing here: running a command is the server's.
 
-use super::proto::{CMD_DISMISS, CMD_EXPLAIN, CMD_REVIEW_NOW, CMD_STATS};
+use super::proto::{CMD_DISMISS, CMD_DISMISS_TEAM, CMD_EXPLAIN, CMD_REVIEW_NOW, CMD_STATS};
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::Uri;
 
 pub const REVIEW_NOW_SHAPE: &str = "[] (every open document) or [uri: string]";
 pub const DISMISS_SHAPE: &str = "[uri: string] (every finding of the document), [uri: string, fingerprint: string] or [uri: string, fingerprints: string[]]";
+pub const DISMISS_TEAM_SHAPE: &str =
+    "[uri: string, fingerprint: string] or [uri: string, fingerprint: string, why: string]";
 pub const EXPLAIN_SHAPE: &str = "[uri: string, fingerprint: string]";
 pub const STATS_SHAPE: &str = "[] or [uri: string]";
 
@@ -22,6 +24,12 @@ pub enum Command {
     Dismiss {
         uri: Uri,
         fingerprints: Option<Vec<String>>,
+    },
+    /// Written to the repository's `.redline/dismissed.toml`.
+    DismissForTeam {
+        uri: Uri,
+        fingerprint: String,
+        why: Option<String>,
     },
     Explain {
         uri: Uri,
@@ -53,6 +61,19 @@ pub fn parse(command: &str, args: &[Value]) -> Result<Command, Error> {
             let uri = uri_of(uri).ok_or_else(wrong)?;
             Ok(Command::Dismiss { uri, fingerprints })
         }
+        CMD_DISMISS_TEAM => {
+            let wrong = || wrong_shape(command, DISMISS_TEAM_SHAPE, args);
+            let (uri, fp, why) = match args {
+                [uri, Value::String(fp)] => (uri, fp, None),
+                [uri, Value::String(fp), Value::String(why)] => (uri, fp, Some(why.clone())),
+                _ => return Err(wrong()),
+            };
+            Ok(Command::DismissForTeam {
+                uri: uri_of(uri).ok_or_else(wrong)?,
+                fingerprint: fingerprint(fp).ok_or_else(wrong)?,
+                why: why.filter(|w| !w.trim().is_empty()),
+            })
+        }
         CMD_EXPLAIN => {
             let wrong = || wrong_shape(command, EXPLAIN_SHAPE, args);
             match args {
@@ -64,7 +85,7 @@ pub fn parse(command: &str, args: &[Value]) -> Result<Command, Error> {
             }
         }
         other => Err(Error::invalid_params(format!(
-            "unknown command {other}; redline knows {CMD_REVIEW_NOW}, {CMD_DISMISS}, {CMD_EXPLAIN} and {CMD_STATS}"
+            "unknown command {other}; redline knows {CMD_REVIEW_NOW}, {CMD_DISMISS}, {CMD_DISMISS_TEAM}, {CMD_EXPLAIN} and {CMD_STATS}"
         ))),
     }
 }

@@ -20,9 +20,12 @@ pub const CMD_REVIEW_NOW: &str = "redline.reviewNow";
 pub const CMD_DISMISS: &str = "redline.dismiss";
 pub const CMD_EXPLAIN: &str = "redline.explain";
 pub const CMD_STATS: &str = "redline.stats";
+pub const CMD_DISMISS_TEAM: &str = "redline.dismissForTeam";
 
 pub const TITLE_DISMISS: &str = "Dismiss redline finding";
 pub const TITLE_DISMISS_FILE: &str = "Dismiss all redline findings in this file";
+pub const TITLE_DISMISS_TEAM: &str =
+    "Dismiss redline finding for the team (.redline/dismissed.toml)";
 pub const TITLE_EXPLAIN: &str = "Explain redline finding";
 pub const TITLE_FIX: &str = "Apply redline fix";
 
@@ -169,6 +172,7 @@ pub fn actions_for(
     current: Option<&Tracked>,
     rope: &Rope,
     enc: Encoding,
+    in_repository: bool,
 ) -> Vec<CodeActionOrCommand> {
     let uri_arg = serde_json::Value::String(uri.as_str().to_string());
     let fp = serde_json::Value::String(data.fingerprint.clone());
@@ -184,12 +188,21 @@ pub fn actions_for(
             ..Default::default()
         }));
     }
-    out.push(command_action(
-        TITLE_DISMISS,
-        CMD_DISMISS,
-        vec![uri_arg.clone(), serde_json::Value::Array(vec![fp.clone()])],
-        d,
-    ));
+    // Dismissals are kept in a repository: a buffer outside one is not offered them.
+    if in_repository {
+        out.push(command_action(
+            TITLE_DISMISS,
+            CMD_DISMISS,
+            vec![uri_arg.clone(), serde_json::Value::Array(vec![fp.clone()])],
+            d,
+        ));
+        out.push(command_action(
+            TITLE_DISMISS_TEAM,
+            CMD_DISMISS_TEAM,
+            vec![uri_arg.clone(), fp.clone()],
+            d,
+        ));
+    }
     out.push(command_action(
         TITLE_EXPLAIN,
         CMD_EXPLAIN,
@@ -364,7 +377,7 @@ mod tests {
         let titles = |t: &Tracked| {
             let d = diagnostic(t, &rope, Encoding::Utf16);
             let data = data_of(&d).expect("ours");
-            actions_for(&uri(), &d, &data, Some(t), &rope, Encoding::Utf16)
+            actions_for(&uri(), &d, &data, Some(t), &rope, Encoding::Utf16, true)
                 .into_iter()
                 .map(|a| match a {
                     CodeActionOrCommand::CodeAction(a) => a.title,

@@ -4,7 +4,7 @@
 
 use super::ask;
 use super::commands::{self, Command};
-use super::proto::{self, CMD_DISMISS, CMD_EXPLAIN, CMD_REVIEW_NOW, CMD_STATS};
+use super::proto::{self, CMD_DISMISS, CMD_DISMISS_TEAM, CMD_EXPLAIN, CMD_REVIEW_NOW, CMD_STATS};
 use super::session::{ClientCaps, DismissFailure, Scheduled, Session};
 use super::text::EditRange;
 use std::sync::atomic::Ordering;
@@ -310,9 +310,15 @@ impl LanguageServer for Server {
                     },
                 )),
                 execute_command_provider: Some(ExecuteCommandOptions {
-                    commands: [CMD_REVIEW_NOW, CMD_DISMISS, CMD_EXPLAIN, CMD_STATS]
-                        .map(String::from)
-                        .to_vec(),
+                    commands: [
+                        CMD_REVIEW_NOW,
+                        CMD_DISMISS,
+                        CMD_DISMISS_TEAM,
+                        CMD_EXPLAIN,
+                        CMD_STATS,
+                    ]
+                    .map(String::from)
+                    .to_vec(),
                     ..Default::default()
                 }),
                 workspace: Some(WorkspaceServerCapabilities {
@@ -464,10 +470,18 @@ impl LanguageServer for Server {
                     .findings
                     .iter()
                     .find(|t| t.finding.fingerprint == data.fingerprint);
-                actions.extend(proto::actions_for(&uri, d, &data, current, &doc.rope, enc));
+                actions.extend(proto::actions_for(
+                    &uri,
+                    d,
+                    &data,
+                    current,
+                    &doc.rope,
+                    enc,
+                    doc.workspace.is_some(),
+                ));
             }
         }
-        if !actions.is_empty() && doc.findings.len() > 1 {
+        if !actions.is_empty() && doc.findings.len() > 1 && doc.workspace.is_some() {
             let all = doc
                 .findings
                 .iter()
@@ -502,6 +516,20 @@ impl LanguageServer for Server {
                     }
                 }
             }
+            Command::DismissForTeam {
+                uri,
+                fingerprint,
+                why,
+            } => match self.session.dismiss_for_team(&uri, &fingerprint, why) {
+                Ok(n) => Ok(Some(serde_json::json!({ "dismissed": n }))),
+                Err(message) => {
+                    self.session
+                        .client
+                        .show_message(MessageType::ERROR, format!("redline: {message}"))
+                        .await;
+                    Err(Error::invalid_params(message))
+                }
+            },
             Command::Explain { .. } => self.explain(&params.arguments).await,
             Command::Stats(uri) => Ok(Some(self.stats(uri))),
         }

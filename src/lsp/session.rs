@@ -817,6 +817,74 @@ impl Session {
         Ok(added)
     }
 
+    /// Dismisses one finding for the team: appended to the repository's
+    /// `.redline/dismissed.toml` (who from git's `user.name`/`user.email`,
+    /// why as given or a note that it was dismissed in the editor) and
+    /// removed from every open document of that workspace. Returns how many
+    /// entries were new (0 when the team had already dismissed it).
+    pub fn dismiss_for_team(
+        &self,
+        uri: &Uri,
+        fingerprint: &str,
+        why: Option<String>,
+    ) -> Result<usize, String> {
+        use crate::review::team_dismissed::{self, TeamDismissal};
+        let (ws, path, title) = {
+            let doc = self
+                .docs
+                .get(uri)
+                .ok_or_else(|| format!("{} is not open; open it first", uri.as_str()))?;
+            let ws = doc.workspace.clone().ok_or_else(|| {
+                format!(
+                    "{} is not in a git repository; team dismissals are kept in the repository's {}",
+                    uri.as_str(),
+                    team_dismissed::TEAM_DISMISSED_FILE
+                )
+            })?;
+            let finding = doc
+                .findings
+                .iter()
+                .find(|t| t.finding.fingerprint == fingerprint)
+                .map(|t| (t.finding.path.clone(), t.finding.title.clone()));
+            (
+                ws,
+                finding.as_ref().map(|f| f.0.clone()),
+                finding.map(|f| f.1),
+            )
+        };
+        let who = team_dismissed::git_identity(&ws.root).ok_or_else(|| {
+            "who is dismissing? git has no user.name here; set it (git config user.name \"…\") or use `redline dismiss --team --who`".to_string()
+        })?;
+        let entry = TeamDismissal {
+            fingerprint: fingerprint.to_string(),
+            who,
+            why: why.unwrap_or_else(|| {
+                "dismissed in the editor; the reason is for the pull request to say".into()
+            }),
+            path,
+            title,
+        };
+        let added = team_dismissed::append(&ws.root, &[entry]).map_err(|e| e.to_string())?;
+        let team = ws.team_dismissed();
+        for mut entry in self.docs.iter_mut() {
+            let same = entry
+                .workspace
+                .as_ref()
+                .is_some_and(|w| Arc::ptr_eq(w, &ws));
+            if !same {
+                continue;
+            }
+            let before = entry.findings.len();
+            entry
+                .findings
+                .retain(|t| !team.contains(&t.finding.fingerprint));
+            if entry.findings.len() != before {
+                self.publish_doc(entry.key(), &entry);
+            }
+        }
+        Ok(added)
+    }
+
     /// Re-reads the configuration of every workspace (or those whose root
     /// holds `only`), reporting errors and keeping the previous config.
     pub fn reload_config(&self, only: Option<&Path>) -> Vec<String> {

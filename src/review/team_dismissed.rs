@@ -133,6 +133,16 @@ fn check_entry(d: &TeamDismissal) -> Result<(), String> {
     Ok(())
 }
 
+/// `Name <email>` from git's configuration of the repository at `root`.
+pub fn git_identity(root: &Path) -> Option<String> {
+    let config = git2::Repository::open(root).ok()?.config().ok()?;
+    let name = config.get_string("user.name").ok()?;
+    Some(match config.get_string("user.email") {
+        Ok(email) => format!("{name} <{email}>"),
+        Err(_) => name,
+    })
+}
+
 /// Adds `new` to `<root>/.redline/dismissed.toml` (created when missing),
 /// skipping fingerprints already there. Returns how many were added. On
 /// error the file is as it was.
