@@ -237,11 +237,12 @@ fn dismiss_all_in_file_clears_every_finding() {
         [
             "Apply redline fix",
             "Dismiss redline finding",
+            "Dismiss redline finding for the team (.redline/dismissed.toml)",
             "Explain redline finding",
             "Dismiss all redline findings in this file"
         ]
     );
-    let all = &actions[3]["command"];
+    let all = &actions[4]["command"];
     client
         .execute(
             all["command"].as_str().expect("command"),

@@ -387,15 +387,18 @@ mod tests {
         };
         assert_eq!(
             titles(&tracked(1, 1, None, None)),
-            [TITLE_DISMISS, TITLE_EXPLAIN]
+            [TITLE_DISMISS, TITLE_DISMISS_TEAM, TITLE_EXPLAIN]
         );
         let fixable = tracked(1, 1, None, Some(""));
-        assert_eq!(titles(&fixable), [TITLE_FIX, TITLE_DISMISS, TITLE_EXPLAIN]);
+        assert_eq!(
+            titles(&fixable),
+            [TITLE_FIX, TITLE_DISMISS, TITLE_DISMISS_TEAM, TITLE_EXPLAIN]
+        );
         let mut edited = fixable;
         edited.unedited = false;
         assert_eq!(
             titles(&edited),
-            [TITLE_DISMISS, TITLE_EXPLAIN],
+            [TITLE_DISMISS, TITLE_DISMISS_TEAM, TITLE_EXPLAIN],
             "no fix once its line was edited"
         );
     }

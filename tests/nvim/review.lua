@@ -64,6 +64,7 @@ end
 local expected = {
   "Apply redline fix",
   "Dismiss redline finding",
+  "Dismiss redline finding for the team (.redline/dismissed.toml)",
   "Explain redline finding",
   "Dismiss all redline findings in this file",
 }
