@@ -898,6 +898,91 @@ mod tests {
     }
 
     #[test]
+    fn unlisted_prefixed_tokens_are_found_with_a_random_body_of_any_alphabet() {
+        for token in [
+            "zq_live_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s",
+            "acme_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+            "xyzt-k3m9q2v7x1c8b4n6z5p0r2t7w9y3u1e4",
+            "ACMEPAT1_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s",
+        ] {
+            assert_eq!(
+                secret_rules("settings.env", token),
+                vec!["secret-provider-token"],
+                "{token}"
+            );
+        }
+        for line in [
+            "sha256-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+            "commit_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+            "fn parse_configuration_file_for_the_current_workspace_root()",
+            "let q = build_abcdefghijklmnopqrstuvwxyz0123456789;",
+            "zq_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ] {
+            assert!(secret_rules("lib.rs", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_provider_name_alone_is_enough_context_for_its_own_format() {
+        // No credential word in the name: the provider's format decides.
+        assert_eq!(
+            secret_rules(
+                "app.cfg",
+                "deepgram = 6c8ba06cb14a32d508948606d8b5d9c8f70e493b"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "sonar-project.properties",
+                "sonar.login=5524bf449ca45fcace54698371466398321f3a82"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules("app.cfg", "deepgram = nova-2-general").is_empty());
+        assert!(secret_rules("app.cfg", "render = true").is_empty());
+    }
+
+    #[test]
+    fn make_operators_env_defaults_and_dotted_tokens_are_assignments() {
+        let value = "q8Zr2LmX9vTa7KpW3n";
+        for (path, line) in [
+            ("Makefile", format!("API_TOKEN ?= \"{value}\"")),
+            ("Makefile", format!("API_TOKEN ::= \"{value}\"")),
+            (
+                "main.go",
+                format!("t := GetEnvOrDefault(\"api_token\", \"{value}\")"),
+            ),
+            ("vault.yml", "token: s.ZC9Ecf4M5g9o34Q6RkzGsj0z".to_string()),
+        ] {
+            assert_eq!(
+                secret_rules(path, &line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        assert!(secret_rules("app.yml", "token: settings.auth.token").is_empty());
+    }
+
+    #[test]
+    fn curl_credentials_on_a_continuation_line_or_quoted_are_found() {
+        for line in [
+            "  -u developer:yqDVtkqPECriaLRi \\",
+            "curl --user kevin:'pRf7vG2h1L8nQkW9' -X PATCH https://ci",
+            "curl -H \"Authorization: Api-Token 22cb987851bc5659a29114c62e60c79a\" https://x",
+        ] {
+            assert_eq!(
+                secret_rules("run.sh", line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        for line in ["docker run -u 1000:1000 image", "git push -u origin main"] {
+            assert!(secret_rules("run.sh", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
     fn private_keys_need_a_body_on_the_following_lines() {
         let header = ["-----BEGIN RSA ", "PRIVATE KEY-----"].concat();
         let body = "MIIEpAIBAAKCAQEAz8Xk2LmQ9vTn3Wp7Rc5Yb1Hd4Fg6Js0Ka2Nl8Mo";

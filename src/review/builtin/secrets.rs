@@ -91,11 +91,16 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
             }
         }
     };
-    // A contextual format is only ever the value of a credential's name,
-    // which the assignment words below already catch.
-    for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| !p.contextual) {
+    // A contextual format is the value of a name that mentions its
+    // provider (`deepgram = …`, `sonar.login=…`): the provider's words wake
+    // the assignment check as the credential words do.
+    for (i, p) in PROVIDERS.iter().enumerate() {
         for k in p.keywords {
-            add(k, Trigger::Provider(i as u16));
+            if p.contextual {
+                add(k, Trigger::Assignment);
+            } else {
+                add(k, Trigger::Provider(i as u16));
+            }
         }
     }
     let fixed: &[(&str, Trigger)] = &[
@@ -109,6 +114,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("bearer ", Trigger::Header),
         ("basic ", Trigger::Header),
         ("curl ", Trigger::Curl),
+        // `-u user:pass` on a continuation line of a `curl \` command.
+        (" -u ", Trigger::Curl),
+        ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
     ];
     for (w, t) in fixed {
@@ -208,7 +216,7 @@ regex!(
 );
 regex!(
     PREFIXED_TOKEN,
-    r"(?:^|[^A-Za-z0-9_.-])([a-z][a-z0-9]{1,11}(?:_[a-z]{2,8})?[_-]([A-Za-z0-9]{24,100}))(?:[^A-Za-z0-9_+/=-]|$)"
+    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[a-z]{2,8})?[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9]{24,100}))(?:[^A-Za-z0-9_+/=-]|$)"
 );
 regex!(
     URL_TOKEN_USER,
@@ -216,7 +224,7 @@ regex!(
 );
 regex!(
     AUTH_HEADER,
-    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
+    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|api-token|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
 );
 regex!(
     BARE_BEARER,
@@ -224,7 +232,7 @@ regex!(
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 regex!(
@@ -474,41 +482,76 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
 }
 
 /// A token of an unlisted provider, shaped the way providers now make them:
-/// a short lower-case prefix (`dub_`, `flp_`, `sk_car_`) and a long random
-/// body with upper- and lower-case letters and digits.
+/// a short prefix (`dub_`, `flp_`, `sk_car_`, `CCDB1_`) and a long random
+/// body: letters of both cases and digits, or (longer) lower-case hex or
+/// lower-case letters and digits.
 fn prefixed_token(line: &str) -> Option<Hit> {
-    if !long_mixed_run(line.as_bytes()) {
+    if !long_random_run(line.as_bytes()) {
         return None;
     }
     for caps in PREFIXED_TOKEN.captures_iter(line.as_bytes()) {
-        let (m, body) = (caps.get(1)?, caps.get(2)?);
+        let (m, prefix, body) = (caps.get(1)?, caps.get(2)?, caps.get(3)?);
+        let prefix = &line[prefix.start()..prefix.end()];
         let body = &line[body.start()..body.end()];
-        let mixed = body.chars().any(|c| c.is_ascii_uppercase())
-            && body.chars().any(|c| c.is_ascii_lowercase())
-            && body.chars().filter(|c| c.is_ascii_digit()).count() >= 2;
-        if mixed && strong_random(body) && randomness(body) >= 0.85 {
+        if random_body(body) && !digest_prefix(prefix) {
             return Some(hit("secret-provider-token", m.start(), m.end()));
         }
     }
     None
 }
 
-/// After some `_` or `-`, a run of 24 or more letters and digits holding an
-/// upper-case letter and a digit: the cheap test that spares most lines the
-/// regex (it looks only behind separators, found with `memchr`).
-fn long_mixed_run(bytes: &[u8]) -> bool {
+/// The random part of an unlisted token: mixed-case letters and digits
+/// (24 or more), or lower-case hex or letters and digits (32 or more), at
+/// the entropy a random string of that alphabet has.
+fn random_body(body: &str) -> bool {
+    let n = body.len();
+    let upper = body.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = body.bytes().any(|b| b.is_ascii_lowercase());
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
+    let mixed = upper && lower && digits >= 2;
+    if mixed {
+        return strong_random(body) && randomness(body) >= 0.85;
+    }
+    // One case only: long enough that a word or an identifier cannot take
+    // the shape, with digits and letters spread as in a random string.
+    let letters = n - digits;
+    n >= 32
+        && digits * 8 >= n
+        && letters * 8 >= n
+        && !wordy(body)
+        && !placeholder(body)
+        && randomness(body) >= 0.85
+}
+
+/// `sha256-…`, `md5_…`, `commit-…`: a digest or an object id, not a token.
+fn digest_prefix(prefix: &str) -> bool {
+    let p = prefix.trim_end_matches(['_', '-']).to_ascii_lowercase();
+    let head = p.split('_').next().unwrap_or("");
+    [
+        "sha", "sha1", "sha224", "sha256", "sha384", "sha512", "md5", "blake2b", "blake3", "hash",
+        "digest", "checksum", "commit", "rev", "revision", "oid", "uuid", "guid", "id", "git",
+        "sum", "crc", "etag", "object", "tree", "blob", "build", "version", "v",
+    ]
+    .contains(&head)
+}
+
+/// After some `_` or `-`, a run of letters and digits long enough to be a
+/// token's random part (24 with an upper-case letter and a digit, or 32
+/// with a digit): the cheap test that spares most lines the regex (it looks
+/// only behind separators, found with `memchr`).
+fn long_random_run(bytes: &[u8]) -> bool {
     memchr::memchr2_iter(b'_', b'-', bytes).any(|at| {
         let run = bytes[at + 1..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric())
-            .take(24);
+            .take(32);
         let (mut len, mut upper, mut digit) = (0usize, false, false);
         for &b in run {
             len += 1;
             upper |= b.is_ascii_uppercase();
             digit |= b.is_ascii_digit();
         }
-        len >= 24 && upper && digit
+        digit && (len >= 32 || len >= 24 && upper)
     })
 }
 
@@ -564,7 +607,9 @@ fn header_or_cli(line: &str) -> Option<Hit> {
     for caps in CURL_USER.captures_iter(line.as_bytes()) {
         let m = caps.get(2)?;
         let value = &line[m.start()..m.end()];
-        if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+        // `docker run -u 1000:1000` is a uid and a gid.
+        let ids = value.bytes().all(|b| b.is_ascii_digit());
+        if ids || reference(value) || placeholder(value) || whole_word_placeholder(value) {
             continue;
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
@@ -769,6 +814,12 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         i += 1;
     }
     let rest = &line[i..];
+    // Make's `?=`, `::=`, `:::=`.
+    for op in [":::=", "::=", "?="] {
+        if rest.starts_with(op) {
+            return Some(i + op.len());
+        }
+    }
     if rest.starts_with(":=") || rest.starts_with("=>") || rest.starts_with("===") {
         return Some(i + if rest.starts_with("===") { 3 } else { 2 });
     }
@@ -807,19 +858,7 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     }
     // `os.environ.get("SECRET_KEY", "literal")`, `ENV.fetch("TOKEN", "…")`:
     // the default is a literal credential.
-    if quoted_name
-        && rest.starts_with(',')
-        && [
-            "get(",
-            "getenv(",
-            "env(",
-            "fetch(",
-            "getProperty(",
-            "GetEnvironmentVariable(",
-        ]
-        .iter()
-        .any(|f| before.ends_with(&format!("{f}\"")) || before.ends_with(&format!("{f}'")))
-    {
+    if quoted_name && rest.starts_with(',') && env_lookup(before) {
         return Some(i + 1);
     }
     // `<add key="ApiKey" value="…"/>`
@@ -844,6 +883,28 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     let word = rest.strip_prefix("is ").unwrap_or(rest);
     (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
         .then(|| line.len() - word.len())
+}
+
+/// `before` ends in a call that reads a setting by name with a default:
+/// `get("`, `getenv('`, `GetEnvOrDefault("`, `ENV.fetch("`.
+fn env_lookup(before: &str) -> bool {
+    let Some(call) = before
+        .strip_suffix("(\"")
+        .or_else(|| before.strip_suffix("('"))
+    else {
+        return false;
+    };
+    let name = call
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    name == "get"
+        || name == "fetch"
+        || name.contains("env")
+        || name.contains("property")
+        || name.contains("setting")
+        || name.contains("config")
 }
 
 /// Random enough to be a credential without any syntax around it: long,
@@ -1276,10 +1337,17 @@ fn same_as_name(name: &str, value: &str) -> bool {
     !v.is_empty() && (n.contains(&v) || v.contains(&n) && wordy(value))
 }
 
+/// `self.password`, `config.db.secret`: a path of identifiers, none of them
+/// random (`s.ZC9Ecf4M5g9o34Q6RkzGsj0z` is a Vault token, not a path).
 fn identifier_chain(v: &str) -> bool {
     v.split('.').all(|part| {
+        let random = part.len() >= 16
+            && part.chars().any(|c| c.is_ascii_digit())
+            && !wordy(part)
+            && randomness(part) >= 0.8;
         let p = part.trim_end_matches("()");
-        !p.is_empty()
+        !random
+            && !p.is_empty()
             && p.chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
