@@ -63,12 +63,14 @@ const MID_TOKEN: &[&str] = &[
     "openai-key",
     "asana-pat",
     "telegram-bot-token",
+    "newrelic-license-key-nral",
+    "maxmind-license-key",
 ];
 
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "api",
 ];
 
 /// Keywords are cut to their first few characters: the automaton is built
@@ -153,11 +155,21 @@ static CONTEXT: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
     (ac, providers)
 });
 
-/// The contextual providers a name mentions, in table order.
+/// The contextual providers a name mentions, in table order. A provider's
+/// word counts where a word of the name starts (`SUMO_KEY`, `sumoKey`), not
+/// inside another (`sumOfExposures`, `rookTable`).
 fn providers_named(name: &str) -> Vec<usize> {
     let (ac, providers) = &*CONTEXT;
+    let b = name.as_bytes();
+    let word_start = |at: usize| {
+        at == 0
+            || !b[at - 1].is_ascii_alphanumeric()
+            || (b[at - 1].is_ascii_lowercase() && b[at].is_ascii_uppercase())
+            || !b[at].is_ascii_alphanumeric()
+    };
     let mut found: Vec<usize> = ac
         .find_overlapping_iter(name)
+        .filter(|m| word_start(m.start()))
         .map(|m| providers[m.pattern().as_usize()])
         .collect();
     found.sort_unstable();
@@ -235,6 +247,10 @@ regex!(
     r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
+regex!(
+    CLI_PASSWORD,
+    r#"(?:^|\s)(?:-p|--password)(?:\s+|=)["']?([^\s'"-][^\s'"]{3,255})"#
+);
 regex!(
     PLAIN_PASSWORD_CALL,
     r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["'])"#
@@ -613,6 +629,20 @@ fn header_or_cli(line: &str) -> Option<Hit> {
             continue;
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    // `docker login -u me -p …`, `mysql -u root -p…`, `psexec … -u A -p …`:
+    // a password option beside a user option.
+    let lower = line.to_ascii_lowercase();
+    let user_option = lower.contains(" -u ") || lower.contains("--user");
+    if user_option {
+        for caps in CLI_PASSWORD.captures_iter(line.as_bytes()) {
+            let m = caps.get(1)?;
+            let value = &line[m.start()..m.end()];
+            if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+                continue;
+            }
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
     }
     let caps = SSHPASS.captures(line.as_bytes())?;
     let m = caps.get(1)?;
@@ -1238,6 +1268,11 @@ fn name_kind(name: &str) -> Option<NameKind> {
     if password {
         return Some(NameKind::Password);
     }
+    // `clarifai_api = …`, `deepgram-api: …`: a service's name and `api`
+    // last name what the service is called with.
+    if last == "api" && segs.len() >= 2 {
+        return Some(NameKind::Secret);
+    }
     let secret_at = segs.iter().position(|s| {
         SECRET_WORDS.contains(&s.as_str())
             || [
@@ -1262,7 +1297,7 @@ fn name_kind(name: &str) -> Option<NameKind> {
 }
 
 fn contextual_name(name: &str) -> bool {
-    CONTEXT.0.is_match(name)
+    !providers_named(name).is_empty()
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
@@ -1304,6 +1339,11 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if names_itself || same_as_name(a.name, v) {
         return false;
     }
+    // `clarifai_api` names a service, not a credential: only a value that
+    // stands as random on its own is one (`slf4j-api:jar` is not).
+    if segments(a.name).last().is_some_and(|s| s == "api") && !strong_random(v) {
+        return false;
+    }
     match a.kind {
         NameKind::Password => v.split_whitespace().count() <= 2 && !env_name(v),
         NameKind::ContextOnly => false,
@@ -1311,7 +1351,16 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             if v.chars().all(|c| c.is_ascii_digit()) {
                 return n >= 12 && randomness(v) >= 0.7;
             }
-            !wordy(v) && !env_name(v) && randomness(v) >= 0.7
+            // A long single token is a key even when an example writes it
+            // with a small alphabet (`cbadefcbadefc12d…`): the bar falls
+            // with length, for token-shaped values only.
+            let token_shaped = n >= 24
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+/=".contains(&b))
+                && v.bytes().filter(u8::is_ascii_digit).count() >= 2
+                && v.bytes().filter(u8::is_ascii_alphabetic).count() >= 8;
+            let bar = if token_shaped { 0.55 } else { 0.7 };
+            !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
 }
