@@ -904,6 +904,9 @@ mod tests {
             "acme_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
             "xyzt-k3m9q2v7x1c8b4n6z5p0r2t7w9y3u1e4",
             "ACMEPAT1_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s",
+            "acmePRIVATE-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+            "zqapi-AFNjXAgQdLYwZo2zJJUKLMIE4zrPYAks_0Js5FXKl8lcuj7cs",
+            "zqdt-xY9kLmNpQrStUvWxYz01",
         ] {
             assert_eq!(
                 secret_rules("settings.env", token),
@@ -917,6 +920,8 @@ mod tests {
             "fn parse_configuration_file_for_the_current_workspace_root()",
             "let q = build_abcdefghijklmnopqrstuvwxyz0123456789;",
             "zq_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "let v = parse_configuration_file_for_the_current_Workspace_root2_and_more;",
+            "order_3fa85f64-5717-4562-b3fc-2c963f66afa6",
         ] {
             assert!(secret_rules("lib.rs", line).is_empty(), "{line}");
         }
@@ -962,6 +967,32 @@ mod tests {
             );
         }
         assert!(secret_rules("app.yml", "token: settings.auth.token").is_empty());
+    }
+
+    #[test]
+    fn terraform_variable_defaults_and_powershell_plain_text_are_credentials() {
+        let tf = "variable \"corp_okta_api_token\" {\n  default = \"004EWTpRQT_HJtG_nL-agxacgzYHjxPcF99kJsFzWg\"\n}\n";
+        let found = review_file(&FileChange::new_file("main.tf", tf.to_string()), true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, 2);
+        let tf_region = "variable \"region\" {\n  default = \"eu-west-1\"\n}\n";
+        assert!(review_file(
+            &FileChange::new_file("main.tf", tf_region.to_string()),
+            true
+        )
+        .is_empty());
+        assert_eq!(
+            secret_rules(
+                "setup.ps1",
+                "ConvertTo-SecureString 'MyS3cret!' -AsPlainText -Force"
+            ),
+            vec!["secret-assignment"]
+        );
+        assert!(secret_rules(
+            "setup.ps1",
+            "ConvertTo-SecureString $env:PASS -AsPlainText -Force"
+        )
+        .is_empty());
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("gcp-oauth-refresh-token", "Google OAuth refresh token", &["1//0"], r"1//0[0-9A-Za-z_-]{40,}", "1//0{w70}"),
     p("azure-ad-client-secret", "Azure AD client secret", &["q~"], r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}", "{a3}8Q~{a34}"),
     p("azure-storage-account-key", "Azure storage account key", &["accountkey="], r"AccountKey=[A-Za-z0-9+/]{86}==", "AccountKey={b86}=="),
-    p("azure-identifiable-key", "Azure service key", &["azst", "acdb", "azfu", "+asb", "+aeh", "azse", "apim", "azeg", "azca", "+ast"], r"[A-Za-z0-9+/]{42,76}(?:AzSt|ACDb|AzFu|\+ASb|\+AEh|AzSe|APIM|AZEG|AzCa|\+ASt)[A-Za-z0-9+/]{4,8}={0,2}", "{b76}AzSt{b5}A=="),
+    p("azure-identifiable-key", "Azure service key", &["azst", "acdb", "azfu", "+asb", "+aeh", "azse", "apim", "azeg", "azca", "+ast", "+acr"], r"[A-Za-z0-9+/]{42,76}(?:AzSt|ACDb|AzFu|\+ASb|\+AEh|AzSe|APIM|AZEG|AzCa|\+ASt|\+ACR)[A-Za-z0-9+/]{4,8}={0,2}", "{b76}AzSt{b5}A=="),
     p("azure-devops-pat", "Azure DevOps personal access token", &["azdo"], "[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}", "{a52}JQQJ99{a18}AZDO{a4}"),
     c("azure-devops-pat-legacy", "Azure DevOps personal access token", &["azure_devops", "azdo", "ado_pat", "devops"], "[a-z2-7]{52}", "{z52}"),
     p("alibaba-access-key-id", "Alibaba Cloud AccessKey id", &["ltai"], "LTAI[A-Za-z0-9]{12,20}", "LTAI{a20}"),

@@ -110,6 +110,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("---- begin ssh2", Trigger::PrivateKey),
         ("putty-user-key-file-", Trigger::PrivateKey),
         ("ls0tls1crudjti", Trigger::PrivateKey),
+        // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential(…)`.
+        ("securestring", Trigger::Assignment),
+        ("networkcredential", Trigger::Assignment),
         ("eyj", Trigger::Jwt),
         ("://", Trigger::Url),
         ("authorization", Trigger::Header),
@@ -228,7 +231,7 @@ regex!(
 );
 regex!(
     PREFIXED_TOKEN,
-    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[a-z]{2,8})?[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9]{24,100}))(?:[^A-Za-z0-9_+/=-]|$)"
+    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[A-Za-z]{2,12})?[_-]|[a-z][a-z0-9]{2,15}[A-Z][A-Za-z0-9]{2,15}[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9](?:[A-Za-z0-9]|[_-][A-Za-z0-9]){19,150}))(?:[^A-Za-z0-9_+/=-]|$)"
 );
 regex!(
     URL_TOKEN_USER,
@@ -305,10 +308,8 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
             }
         }
     }
-    let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && {
-        let t = line.trim_start().trim_start_matches("- ");
-        t.starts_with("value:") || t.starts_with("\"value\":")
-    };
+    let manifest_value =
+        flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
         return prefixed_token(line);
     }
@@ -517,8 +518,8 @@ fn prefixed_token(line: &str) -> Option<Hit> {
 }
 
 /// The random part of an unlisted token: mixed-case letters and digits
-/// (24 or more), or lower-case hex or letters and digits (32 or more), at
-/// the entropy a random string of that alphabet has.
+/// (20 or more; 32 if `_`/`-` split it), or one case of letters and digits
+/// (32 or more), at the entropy a random string of that alphabet has.
 fn random_body(body: &str) -> bool {
     let n = body.len();
     let upper = body.bytes().any(|b| b.is_ascii_uppercase());
@@ -526,7 +527,12 @@ fn random_body(body: &str) -> bool {
     let digits = body.bytes().filter(u8::is_ascii_digit).count();
     let mixed = upper && lower && digits >= 2;
     if mixed {
-        return strong_random(body) && randomness(body) >= 0.85;
+        // Separators inside (`…_0Js5…`, base64url) only in a long body.
+        let separators = body.contains(['_', '-']);
+        return (!separators || n >= 32) && strong_random(body) && randomness(body) >= 0.85;
+    }
+    if body.contains(['_', '-']) {
+        return false;
     }
     // One case only: long enough that a word or an identifier cannot take
     // the shape, with digits and letters spread as in a random string.
@@ -567,7 +573,7 @@ fn long_random_run(bytes: &[u8]) -> bool {
             upper |= b.is_ascii_uppercase();
             digit |= b.is_ascii_digit();
         }
-        digit && (len >= 32 || len >= 24 && upper)
+        digit && (len >= 32 || len >= 20 && upper)
     })
 }
 
@@ -742,12 +748,9 @@ fn assignments<'a>(
 ) -> Vec<Assigned<'a>> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
-    // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose).
-    let t = line.trim_start().trim_start_matches("- ");
-    if let Some(rest) = t
-        .strip_prefix("value:")
-        .or_else(|| t.strip_prefix("\"value\":"))
-    {
+    // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose);
+    // `variable "db_password" {` above `  default = …` (Terraform).
+    if let Some(rest) = value_below_name(line) {
         if let Some(name) = above.and_then(manifest_name) {
             if let Some(kind) = name_kind(name) {
                 let offset = line.len() - rest.len();
@@ -811,7 +814,25 @@ fn assignments<'a>(
     out
 }
 
+/// What follows `value:` or `default =` at the start of `line`: a value
+/// whose name is on the line above.
+fn value_below_name(line: &str) -> Option<&str> {
+    let t = line.trim_start().trim_start_matches("- ");
+    t.strip_prefix("value:")
+        .or_else(|| t.strip_prefix("\"value\":"))
+        .or_else(|| {
+            let rest = t.strip_prefix("default")?.trim_start();
+            rest.strip_prefix('=').filter(|r| !r.starts_with('='))
+        })
+}
+
+/// The name a manifest entry or a Terraform variable gives on its first
+/// line: `- name: DB_PASSWORD`, `variable "db_password" {`.
 fn manifest_name(line: &str) -> Option<&str> {
+    if let Some(rest) = line.trim_start().strip_prefix("variable ") {
+        let rest = rest.trim_start().strip_prefix('"')?;
+        return rest.split('"').next();
+    }
     let t = line
         .trim_start()
         .trim_start_matches("- ")
