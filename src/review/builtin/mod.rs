@@ -996,6 +996,35 @@ mod tests {
     }
 
     #[test]
+    fn a_random_value_under_any_name_counts_in_configuration_not_in_code() {
+        let line = "fireworks = Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE";
+        assert_eq!(
+            secret_rules("settings.cfg", line),
+            vec!["secret-assignment"]
+        );
+        assert!(secret_rules("settings.py", line).is_empty());
+        for line in [
+            "checksum = \"Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE\"",
+            "integrity: sha512-Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE",
+            "rev = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\"",
+            "instance = 3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "homepage = https://example.com/Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE",
+        ] {
+            assert!(secret_rules("Cargo.toml", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_value_on_the_line_below_its_name_is_an_assignment() {
+        let yaml = "credentials:\n  api_token:\n    'q8Zr2LmX9vTa7KpW3n'\n";
+        let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].line, 3);
+        let nested = "api_token:\n  - name: primary\n";
+        assert!(review_file(&FileChange::new_file("app.yml", nested.to_string()), true).is_empty());
+    }
+
+    #[test]
     fn curl_credentials_on_a_continuation_line_or_quoted_are_found() {
         for line in [
             "  -u developer:yqDVtkqPECriaLRi \\",

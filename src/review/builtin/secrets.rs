@@ -311,7 +311,9 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     let manifest_value =
         flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
-        return prefixed_token(line);
+        return prefixed_token(line)
+            .or_else(|| continued(lines, index, path))
+            .or_else(|| unnamed_setting(line, path));
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -350,6 +352,179 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
         }
     }
     prefixed_token(line)
+        .or_else(|| continued(lines, index, path))
+        .or_else(|| unnamed_setting(line, path))
+}
+
+/// Names whose random values are digests or identifiers, not credentials.
+const DIGEST_NAMES: &[&str] = &[
+    "sha",
+    "sha1",
+    "sha256",
+    "sha384",
+    "sha512",
+    "md5",
+    "hash",
+    "checksum",
+    "digest",
+    "integrity",
+    "shasum",
+    "sum",
+    "crc",
+    "etag",
+    "commit",
+    "rev",
+    "revision",
+    "ref",
+    "tag",
+    "version",
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "oid",
+    "tree",
+    "object",
+    "blob",
+    "build",
+    "image",
+    "fingerprint",
+    "thumbprint",
+    "signature",
+    "sig",
+    "nonce",
+    "salt",
+    "iv",
+    "seed",
+    "hmac",
+    "url",
+    "uri",
+    "path",
+    "file",
+    "name",
+    "label",
+    "title",
+    "slug",
+    "handle",
+    "user",
+    "username",
+    "email",
+    "account",
+    "tenant",
+    "project",
+    "client",
+    "app",
+    "application",
+    "org",
+    "team",
+    "channel",
+    "region",
+    "zone",
+    "bucket",
+    "host",
+    "domain",
+    "node",
+    "cluster",
+    "namespace",
+    "release",
+    "snapshot",
+    "resolved",
+    "lock",
+    "cache",
+    "session",
+    "trace",
+    "span",
+    "request",
+    "message",
+    "event",
+    "order",
+    "transaction",
+    "txn",
+    "block",
+    "address",
+    "wallet",
+    "contract",
+    "public",
+    "pub",
+    "pk",
+    "anon",
+    "publishable",
+    "site",
+    "measurement",
+    "tracking",
+    "analytics",
+    "pixel",
+];
+
+/// A setting of a configuration file (not code) whose name says nothing
+/// (`deepgram = …`, `fireworks: …`) but whose value is random and long the
+/// way generated keys are: letters of both cases and digits, 24 or more
+/// (hex, UUIDs and one-case values are too often digests and ids).
+fn unnamed_setting(line: &str, path: &str) -> Option<Hit> {
+    if is_code(path) || !mixed_random_run(line.as_bytes()) {
+        return None;
+    }
+    let t = line.trim_start();
+    let t = t
+        .strip_prefix("export ")
+        .unwrap_or(t)
+        .trim_start_matches(['-', ' ', '"', '\'']);
+    let start = line.len() - t.len();
+    let len = t
+        .bytes()
+        .take_while(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        .count();
+    if len == 0 {
+        return None;
+    }
+    let name = &line[start..start + len];
+    let named = segments(name)
+        .iter()
+        .any(|s| DIGEST_NAMES.contains(&s.as_str()) || s.starts_with("sha"));
+    if named || name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let op = operator(line, start, start + len)?;
+    let (value, at, _) = read_value(line, op)?;
+    let v = value.trim();
+    let mixed =
+        v.bytes().any(|b| b.is_ascii_uppercase()) && v.bytes().any(|b| b.is_ascii_lowercase());
+    (v.len() >= 24
+        && mixed
+        && strong_random(v)
+        && randomness(v) >= 0.85
+        && !reference(v)
+        && !path_or_url(v))
+    .then(|| hit("secret-assignment", at, at + value.len()))
+}
+
+/// A run of 24 letters and digits holding both cases and a digit.
+fn mixed_random_run(bytes: &[u8]) -> bool {
+    let (mut len, mut upper, mut lower, mut digit) = (0usize, false, false, false);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() {
+            len += 1;
+            upper |= b.is_ascii_uppercase();
+            lower |= b.is_ascii_lowercase();
+            digit |= b.is_ascii_digit();
+            if len >= 24 && upper && lower && digit {
+                return true;
+            }
+        } else {
+            (len, upper, lower, digit) = (0, false, false, false);
+        }
+    }
+    false
+}
+
+/// The cheap test before [`continued_value`]: the line above ends in `:` or
+/// `=`.
+fn continued(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+    let above = lines[index.checked_sub(1)?].trim_end();
+    if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
+        return None;
+    }
+    continued_value(lines, index, is_code(path))
 }
 
 fn hit(rule: &'static str, start: usize, end: usize) -> Hit {
@@ -714,29 +889,72 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
             }
         }
     }
-    for a in assignments(line, words, above, code) {
-        // A provider whose name is in the variable: its format decides.
-        let end = a.start + a.value.len();
-        for i in providers_named(a.name) {
-            let p = &PROVIDERS[i];
-            if provider_regex(i).is_match(a.value.as_bytes())
-                && !placeholder_token(p, a.value)
-                && !reference(a.value)
-            {
-                return Some(Hit {
-                    rule: p.rule,
-                    start: a.start,
-                    end,
-                    provider: Some(p.name),
-                    live: false,
-                });
-            }
-        }
-        if credential_value(&a, code) {
-            return Some(hit("secret-assignment", a.start, end));
+    assignments(line, words, above, code)
+        .iter()
+        .find_map(|a| judge(a, code))
+}
+
+/// Whether an assigned value is a credential: the format of a provider the
+/// name mentions decides first, then the value's own shape.
+fn judge(a: &Assigned, code: bool) -> Option<Hit> {
+    let end = a.start + a.value.len();
+    for i in providers_named(a.name) {
+        let p = &PROVIDERS[i];
+        if provider_regex(i).is_match(a.value.as_bytes())
+            && !placeholder_token(p, a.value)
+            && !reference(a.value)
+        {
+            return Some(Hit {
+                rule: p.rule,
+                start: a.start,
+                end,
+                provider: Some(p.name),
+                live: false,
+            });
         }
     }
-    None
+    credential_value(a, code).then(|| hit("secret-assignment", a.start, end))
+}
+
+/// A value alone on its line under a name that ends the line above:
+/// `api_token:` then `  'q8Zr…'` (YAML, a wrapped assignment).
+fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    let above = lines[index.checked_sub(1)?].trim_end();
+    let head = above
+        .strip_suffix(':')
+        .or_else(|| above.strip_suffix('='))?
+        .trim_end()
+        .trim_end_matches(['"', '\'']);
+    let name = head
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || "_.-".contains(c)))
+        .next()?
+        .trim_matches(['.', '-']);
+    let kind = match name_kind(name) {
+        Some(kind) => kind,
+        None if contextual_name(name) => NameKind::ContextOnly,
+        None => return None,
+    };
+    let line = lines[index];
+    let lead = line.len() - line.trim_start().len();
+    let (value, start, quoted) = read_value(line, lead)?;
+    // Nothing but the value (and a closing quote or comma) on the line.
+    let after = line[start + value.len()..].trim_end();
+    let rest = after
+        .trim_start_matches(['"', '\'', '`'])
+        .trim_end_matches([',', ';', ')']);
+    if !rest.is_empty() || (!quoted && code) {
+        return None;
+    }
+    judge(
+        &Assigned {
+            kind,
+            name,
+            value,
+            start,
+            quoted,
+        },
+        code,
+    )
 }
 
 /// Every `name <op> value` in the line whose name is a credential's.
@@ -874,8 +1092,14 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     if rest.starts_with(":=") || rest.starts_with("=>") || rest.starts_with("===") {
         return Some(i + if rest.starts_with("===") { 3 } else { 2 });
     }
-    if rest.starts_with("==") {
-        return Some(i + 2);
+    if rest.starts_with("==") || rest.starts_with("!=") {
+        return Some(
+            i + if rest.starts_with("!==") || rest.starts_with("===") {
+                3
+            } else {
+                2
+            },
+        );
     }
     if rest.starts_with('=') || rest.starts_with(':') {
         if rest.starts_with("::") {
@@ -1022,7 +1246,7 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     }
     let start = i;
     let mut j = i;
-    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'".contains(&b[j]) {
+    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'&".contains(&b[j]) {
         j += 1;
     }
     let value = line.get(start..j)?;
