@@ -113,7 +113,7 @@ pub static RULES: &[Rule] = &[
         "secret-provider-token",
         "API token with a known provider format",
         "This string has the format of a provider's API token. Remove it, revoke it at the provider, and read it from the environment at run time.",
-        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 300 formats are known (the message names the provider). Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
+        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 400 formats are known (the message names the provider), and tokens of unlisted services with a short prefix and a long random body. Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
     ),
     secret(
         "secret-jwt",
@@ -1091,6 +1091,25 @@ mod tests {
             "export STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc\n",
         );
         assert_eq!(found[0].severity, Severity::Critical);
+        // Generic shapes (an unlisted prefix, a random setting, a value
+        // below its name) are warnings in documentation; placeholders are
+        // nothing.
+        for text in [
+            "zq_live_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s\n",
+            "fireworks = Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE\n",
+            "api_token:\n  'q8Zr2LmX9vTa7KpW3n'\n",
+        ] {
+            let found = added("docs/setup.md", text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(found[0].severity, Severity::Warning, "{text}");
+        }
+        for text in [
+            "zq_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+            "api_token:\n  '<your-api-token>'\n",
+            "$2b$12$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+        ] {
+            assert!(added("docs/setup.md", text).is_empty(), "{text}");
+        }
         assert!(added("README.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n").is_empty());
         assert!(added(
             "a.py",
