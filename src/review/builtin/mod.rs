@@ -1020,6 +1020,10 @@ mod tests {
         let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);
         assert_eq!(rules(&found), vec!["secret-assignment"]);
         assert_eq!(found[0].line, 3);
+        let plist = "<dict>\n  <key>API_SECRET</key>\n  <string>q8Zr2LmX9vTa7KpW3n</string>\n";
+        let found = review_file(&FileChange::new_file("Info.plist", plist.to_string()), true);
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].line, 3);
         let nested = "api_token:\n  - name: primary\n";
         assert!(review_file(&FileChange::new_file("app.yml", nested.to_string()), true).is_empty());
     }

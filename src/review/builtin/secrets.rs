@@ -521,10 +521,33 @@ fn mixed_random_run(bytes: &[u8]) -> bool {
 /// `=`.
 fn continued(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     let above = lines[index.checked_sub(1)?].trim_end();
+    if above.ends_with("</key>") {
+        return plist_value(above, lines[index]);
+    }
     if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
         return None;
     }
     continued_value(lines, index, is_code(path))
+}
+
+/// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
+fn plist_value(above: &str, line: &str) -> Option<Hit> {
+    let name = above.trim().strip_prefix("<key>")?.strip_suffix("</key>")?;
+    let kind = name_kind(name)?;
+    let t = line.trim_start();
+    let inner = t
+        .strip_prefix("<string>")?
+        .trim_end()
+        .strip_suffix("</string>")?;
+    let start = line.len() - t.len() + "<string>".len();
+    let a = Assigned {
+        kind,
+        name,
+        value: inner,
+        start,
+        quoted: true,
+    };
+    judge(&a, false)
 }
 
 fn hit(rule: &'static str, start: usize, end: usize) -> Hit {
@@ -1293,6 +1316,7 @@ const PASSWORD_WORDS: &[&str] = &[
     "pswd",
 ];
 const SECRET_WORDS: &[&str] = &[
+    "private",
     "secret",
     "secrets",
     "token",
