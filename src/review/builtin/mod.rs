@@ -1015,6 +1015,19 @@ mod tests {
     }
 
     #[test]
+    fn a_random_token_alone_on_a_configuration_line_is_found_outside_pem_blocks() {
+        let token = "Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aEk5Tn";
+        assert_eq!(
+            secret_rules("notes.txt", token),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules("lib.rs", &format!("    \"{token}\",")).is_empty());
+        let cert = format!("-----BEGIN CERTIFICATE-----\n{token}\n-----END CERTIFICATE-----\n");
+        assert!(review_file(&FileChange::new_file("ca.pem", cert), true).is_empty());
+        assert!(secret_rules("notes.txt", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b").is_empty());
+    }
+
+    #[test]
     fn a_value_on_the_line_below_its_name_is_an_assignment() {
         let yaml = "credentials:\n  api_token:\n    'q8Zr2LmX9vTa7KpW3n'\n";
         let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);

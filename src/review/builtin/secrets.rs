@@ -313,7 +313,8 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
         return prefixed_token(line)
             .or_else(|| continued(lines, index, path))
-            .or_else(|| unnamed_setting(line, path));
+            .or_else(|| unnamed_setting(line, path))
+            .or_else(|| lone_token(lines, index, path));
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -354,6 +355,40 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     prefixed_token(line)
         .or_else(|| continued(lines, index, path))
         .or_else(|| unnamed_setting(line, path))
+        .or_else(|| lone_token(lines, index, path))
+}
+
+/// A configuration line that is nothing but one long random token (a key
+/// pasted on its own, as `.env` templates and notes hold them): letters of
+/// both cases and digits, 32 to 100 of them, outside a PEM block (whose
+/// base64 lines look the same).
+fn lone_token(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+    let line = lines[index];
+    if is_code(path) || !mixed_random_run(line.as_bytes()) {
+        return None;
+    }
+    let t = line.trim().trim_end_matches(',');
+    let t = t.trim_matches(['"', '\'']);
+    let n = t.len();
+    if !(32..=100).contains(&n)
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || randomness(t) < 0.9
+        || !strong_random(t)
+    {
+        return None;
+    }
+    let in_pem = lines[index.saturating_sub(80)..index]
+        .iter()
+        .rev()
+        .find(|l| l.contains("-----BEGIN") || l.contains("-----END"))
+        .is_some_and(|l| l.contains("-----BEGIN"));
+    if in_pem {
+        return None;
+    }
+    let start = line.find(t)?;
+    Some(hit("secret-provider-token", start, start + n))
 }
 
 /// Names whose random values are digests or identifiers, not credentials.
