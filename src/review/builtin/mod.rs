@@ -959,6 +959,11 @@ mod tests {
                 format!("t := GetEnvOrDefault(\"api_token\", \"{value}\")"),
             ),
             ("vault.yml", "token: s.ZC9Ecf4M5g9o34Q6RkzGsj0z".to_string()),
+            (
+                "build.gradle",
+                format!("buildConfigField 'String', 'API_KEY', '\"{value}\"'"),
+            ),
+            (".env", format!("CONVEX_PAT={value}")),
         ] {
             assert_eq!(
                 secret_rules(path, &line),

@@ -434,7 +434,7 @@ pub static PROVIDERS: &[Provider] = &[
     c("contentstack-token", "Contentstack token", &["contentstack"], "cs[a-f0-9]{32}|blt[a-f0-9]{16,}", "cs{h32}"),
     c("yandex-token-ctx", "Yandex Cloud key", &["yandex"], "YC[A-Za-z0-9_-]{38}|AQVN[A-Za-z0-9_-]{35,38}|y[0-3]_[A-Za-z0-9_-]{55,}", "YC{w38}"),
     c("clarifai-key", "Clarifai API key", &["clarifai"], HEX32, "{h32}"),
-    c("falai-key", "fal.ai API key", &["fal"], "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{32}", "{uuid}:{h32}"),
+    c("falai-key", "fal.ai API key", &["fal_", "fal-", "falai"], "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{32}", "{uuid}:{h32}"),
     p("friendli-token", "Friendli token", &["flp_"], "flp_[A-Za-z0-9]{40,}", "flp_{a46}"),
     p("hackclub-key", "Hack Club AI key", &["sk-hc-"], "sk-hc-v1-[a-f0-9]{64}", "sk-hc-v1-{h64}"),
     p("coderabbit-key", "CodeRabbit API key", &["cr-"], "cr-[a-f0-9]{58}", "cr-{h58}"),
@@ -542,5 +542,6 @@ pub static PROVIDERS: &[Provider] = &[
     c("etherscan-key", "Etherscan API key", &["etherscan", "bscscan", "polygonscan"], "[A-Z0-9]{34}", "{U34}"),
     c("alchemy-key", "Alchemy API key", &["alchemy"], "[A-Za-z0-9_-]{32}", "{w32}"),
     c("moralis-key", "Moralis API key", &["moralis"], "[A-Za-z0-9]{64}", "{a64}"),
+    p("aws-bedrock-short-key", "Amazon Bedrock API key", &["bedrock-api-key-"], "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=%]{100,}", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{b120}"),
     c("shopify-secret-ctx", "Shopify shared secret", &["shopify"], HEX32, "{h32}"),
 ];

@@ -70,7 +70,7 @@ const MID_TOKEN: &[&str] = &[
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "api",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "api", "_pat",
 ];
 
 /// Keywords are cut to their first few characters: the automaton is built
@@ -1191,7 +1191,10 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     }
     // `os.environ.get("SECRET_KEY", "literal")`, `ENV.fetch("TOKEN", "…")`:
     // the default is a literal credential.
-    if quoted_name && rest.starts_with(',') && env_lookup(before) {
+    // Android's `buildConfigField "String", "API_KEY", "\"…\""` and
+    // `resValue "string", "api_key", "…"`.
+    let android = line.contains("buildConfigField") || line.contains("resValue");
+    if quoted_name && rest.starts_with(',') && (android || env_lookup(before)) {
         return Some(i + 1);
     }
     // `<add key="ApiKey" value="…"/>`
@@ -1605,7 +1608,8 @@ fn contextual_name(name: &str) -> bool {
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
-    let v = a.value.trim();
+    // A string holding a quoted string (`'"…"'`, `"\"…\""`): the inner one.
+    let v = a.value.trim().trim_matches(['"', '\\']);
     let v = if a.quoted {
         v
     } else {
