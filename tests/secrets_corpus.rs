@@ -13,7 +13,9 @@
 //! pattern, several separated by `:`) also measures corpora derived from
 //! other scanners' fixtures, which are not in the repository; each file is
 //! reported on its own (`REDLINE_CORPUS_MISSES=<file stem>` lists its
-//! misses), none is split or asserted on.
+//! misses), none is split or asserted on. One whole source among them is
+//! kept held out (never read for tuning): on the shared corpus, the
+//! detector tests of a scanner whose rules were not used as a reference.
 
 use redline::review::builtin;
 use redline::review::FileChange;
@@ -22,9 +24,10 @@ use std::collections::BTreeMap;
 const FILES: &[&str] = &["kingfisher.jsonl", "near-miss.jsonl", "code.jsonl"];
 
 /// Issue 10 asks for 90% recall at most 5% false alarms. The false-alarm
-/// target holds; recall on the held-out part is below it (see the printed
-/// figures), so this floor guards what was reached instead of the target.
-const RECALL_FLOOR: f64 = 0.78;
+/// target holds; recall on the held-out part is 88.3%, below it (see the
+/// printed figures), so this floor guards what was reached instead of the
+/// target.
+const RECALL_FLOOR: f64 = 0.88;
 
 #[derive(Debug)]
 struct Sample {
