@@ -868,6 +868,13 @@ mod tests {
             secret_rules("a.js", &format!("const t = \"{jwt}\";")),
             vec!["secret-jwt"]
         );
+        let example = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+        assert!(secret_rules("a.js", &format!("const t = \"{example}\";")).is_empty());
+        let borrowed = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzZXJ2aWNlLXJvbGUiLCJpYXQiOjE1MTYyMzkwMjJ9.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+        assert_eq!(
+            secret_rules("a.js", &format!("const t = \"{borrowed}\";")),
+            vec!["secret-jwt"]
+        );
         assert_eq!(
             secret_rules("a.py", "DB = \"postgres://app:Xk82mQp1z@db.internal/prod\""),
             vec!["secret-url-credentials"]
