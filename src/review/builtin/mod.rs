@@ -440,6 +440,7 @@ pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) 
         });
         *occurrence += 1;
     };
+    let code = secrets::is_code(&file.path);
     for line_no in file.diff.added_lines() {
         let index = line_no as usize - 1;
         let Some(text) = lines.get(index) else {
@@ -450,7 +451,7 @@ pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) 
         // Secrets are looked for in lines of any length: a key pasted into a
         // minified bundle is still a key.
         if secrets_on {
-            if let Some(hit) = secrets::scan(&lines, index, &file.path) {
+            if let Some(hit) = secrets::scan(&lines, index, code) {
                 if let Some(rule) = rule(hit.rule) {
                     if policy.runs(rule.id, &file.path) && !suppressed(&lines, index, rule.id) {
                         let severity = if doc && !hit.live {

@@ -33,6 +33,10 @@ pub struct Hit {
 enum Trigger {
     Provider(u16),
     Assignment,
+    /// A provider's name or `api`: an assignment check outside code only
+    /// (in code, names without a credential word are rarely credentials,
+    /// and the words are common).
+    Context,
     PrivateKey,
     Jwt,
     Url,
@@ -42,7 +46,7 @@ enum Trigger {
 
 fn slot(t: Trigger) -> usize {
     match t {
-        Trigger::Assignment | Trigger::Provider(_) => 0,
+        Trigger::Assignment | Trigger::Context | Trigger::Provider(_) => 0,
         Trigger::PrivateKey => 1,
         Trigger::Jwt => 2,
         Trigger::Url => 3,
@@ -70,7 +74,7 @@ const MID_TOKEN: &[&str] = &[
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "api", "_pat",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "_pat",
 ];
 
 /// Keywords are cut to their first few characters: the automaton is built
@@ -99,7 +103,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     for (i, p) in PROVIDERS.iter().enumerate() {
         for k in p.keywords {
             if p.contextual {
-                add(k, Trigger::Assignment);
+                add(k, Trigger::Context);
             } else {
                 add(k, Trigger::Provider(i as u16));
             }
@@ -130,6 +134,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
     }
+    add("api", Trigger::Context);
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
@@ -158,25 +163,29 @@ static CONTEXT: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
     (ac, providers)
 });
 
-/// The contextual providers a name mentions, in table order. A provider's
-/// word counts where a word of the name starts (`SUMO_KEY`, `sumoKey`), not
-/// inside another (`sumOfExposures`, `rookTable`).
+/// Where a provider's word counts in a name: where a word of the name
+/// starts (`SUMO_KEY`, `sumoKey`), not inside another (`sumOfExposures`,
+/// `rookTable`).
+fn word_start(name: &[u8], at: usize) -> bool {
+    at == 0
+        || !name[at - 1].is_ascii_alphanumeric()
+        || (name[at - 1].is_ascii_lowercase() && name[at].is_ascii_uppercase())
+        || !name[at].is_ascii_alphanumeric()
+}
+
+/// The contextual providers a name mentions, in table order.
 fn providers_named(name: &str) -> Vec<usize> {
     let (ac, providers) = &*CONTEXT;
     let b = name.as_bytes();
-    let word_start = |at: usize| {
-        at == 0
-            || !b[at - 1].is_ascii_alphanumeric()
-            || (b[at - 1].is_ascii_lowercase() && b[at].is_ascii_uppercase())
-            || !b[at].is_ascii_alphanumeric()
-    };
     let mut found: Vec<usize> = ac
         .find_overlapping_iter(name)
-        .filter(|m| word_start(m.start()))
+        .filter(|m| word_start(b, m.start()))
         .map(|m| providers[m.pattern().as_usize()])
         .collect();
-    found.sort_unstable();
-    found.dedup();
+    if found.len() > 1 {
+        found.sort_unstable();
+        found.dedup();
+    }
     found
 }
 
@@ -278,8 +287,9 @@ pub(super) fn is_code(path: &str) -> bool {
 }
 
 /// Scans line `index` of `lines` (the new text). Later lines are read for a
-/// private key's body; the line above for a manifest's `name:`.
-pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+/// private key's body; the line above for a manifest's `name:`. `code`: the
+/// file is source code, where a bare right-hand side is an expression.
+pub fn scan(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let line = lines[index];
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
@@ -293,6 +303,11 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
                     flags[slot(Trigger::Assignment)] = true;
                     words.push(m.start());
                 }
+                Trigger::Context if !code => {
+                    flags[slot(Trigger::Assignment)] = true;
+                    words.push(m.start());
+                }
+                Trigger::Context => {}
                 Trigger::Provider(i) => {
                     // A prefix counts where a token can start: `re_` in
                     // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
@@ -312,9 +327,9 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
         flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
         return prefixed_token(line)
-            .or_else(|| continued(lines, index, path))
-            .or_else(|| unnamed_setting(line, path))
-            .or_else(|| lone_token(lines, index, path));
+            .or_else(|| continued(lines, index, code))
+            .or_else(|| unnamed_setting(line, code))
+            .or_else(|| lone_token(lines, index, code));
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -348,23 +363,23 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
-        if let Some(h) = assignment(line, &words, above, is_code(path)) {
+        if let Some(h) = assignment(line, &words, above, code) {
             return Some(h);
         }
     }
     prefixed_token(line)
-        .or_else(|| continued(lines, index, path))
-        .or_else(|| unnamed_setting(line, path))
-        .or_else(|| lone_token(lines, index, path))
+        .or_else(|| continued(lines, index, code))
+        .or_else(|| unnamed_setting(line, code))
+        .or_else(|| lone_token(lines, index, code))
 }
 
 /// A configuration line that is nothing but one long random token (a key
 /// pasted on its own, as `.env` templates and notes hold them): letters of
 /// both cases and digits, 32 to 100 of them, outside a PEM block (whose
 /// base64 lines look the same).
-fn lone_token(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let line = lines[index];
-    if is_code(path) || !mixed_random_run(line.as_bytes()) {
+    if code || !mixed_random_run(line.as_bytes()) {
         return None;
     }
     let t = line.trim().trim_end_matches(',');
@@ -495,8 +510,8 @@ const DIGEST_NAMES: &[&str] = &[
 /// (`deepgram = …`, `fireworks: …`) but whose value is random and long the
 /// way generated keys are: letters of both cases and digits, 24 or more
 /// (hex, UUIDs and one-case values are too often digests and ids).
-fn unnamed_setting(line: &str, path: &str) -> Option<Hit> {
-    if is_code(path) || !mixed_random_run(line.as_bytes()) {
+fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
+    if code || !mixed_random_run(line.as_bytes()) {
         return None;
     }
     let t = line.trim_start();
@@ -554,7 +569,7 @@ fn mixed_random_run(bytes: &[u8]) -> bool {
 
 /// The cheap test before [`continued_value`]: the line above ends in `:` or
 /// `=`.
-fn continued(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let above = lines[index.checked_sub(1)?].trim_end();
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
@@ -562,7 +577,7 @@ fn continued(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
         return None;
     }
-    continued_value(lines, index, is_code(path))
+    continued_value(lines, index, code)
 }
 
 /// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
@@ -1607,7 +1622,11 @@ fn name_kind(name: &str) -> Option<NameKind> {
 }
 
 fn contextual_name(name: &str) -> bool {
-    !providers_named(name).is_empty()
+    let b = name.as_bytes();
+    CONTEXT
+        .0
+        .find_overlapping_iter(name)
+        .any(|m| word_start(b, m.start()))
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
