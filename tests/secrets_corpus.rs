@@ -8,6 +8,14 @@
 //! `cargo test --test secrets_corpus -- --nocapture` prints the figures;
 //! `REDLINE_CORPUS_MISSES=tuning` (or `held-out`) also lists what was missed
 //! or wrongly flagged in that part.
+//!
+//! `REDLINE_EXTRA_CORPUS=/work/shared/corpus/*.jsonl` (a path or a `*`
+//! pattern, several separated by `:`) also measures corpora derived from
+//! other scanners' fixtures, which are not in the repository; each file is
+//! reported on its own (`REDLINE_CORPUS_MISSES=<file stem>` lists its
+//! misses), none is split or asserted on. One whole source among them is
+//! kept held out (never read for tuning): on the shared corpus, the
+//! detector tests of a scanner whose rules were not used as a reference.
 
 use redline::review::builtin;
 use redline::review::FileChange;
@@ -16,9 +24,10 @@ use std::collections::BTreeMap;
 const FILES: &[&str] = &["kingfisher.jsonl", "near-miss.jsonl", "code.jsonl"];
 
 /// Issue 10 asks for 90% recall at most 5% false alarms. The false-alarm
-/// target holds; recall on the held-out part is below it (see the printed
-/// figures), so this floor guards what was reached instead of the target.
-const RECALL_FLOOR: f64 = 0.78;
+/// target holds; recall on the held-out part is 88.3%, below it (see the
+/// printed figures), so this floor guards what was reached instead of the
+/// target.
+const RECALL_FLOOR: f64 = 0.88;
 
 #[derive(Debug)]
 struct Sample {
@@ -87,6 +96,74 @@ impl Tally {
     }
 }
 
+/// The files `REDLINE_EXTRA_CORPUS` names: paths or `dir/*.jsonl`
+/// patterns separated by `:`.
+fn extra_files() -> Vec<std::path::PathBuf> {
+    let Ok(spec) = std::env::var("REDLINE_EXTRA_CORPUS") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for part in spec.split(':').filter(|p| !p.is_empty()) {
+        let path = std::path::Path::new(part);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !name.contains('*') {
+            out.push(path.to_path_buf());
+            continue;
+        }
+        let matcher = globset::Glob::new(name)
+            .expect("REDLINE_EXTRA_CORPUS pattern")
+            .compile_matcher();
+        let dir = path.parent().expect("pattern has a folder");
+        let mut found: Vec<_> = std::fs::read_dir(dir)
+            .expect("REDLINE_EXTRA_CORPUS folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)))
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+/// Figures for each extra corpus file, printed and not asserted on.
+fn measure_extra_corpora(show: Option<&str>) {
+    for file in extra_files() {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let text = std::fs::read_to_string(&file).expect("extra corpus file");
+        let mut t = Tally::default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let row: serde_json::Value = serde_json::from_str(line).expect("json line");
+            let field = |k: &str| row[k].as_str().expect(k).to_string();
+            let (secret, text) = (field("label") == "secret", field("text"));
+            let hit = flagged(&field("path"), &text);
+            if secret {
+                t.secrets += 1;
+                t.found += usize::from(hit);
+            } else {
+                t.benign += 1;
+                t.alarms += usize::from(hit);
+            }
+            if show == Some(stem.as_str()) && hit != secret {
+                let what = if secret { "MISSED" } else { "FALSE ALARM" };
+                println!("{what} [{}] {text:?}", field("source"));
+            }
+        }
+        println!(
+            "   extra {stem:<17} recall {:>5.1}% ({}/{})  false alarms {:>5.1}% ({}/{})",
+            100.0 * t.recall(),
+            t.found,
+            t.secrets,
+            100.0 * t.false_alarms(),
+            t.alarms,
+            t.benign
+        );
+    }
+}
+
 #[test]
 fn secret_rules_reach_the_targets_on_the_held_out_scanner_fixtures() {
     let samples = load();
@@ -121,6 +198,7 @@ fn secret_rules_reach_the_targets_on_the_held_out_scanner_fixtures() {
             t.benign
         );
     }
+    measure_extra_corpora(show.as_deref());
     let held = &parts[&("held-out", "all")];
     assert!(held.secrets > 500 && held.benign > 500, "corpus too small");
     assert!(

@@ -113,7 +113,7 @@ pub static RULES: &[Rule] = &[
         "secret-provider-token",
         "API token with a known provider format",
         "This string has the format of a provider's API token. Remove it, revoke it at the provider, and read it from the environment at run time.",
-        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 300 formats are known (the message names the provider). Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
+        "The added text contains a value in the documented format of a provider's credential: a prefix that names the provider (`ghp_`, `github_pat_`, `glpat-`, `xoxb-`, `sk_live_`, `hf_`, `sntrys_`, `hvs.`, `AIza`, …) and the provider's alphabet and length, or a bare key of the provider's format assigned to a name that mentions it (`DATADOG_API_KEY=…`). Over 400 formats are known (the message names the provider), and tokens of unlisted services with a short prefix and a long random body. Providers and attackers scan public code for exactly these formats. Revoke the token at the provider, remove it, and read it from the environment at run time. Placeholders (`ghp_xxxx…`, `…EXAMPLE`) are not flagged.",
     ),
     secret(
         "secret-jwt",
@@ -440,6 +440,7 @@ pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) 
         });
         *occurrence += 1;
     };
+    let code = secrets::is_code(&file.path);
     for line_no in file.diff.added_lines() {
         let index = line_no as usize - 1;
         let Some(text) = lines.get(index) else {
@@ -450,7 +451,7 @@ pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) 
         // Secrets are looked for in lines of any length: a key pasted into a
         // minified bundle is still a key.
         if secrets_on {
-            if let Some(hit) = secrets::scan(&lines, index, &file.path) {
+            if let Some(hit) = secrets::scan(&lines, index, code) {
                 if let Some(rule) = rule(hit.rule) {
                     if policy.runs(rule.id, &file.path) && !suppressed(&lines, index, rule.id) {
                         let severity = if doc && !hit.live {
@@ -868,6 +869,13 @@ mod tests {
             secret_rules("a.js", &format!("const t = \"{jwt}\";")),
             vec!["secret-jwt"]
         );
+        let example = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+        assert!(secret_rules("a.js", &format!("const t = \"{example}\";")).is_empty());
+        let borrowed = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzZXJ2aWNlLXJvbGUiLCJpYXQiOjE1MTYyMzkwMjJ9.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+        assert_eq!(
+            secret_rules("a.js", &format!("const t = \"{borrowed}\";")),
+            vec!["secret-jwt"]
+        );
         assert_eq!(
             secret_rules("a.py", "DB = \"postgres://app:Xk82mQp1z@db.internal/prod\""),
             vec!["secret-url-credentials"]
@@ -895,6 +903,173 @@ mod tests {
         )
         .is_empty());
         assert!(secret_rules("a.sh", "curl -u \"$USER:$PASS\" https://ci").is_empty());
+    }
+
+    #[test]
+    fn unlisted_prefixed_tokens_are_found_with_a_random_body_of_any_alphabet() {
+        for token in [
+            "zq_live_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s",
+            "acme_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+            "xyzt-k3m9q2v7x1c8b4n6z5p0r2t7w9y3u1e4",
+            "ACMEPAT1_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s",
+            "acmePRIVATE-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+            "zqapi-AFNjXAgQdLYwZo2zJJUKLMIE4zrPYAks_0Js5FXKl8lcuj7cs",
+            "zqdt-xY9kLmNpQrStUvWxYz01",
+        ] {
+            assert_eq!(
+                secret_rules("settings.env", token),
+                vec!["secret-provider-token"],
+                "{token}"
+            );
+        }
+        for line in [
+            "sha256-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+            "commit_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+            "fn parse_configuration_file_for_the_current_workspace_root()",
+            "let q = build_abcdefghijklmnopqrstuvwxyz0123456789;",
+            "zq_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "let v = parse_configuration_file_for_the_current_Workspace_root2_and_more;",
+            "order_3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        ] {
+            assert!(secret_rules("lib.rs", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_provider_name_alone_is_enough_context_for_its_own_format() {
+        // No credential word in the name: the provider's format decides.
+        assert_eq!(
+            secret_rules(
+                "app.cfg",
+                "deepgram = 6c8ba06cb14a32d508948606d8b5d9c8f70e493b"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "sonar-project.properties",
+                "sonar.login=5524bf449ca45fcace54698371466398321f3a82"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules("app.cfg", "deepgram = nova-2-general").is_empty());
+        assert!(secret_rules("app.cfg", "render = true").is_empty());
+    }
+
+    #[test]
+    fn make_operators_env_defaults_and_dotted_tokens_are_assignments() {
+        let value = "q8Zr2LmX9vTa7KpW3n";
+        for (path, line) in [
+            ("Makefile", format!("API_TOKEN ?= \"{value}\"")),
+            ("Makefile", format!("API_TOKEN ::= \"{value}\"")),
+            (
+                "main.go",
+                format!("t := GetEnvOrDefault(\"api_token\", \"{value}\")"),
+            ),
+            ("vault.yml", "token: s.ZC9Ecf4M5g9o34Q6RkzGsj0z".to_string()),
+            (
+                "build.gradle",
+                format!("buildConfigField 'String', 'API_KEY', '\"{value}\"'"),
+            ),
+            (".env", format!("CONVEX_PAT={value}")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        assert!(secret_rules("app.yml", "token: settings.auth.token").is_empty());
+    }
+
+    #[test]
+    fn terraform_variable_defaults_and_powershell_plain_text_are_credentials() {
+        let tf = "variable \"corp_okta_api_token\" {\n  default = \"004EWTpRQT_HJtG_nL-agxacgzYHjxPcF99kJsFzWg\"\n}\n";
+        let found = review_file(&FileChange::new_file("main.tf", tf.to_string()), true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, 2);
+        let tf_region = "variable \"region\" {\n  default = \"eu-west-1\"\n}\n";
+        assert!(review_file(
+            &FileChange::new_file("main.tf", tf_region.to_string()),
+            true
+        )
+        .is_empty());
+        assert_eq!(
+            secret_rules(
+                "setup.ps1",
+                "ConvertTo-SecureString 'MyS3cret!' -AsPlainText -Force"
+            ),
+            vec!["secret-assignment"]
+        );
+        assert!(secret_rules(
+            "setup.ps1",
+            "ConvertTo-SecureString $env:PASS -AsPlainText -Force"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_random_value_under_any_name_counts_in_configuration_not_in_code() {
+        let line = "fireworks = Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE";
+        assert_eq!(
+            secret_rules("settings.cfg", line),
+            vec!["secret-assignment"]
+        );
+        assert!(secret_rules("settings.py", line).is_empty());
+        for line in [
+            "checksum = \"Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE\"",
+            "integrity: sha512-Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE",
+            "rev = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\"",
+            "instance = 3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "homepage = https://example.com/Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE",
+        ] {
+            assert!(secret_rules("Cargo.toml", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_random_token_alone_on_a_configuration_line_is_found_outside_pem_blocks() {
+        let token = "Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aEk5Tn";
+        assert_eq!(
+            secret_rules("notes.txt", token),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules("lib.rs", &format!("    \"{token}\",")).is_empty());
+        let cert = format!("-----BEGIN CERTIFICATE-----\n{token}\n-----END CERTIFICATE-----\n");
+        assert!(review_file(&FileChange::new_file("ca.pem", cert), true).is_empty());
+        assert!(secret_rules("notes.txt", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b").is_empty());
+    }
+
+    #[test]
+    fn a_value_on_the_line_below_its_name_is_an_assignment() {
+        let yaml = "credentials:\n  api_token:\n    'q8Zr2LmX9vTa7KpW3n'\n";
+        let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].line, 3);
+        let plist = "<dict>\n  <key>API_SECRET</key>\n  <string>q8Zr2LmX9vTa7KpW3n</string>\n";
+        let found = review_file(&FileChange::new_file("Info.plist", plist.to_string()), true);
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].line, 3);
+        let nested = "api_token:\n  - name: primary\n";
+        assert!(review_file(&FileChange::new_file("app.yml", nested.to_string()), true).is_empty());
+    }
+
+    #[test]
+    fn curl_credentials_on_a_continuation_line_or_quoted_are_found() {
+        for line in [
+            "  -u developer:yqDVtkqPECriaLRi \\",
+            "curl --user kevin:'pRf7vG2h1L8nQkW9' -X PATCH https://ci",
+            "curl -H \"Authorization: Api-Token 22cb987851bc5659a29114c62e60c79a\" https://x",
+        ] {
+            assert_eq!(
+                secret_rules("run.sh", line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        for line in ["docker run -u 1000:1000 image", "git push -u origin main"] {
+            assert!(secret_rules("run.sh", line).is_empty(), "{line}");
+        }
     }
 
     #[test]
@@ -946,6 +1121,25 @@ mod tests {
             "export STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc\n",
         );
         assert_eq!(found[0].severity, Severity::Critical);
+        // Generic shapes (an unlisted prefix, a random setting, a value
+        // below its name) are warnings in documentation; placeholders are
+        // nothing.
+        for text in [
+            "zq_live_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s\n",
+            "fireworks = Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE\n",
+            "api_token:\n  'q8Zr2LmX9vTa7KpW3n'\n",
+        ] {
+            let found = added("docs/setup.md", text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(found[0].severity, Severity::Warning, "{text}");
+        }
+        for text in [
+            "zq_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+            "api_token:\n  '<your-api-token>'\n",
+            "$2b$12$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+        ] {
+            assert!(added("docs/setup.md", text).is_empty(), "{text}");
+        }
         assert!(added("README.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n").is_empty());
         assert!(added(
             "a.py",

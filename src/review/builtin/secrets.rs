@@ -33,6 +33,10 @@ pub struct Hit {
 enum Trigger {
     Provider(u16),
     Assignment,
+    /// A provider's name or `api`: an assignment check outside code only
+    /// (in code, names without a credential word are rarely credentials,
+    /// and the words are common).
+    Context,
     PrivateKey,
     Jwt,
     Url,
@@ -42,7 +46,7 @@ enum Trigger {
 
 fn slot(t: Trigger) -> usize {
     match t {
-        Trigger::Assignment | Trigger::Provider(_) => 0,
+        Trigger::Assignment | Trigger::Context | Trigger::Provider(_) => 0,
         Trigger::PrivateKey => 1,
         Trigger::Jwt => 2,
         Trigger::Url => 3,
@@ -63,12 +67,14 @@ const MID_TOKEN: &[&str] = &[
     "openai-key",
     "asana-pat",
     "telegram-bot-token",
+    "newrelic-license-key-nral",
+    "maxmind-license-key",
 ];
 
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "_pat",
 ];
 
 /// Keywords are cut to their first few characters: the automaton is built
@@ -91,11 +97,16 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
             }
         }
     };
-    // A contextual format is only ever the value of a credential's name,
-    // which the assignment words below already catch.
-    for (i, p) in PROVIDERS.iter().enumerate().filter(|(_, p)| !p.contextual) {
+    // A contextual format is the value of a name that mentions its
+    // provider (`deepgram = …`, `sonar.login=…`): the provider's words wake
+    // the assignment check as the credential words do.
+    for (i, p) in PROVIDERS.iter().enumerate() {
         for k in p.keywords {
-            add(k, Trigger::Provider(i as u16));
+            if p.contextual {
+                add(k, Trigger::Context);
+            } else {
+                add(k, Trigger::Provider(i as u16));
+            }
         }
     }
     let fixed: &[(&str, Trigger)] = &[
@@ -103,12 +114,18 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("---- begin ssh2", Trigger::PrivateKey),
         ("putty-user-key-file-", Trigger::PrivateKey),
         ("ls0tls1crudjti", Trigger::PrivateKey),
+        // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential(…)`.
+        ("securestring", Trigger::Assignment),
+        ("networkcredential", Trigger::Assignment),
         ("eyj", Trigger::Jwt),
         ("://", Trigger::Url),
         ("authorization", Trigger::Header),
         ("bearer ", Trigger::Header),
         ("basic ", Trigger::Header),
         ("curl ", Trigger::Curl),
+        // `-u user:pass` on a continuation line of a `curl \` command.
+        (" -u ", Trigger::Curl),
+        ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
     ];
     for (w, t) in fixed {
@@ -117,6 +134,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
     }
+    add("api", Trigger::Context);
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
@@ -145,15 +163,29 @@ static CONTEXT: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
     (ac, providers)
 });
 
+/// Where a provider's word counts in a name: where a word of the name
+/// starts (`SUMO_KEY`, `sumoKey`), not inside another (`sumOfExposures`,
+/// `rookTable`).
+fn word_start(name: &[u8], at: usize) -> bool {
+    at == 0
+        || !name[at - 1].is_ascii_alphanumeric()
+        || (name[at - 1].is_ascii_lowercase() && name[at].is_ascii_uppercase())
+        || !name[at].is_ascii_alphanumeric()
+}
+
 /// The contextual providers a name mentions, in table order.
 fn providers_named(name: &str) -> Vec<usize> {
     let (ac, providers) = &*CONTEXT;
+    let b = name.as_bytes();
     let mut found: Vec<usize> = ac
         .find_overlapping_iter(name)
+        .filter(|m| word_start(b, m.start()))
         .map(|m| providers[m.pattern().as_usize()])
         .collect();
-    found.sort_unstable();
-    found.dedup();
+    if found.len() > 1 {
+        found.sort_unstable();
+        found.dedup();
+    }
     found
 }
 
@@ -208,7 +240,7 @@ regex!(
 );
 regex!(
     PREFIXED_TOKEN,
-    r"(?:^|[^A-Za-z0-9_.-])([a-z][a-z0-9]{1,11}(?:_[a-z]{2,8})?[_-]([A-Za-z0-9]{24,100}))(?:[^A-Za-z0-9_+/=-]|$)"
+    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[A-Za-z]{2,12})?[_-]|[a-z][a-z0-9]{2,15}[A-Z][A-Za-z0-9]{2,15}[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9](?:[A-Za-z0-9]|[_-][A-Za-z0-9]){19,150}))(?:[^A-Za-z0-9_+/=-]|$)"
 );
 regex!(
     URL_TOKEN_USER,
@@ -216,7 +248,7 @@ regex!(
 );
 regex!(
     AUTH_HEADER,
-    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
+    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|api-token|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
 );
 regex!(
     BARE_BEARER,
@@ -224,9 +256,13 @@ regex!(
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
+regex!(
+    CLI_PASSWORD,
+    r#"(?:^|\s)(?:-p|--password)(?:\s+|=)["']?([^\s'"-][^\s'"]{3,255})"#
+);
 regex!(
     PLAIN_PASSWORD_CALL,
     r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["'])"#
@@ -251,8 +287,9 @@ pub(super) fn is_code(path: &str) -> bool {
 }
 
 /// Scans line `index` of `lines` (the new text). Later lines are read for a
-/// private key's body; the line above for a manifest's `name:`.
-pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
+/// private key's body; the line above for a manifest's `name:`. `code`: the
+/// file is source code, where a bare right-hand side is an expression.
+pub fn scan(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let line = lines[index];
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
@@ -266,6 +303,11 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
                     flags[slot(Trigger::Assignment)] = true;
                     words.push(m.start());
                 }
+                Trigger::Context if !code => {
+                    flags[slot(Trigger::Assignment)] = true;
+                    words.push(m.start());
+                }
+                Trigger::Context => {}
                 Trigger::Provider(i) => {
                     // A prefix counts where a token can start: `re_` in
                     // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
@@ -281,12 +323,13 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
             }
         }
     }
-    let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && {
-        let t = line.trim_start().trim_start_matches("- ");
-        t.starts_with("value:") || t.starts_with("\"value\":")
-    };
+    let manifest_value =
+        flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
-        return prefixed_token(line);
+        return prefixed_token(line)
+            .or_else(|| continued(lines, index, code))
+            .or_else(|| unnamed_setting(line, code))
+            .or_else(|| lone_token(lines, index, code));
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -320,11 +363,241 @@ pub fn scan(lines: &[&str], index: usize, path: &str) -> Option<Hit> {
     }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
-        if let Some(h) = assignment(line, &words, above, is_code(path)) {
+        if let Some(h) = assignment(line, &words, above, code) {
             return Some(h);
         }
     }
     prefixed_token(line)
+        .or_else(|| continued(lines, index, code))
+        .or_else(|| unnamed_setting(line, code))
+        .or_else(|| lone_token(lines, index, code))
+}
+
+/// A configuration line that is nothing but one long random token (a key
+/// pasted on its own, as `.env` templates and notes hold them): letters of
+/// both cases and digits, 32 to 100 of them, outside a PEM block (whose
+/// base64 lines look the same).
+fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    let line = lines[index];
+    if code || !mixed_random_run(line.as_bytes()) {
+        return None;
+    }
+    let t = line.trim().trim_end_matches(',');
+    let t = t.trim_matches(['"', '\'']);
+    let n = t.len();
+    if !(32..=100).contains(&n)
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || randomness(t) < 0.9
+        || !strong_random(t)
+    {
+        return None;
+    }
+    let in_pem = lines[index.saturating_sub(80)..index]
+        .iter()
+        .rev()
+        .find(|l| l.contains("-----BEGIN") || l.contains("-----END"))
+        .is_some_and(|l| l.contains("-----BEGIN"));
+    if in_pem {
+        return None;
+    }
+    let start = line.find(t)?;
+    Some(hit("secret-provider-token", start, start + n))
+}
+
+/// Names whose random values are digests or identifiers, not credentials.
+const DIGEST_NAMES: &[&str] = &[
+    "sha",
+    "sha1",
+    "sha256",
+    "sha384",
+    "sha512",
+    "md5",
+    "hash",
+    "checksum",
+    "digest",
+    "integrity",
+    "shasum",
+    "sum",
+    "crc",
+    "etag",
+    "commit",
+    "rev",
+    "revision",
+    "ref",
+    "tag",
+    "version",
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "oid",
+    "tree",
+    "object",
+    "blob",
+    "build",
+    "image",
+    "fingerprint",
+    "thumbprint",
+    "signature",
+    "sig",
+    "nonce",
+    "salt",
+    "iv",
+    "seed",
+    "hmac",
+    "url",
+    "uri",
+    "path",
+    "file",
+    "name",
+    "label",
+    "title",
+    "slug",
+    "handle",
+    "user",
+    "username",
+    "email",
+    "account",
+    "tenant",
+    "project",
+    "client",
+    "app",
+    "application",
+    "org",
+    "team",
+    "channel",
+    "region",
+    "zone",
+    "bucket",
+    "host",
+    "domain",
+    "node",
+    "cluster",
+    "namespace",
+    "release",
+    "snapshot",
+    "resolved",
+    "lock",
+    "cache",
+    "session",
+    "trace",
+    "span",
+    "request",
+    "message",
+    "event",
+    "order",
+    "transaction",
+    "txn",
+    "block",
+    "address",
+    "wallet",
+    "contract",
+    "public",
+    "pub",
+    "pk",
+    "anon",
+    "publishable",
+    "site",
+    "measurement",
+    "tracking",
+    "analytics",
+    "pixel",
+];
+
+/// A setting of a configuration file (not code) whose name says nothing
+/// (`deepgram = …`, `fireworks: …`) but whose value is random and long the
+/// way generated keys are: letters of both cases and digits, 24 or more
+/// (hex, UUIDs and one-case values are too often digests and ids).
+fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
+    if code || !mixed_random_run(line.as_bytes()) {
+        return None;
+    }
+    let t = line.trim_start();
+    let t = t
+        .strip_prefix("export ")
+        .unwrap_or(t)
+        .trim_start_matches(['-', ' ', '"', '\'']);
+    let start = line.len() - t.len();
+    let len = t
+        .bytes()
+        .take_while(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        .count();
+    if len == 0 {
+        return None;
+    }
+    let name = &line[start..start + len];
+    let named = segments(name)
+        .iter()
+        .any(|s| DIGEST_NAMES.contains(&s.as_str()) || s.starts_with("sha"));
+    if named || name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let op = operator(line, start, start + len)?;
+    let (value, at, _) = read_value(line, op)?;
+    let v = value.trim();
+    let mixed =
+        v.bytes().any(|b| b.is_ascii_uppercase()) && v.bytes().any(|b| b.is_ascii_lowercase());
+    (v.len() >= 24
+        && mixed
+        && strong_random(v)
+        && randomness(v) >= 0.85
+        && !reference(v)
+        && !path_or_url(v))
+    .then(|| hit("secret-assignment", at, at + value.len()))
+}
+
+/// A run of 24 letters and digits holding both cases and a digit.
+fn mixed_random_run(bytes: &[u8]) -> bool {
+    let (mut len, mut upper, mut lower, mut digit) = (0usize, false, false, false);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() {
+            len += 1;
+            upper |= b.is_ascii_uppercase();
+            lower |= b.is_ascii_lowercase();
+            digit |= b.is_ascii_digit();
+            if len >= 24 && upper && lower && digit {
+                return true;
+            }
+        } else {
+            (len, upper, lower, digit) = (0, false, false, false);
+        }
+    }
+    false
+}
+
+/// The cheap test before [`continued_value`]: the line above ends in `:` or
+/// `=`.
+fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    let above = lines[index.checked_sub(1)?].trim_end();
+    if above.ends_with("</key>") {
+        return plist_value(above, lines[index]);
+    }
+    if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
+        return None;
+    }
+    continued_value(lines, index, code)
+}
+
+/// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
+fn plist_value(above: &str, line: &str) -> Option<Hit> {
+    let name = above.trim().strip_prefix("<key>")?.strip_suffix("</key>")?;
+    let kind = name_kind(name)?;
+    let t = line.trim_start();
+    let inner = t
+        .strip_prefix("<string>")?
+        .trim_end()
+        .strip_suffix("</string>")?;
+    let start = line.len() - t.len() + "<string>".len();
+    let a = Assigned {
+        kind,
+        name,
+        value: inner,
+        start,
+        quoted: true,
+    };
+    judge(&a, false)
 }
 
 fn hit(rule: &'static str, start: usize, end: usize) -> Hit {
@@ -474,52 +747,95 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
 }
 
 /// A token of an unlisted provider, shaped the way providers now make them:
-/// a short lower-case prefix (`dub_`, `flp_`, `sk_car_`) and a long random
-/// body with upper- and lower-case letters and digits.
+/// a short prefix (`dub_`, `flp_`, `sk_car_`, `CCDB1_`) and a long random
+/// body: letters of both cases and digits, or (longer) lower-case hex or
+/// lower-case letters and digits.
 fn prefixed_token(line: &str) -> Option<Hit> {
-    if !long_mixed_run(line.as_bytes()) {
+    if !long_random_run(line.as_bytes()) {
         return None;
     }
     for caps in PREFIXED_TOKEN.captures_iter(line.as_bytes()) {
-        let (m, body) = (caps.get(1)?, caps.get(2)?);
+        let (m, prefix, body) = (caps.get(1)?, caps.get(2)?, caps.get(3)?);
+        let prefix = &line[prefix.start()..prefix.end()];
         let body = &line[body.start()..body.end()];
-        let mixed = body.chars().any(|c| c.is_ascii_uppercase())
-            && body.chars().any(|c| c.is_ascii_lowercase())
-            && body.chars().filter(|c| c.is_ascii_digit()).count() >= 2;
-        if mixed && strong_random(body) && randomness(body) >= 0.85 {
+        if random_body(body) && !digest_prefix(prefix) {
             return Some(hit("secret-provider-token", m.start(), m.end()));
         }
     }
     None
 }
 
-/// After some `_` or `-`, a run of 24 or more letters and digits holding an
-/// upper-case letter and a digit: the cheap test that spares most lines the
-/// regex (it looks only behind separators, found with `memchr`).
-fn long_mixed_run(bytes: &[u8]) -> bool {
+/// The random part of an unlisted token: mixed-case letters and digits
+/// (20 or more; 32 if `_`/`-` split it), or one case of letters and digits
+/// (32 or more), at the entropy a random string of that alphabet has.
+fn random_body(body: &str) -> bool {
+    let n = body.len();
+    let upper = body.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = body.bytes().any(|b| b.is_ascii_lowercase());
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
+    let mixed = upper && lower && digits >= 2;
+    if mixed {
+        // Separators inside (`…_0Js5…`, base64url) only in a long body.
+        let separators = body.contains(['_', '-']);
+        return (!separators || n >= 32) && strong_random(body) && randomness(body) >= 0.85;
+    }
+    if body.contains(['_', '-']) {
+        return false;
+    }
+    // One case only: long enough that a word or an identifier cannot take
+    // the shape, with digits and letters spread as in a random string.
+    let letters = n - digits;
+    n >= 32
+        && digits * 8 >= n
+        && letters * 8 >= n
+        && !wordy(body)
+        && !placeholder(body)
+        && randomness(body) >= 0.85
+}
+
+/// `sha256-…`, `md5_…`, `commit-…`: a digest or an object id, not a token.
+fn digest_prefix(prefix: &str) -> bool {
+    let p = prefix.trim_end_matches(['_', '-']).to_ascii_lowercase();
+    let head = p.split('_').next().unwrap_or("");
+    [
+        "sha", "sha1", "sha224", "sha256", "sha384", "sha512", "md5", "blake2b", "blake3", "hash",
+        "digest", "checksum", "commit", "rev", "revision", "oid", "uuid", "guid", "id", "git",
+        "sum", "crc", "etag", "object", "tree", "blob", "build", "version", "v",
+    ]
+    .contains(&head)
+}
+
+/// After some `_` or `-`, a run of letters and digits long enough to be a
+/// token's random part (24 with an upper-case letter and a digit, or 32
+/// with a digit): the cheap test that spares most lines the regex (it looks
+/// only behind separators, found with `memchr`).
+fn long_random_run(bytes: &[u8]) -> bool {
     memchr::memchr2_iter(b'_', b'-', bytes).any(|at| {
         let run = bytes[at + 1..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric())
-            .take(24);
+            .take(32);
         let (mut len, mut upper, mut digit) = (0usize, false, false);
         for &b in run {
             len += 1;
             upper |= b.is_ascii_uppercase();
             digit |= b.is_ascii_digit();
         }
-        len >= 24 && upper && digit
+        digit && (len >= 32 || len >= 20 && upper)
     })
 }
 
 // ----------------------------------------------------- tokens and URLs
 
+const JWT_IO_EXAMPLE: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+
 fn jwt(line: &str) -> Option<Hit> {
     for caps in JWT.captures_iter(line.as_bytes()) {
         let m = caps.get(1)?;
         let token = &line[m.start()..m.end()];
-        // jwt.io's documented example ("John Doe").
-        if token.ends_with("SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c") || placeholder(token) {
+        // jwt.io's documented example ("John Doe"), whole: a token that
+        // only borrows its signature carries a payload someone wrote.
+        if token == JWT_IO_EXAMPLE || placeholder(token) {
             continue;
         }
         return Some(hit("secret-jwt", m.start(), m.end()));
@@ -564,10 +880,26 @@ fn header_or_cli(line: &str) -> Option<Hit> {
     for caps in CURL_USER.captures_iter(line.as_bytes()) {
         let m = caps.get(2)?;
         let value = &line[m.start()..m.end()];
-        if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+        // `docker run -u 1000:1000` is a uid and a gid.
+        let ids = value.bytes().all(|b| b.is_ascii_digit());
+        if ids || reference(value) || placeholder(value) || whole_word_placeholder(value) {
             continue;
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    // `docker login -u me -p …`, `mysql -u root -p…`, `psexec … -u A -p …`:
+    // a password option beside a user option.
+    let lower = line.to_ascii_lowercase();
+    let user_option = lower.contains(" -u ") || lower.contains("--user");
+    if user_option {
+        for caps in CLI_PASSWORD.captures_iter(line.as_bytes()) {
+            let m = caps.get(1)?;
+            let value = &line[m.start()..m.end()];
+            if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+                continue;
+            }
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
     }
     let caps = SSHPASS.captures(line.as_bytes())?;
     let m = caps.get(1)?;
@@ -633,29 +965,72 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
             }
         }
     }
-    for a in assignments(line, words, above, code) {
-        // A provider whose name is in the variable: its format decides.
-        let end = a.start + a.value.len();
-        for i in providers_named(a.name) {
-            let p = &PROVIDERS[i];
-            if provider_regex(i).is_match(a.value.as_bytes())
-                && !placeholder_token(p, a.value)
-                && !reference(a.value)
-            {
-                return Some(Hit {
-                    rule: p.rule,
-                    start: a.start,
-                    end,
-                    provider: Some(p.name),
-                    live: false,
-                });
-            }
-        }
-        if credential_value(&a, code) {
-            return Some(hit("secret-assignment", a.start, end));
+    assignments(line, words, above, code)
+        .iter()
+        .find_map(|a| judge(a, code))
+}
+
+/// Whether an assigned value is a credential: the format of a provider the
+/// name mentions decides first, then the value's own shape.
+fn judge(a: &Assigned, code: bool) -> Option<Hit> {
+    let end = a.start + a.value.len();
+    for i in providers_named(a.name) {
+        let p = &PROVIDERS[i];
+        if provider_regex(i).is_match(a.value.as_bytes())
+            && !placeholder_token(p, a.value)
+            && !reference(a.value)
+        {
+            return Some(Hit {
+                rule: p.rule,
+                start: a.start,
+                end,
+                provider: Some(p.name),
+                live: false,
+            });
         }
     }
-    None
+    credential_value(a, code).then(|| hit("secret-assignment", a.start, end))
+}
+
+/// A value alone on its line under a name that ends the line above:
+/// `api_token:` then `  'q8Zr…'` (YAML, a wrapped assignment).
+fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    let above = lines[index.checked_sub(1)?].trim_end();
+    let head = above
+        .strip_suffix(':')
+        .or_else(|| above.strip_suffix('='))?
+        .trim_end()
+        .trim_end_matches(['"', '\'']);
+    let name = head
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || "_.-".contains(c)))
+        .next()?
+        .trim_matches(['.', '-']);
+    let kind = match name_kind(name) {
+        Some(kind) => kind,
+        None if contextual_name(name) => NameKind::ContextOnly,
+        None => return None,
+    };
+    let line = lines[index];
+    let lead = line.len() - line.trim_start().len();
+    let (value, start, quoted) = read_value(line, lead)?;
+    // Nothing but the value (and a closing quote or comma) on the line.
+    let after = line[start + value.len()..].trim_end();
+    let rest = after
+        .trim_start_matches(['"', '\'', '`'])
+        .trim_end_matches([',', ';', ')']);
+    if !rest.is_empty() || (!quoted && code) {
+        return None;
+    }
+    judge(
+        &Assigned {
+            kind,
+            name,
+            value,
+            start,
+            quoted,
+        },
+        code,
+    )
 }
 
 /// Every `name <op> value` in the line whose name is a credential's.
@@ -667,12 +1042,9 @@ fn assignments<'a>(
 ) -> Vec<Assigned<'a>> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
-    // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose).
-    let t = line.trim_start().trim_start_matches("- ");
-    if let Some(rest) = t
-        .strip_prefix("value:")
-        .or_else(|| t.strip_prefix("\"value\":"))
-    {
+    // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose);
+    // `variable "db_password" {` above `  default = …` (Terraform).
+    if let Some(rest) = value_below_name(line) {
         if let Some(name) = above.and_then(manifest_name) {
             if let Some(kind) = name_kind(name) {
                 let offset = line.len() - rest.len();
@@ -736,7 +1108,25 @@ fn assignments<'a>(
     out
 }
 
+/// What follows `value:` or `default =` at the start of `line`: a value
+/// whose name is on the line above.
+fn value_below_name(line: &str) -> Option<&str> {
+    let t = line.trim_start().trim_start_matches("- ");
+    t.strip_prefix("value:")
+        .or_else(|| t.strip_prefix("\"value\":"))
+        .or_else(|| {
+            let rest = t.strip_prefix("default")?.trim_start();
+            rest.strip_prefix('=').filter(|r| !r.starts_with('='))
+        })
+}
+
+/// The name a manifest entry or a Terraform variable gives on its first
+/// line: `- name: DB_PASSWORD`, `variable "db_password" {`.
 fn manifest_name(line: &str) -> Option<&str> {
+    if let Some(rest) = line.trim_start().strip_prefix("variable ") {
+        let rest = rest.trim_start().strip_prefix('"')?;
+        return rest.split('"').next();
+    }
     let t = line
         .trim_start()
         .trim_start_matches("- ")
@@ -769,11 +1159,23 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         i += 1;
     }
     let rest = &line[i..];
+    // Make's `?=`, `::=`, `:::=`.
+    for op in [":::=", "::=", "?="] {
+        if rest.starts_with(op) {
+            return Some(i + op.len());
+        }
+    }
     if rest.starts_with(":=") || rest.starts_with("=>") || rest.starts_with("===") {
         return Some(i + if rest.starts_with("===") { 3 } else { 2 });
     }
-    if rest.starts_with("==") {
-        return Some(i + 2);
+    if rest.starts_with("==") || rest.starts_with("!=") {
+        return Some(
+            i + if rest.starts_with("!==") || rest.starts_with("===") {
+                3
+            } else {
+                2
+            },
+        );
     }
     if rest.starts_with('=') || rest.starts_with(':') {
         if rest.starts_with("::") {
@@ -807,19 +1209,10 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     }
     // `os.environ.get("SECRET_KEY", "literal")`, `ENV.fetch("TOKEN", "…")`:
     // the default is a literal credential.
-    if quoted_name
-        && rest.starts_with(',')
-        && [
-            "get(",
-            "getenv(",
-            "env(",
-            "fetch(",
-            "getProperty(",
-            "GetEnvironmentVariable(",
-        ]
-        .iter()
-        .any(|f| before.ends_with(&format!("{f}\"")) || before.ends_with(&format!("{f}'")))
-    {
+    // Android's `buildConfigField "String", "API_KEY", "\"…\""` and
+    // `resValue "string", "api_key", "…"`.
+    let android = line.contains("buildConfigField") || line.contains("resValue");
+    if quoted_name && rest.starts_with(',') && (android || env_lookup(before)) {
         return Some(i + 1);
     }
     // `<add key="ApiKey" value="…"/>`
@@ -844,6 +1237,28 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     let word = rest.strip_prefix("is ").unwrap_or(rest);
     (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
         .then(|| line.len() - word.len())
+}
+
+/// `before` ends in a call that reads a setting by name with a default:
+/// `get("`, `getenv('`, `GetEnvOrDefault("`, `ENV.fetch("`.
+fn env_lookup(before: &str) -> bool {
+    let Some(call) = before
+        .strip_suffix("(\"")
+        .or_else(|| before.strip_suffix("('"))
+    else {
+        return false;
+    };
+    let name = call
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    name == "get"
+        || name == "fetch"
+        || name.contains("env")
+        || name.contains("property")
+        || name.contains("setting")
+        || name.contains("config")
 }
 
 /// Random enough to be a credential without any syntax around it: long,
@@ -910,7 +1325,7 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     }
     let start = i;
     let mut j = i;
-    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'".contains(&b[j]) {
+    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'&".contains(&b[j]) {
         j += 1;
     }
     let value = line.get(start..j)?;
@@ -957,6 +1372,7 @@ const PASSWORD_WORDS: &[&str] = &[
     "pswd",
 ];
 const SECRET_WORDS: &[&str] = &[
+    "private",
     "secret",
     "secrets",
     "token",
@@ -1177,6 +1593,11 @@ fn name_kind(name: &str) -> Option<NameKind> {
     if password {
         return Some(NameKind::Password);
     }
+    // `clarifai_api = …`, `deepgram-api: …`: a service's name and `api`
+    // last name what the service is called with.
+    if last == "api" && segs.len() >= 2 {
+        return Some(NameKind::Secret);
+    }
     let secret_at = segs.iter().position(|s| {
         SECRET_WORDS.contains(&s.as_str())
             || [
@@ -1201,11 +1622,16 @@ fn name_kind(name: &str) -> Option<NameKind> {
 }
 
 fn contextual_name(name: &str) -> bool {
-    CONTEXT.0.is_match(name)
+    let b = name.as_bytes();
+    CONTEXT
+        .0
+        .find_overlapping_iter(name)
+        .any(|m| word_start(b, m.start()))
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
-    let v = a.value.trim();
+    // A string holding a quoted string (`'"…"'`, `"\"…\""`): the inner one.
+    let v = a.value.trim().trim_matches(['"', '\\']);
     let v = if a.quoted {
         v
     } else {
@@ -1243,6 +1669,11 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if names_itself || same_as_name(a.name, v) {
         return false;
     }
+    // `clarifai_api` names a service, not a credential: only a value that
+    // stands as random on its own is one (`slf4j-api:jar` is not).
+    if segments(a.name).last().is_some_and(|s| s == "api") && !strong_random(v) {
+        return false;
+    }
     match a.kind {
         NameKind::Password => v.split_whitespace().count() <= 2 && !env_name(v),
         NameKind::ContextOnly => false,
@@ -1250,7 +1681,16 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             if v.chars().all(|c| c.is_ascii_digit()) {
                 return n >= 12 && randomness(v) >= 0.7;
             }
-            !wordy(v) && !env_name(v) && randomness(v) >= 0.7
+            // A long single token is a key even when an example writes it
+            // with a small alphabet (`cbadefcbadefc12d…`): the bar falls
+            // with length, for token-shaped values only.
+            let token_shaped = n >= 24
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+/=".contains(&b))
+                && v.bytes().filter(u8::is_ascii_digit).count() >= 2
+                && v.bytes().filter(u8::is_ascii_alphabetic).count() >= 8;
+            let bar = if token_shaped { 0.55 } else { 0.7 };
+            !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
 }
@@ -1276,10 +1716,17 @@ fn same_as_name(name: &str, value: &str) -> bool {
     !v.is_empty() && (n.contains(&v) || v.contains(&n) && wordy(value))
 }
 
+/// `self.password`, `config.db.secret`: a path of identifiers, none of them
+/// random (`s.ZC9Ecf4M5g9o34Q6RkzGsj0z` is a Vault token, not a path).
 fn identifier_chain(v: &str) -> bool {
     v.split('.').all(|part| {
+        let random = part.len() >= 16
+            && part.chars().any(|c| c.is_ascii_digit())
+            && !wordy(part)
+            && randomness(part) >= 0.8;
         let p = part.trim_end_matches("()");
-        !p.is_empty()
+        !random
+            && !p.is_empty()
             && p.chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
