@@ -1041,6 +1041,26 @@ mod tests {
     }
 
     #[test]
+    fn content_hashes_in_asset_names_and_anti_forgery_tokens_are_not_credentials() {
+        let hash = "f0eb1acf0da84c06a50c5b2c59932001997786b176dec02bd16128ee9ea83628";
+        for line in [
+            format!("<img src=\"./assets/vipul-{hash}.png\" alt=\"\">"),
+            format!("<script src=\"/static/app-{hash}.js\"></script>"),
+            "<input type=\"hidden\" name=\"authenticity_token\" value=\"7SWa-Fo1_hsC6oovfBsJFLGPUl2EhkSWPbJhWANwgaJWBD\">".to_string(),
+            "csrf-token=Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15".to_string(),
+            "XSRF_TOKEN = 'q8Zr2LmX9vTa7KpW3nQ4'".to_string(),
+        ] {
+            assert!(secret_rules("index.html", &line).is_empty(), "{line}");
+        }
+        // The same value named as a credential, or without the extension, still counts.
+        assert_eq!(
+            secret_rules("app.env", "API_TOKEN=q8Zr2LmX9vTa7KpW3nQ4"),
+            vec!["secret-assignment"]
+        );
+        assert!(!secret_rules("notes.txt", &format!("pul-{}", &hash[..40])).is_empty());
+    }
+
+    #[test]
     fn a_value_on_the_line_below_its_name_is_an_assignment() {
         let yaml = "credentials:\n  api_token:\n    'q8Zr2LmX9vTa7KpW3n'\n";
         let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);

@@ -290,6 +290,29 @@ pub(super) fn is_code(path: &str) -> bool {
 /// private key's body; the line above for a manifest's `name:`. `code`: the
 /// file is source code, where a bare right-hand side is an expression.
 pub fn scan(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    scan_line(lines, index, code).filter(|h| !asset_name(lines[index], h))
+}
+
+/// A content hash in an asset's file name (`logo-f0eb1a…c6.png`,
+/// `app.3f9c…e1.js`) has a secret's shape but names a file: a credential is
+/// never followed by a file extension.
+fn asset_name(line: &str, hit: &Hit) -> bool {
+    const EXTS: &[&str] = &[
+        "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "avif", "js", "mjs", "cjs", "css",
+        "map", "woff", "woff2", "ttf", "eot", "html", "htm", "wasm", "mp4", "webm", "pdf",
+    ];
+    let Some(after) = line.get(hit.end..).and_then(|r| r.strip_prefix('.')) else {
+        return false;
+    };
+    let ext: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    hit.rule != "secret-private-key" && EXTS.contains(&ext.as_str())
+}
+
+fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let line = lines[index];
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
@@ -510,6 +533,17 @@ const DIGEST_NAMES: &[&str] = &[
 /// (`deepgram = …`, `fireworks: …`) but whose value is random and long the
 /// way generated keys are: letters of both cases and digits, 24 or more
 /// (hex, UUIDs and one-case values are too often digests and ids).
+/// Name parts of anti-forgery values (a page hands them to every visitor):
+/// not credentials, however random.
+const ANTI_FORGERY: &[&str] = &[
+    "csrf",
+    "xsrf",
+    "authenticity",
+    "nonce",
+    "csrftoken",
+    "xsrftoken",
+];
+
 fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
     if code || !mixed_random_run(line.as_bytes()) {
         return None;
@@ -528,9 +562,11 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         return None;
     }
     let name = &line[start..start + len];
-    let named = segments(name)
-        .iter()
-        .any(|s| DIGEST_NAMES.contains(&s.as_str()) || s.starts_with("sha"));
+    let named = segments(name).iter().any(|s| {
+        DIGEST_NAMES.contains(&s.as_str())
+            || s.starts_with("sha")
+            || ANTI_FORGERY.contains(&s.as_str())
+    });
     if named || name.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -1580,7 +1616,20 @@ fn name_kind(name: &str) -> Option<NameKind> {
     // `secret_id` (Vault AppRole) is a secret; `client_id` is not.
     let secret_id = last == "id" && segs.len() >= 2 && segs[segs.len() - 2] == "secret";
     if (NOT_A_VALUE.contains(&last.as_str()) && !secret_id)
-        || segs.iter().any(|s| s == "public" || s == "pub")
+        || segs.iter().any(|s| {
+            // Public values, and anti-forgery tokens a page hands to every visitor.
+            matches!(
+                s.as_str(),
+                "public"
+                    | "pub"
+                    | "csrf"
+                    | "xsrf"
+                    | "authenticity"
+                    | "nonce"
+                    | "csrftoken"
+                    | "xsrftoken"
+            )
+        })
     {
         return None;
     }
