@@ -393,7 +393,7 @@ fn check(
         // The fix, as an editor would get it.
         let d = proto::diagnostic(t, rope, enc);
         let data = proto::data_of(&d).ok_or("a redline diagnostic")?;
-        let actions = proto::actions_for(&uri, &d, &data, Some(t), rope, enc);
+        let actions = proto::actions_for(&uri, &d, &data, Some(t), rope, enc, true);
         let edit = actions.iter().find_map(|a| match a {
             tower_lsp_server::ls_types::CodeActionOrCommand::CodeAction(a)
                 if a.title == proto::TITLE_FIX =>
