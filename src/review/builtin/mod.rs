@@ -1041,6 +1041,29 @@ mod tests {
     }
 
     #[test]
+    fn network_device_passwords_and_unattend_xml_values_are_credentials() {
+        for line in [
+            "enable secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0",
+            "username admin privilege 15 password 0 Tr0ub4dor-x9",
+            "snmp-server community S3cretCommunity RW 99",
+            " key-string 7 045802150C2E1D1C5A",
+            "<AdministratorPassword><Value>Winter2024!Secure</Value><PlainText>true</PlainText></AdministratorPassword>",
+        ] {
+            assert_eq!(secret_rules("router.cfg", line), vec!["secret-assignment"], "{line}");
+        }
+        for line in [
+            "enable password <password>",
+            "service password-encryption",
+            "username admin password 0 changeme",
+            "<Password><Value>*SENSITIVE*DATA*DELETED*</Value></Password>",
+        ] {
+            assert!(secret_rules("router.cfg", line).is_empty(), "{line}");
+        }
+        // In code these words are calls and fields, not a device's configuration.
+        assert!(secret_rules("cli.py", "    enable password prompt_for_it()").is_empty());
+    }
+
+    #[test]
     fn content_hashes_in_asset_names_and_anti_forgery_tokens_are_not_credentials() {
         let hash = "f0eb1acf0da84c06a50c5b2c59932001997786b176dec02bd16128ee9ea83628";
         for line in [

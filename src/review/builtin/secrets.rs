@@ -314,6 +314,11 @@ fn asset_name(line: &str, hit: &Hit) -> bool {
 
 fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let line = lines[index];
+    if !code {
+        if let Some(h) = device_config(line).or_else(|| xml_password_value(line)) {
+            return Some(h);
+        }
+    }
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
     let mut flags = [false; 6];
@@ -394,6 +399,77 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
         .or_else(|| lone_token(lines, index, code))
+}
+
+/// Network device configuration (Cisco IOS and the many CLIs that copy
+/// it): `enable secret 5 $1$…`, `username admin password 0 …`,
+/// `snmp-server community …`, `key-string …`, `pre-shared-key …`. Type 7
+/// "encryption" is reversible and type 5/8/9 hashes are crackable, so every
+/// form counts. Only lines that start with such a command are looked at.
+fn device_config(line: &str) -> Option<Hit> {
+    const STARTS: &[&str] = &[
+        "enable ",
+        "username ",
+        "snmp-server ",
+        "pac ",
+        "key-string",
+        "tacacs-server ",
+        "radius-server ",
+        "ip ospf ",
+        "ntp authentication-key",
+        "pre-shared-key",
+        "crypto isakmp key",
+        "wpa-psk ",
+        "password ",
+        "secret ",
+    ];
+    let t = line.trim_start();
+    if !STARTS.iter().any(|s| t.starts_with(s)) {
+        return None;
+    }
+    regex!(
+        DEVICE,
+        r"^\s*(?:enable\s+(?:password|secret)|username\s+\S+(?:\s+privilege\s+\d+)?\s+(?:password|secret)|snmp-server\s+community|pac\s+key|key-string|tacacs-server\s+key|radius-server\s+key|ip\s+ospf\s+(?:authentication|message-digest)-key(?:\s+\d+\s+md5)?|ntp\s+authentication-key\s+\d+\s+md5|pre-shared-key|crypto\s+isakmp\s+key|wpa-psk\s+ascii|password|secret)(?:\s+(?:level\s+\d+\s+)?[0-9])?\s+(\S{4,})"
+    );
+    let caps = DEVICE.captures(line.as_bytes())?;
+    let m = caps.get(1)?;
+    let value = &line[m.start()..m.end()];
+    // `password 0 <password>`-style templates, `ssh-rsa`, and words that
+    // continue the command rather than giving a value.
+    let lower = value.to_ascii_lowercase();
+    if placeholder(value)
+        || matches!(
+            lower.as_str(),
+            "encryption" | "required" | "none" | "disable" | "enable" | "prompt" | "view"
+        )
+        || value.starts_with(['<', '$', '{', '%'])
+            && !value.starts_with("$1$")
+            && !value.starts_with("$8$")
+            && !value.starts_with("$9$")
+    {
+        return None;
+    }
+    Some(hit("secret-assignment", m.start(), m.end()))
+}
+
+/// A password element whose value is a nested `<Value>` (Windows
+/// `unattend.xml`, `<AdministratorPassword><Value>…</Value>`). Windows
+/// writes `*SENSITIVE*DATA*DELETED*` where it removed one.
+fn xml_password_value(line: &str) -> Option<Hit> {
+    if !line.contains("<Value>") && !line.contains("<value>") {
+        return None;
+    }
+    regex!(
+        XML_PASSWORD,
+        r"(?i)<\w*password>\s*<value>([^<]{1,200})</value>"
+    );
+    let caps = XML_PASSWORD.captures(line.as_bytes())?;
+    let m = caps.get(1)?;
+    let value = line[m.start()..m.end()].trim();
+    if value.is_empty() || placeholder(value) || value.contains("SENSITIVE*DATA") {
+        return None;
+    }
+    Some(hit("secret-assignment", m.start(), m.end()))
 }
 
 /// A configuration line that is nothing but one long random token (a key
