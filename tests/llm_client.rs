@@ -688,6 +688,8 @@ async fn stats_serialise_with_the_fields_front_ends_show() {
     let client = Client::new(&config(&fake.base_url, dir.path(), "[models.m]\n")).unwrap();
     chat(&client, ask("m", "a")).await.unwrap();
     chat(&client, ask("m", "a")).await.unwrap();
+    // Both asks were one review (the second a cache hit).
+    client.review_done().await;
     let mut json = serde_json::to_value(client.stats()).unwrap();
     // Latencies vary: checked for shape, then left out of the comparison.
     let m = &mut json["models"][0];
@@ -708,7 +710,8 @@ async fn stats_serialise_with_the_fields_front_ends_show() {
                 "model": "m", "endpoint": "llm", "requests": 1, "errors": {},
                 "latency": null, "time_to_first_token": null,
                 "cache_hit_rate": 0.5, "cache_hits": 1,
-                "prompt_tokens": 10, "completion_tokens": 2, "cost_usd": 0.0
+                "prompt_tokens": 10, "completion_tokens": 2, "cost_usd": 0.0,
+                "tokens_per_review": 12.0, "cost_usd_per_review": 0.0
             }]
         })
     );
