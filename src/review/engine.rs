@@ -532,15 +532,9 @@ impl<'a> Review<'a> {
                     reason: format!("{why}; {fallback}"),
                 });
             }
-            self.changes
-                .files
-                .iter()
-                .flat_map(|f| {
-                    capped(
-                        builtin::review_file_with(f, false, &self.engine.builtin),
-                        cap,
-                    )
-                })
+            builtin::review_files(&self.changes.files, &self.engine.builtin)
+                .into_iter()
+                .flat_map(|found| capped(found, cap))
                 .collect()
         };
 
