@@ -320,3 +320,13 @@ fn running_a_constant_command_is_not_injection() {
     let text = "import os\nos.system('python tests/tests.py')\nos.system('rm ' + path)\n";
     assert_eq!(new_file("lib/build.py", text), vec![rule("danger-exec", 3)]);
 }
+
+#[test]
+fn a_task_moved_and_reworded_elsewhere_in_the_change_is_not_new() {
+    let before = "class DownloadsTest:\n    # TODO: Actual download tests\n    def test_a(self):\n        pass\n";
+    let after = "class DownloadUtilsTest:\n    def test_a(self):\n        pass\n\n\nclass DownloadTest:\n    # TODO: Download tests.\n    pass\n\n# TODO: handle redirects\n";
+    assert_eq!(
+        findings("tests/test_dl.py", before, after),
+        vec![rule("todo-comment", 10)]
+    );
+}

@@ -607,6 +607,20 @@ mod tests {
         assert_eq!(region("a.rb", rb, "eval(q)"), Region::Code);
     }
 
+    #[test]
+    fn ancestors_run_from_the_innermost_node_to_the_file() {
+        let py = "if __name__ == \"__main__\":\n    print(x, file=err)\n";
+        let parsed = Parsed::parse_path("a.py", py).expect("parses");
+        let kinds: Vec<&str> = parsed
+            .ancestors(py.find("print").expect("print"))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kinds.first(), Some(&"identifier"));
+        assert!(kinds.contains(&"call") && kinds.contains(&"if_statement"));
+        assert_eq!(kinds.last(), Some(&"module"));
+    }
+
     /// A small seeded generator, so the property test needs no extra crate.
     struct Lcg(u64);
     impl Lcg {

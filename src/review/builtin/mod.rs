@@ -1296,6 +1296,46 @@ mod tests {
     }
 
     #[test]
+    fn a_task_marker_needs_a_colon_and_a_placeholder_is_not_one() {
+        let at = |t: &str| is_task_marker(t, t.find("TODO").expect("TODO"));
+        assert!(at("TODO: write it"));
+        assert!(at("- TODO(#12): write it"));
+        assert!(!at("TODO."));
+        assert!(!at("the TODO list"));
+        assert!(!at("TODO(later) maybe"));
+    }
+
+    #[test]
+    fn only_a_plain_literal_argument_is_constant() {
+        assert!(only_a_literal("'make docs')"));
+        assert!(only_a_literal(" \"a \\\" b\" )"));
+        assert!(!only_a_literal("'rm ' + path)"));
+        assert!(!only_a_literal("f'rm {path}')"));
+        assert!(!only_a_literal("`rm ${path}`)"));
+        assert!(!only_a_literal("cmd)"));
+        assert!(!only_a_literal("'unterminated"));
+    }
+
+    #[test]
+    fn a_hit_on_a_moved_line_is_claimed_once_across_files() {
+        let gone = FileChange::new(
+            "a.py",
+            crate::git::ChangeKind::Modified,
+            "x = 1\nprint(x)\n".into(),
+            "x = 1\n".into(),
+        );
+        let twice = FileChange::new(
+            "b.py",
+            crate::git::ChangeKind::Modified,
+            "y = 2\n".into(),
+            "y = 2\nprint(x)\nprint(x)\n".into(),
+        );
+        let found = review_files(&[gone, twice], &Policy::default());
+        assert!(found[0].is_empty());
+        assert_eq!(found[1].iter().map(|f| f.line).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
     fn provider_names_get_the_article_they_are_read_with() {
         for (name, a) in [
             ("AWS", "an"),

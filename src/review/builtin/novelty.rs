@@ -4,7 +4,8 @@
 //! style and trailing commas are set aside), had a name changed (same tokens
 //! but for one or two consistently renamed identifiers), moved within the
 //! file or to another file of the review, was re-wrapped inside its hunk
-//! (the statement's text is still in what the hunk removed), or was edited
+//! (the statement's text is still in what the hunk removed), was a task
+//! comment reworded or moved (most of its words still there), or was edited
 //! in place (the same construct, a line or three from where the hunk
 //! removed it: a reworded TODO, a print given a guard). Each removed
 //! hit answers for one added hit only, so a change that adds a second
@@ -38,6 +39,8 @@ struct Removed {
     construct: String,
     exact: String,
     tokens: Vec<Token>,
+    /// The words of the text from the match on (what a TODO says).
+    words: Vec<String>,
     used: bool,
 }
 
@@ -52,6 +55,7 @@ pub struct Baseline {
 enum Pass {
     Exact,
     Renamed,
+    Reworded,
     Rewrapped,
     EditedInPlace,
 }
@@ -100,6 +104,7 @@ impl Baseline {
                             construct: normalise(&String::from_utf8_lossy(m.as_bytes())),
                             exact: normalise(text),
                             tokens: tokens(text),
+                            words: words(text.get(m.start()..).unwrap_or("")),
                             used: false,
                         });
                     }
@@ -126,6 +131,7 @@ impl Baseline {
         for pass in [
             Pass::Exact,
             Pass::Renamed,
+            Pass::Reworded,
             Pass::Rewrapped,
             Pass::EditedInPlace,
         ] {
@@ -151,6 +157,14 @@ impl Baseline {
                         let new_tokens = tokens(text);
                         self.claim(hit.rule, &construct, |r| renamed(&r.tokens, &new_tokens))
                     }
+                    // A comment's words, not its punctuation or place,
+                    // say which task it is: `# TODO: write tests for the
+                    // commands` moved and shortened to `# TODO: write tests`.
+                    Pass::Reworded if RULES[hit.rule].place == Place::Comment => {
+                        let said = words(text.get(hit.start..).unwrap_or(""));
+                        self.claim(hit.rule, &construct, |r| same_task(&r.words, &said))
+                    }
+                    Pass::Reworded => false,
                     Pass::Rewrapped => {
                         let Some(hunk) = hunk else { continue };
                         let h = &file.diff.hunks[hunk];
@@ -257,6 +271,31 @@ fn statement_at(lines: &[&str], line: u32, end: u32) -> String {
     normalise(&out)
 }
 
+/// Lower-case words of `text` after its first (the marker itself).
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Two task texts name the same task: most of the shorter one's words are
+/// in the longer (`actual download tests` / `download tests`), not merely
+/// one word of two (`handle errors` / `handle timeouts`).
+fn same_task(old: &[String], new: &[String]) -> bool {
+    let (short, long) = if old.len() <= new.len() {
+        (old, new)
+    } else {
+        (new, old)
+    };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    let shared = short.iter().filter(|w| long.contains(w)).count();
+    shared * 3 >= short.len() * 2
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Ident(String),
@@ -343,6 +382,23 @@ mod tests {
         assert!(!renamed(&t("print(a, b)"), &t("print(a, b, c)")));
         assert!(!renamed(&t("print(a, b)"), &t("print(c, c)")));
         assert!(!renamed(&t("print(a)"), &t("print(a)")));
+    }
+
+    #[test]
+    fn a_task_reworded_is_the_same_task_and_another_task_is_not() {
+        let same = |a: &str, b: &str| same_task(&words(a), &words(b));
+        assert!(same(
+            "TODO: write tests for the commands.",
+            "TODO: write tests"
+        ));
+        assert!(same("TODO: Actual download tests", "TODO: Download tests."));
+        assert!(same(
+            "FIXME: https://github.com/psf/requests/issues/5743",
+            "FIXME: <https://github.com/psf/requests/issues/5743>"
+        ));
+        assert!(!same("TODO: handle errors", "TODO: handle timeouts"));
+        assert!(!same("TODO: cache", "TODO"));
+        assert!(same("TODO", "TODO"));
     }
 
     #[test]
