@@ -123,6 +123,8 @@ fn messages_for_users_are_not_debugging() {
     assert_eq!(new_file("lib/app.js", js), vec![]);
     let py = "def check(args):\n    print(\"Warning: --foo is ignored\")\n";
     assert_eq!(new_file("lib/check.py", py), vec![]);
+    let banner = "server.listen(3000, () => {\n  console.log('listening on port 3000');\n});\n";
+    assert_eq!(new_file("lib/server.js", banner), vec![]);
 }
 
 #[test]

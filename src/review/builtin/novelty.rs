@@ -2,7 +2,7 @@
 //! when the change removed a line with the same hit somewhere in the review:
 //! the line was re-indented or reformatted (same text once whitespace, quote
 //! style and trailing commas are set aside), had a name changed (same tokens
-//! but for one or two consistently renamed identifiers), moved within the
+//! but for one renamed identifier, in the same file), moved within the
 //! file or to another file of the review, was re-wrapped inside its hunk
 //! (the statement's text is still in what the hunk removed), was a task
 //! comment reworded or moved (most of its words still there), or was edited
@@ -154,8 +154,13 @@ impl Baseline {
                         self.claim(hit.rule, &construct, |r| r.exact == exact)
                     }
                     Pass::Renamed => {
+                        // In the same file: a rename edits the lines that
+                        // use the name where they are.
                         let new_tokens = tokens(text);
-                        self.claim(hit.rule, &construct, |r| renamed(&r.tokens, &new_tokens))
+                        let path = &file.path;
+                        self.claim(hit.rule, &construct, |r| {
+                            &r.path == path && renamed(&r.tokens, &new_tokens)
+                        })
                     }
                     // A comment's words, not its punctuation or place,
                     // say which task it is: `# TODO: write tests for the
@@ -323,8 +328,10 @@ fn tokens(text: &str) -> Vec<Token> {
     out
 }
 
-/// `new` is `old` with at most two names consistently renamed, and at
-/// least as many names kept as renamed: a rename, not a different line.
+/// `new` is `old` with one name renamed (wherever it occurs on the line),
+/// and at least as many names kept as renamed: a rename, not a different
+/// line (`console.log(req.body)` / `console.log(res.statusCode)` changes
+/// two names: another line).
 fn renamed(old: &[Token], new: &[Token]) -> bool {
     if old.len() != new.len() {
         return false;
@@ -351,7 +358,7 @@ fn renamed(old: &[Token], new: &[Token]) -> bool {
             _ => return false,
         }
     }
-    changed > 0 && pairs.len() <= 2 && kept >= changed
+    changed > 0 && pairs.len() == 1 && kept >= changed
 }
 
 #[cfg(test)]
@@ -381,6 +388,10 @@ mod tests {
         assert!(!renamed(&t("# TODO: handle foo"), &t("# TODO: fix bar")));
         assert!(!renamed(&t("print(a, b)"), &t("print(a, b, c)")));
         assert!(!renamed(&t("print(a, b)"), &t("print(c, c)")));
+        assert!(!renamed(
+            &t("console.log(req.body);"),
+            &t("console.log(res.statusCode);")
+        ));
         assert!(!renamed(&t("print(a)"), &t("print(a)")));
     }
 

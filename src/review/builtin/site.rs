@@ -413,7 +413,8 @@ fn is_command_name(name: &str) -> bool {
 }
 
 /// Output whose text is addressed to users: its first string says `Usage:`,
-/// `Warning:`, `Error:`, or that something is deprecated.
+/// `Warning:`, `Error:`, that something is deprecated, or is a server's
+/// start-up banner ("listening on port 3000").
 fn addresses_users(call: &str) -> bool {
     let Some(open) = call.find(['"', '\'', '`']) else {
         return false;
@@ -425,7 +426,16 @@ fn addresses_users(call: &str) -> bool {
     ["usage", "warning", "error", "deprecat"]
         .iter()
         .any(|w| text.starts_with(w))
-        || text.contains("deprecated")
+        || [
+            "deprecated",
+            "listening on",
+            "listening at",
+            "started on",
+            "running on",
+            "running at",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 /// `print(…, file=…)`: output sent to a chosen stream (stderr, a file).
