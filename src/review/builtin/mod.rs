@@ -541,6 +541,8 @@ pub fn review_file_in(
     let site = site::Site::new(&file.path, &file.new_text, &lines);
     let mut findings = Vec::new();
     let mut hits: Vec<novelty::Hit> = Vec::new();
+    // (line index, rule index, the rule's matches on the line)
+    let mut candidates: Vec<(usize, usize, Vec<std::ops::Range<usize>>)> = Vec::new();
     let mut seen: HashMap<(String, &str), u32> = HashMap::new();
     let mut push = |line_no: u32,
                     text: &str,
@@ -625,25 +627,43 @@ pub fn review_file_in(
             if !policy.runs(rule.id, &file.path) {
                 continue;
             }
-            // The first match that sits where the rule applies: `"eval(x)";
-            // eval(y)` reports the call, not the text.
-            let found = regex.captures_iter(text.as_bytes()).find_map(|caps| {
-                let m = caps.get(1).unwrap_or_else(|| caps.get(0).expect("group 0"));
-                applies(rule, &site, index, text, m.start()..m.end(), policy).then_some(m)
-            });
-            let Some(m) = found else {
-                continue;
-            };
-            if suppressed(&lines, index, rule.id) {
-                continue;
+            let spans: Vec<std::ops::Range<usize>> = regex
+                .captures_iter(text.as_bytes())
+                .map(|caps| {
+                    let m = caps.get(1).unwrap_or_else(|| caps.get(0).expect("group 0"));
+                    m.start()..m.end()
+                })
+                .collect();
+            if !spans.is_empty() {
+                candidates.push((index, index_rule, spans));
             }
-            hits.push(novelty::Hit {
-                rule: index_rule,
-                line: line_no,
-                start: m.start(),
-                end: m.end(),
-            });
         }
+    }
+    // Judged once every candidate is known, so that the file is parsed
+    // only as far as the last of them needs.
+    if let Some(last) = candidates.iter().map(|c| c.0).max() {
+        site.judge_through(last);
+    }
+    for (index, index_rule, spans) in candidates {
+        let rule = &RULES[index_rule];
+        let text = lines[index];
+        // The first match that sits where the rule applies: `"eval(x)";
+        // eval(y)` reports the call, not the text.
+        let Some(span) = spans
+            .into_iter()
+            .find(|span| applies(rule, &site, index, text, span.clone(), policy))
+        else {
+            continue;
+        };
+        if suppressed(&lines, index, rule.id) {
+            continue;
+        }
+        hits.push(novelty::Hit {
+            rule: index_rule,
+            line: index as u32 + 1,
+            start: span.start,
+            end: span.end,
+        });
     }
     for hit in baseline.introduced(file, &lines, hits) {
         let rule = &RULES[hit.rule];

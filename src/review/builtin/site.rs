@@ -155,8 +155,14 @@ pub(super) struct Site<'a> {
     comments: Comments,
     lang: Option<Lang>,
     parsed: OnceCell<Option<Parsed>>,
+    /// Bytes of the text the parse covers (see [`Site::judge_through`]).
+    parse_end: std::cell::Cell<usize>,
     script: OnceCell<bool>,
 }
+
+/// Lines parsed past the last line a rule asks about: enough for the rest
+/// of a call spread over lines (`print(\n x,\n file=sys.stderr)`).
+const PARSE_SLACK_LINES: usize = 12;
 
 impl<'a> Site<'a> {
     /// `lines` must be `crate::diff::lines(text)`: slices of `text`.
@@ -168,7 +174,19 @@ impl<'a> Site<'a> {
             comments: Comments::of(path),
             lang: Lang::from_path(path),
             parsed: OnceCell::new(),
+            parse_end: std::cell::Cell::new(text.len()),
             script: OnceCell::new(),
+        }
+    }
+
+    /// Rules will ask about line `index` at most: the parse may stop a few
+    /// lines after it. Regions and the code around a line depend on what
+    /// comes before it; most of a long file after the last finding is never
+    /// read. Call before the first question.
+    pub(super) fn judge_through(&self, index: usize) {
+        let last = (index + PARSE_SLACK_LINES).min(self.lines.len().saturating_sub(1));
+        if let Some(line) = self.lines.get(last) {
+            self.parse_end.set(self.line_offset(last) + line.len());
         }
     }
 
@@ -188,7 +206,8 @@ impl<'a> Site<'a> {
     fn parsed(&self) -> Option<&Parsed> {
         self.parsed
             .get_or_init(|| {
-                let parsed = Parsed::parse(self.lang?, self.text);
+                let end = self.parse_end.get().min(self.text.len());
+                let parsed = Parsed::parse(self.lang?, self.text.get(..end).unwrap_or(self.text));
                 if parsed.is_none() {
                     tracing::debug!(path = self.path, "parse gave up; plain-text rules");
                 }
