@@ -160,9 +160,22 @@ pub(super) struct Site<'a> {
     script: OnceCell<bool>,
 }
 
-/// Lines parsed past the last line a rule asks about: enough for the rest
-/// of a call spread over lines (`print(\n x,\n file=sys.stderr)`).
-const PARSE_SLACK_LINES: usize = 12;
+/// How far past the last line asked about a top-level line is looked for.
+const PARSE_SEARCH_LINES: usize = 400;
+
+/// A line that starts a new top-level item: text in the first column that
+/// does not close a bracket or continue the block above (`else`, `elif`,
+/// `except`, `finally`, `end`, a decorator's item).
+fn starts_top_level(line: &str) -> bool {
+    let Some(first) = line.chars().next() else {
+        return false;
+    };
+    !first.is_whitespace()
+        && !matches!(first, '}' | ')' | ']' | '#' | '@' | '/' | '*')
+        && !["else", "elif", "except", "finally", "end", "catch"]
+            .iter()
+            .any(|w| line.starts_with(w))
+}
 
 impl<'a> Site<'a> {
     /// `lines` must be `crate::diff::lines(text)`: slices of `text`.
@@ -183,10 +196,17 @@ impl<'a> Site<'a> {
     /// lines after it. Regions and the code around a line depend on what
     /// comes before it; most of a long file after the last finding is never
     /// read. Call before the first question.
+    ///
+    /// The cut is made before the next top-level line (one that starts in
+    /// the first column and does not close a bracket or continue a block):
+    /// a parse that stops between two items needs no error recovery, one
+    /// that stops inside a function spends its time recovering. A prefix
+    /// that does not parse cleanly is parsed again whole.
     pub(super) fn judge_through(&self, index: usize) {
-        let last = (index + PARSE_SLACK_LINES).min(self.lines.len().saturating_sub(1));
-        if let Some(line) = self.lines.get(last) {
-            self.parse_end.set(self.line_offset(last) + line.len());
+        let next_top_level = (index + 1..self.lines.len().min(index + 1 + PARSE_SEARCH_LINES))
+            .find(|&i| starts_top_level(self.lines[i]));
+        if let Some(i) = next_top_level {
+            self.parse_end.set(self.line_offset(i));
         }
     }
 
@@ -206,8 +226,15 @@ impl<'a> Site<'a> {
     fn parsed(&self) -> Option<&Parsed> {
         self.parsed
             .get_or_init(|| {
+                let lang = self.lang?;
                 let end = self.parse_end.get().min(self.text.len());
-                let parsed = Parsed::parse(self.lang?, self.text.get(..end).unwrap_or(self.text));
+                let mut parsed = Parsed::parse(lang, self.text.get(..end).unwrap_or(self.text));
+                // A cut that left something open (a string or a block that
+                // a first-column line continues) changes what came before
+                // it: then the whole text is parsed.
+                if end < self.text.len() && parsed.as_ref().is_none_or(|p| p.has_errors()) {
+                    parsed = Parsed::parse(lang, self.text);
+                }
                 if parsed.is_none() {
                     tracing::debug!(path = self.path, "parse gave up; plain-text rules");
                 }
@@ -541,6 +568,31 @@ mod tests {
         assert_eq!(Comments::of("web/index.php"), Comments::Slash);
         assert_eq!(Comments::of("q.sql"), Comments::Dash);
         assert_eq!(Comments::of("x.unknownext"), Comments::Unknown);
+    }
+
+    #[test]
+    fn a_parse_cut_after_the_lines_asked_about_answers_like_a_whole_parse() {
+        let samples = [
+            ("a.py", "def f(x):\n    s = \"\"\"doc\n# not a comment\n\"\"\"\n    print(x)  # TODO\n\nclass A:\n    def g(self):\n        return 'eval(1)'\n\nx = 1\n"),
+            ("a.rs", "/// doc\nfn f() {\n    let s = \"a\n}\";\n    dbg!(s); // TODO\n}\n\n#[cfg(test)]\nmod t {\n    fn g() { let r = r#\"dbg!\"#; }\n}\nfn h() {}\n"),
+        ];
+        for (path, text) in samples {
+            let lines = crate::diff::lines(text);
+            let whole = Site::new(path, text, &lines);
+            for last in 0..lines.len() {
+                let cut = Site::new(path, text, &lines);
+                cut.judge_through(last);
+                for (index, line) in lines.iter().enumerate().take(last + 1) {
+                    for at in 0..line.len() {
+                        assert_eq!(
+                            cut.region(index, at),
+                            whole.region(index, at),
+                            "{path}: line {index} byte {at} with the parse cut after line {last}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
