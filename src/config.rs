@@ -209,13 +209,52 @@ impl Default for ReviewConfig {
 
 /// The `[builtin]` table: which built-in rules run where. Entries name a
 /// rule id (`todo-comment`), a family (`secret-*`) or every rule (`*`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BuiltinConfig {
     /// Rules that never run.
     pub disable: Vec<String>,
     /// Path glob (repository-relative) -> rules that do not run on it.
     pub disable_in: BTreeMap<String, Vec<String>>,
+    /// Path globs where printing is the point (examples, scripts, tests,
+    /// benchmarks, …): the debug-output rules (`debug-print`,
+    /// `debug-console-log`, `debug-print-macro`) stay silent there. A value
+    /// replaces the default list.
+    pub output_paths: Vec<String>,
+}
+
+/// Where output is the point, by default: `**/` so that a folder counts at
+/// any depth (a monorepo's `packages/x/examples/`). Tests are not on the
+/// list: a test checks, it does not print, and on replayed history a
+/// `print(x)` in a test was a leftover far more often than intended.
+pub const DEFAULT_OUTPUT_PATHS: &[&str] = &[
+    "**/examples/**",
+    "**/example/**",
+    "**/docs/**",
+    "**/doc/**",
+    "**/scripts/**",
+    "**/script/**",
+    "**/bin/**",
+    "**/tools/**",
+    "**/bench/**",
+    "**/benches/**",
+    "**/benchmarks/**",
+    "**/__main__.py",
+    "**/setup.py",
+    "**/noxfile.py",
+    "**/src/main.rs",
+    "**/src/bin/**",
+    "**/build.rs",
+];
+
+impl Default for BuiltinConfig {
+    fn default() -> Self {
+        Self {
+            disable: Vec::new(),
+            disable_in: BTreeMap::new(),
+            output_paths: DEFAULT_OUTPUT_PATHS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -576,6 +615,10 @@ fn validate(config: &Config, origins: &BTreeMap<String, Origin>) -> Result<(), C
         .chain(&config.review.never_send)
     {
         globset::Glob::new(glob).map_err(|e| invalid(format!("bad glob `{glob}`: {e}")))?;
+    }
+    for glob in &config.builtin.output_paths {
+        globset::Glob::new(glob)
+            .map_err(|e| invalid(format!("builtin.output_paths: bad glob `{glob}`: {e}")))?;
     }
     for glob in config.builtin.disable_in.keys() {
         globset::Glob::new(glob)

@@ -56,6 +56,7 @@ const COVERED: &[&str] = &[
     "secret-url-credentials",
     "secret-auth-header",
     "debug-dbg-macro",
+    "debug-print-macro",
     "debug-console-log",
     "debug-print",
     "debug-debugger-statement",
@@ -300,6 +301,28 @@ fn dbg_macro_in_rust_is_a_suggestion() {
         severity_of("src/lib.rs", "dbg!(x);", "debug-dbg-macro"),
         "suggestion"
     );
+}
+
+#[test]
+fn debug_formatted_println_in_library_code_is_a_suggestion() {
+    fires(
+        "src/lib.rs",
+        "    println!(\"{:?}\", value);",
+        "debug-print-macro",
+    );
+    assert_eq!(
+        severity_of(
+            "src/lib.rs",
+            "eprintln!(\"{value:#?}\");",
+            "debug-print-macro"
+        ),
+        "suggestion"
+    );
+}
+
+#[test]
+fn println_with_display_formatting_is_not_debugging() {
+    silent("src/lib.rs", "    println!(\"{} files\", n);");
 }
 
 #[test]

@@ -128,6 +128,9 @@ pub const TEMPLATE: &str = r##"## redline configuration for this repository (see
 ## "secret-*", or "*"); inline, `redline: allow` on the line or the line
 ## above silences one finding.
 # disable = ["todo-comment"]
+## Paths where printing is the point: the debug-output rules stay silent
+## there. A value replaces the default list (see `redline config`).
+# output_paths = ["**/examples/**", "**/scripts/**", "**/src/main.rs"]
 
 # [builtin.disable_in]
 ## Path glob -> rules switched off there.

@@ -48,6 +48,11 @@ pub enum ChangeKind {
     Renamed {
         from: String,
     },
+    /// A new file that copies (possibly with edits) the given path, which
+    /// still exists: git's copy detection, untracked files included.
+    Copied {
+        from: String,
+    },
     Untracked,
     /// A submodule (gitlink) added, removed, moved or moved to another
     /// commit: another repository's history, not text to review.
@@ -269,6 +274,14 @@ impl Repo {
                 changed.kind = ChangeKind::Modified;
             }
         }
+        if let Some(tree) = &tree {
+            find_copies(&mut out, |opts| {
+                opts.include_untracked(true)
+                    .recurse_untracked_dirs(true)
+                    .enable_fast_untracked_dirs(true);
+                repo.diff_tree_to_workdir_with_index(Some(tree), Some(opts))
+            })?;
+        }
         Ok(merge_duplicates(out))
     }
 
@@ -294,9 +307,13 @@ impl Repo {
         let mut find = git2::DiffFindOptions::new();
         find.renames(true);
         diff.find_similar(Some(&mut find))?;
-        Ok(merge_duplicates(
-            diff.deltas().filter_map(changed_path).collect(),
-        ))
+        let mut out: Vec<ChangedPath> = diff.deltas().filter_map(changed_path).collect();
+        if let Some(tree) = &tree {
+            find_copies(&mut out, |opts| {
+                repo.diff_tree_to_index(Some(tree), None, Some(opts))
+            })?;
+        }
+        Ok(merge_duplicates(out))
     }
 
     /// The staged bytes of `path` (repository-relative), or `None` when the
@@ -370,7 +387,10 @@ fn changed_path(delta: git2::DiffDelta<'_>) -> Option<ChangedPath> {
         git2::Delta::Added => ChangeKind::Added,
         git2::Delta::Untracked => ChangeKind::Untracked,
         git2::Delta::Deleted => ChangeKind::Deleted,
-        git2::Delta::Renamed | git2::Delta::Copied => ChangeKind::Renamed {
+        git2::Delta::Renamed => ChangeKind::Renamed {
+            from: path_of(delta.old_file()),
+        },
+        git2::Delta::Copied => ChangeKind::Copied {
             from: path_of(delta.old_file()),
         },
         git2::Delta::Modified | git2::Delta::Typechange => ChangeKind::Modified,
@@ -383,6 +403,61 @@ fn changed_path(delta: git2::DiffDelta<'_>) -> Option<ChangedPath> {
         new_path
     };
     (!path.is_empty()).then_some(ChangedPath { path, kind })
+}
+
+/// Sources tried per new file by copy detection (git's `diff.renameLimit`
+/// default).
+const COPY_SOURCE_LIMIT: usize = 1000;
+
+/// Marks the added and untracked paths of `out` that copy (or took the
+/// place of) a file of the base as [`ChangeKind::Copied`] (or `Renamed`),
+/// so that a review diffs them against their
+/// source. Needs a second diff that lists unmodified files (the sources
+/// git's copy detection may pick), so it runs only when something was
+/// added, and over the whole repository whatever the pathspecs.
+fn find_copies<'r>(
+    out: &mut [ChangedPath],
+    diff: impl FnOnce(&mut git2::DiffOptions) -> Result<git2::Diff<'r>, git2::Error>,
+) -> Result<(), GitError> {
+    let added = |k: &ChangeKind| matches!(k, ChangeKind::Added | ChangeKind::Untracked);
+    if !out.iter().any(|c| added(&c.kind)) {
+        return Ok(());
+    }
+    let mut opts = git2::DiffOptions::new();
+    opts.include_unmodified(true)
+        .include_typechange(true)
+        .ignore_submodules(true)
+        .skip_binary_check(true);
+    let mut diff = diff(&mut opts)?;
+    let mut find = git2::DiffFindOptions::new();
+    find.renames(true)
+        .copies(true)
+        .copies_from_unmodified(true)
+        .for_untracked(true)
+        .rename_limit(COPY_SOURCE_LIMIT);
+    diff.find_similar(Some(&mut find))?;
+    for delta in diff.deltas() {
+        // This pass may pair a deletion with another new file than the
+        // first did: either way the new file has a source.
+        if !matches!(delta.status(), git2::Delta::Copied | git2::Delta::Renamed) {
+            continue;
+        }
+        let path_of = |f: git2::DiffFile<'_>| {
+            f.path()
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default()
+        };
+        let (to, from) = (path_of(delta.new_file()), path_of(delta.old_file()));
+        if let Some(changed) = out.iter_mut().find(|c| c.path == to && added(&c.kind)) {
+            tracing::debug!(path = %to, from = %from, "copied");
+            changed.kind = if delta.status() == git2::Delta::Renamed {
+                ChangeKind::Renamed { from }
+            } else {
+                ChangeKind::Copied { from }
+            };
+        }
+    }
+    Ok(())
 }
 
 /// One entry per path. Should a path show up both as deleted and as added or

@@ -122,7 +122,7 @@ impl ChangeSet {
                 continue;
             }
             let old_path = match &changed.kind {
-                ChangeKind::Renamed { from } => from.clone(),
+                ChangeKind::Renamed { from } | ChangeKind::Copied { from } => from.clone(),
                 ChangeKind::Added | ChangeKind::Untracked => String::new(),
                 _ => changed.path.clone(),
             };

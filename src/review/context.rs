@@ -69,6 +69,7 @@ fn status(kind: &ChangeKind) -> &'static str {
         ChangeKind::Added | ChangeKind::Untracked => "added",
         ChangeKind::Deleted => "deleted",
         ChangeKind::Renamed { .. } => "renamed",
+        ChangeKind::Copied { .. } => "copied",
         _ => "modified",
     }
 }

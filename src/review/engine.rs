@@ -659,11 +659,9 @@ impl<'a> Review<'a> {
                     reason: format!("{why}; {fallback}"),
                 });
             }
-            self.changes
-                .files
-                .iter()
-                .flat_map(|f| {
-                    let mut found = builtin::review_file_with(f, false, &self.engine.builtin);
+            builtin::review_files(&self.changes.files, &self.engine.builtin)
+                .into_iter()
+                .flat_map(|mut found| {
                     builtin_truncated.extend(super::cap_per_file(&mut found, cap));
                     found
                 })

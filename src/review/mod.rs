@@ -132,9 +132,8 @@ pub fn review_offline_capped(
 ) -> Report {
     let mut findings = Vec::new();
     let mut truncated = Vec::new();
-    for file in &changes.files {
-        // Capped file by file, so a generated file's findings never pile up.
-        let mut found = builtin::review_file_with(file, false, policy);
+    // Capped file by file, so a generated file's findings never pile up.
+    for mut found in builtin::review_files(&changes.files, policy) {
         truncated.extend(cap_per_file(&mut found, cap));
         findings.extend(found);
     }

@@ -212,11 +212,49 @@ impl Parsed {
                 return Region::Comment;
             }
             if is_string(kind) {
-                return Region::String;
+                return self.string_region(node);
             }
             match node.parent() {
                 Some(p) => node = p,
                 None => return Region::Code,
+            }
+        }
+    }
+
+    /// A string literal is a string, except a Python docstring (a string
+    /// that is a statement of its own): that is documentation, read like a
+    /// comment.
+    fn string_region(&self, mut node: Node<'_>) -> Region {
+        if self.lang != Lang::Python {
+            return Region::String;
+        }
+        while let Some(parent) = node.parent().filter(|p| is_string(p.kind())) {
+            node = parent;
+        }
+        match node.parent() {
+            Some(p) if p.kind() == "expression_statement" && p.named_child_count() == 1 => {
+                Region::Comment
+            }
+            _ => Region::String,
+        }
+    }
+
+    /// The named nodes around byte `offset`, innermost first, as (grammar
+    /// kind, byte range): what a caller needs to ask "is this inside a call
+    /// with `file=`?" or "inside `if __name__ == ...`?" without holding the
+    /// tree.
+    pub fn ancestors(&self, offset: usize) -> Vec<(&'static str, Range<usize>)> {
+        let root = self.tree.root_node();
+        let Some(mut node) = root.named_descendant_for_byte_range(offset, offset.saturating_add(1))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        loop {
+            out.push((node.kind(), node.byte_range()));
+            match node.parent() {
+                Some(p) => node = p,
+                None => return out,
             }
         }
     }
@@ -560,9 +598,27 @@ mod tests {
         assert_eq!(region("a.rs", rs, "dbg!(y)"), Region::String);
         assert_eq!(region("a.rs", rs, "dbg!(z)"), Region::Code);
 
+        let doc = "def f():\n    \"\"\"TODO: explain\"\"\"\n    s = \"TODO\"\n";
+        assert_eq!(region("a.py", doc, "TODO: explain"), Region::Comment);
+        assert_eq!(region("a.py", doc, "TODO\"\n"), Region::String);
+
         let rb = "x = <<~SQL\n  select eval\nSQL\ny = \"#{eval(q)}\"\n";
         assert_eq!(region("a.rb", rb, "select eval"), Region::String);
         assert_eq!(region("a.rb", rb, "eval(q)"), Region::Code);
+    }
+
+    #[test]
+    fn ancestors_run_from_the_innermost_node_to_the_file() {
+        let py = "if __name__ == \"__main__\":\n    print(x, file=err)\n";
+        let parsed = Parsed::parse_path("a.py", py).expect("parses");
+        let kinds: Vec<&str> = parsed
+            .ancestors(py.find("print").expect("print"))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kinds.first(), Some(&"identifier"));
+        assert!(kinds.contains(&"call") && kinds.contains(&"if_statement"));
+        assert_eq!(kinds.last(), Some(&"module"));
     }
 
     /// A small seeded generator, so the property test needs no extra crate.

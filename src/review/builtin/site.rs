@@ -1,0 +1,623 @@
+//! Where a rule's match sits in a file, for the judgement a regex cannot
+//! make: is it code, a comment or a string literal (through the syntax layer
+//! when the language has a grammar, a cheap one-line quote-and-comment
+//! scanner otherwise), and is output there intended (an entry point, a
+//! write to a stream, a test, a script)? The file's new text is parsed at
+//! most once, and only when a rule's pattern matched an added line: most
+//! files of a review never pay for a parse.
+//!
+//! Knows nothing about diffs or findings; never reads anything but the text
+//! it is given.
+
+use crate::syntax::{Lang, Parsed, Region};
+use globset::GlobSet;
+use std::cell::OnceCell;
+
+/// How comments are written in a file without a grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Comments {
+    /// `#` (shell, YAML, TOML, Makefile, Dockerfile, Perl, R, …).
+    Hash,
+    /// `//` and `/* */` (PHP, Kotlin, Swift, C#, CSS, …).
+    Slash,
+    /// `--` (SQL, Lua, Haskell).
+    Dash,
+    /// `;` (INI, Lisp, assembly).
+    Semicolon,
+    /// `%` (TeX, Erlang).
+    Percent,
+    /// `<!-- -->` (HTML, XML).
+    Markup,
+    /// Prose (Markdown, reStructuredText, text, changelogs): no code at all.
+    Prose,
+    /// An unknown kind of file: any common marker that opens a comment.
+    Unknown,
+}
+
+impl Comments {
+    pub(super) fn of(path: &str) -> Comments {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let upper = name.to_ascii_uppercase();
+        let stem = upper.split('.').next().unwrap_or("");
+        if matches!(
+            stem,
+            "CHANGELOG" | "CHANGES" | "NEWS" | "HISTORY" | "RELEASES" | "README" | "AUTHORS"
+        ) && !name.contains('.')
+        {
+            return Comments::Prose;
+        }
+        if matches!(
+            name,
+            "Makefile" | "Dockerfile" | "Containerfile" | "CMakeLists.txt"
+        ) || name.starts_with("Dockerfile.")
+            || name.starts_with('.') && !name[1..].contains('.')
+        {
+            return Comments::Hash;
+        }
+        let ext = name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "md" | "markdown" | "mdx" | "rst" | "txt" | "adoc" | "asciidoc" | "org" | "textile"
+            | "rdoc" => Comments::Prose,
+            "sh" | "bash" | "zsh" | "fish" | "ksh" | "yaml" | "yml" | "toml" | "cfg" | "conf"
+            | "properties" | "env" | "r" | "pl" | "pm" | "tcl" | "cmake" | "mk" | "tf" | "hcl"
+            | "nix" | "ex" | "exs" | "cr" | "jl" | "ps1" | "py" | "pyi" | "pyw" | "rb" | "rake"
+            | "gemspec" | "pyx" | "gitignore" | "dockerignore" | "awk" | "sed" | "bzl" | "star" => {
+                Comments::Hash
+            }
+            "php" | "kt" | "kts" | "swift" | "scala" | "cs" | "dart" | "groovy" | "gradle"
+            | "proto" | "zig" | "v" | "sol" | "css" | "scss" | "less" | "vue" | "svelte"
+            | "json5" | "jsonc" | "js" | "jsx" | "mjs" | "cjs" | "ts" | "tsx" | "mts" | "cts"
+            | "rs" | "go" | "java" | "c" | "h" | "cc" | "cpp" | "cxx" | "hpp" | "hh" | "hxx"
+            | "m" | "mm" | "fs" | "fsx" | "d" => Comments::Slash,
+            "sql" | "lua" | "hs" | "elm" | "ada" | "adb" | "ads" => Comments::Dash,
+            "ini" | "lisp" | "clj" | "cljs" | "el" | "scm" | "asm" | "s" => Comments::Semicolon,
+            "tex" | "sty" | "erl" | "hrl" => Comments::Percent,
+            "html" | "htm" | "xml" | "svg" | "xhtml" | "vm" => Comments::Markup,
+            _ => Comments::Unknown,
+        }
+    }
+
+    /// Whether a comment opens at byte `i` of `b`.
+    fn opens_at(self, b: &[u8], i: usize) -> bool {
+        let at = |s: &[u8]| b[i..].starts_with(s);
+        let after_space = i == 0 || b[i - 1].is_ascii_whitespace();
+        // `//` inside an unquoted URL (`https://…`) opens nothing.
+        let slashes = at(b"//") && (i == 0 || b[i - 1] != b':');
+        match self {
+            Comments::Hash => b[i] == b'#' && after_space,
+            Comments::Slash => slashes || at(b"/*"),
+            Comments::Dash => at(b"--"),
+            Comments::Semicolon => b[i] == b';' && after_space,
+            Comments::Percent => b[i] == b'%' && (i == 0 || b[i - 1] != b'\\'),
+            Comments::Markup => at(b"<!--"),
+            Comments::Prose => false,
+            Comments::Unknown => {
+                (b[i] == b'#' && after_space) || slashes || at(b"/*") || at(b"<!--")
+            }
+        }
+    }
+
+    /// Whether the whole line is a comment by its first characters (a
+    /// `/* … */` block's ` * ` continuation lines included).
+    pub(super) fn leads(self, line: &str) -> bool {
+        let t = line.trim_start();
+        let b = t.as_bytes();
+        if b.is_empty() {
+            return false;
+        }
+        match self {
+            Comments::Slash => t.starts_with('*') || self.opens_at(b, 0),
+            Comments::Unknown => ["//", "#", "/*", "*", "--", ";", "<!--"]
+                .iter()
+                .any(|p| t.starts_with(p)),
+            _ => self.opens_at(b, 0),
+        }
+    }
+
+    /// The region byte `at` of `line` is in, from that one line: quotes and
+    /// comment markers before it. A string or comment that opened on an
+    /// earlier line is not seen (the syntax layer sees those).
+    pub(super) fn region(self, line: &str, at: usize) -> Region {
+        if self == Comments::Prose || self.leads(line) {
+            return Region::Comment;
+        }
+        let b = line.as_bytes();
+        let mut quote: Option<u8> = None;
+        let mut i = 0;
+        while i < at.min(b.len()) {
+            let c = b[i];
+            match quote {
+                Some(_) if c == b'\\' => i += 1,
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if matches!(c, b'"' | b'\'' | b'`') => quote = Some(c),
+                None if self.opens_at(b, i) => return Region::Comment,
+                None => {}
+            }
+            i += 1;
+        }
+        if quote.is_some() {
+            Region::String
+        } else {
+            Region::Code
+        }
+    }
+}
+
+/// One file's new text as the rules see it.
+pub(super) struct Site<'a> {
+    path: &'a str,
+    text: &'a str,
+    lines: &'a [&'a str],
+    comments: Comments,
+    lang: Option<Lang>,
+    parsed: OnceCell<Option<Parsed>>,
+    /// Bytes of the text the parse covers (see [`Site::judge_through`]).
+    parse_end: std::cell::Cell<usize>,
+    script: OnceCell<bool>,
+}
+
+/// How far past the last line asked about a top-level line is looked for.
+const PARSE_SEARCH_LINES: usize = 400;
+
+/// A line that starts a new top-level item: text in the first column that
+/// does not close a bracket or continue the block above (`else`, `elif`,
+/// `except`, `finally`, `end`, a decorator's item).
+fn starts_top_level(line: &str) -> bool {
+    let Some(first) = line.chars().next() else {
+        return false;
+    };
+    !first.is_whitespace()
+        && !matches!(first, '}' | ')' | ']' | '#' | '@' | '/' | '*')
+        && !["else", "elif", "except", "finally", "end", "catch"]
+            .iter()
+            .any(|w| line.starts_with(w))
+}
+
+impl<'a> Site<'a> {
+    /// `lines` must be `crate::diff::lines(text)`: slices of `text`.
+    pub(super) fn new(path: &'a str, text: &'a str, lines: &'a [&'a str]) -> Self {
+        Self {
+            path,
+            text,
+            lines,
+            comments: Comments::of(path),
+            lang: Lang::from_path(path),
+            parsed: OnceCell::new(),
+            parse_end: std::cell::Cell::new(text.len()),
+            script: OnceCell::new(),
+        }
+    }
+
+    /// Rules will ask about line `index` at most: the parse may stop a few
+    /// lines after it. Regions and the code around a line depend on what
+    /// comes before it; most of a long file after the last finding is never
+    /// read. Call before the first question.
+    ///
+    /// The cut is made before the next top-level line (one that starts in
+    /// the first column and does not close a bracket or continue a block):
+    /// a parse that stops between two items needs no error recovery, one
+    /// that stops inside a function spends its time recovering. A prefix
+    /// that does not parse cleanly is parsed again whole.
+    pub(super) fn judge_through(&self, index: usize) {
+        let next_top_level = (index + 1..self.lines.len().min(index + 1 + PARSE_SEARCH_LINES))
+            .find(|&i| starts_top_level(self.lines[i]));
+        if let Some(i) = next_top_level {
+            self.parse_end.set(self.line_offset(i));
+        }
+    }
+
+    pub(super) fn is_prose(&self) -> bool {
+        self.comments == Comments::Prose
+    }
+
+    /// Byte offset of line `index` in the text. Lines are slices of the
+    /// text, so their distance from its start is their offset.
+    fn line_offset(&self, index: usize) -> usize {
+        let line = self.lines[index];
+        let offset = (line.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        debug_assert!(offset <= self.text.len(), "lines are slices of the text");
+        offset.min(self.text.len())
+    }
+
+    fn parsed(&self) -> Option<&Parsed> {
+        self.parsed
+            .get_or_init(|| {
+                let lang = self.lang?;
+                let end = self.parse_end.get().min(self.text.len());
+                let mut parsed = Parsed::parse(lang, self.text.get(..end).unwrap_or(self.text));
+                // A cut that left something open (a string or a block that
+                // a first-column line continues) changes what came before
+                // it: then the whole text is parsed.
+                if end < self.text.len() && parsed.as_ref().is_none_or(|p| p.has_errors()) {
+                    parsed = Parsed::parse(lang, self.text);
+                }
+                if parsed.is_none() {
+                    tracing::debug!(path = self.path, "parse gave up; plain-text rules");
+                }
+                parsed
+            })
+            .as_ref()
+    }
+
+    /// What kind of text byte `at` of line `index` is in.
+    pub(super) fn region(&self, index: usize, at: usize) -> Region {
+        match self.parsed() {
+            Some(parsed) => parsed.region_at(self.line_offset(index) + at),
+            None => self.comments.region(self.lines[index], at),
+        }
+    }
+
+    /// The text of the smallest syntax node of `kind` (one of `kinds`)
+    /// around byte `at` of line `index`; the rest of the line when the file
+    /// has no tree.
+    fn enclosing_text(&self, index: usize, at: usize, kinds: &[&str]) -> &'a str {
+        let offset = self.line_offset(index) + at;
+        if let Some(parsed) = self.parsed() {
+            if let Some((_, range)) = parsed
+                .ancestors(offset)
+                .into_iter()
+                .find(|(k, _)| kinds.contains(k))
+            {
+                return self.text.get(range).unwrap_or("");
+            }
+        }
+        self.lines[index].get(at..).unwrap_or("")
+    }
+
+    /// The whole macro call (or the rest of the line) around byte `at` of
+    /// line `index` uses debug formatting: `{:?}`, `{x:#?}`, `{:>8?}`.
+    pub(super) fn formats_for_debugging(&self, index: usize, at: usize) -> bool {
+        let call = self.enclosing_text(index, at, &["macro_invocation"]);
+        has_debug_placeholder(call)
+    }
+
+    /// Output at byte `at` of line `index` is what the code is for, not a
+    /// debugging leftover: a path where printing is the point, a script
+    /// (a `#!` line, a `__main__` guard, a Rust binary), an entry point or
+    /// command (`main()` of a command-line program, `list_command`,
+    /// `print_usage`), output behind a guard (`if verbose:`, `if
+    /// __name__ == "__main__":`, `verbose && console.log(…)`), a write to a
+    /// chosen stream (`print(…, file=…)`), a message for users (`Usage:`,
+    /// `Warning:`, "deprecated"), a Rust `#[test]` whose point is to print.
+    pub(super) fn intended_output(&self, index: usize, at: usize, output_paths: &GlobSet) -> bool {
+        if output_paths.is_match(self.path) || self.is_script() {
+            return true;
+        }
+        let line = self.lines[index];
+        let offset = self.line_offset(index) + at;
+        let Some(parsed) = self.parsed() else {
+            let call = line.get(at..).unwrap_or("");
+            return (self.lang == Some(Lang::Python) && writes_to_stream(call))
+                || addresses_users(call);
+        };
+        let mut first_call = true;
+        for (kind, range) in parsed.ancestors(offset) {
+            let node = self.text.get(range.clone()).unwrap_or("");
+            let head = node.lines().next().unwrap_or("");
+            match kind {
+                "call" | "call_expression" | "macro_invocation" if first_call => {
+                    first_call = false;
+                    if (self.lang == Some(Lang::Python) && writes_to_stream(node))
+                        || addresses_users(node)
+                    {
+                        return true;
+                    }
+                }
+                "if_statement" | "if_expression" if is_output_guard(head) => return true,
+                // `verbose && console.log(…)`, `DEBUG and print(…)`
+                "binary_expression" | "boolean_operator" => {
+                    let before = node.get(..offset.saturating_sub(range.start)).unwrap_or("");
+                    if is_output_guard(before) {
+                        return true;
+                    }
+                }
+                "function_definition"
+                | "function_item"
+                | "function_declaration"
+                | "method_definition"
+                | "generator_function_declaration" => {
+                    let name = function_name(head);
+                    if is_command_name(name) || (name == "main" && self.is_command_line_program()) {
+                        return true;
+                    }
+                    if kind == "function_item" && self.marked_as_test(range.start) {
+                        // A test that only prints (`fn print_hostname`) prints
+                        // on purpose; otherwise a test's print is a leftover.
+                        if node.matches(';').count() <= 1 {
+                            return true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// The file uses a command-line parser or reads its arguments: its
+    /// `main()` is an entry point.
+    fn is_command_line_program(&self) -> bool {
+        let markers: &[&str] = match self.lang {
+            Some(Lang::Python) => &[
+                "import argparse",
+                "from argparse",
+                "import click",
+                "from click",
+                "import typer",
+                "from typer",
+                "import fire",
+                "import docopt",
+                "from docopt",
+                "import optparse",
+                "sys.argv",
+            ],
+            Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => &[
+                "process.argv",
+                "'commander'",
+                "\"commander\"",
+                "'yargs",
+                "\"yargs",
+                "'meow'",
+                "\"meow\"",
+                "'minimist'",
+                "\"minimist\"",
+                "'cac'",
+                "\"cac\"",
+            ],
+            _ => &[],
+        };
+        markers.iter().any(|m| self.text.contains(m))
+    }
+
+    /// A Rust item at byte `start` carries a test attribute (`#[test]`,
+    /// `#[cfg(test)]`, `#[tokio::test]`, `#[bench]`) on the lines above it.
+    fn marked_as_test(&self, start: usize) -> bool {
+        let before = &self.text[..start.min(self.text.len())];
+        let mut lines = before.lines().rev();
+        // The item's own line up to its start may hold an attribute too.
+        let mut current = lines.next();
+        while let Some(line) = current {
+            let t = line.trim();
+            if t.starts_with("#[") && (t.contains("test") || t.contains("bench")) {
+                return true;
+            }
+            if !(t.is_empty() || t.starts_with("#[") || t.starts_with("//")) {
+                return false;
+            }
+            current = lines.next();
+        }
+        false
+    }
+
+    /// A program whose job is its output: a `#!` line, a Python
+    /// `if __name__ == "__main__":` at the top level, a JavaScript
+    /// `require.main === module`, a Rust `fn main` at the top level.
+    fn is_script(&self) -> bool {
+        *self.script.get_or_init(|| {
+            if self.text.starts_with("#!") {
+                return true;
+            }
+            let top_level = |marker: &str| {
+                self.text.starts_with(marker) || self.text.contains(&format!("\n{marker}"))
+            };
+            match self.lang {
+                Some(Lang::Python) => top_level("if __name__ =="),
+                Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => {
+                    self.text.contains("require.main === module")
+                }
+                Some(Lang::Rust) => top_level("fn main(") || top_level("async fn main("),
+                _ => false,
+            }
+        })
+    }
+}
+
+/// A condition that makes output opt-in or marks an entry point: it
+/// mentions verbosity or debugging (`if verbose:`, `if (DEBUG)`, `verbose
+/// &&`), or it is a script's entry guard (`__name__`, `!module.parent`,
+/// `require.main`).
+fn is_output_guard(condition: &str) -> bool {
+    let lower = condition.to_ascii_lowercase();
+    [
+        "verbose",
+        "debug",
+        "__name__",
+        "module.parent",
+        "require.main",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
+/// A function's name from its first line (`def name(`, `fn name(`,
+/// `function name(`, a method `name(`).
+fn function_name(head: &str) -> &str {
+    let before_paren = head.split('(').next().unwrap_or("");
+    before_paren
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .next()
+        .unwrap_or("")
+}
+
+/// A function named for its output: a command handler (`list_command`,
+/// `cmd_show`), or a routine that prints (`print_usage`, `show_help`,
+/// `dump_tree`, `display_results`, `usage`).
+fn is_command_name(name: &str) -> bool {
+    let name = name.trim_start_matches('_').to_ascii_lowercase();
+    ["_command", "_cmd", "usage", "_help"]
+        .iter()
+        .any(|s| name.ends_with(s))
+        || [
+            "cmd_", "command_", "print", "show", "display", "dump", "usage",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+/// Output whose text is addressed to users: its first string says `Usage:`,
+/// `Warning:`, `Error:`, that something is deprecated, or is a server's
+/// start-up banner ("listening on port 3000").
+fn addresses_users(call: &str) -> bool {
+    let Some(open) = call.find(['"', '\'', '`']) else {
+        return false;
+    };
+    let text = call[open..]
+        .trim_start_matches(['"', '\'', '`'])
+        .trim_start_matches(['\\', 'n', ' '])
+        .to_ascii_lowercase();
+    ["usage", "warning", "error", "deprecat"]
+        .iter()
+        .any(|w| text.starts_with(w))
+        || [
+            "deprecated",
+            "listening on",
+            "listening at",
+            "started on",
+            "running on",
+            "running at",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// `print(…, file=…)`: output sent to a chosen stream (stderr, a file).
+fn writes_to_stream(call: &str) -> bool {
+    let b = call.as_bytes();
+    call.match_indices("file").any(|(i, _)| {
+        let before_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        before_ok
+            && call[i + 4..].trim_start().starts_with('=')
+            && !call[i + 4..].trim_start().starts_with("==")
+    })
+}
+
+/// A format string placeholder asking for `Debug`: `{:?}`, `{x:?}`,
+/// `{:#?}`, `{0:>10?}`, `{:x?}`; `{{:?}}` is literal text.
+fn has_debug_placeholder(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{' {
+            if b.get(i + 1) == Some(&b'{') {
+                i += 2;
+                continue;
+            }
+            let Some(len) = b[i + 1..].iter().position(|&c| c == b'}') else {
+                return false;
+            };
+            let inner = &text[i + 1..i + 1 + len];
+            if let Some((_, spec)) = inner.split_once(':') {
+                if spec.ends_with('?') && !spec.contains(['{', ' ', '"']) {
+                    return true;
+                }
+            }
+            i += len + 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_scanner_tells_code_strings_and_comments_apart() {
+        let r = |c: Comments, line: &str, needle: &str| {
+            c.region(line, line.find(needle).expect("needle"))
+        };
+        assert_eq!(r(Comments::Hash, "x=1 # TODO", "TODO"), Region::Comment);
+        assert_eq!(r(Comments::Hash, "echo \"# TODO\"", "TODO"), Region::String);
+        assert_eq!(r(Comments::Hash, "curl a#b TODO", "TODO"), Region::Code);
+        assert_eq!(
+            r(Comments::Slash, "$a = 'eval(x)';", "eval"),
+            Region::String
+        );
+        assert_eq!(
+            r(Comments::Slash, "eval($x); // eval", "eval"),
+            Region::Code
+        );
+        assert_eq!(r(Comments::Slash, " * TODO later", "TODO"), Region::Comment);
+        assert_eq!(
+            r(Comments::Slash, "u = http://x TODO", "TODO"),
+            Region::Code
+        );
+        assert_eq!(
+            r(Comments::Dash, "select 1 -- TODO", "TODO"),
+            Region::Comment
+        );
+        assert_eq!(r(Comments::Prose, "TODO: write", "TODO"), Region::Comment);
+        assert_eq!(
+            r(Comments::Slash, "s = \"a\\\"eval(\"", "eval"),
+            Region::String
+        );
+    }
+
+    #[test]
+    fn files_are_told_by_their_names() {
+        assert_eq!(Comments::of("CHANGELOG"), Comments::Prose);
+        assert_eq!(Comments::of("docs/guide.md"), Comments::Prose);
+        assert_eq!(Comments::of("deploy/Dockerfile"), Comments::Hash);
+        assert_eq!(Comments::of("ci.yml"), Comments::Hash);
+        assert_eq!(Comments::of("web/index.php"), Comments::Slash);
+        assert_eq!(Comments::of("q.sql"), Comments::Dash);
+        assert_eq!(Comments::of("x.unknownext"), Comments::Unknown);
+    }
+
+    #[test]
+    fn a_parse_cut_after_the_lines_asked_about_answers_like_a_whole_parse() {
+        let samples = [
+            ("a.py", "def f(x):\n    s = \"\"\"doc\n# not a comment\n\"\"\"\n    print(x)  # TODO\n\nclass A:\n    def g(self):\n        return 'eval(1)'\n\nx = 1\n"),
+            ("a.rs", "/// doc\nfn f() {\n    let s = \"a\n}\";\n    dbg!(s); // TODO\n}\n\n#[cfg(test)]\nmod t {\n    fn g() { let r = r#\"dbg!\"#; }\n}\nfn h() {}\n"),
+        ];
+        for (path, text) in samples {
+            let lines = crate::diff::lines(text);
+            let whole = Site::new(path, text, &lines);
+            for last in 0..lines.len() {
+                let cut = Site::new(path, text, &lines);
+                cut.judge_through(last);
+                for (index, line) in lines.iter().enumerate().take(last + 1) {
+                    for at in 0..line.len() {
+                        assert_eq!(
+                            cut.region(index, at),
+                            whole.region(index, at),
+                            "{path}: line {index} byte {at} with the parse cut after line {last}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn debug_placeholders_are_found_and_escaped_braces_are_not() {
+        for yes in [
+            "{:?}",
+            "x = {x:?}",
+            "{:#?}",
+            "{0:>10?}",
+            "{:x?}",
+            "a {} b {:?}",
+        ] {
+            assert!(has_debug_placeholder(yes), "{yes}");
+        }
+        for no in ["{}", "{x}", "{{:?}}", "{:>8}", "plain", "{"] {
+            assert!(!has_debug_placeholder(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_print_to_a_stream_is_told_from_a_bare_print() {
+        assert!(writes_to_stream("print(x, file=sys.stderr)"));
+        assert!(writes_to_stream("print(\n  x,\n  file = out,\n)"));
+        assert!(!writes_to_stream("print(profile=1)"));
+        assert!(!writes_to_stream("print(file == x)"));
+        assert!(!writes_to_stream("print(x)"));
+    }
+}

@@ -1,0 +1,334 @@
+//! The built-in rules' judgement, through the real binary: a rule fires on
+//! what a change introduces, where it applies (code rules in code, task
+//! markers in comments), and not on output that is the program's job.
+
+#[path = "support/repo.rs"]
+mod repo;
+
+use repo::{joined, TestRepo};
+
+/// `(rule, line)` of `check --offline` after `path` goes from `before`
+/// (committed) to `after` (working tree).
+fn findings(path: &str, before: &str, after: &str) -> Vec<(String, u64)> {
+    let repo = TestRepo::with_commit(&[(path, before)]);
+    repo.write(path, after);
+    repo.check_json(&["--offline"]).rules_and_lines()
+}
+
+/// `(rule, line)` when `text` is a new file at `path`.
+fn new_file(path: &str, text: &str) -> Vec<(String, u64)> {
+    let repo = TestRepo::with_commit(&[("README.md", "# x\n")]);
+    repo.write(path, text);
+    repo.check_json(&["--offline"]).rules_and_lines()
+}
+
+fn rule(id: &str, line: u64) -> (String, u64) {
+    (id.to_string(), line)
+}
+
+// Regions: code rules in code, task markers in comments.
+
+#[test]
+fn eval_inside_a_string_literal_is_text_not_a_call() {
+    let payload = "const payload = \"<img src=x onerror=eval(alert(1))>\";\n";
+    assert_eq!(new_file("test/xss.js", payload), vec![]);
+    assert_eq!(new_file("lib/xss.py", "P = 'eval(1)'\n"), vec![]);
+}
+
+#[test]
+fn eval_after_a_string_that_mentions_it_is_still_found() {
+    let text = "const s = \"eval(x)\"; const v = eval(input);\n";
+    assert_eq!(new_file("lib/a.js", text), vec![rule("danger-eval", 1)]);
+}
+
+#[test]
+fn code_rules_do_not_fire_in_comments_or_multi_line_strings() {
+    let text =
+        "\"\"\"Usage:\n    print(x)\n    pickle.loads(data)\n\"\"\"\n# os.system(cmd)\nx = 1\n";
+    assert_eq!(new_file("lib/m.py", text), vec![]);
+}
+
+#[test]
+fn todo_counts_in_comments_and_docstrings_not_in_strings_or_names() {
+    let text = "def f():\n    \"\"\"TODO: document\"\"\"\n    label = \"TODO\"\n    todo_items = []  # FIXME: cap the size\n";
+    assert_eq!(
+        new_file("lib/m.py", text),
+        vec![rule("todo-comment", 2), rule("todo-comment", 4)]
+    );
+}
+
+#[test]
+fn todo_in_a_file_without_a_grammar_counts_only_in_its_comments() {
+    let text = "name: build\n# TODO: pin the image\nrun: echo \"TODO list\"\n";
+    assert_eq!(new_file("ci.yml", text), vec![rule("todo-comment", 2)]);
+}
+
+#[test]
+fn in_a_changelog_only_a_task_marker_is_a_todo_never_a_placeholder() {
+    let text =
+        "## 1.2.0\n\n- TODO.\n- Added the TODO list view.\n\nTODO: write the upgrade notes\n";
+    assert_eq!(
+        findings("CHANGELOG.md", "# Changes\n", &format!("# Changes\n{text}")),
+        vec![rule("todo-comment", 7)]
+    );
+}
+
+// Intent: printing that is the program's job.
+
+#[test]
+fn print_to_a_stream_is_intended_output() {
+    let text = "import sys\n\ndef warn(msg):\n    print(\"warning:\", msg, file=sys.stderr)\n    print(\n        msg,\n        file=sys.stderr,\n    )\n";
+    assert_eq!(new_file("lib/util.py", text), vec![]);
+}
+
+#[test]
+fn a_module_with_a_main_guard_is_a_script_and_prints_on_purpose() {
+    let text = "def compute(x):\n    print(x)\n    return x\n\nif __name__ == \"__main__\":\n    print(compute(2))\n";
+    assert_eq!(new_file("lib/calc.py", text), vec![]);
+}
+
+#[test]
+fn main_of_a_command_line_program_prints_on_purpose_and_its_helpers_do_not() {
+    let cli = "import argparse\n\ndef parse(argv):\n    print(argv)\n    return argv\n\ndef main():\n    print(parse(None))\n";
+    assert_eq!(new_file("lib/tool.py", cli), vec![rule("debug-print", 4)]);
+    let library = "def main():\n    print(1)\n";
+    assert_eq!(
+        new_file("lib/core.py", library),
+        vec![rule("debug-print", 2)]
+    );
+    let node = "#!/usr/bin/env node\nconsole.log(process.version);\n";
+    assert_eq!(new_file("lib/cli.js", node), vec![]);
+}
+
+#[test]
+fn command_handlers_and_output_routines_print_on_purpose() {
+    let text = "def list_command(args):\n    for name in args.names:\n        print(name)\n\ndef print_usage():\n    print(\"Usage: tool [options]\")\n\ndef load(path):\n    print(path)\n";
+    assert_eq!(
+        new_file("lib/sessions.py", text),
+        vec![rule("debug-print", 9)]
+    );
+}
+
+#[test]
+fn output_behind_a_verbose_or_debug_guard_is_opt_in() {
+    let py = "def load(path, verbose=False):\n    if verbose:\n        print(path)\n";
+    assert_eq!(new_file("lib/load.py", py), vec![]);
+    let js = "function boot(app, verbose) {\n  verbose && console.log('routes', app.routes);\n  if (!module.parent) console.log('listening');\n}\n";
+    assert_eq!(new_file("lib/boot.js", js), vec![]);
+}
+
+#[test]
+fn messages_for_users_are_not_debugging() {
+    let js = "function verb(path) {\n  console.trace('passing an array to app.VERB() is deprecated');\n}\n";
+    assert_eq!(new_file("lib/app.js", js), vec![]);
+    let py = "def check(args):\n    print(\"Warning: --foo is ignored\")\n";
+    assert_eq!(new_file("lib/check.py", py), vec![]);
+    let banner = "server.listen(3000, () => {\n  console.log('listening on port 3000');\n});\n";
+    assert_eq!(new_file("lib/server.js", banner), vec![]);
+}
+
+#[test]
+fn a_print_left_in_a_test_is_still_a_leftover() {
+    let text = "def test_get(http):\n    r = http('GET', '/')\n    print(r)\n    assert r.ok\n";
+    assert_eq!(
+        new_file("tests/test_get.py", text),
+        vec![rule("debug-print", 3)]
+    );
+}
+
+#[test]
+fn a_rust_test_that_only_prints_prints_on_purpose() {
+    let lib = "pub fn host() -> String { String::new() }\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn print_host() {\n        println!(\"{:?}\", super::host());\n    }\n\n    #[test]\n    fn host_is_empty() {\n        let h = super::host();\n        println!(\"{:?}\", h);\n        assert!(h.is_empty());\n    }\n}\n";
+    assert_eq!(
+        new_file("src/lib.rs", lib),
+        vec![rule("debug-print-macro", 13)]
+    );
+}
+
+#[test]
+fn examples_docs_scripts_and_benchmarks_print_on_purpose() {
+    for path in [
+        "examples/demo.js",
+        "packages/ui/examples/demo.js",
+        "scripts/release.js",
+        "docs/contributors/fetch.js",
+        "benchmarks/run.js",
+    ] {
+        assert_eq!(new_file(path, "console.log(result);\n"), vec![], "{path}");
+    }
+    assert_eq!(
+        new_file("src/app.js", "console.log(result);\n"),
+        vec![rule("debug-console-log", 1)]
+    );
+}
+
+#[test]
+fn output_paths_in_the_builtin_table_replace_the_default_list() {
+    let repo = TestRepo::with_commit(&[("README.md", "# x\n")]);
+    repo.write(".redline.toml", "[builtin]\noutput_paths = [\"demo/**\"]\n");
+    repo.write("demo/a.js", "console.log(result);\n");
+    repo.write("examples/b.js", "console.log(result);\n");
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![rule("debug-console-log", 1)]
+    );
+    let shown = repo.redline(&["config"]).output().expect("config runs");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("builtin.output_paths") && shown.contains("demo/**"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn console_debug_and_trace_are_leftovers_and_console_error_is_not() {
+    let text = "function f(x) {\n  console.debug(x);\n  console.trace();\n  console.error(\"failed\", x);\n  console.warn(\"deprecated\");\n}\n";
+    assert_eq!(
+        new_file("src/f.js", text),
+        vec![rule("debug-console-log", 2), rule("debug-console-log", 3)]
+    );
+}
+
+#[test]
+fn println_of_a_debug_value_in_library_code_is_a_leftover() {
+    let text = "pub fn f(x: &[u8]) -> usize {\n    println!(\"{:?}\", x);\n    eprintln!(\"len {len:#?}\", len = x.len());\n    println!(\"{} bytes\", x.len());\n    x.len()\n}\n";
+    assert_eq!(
+        new_file("src/parse.rs", text),
+        vec![rule("debug-print-macro", 2), rule("debug-print-macro", 3)]
+    );
+}
+
+#[test]
+fn println_in_binaries_is_intended() {
+    let main = "fn main() {\n    let args: Vec<String> = std::env::args().collect();\n    eprintln!(\"{:?}\", args);\n}\n";
+    assert_eq!(new_file("src/main.rs", main), vec![]);
+    assert_eq!(new_file("crates/gen/src/other.rs", main), vec![]);
+}
+
+// Generated files get the secret rules only.
+
+#[test]
+fn a_generated_bundle_gets_the_secret_rules_only() {
+    let key = format!("api_key = \"{}\"", joined(&["q8Zr2Lm", "X9vTa7KpW"]));
+    let text = format!("// @generated by webpack\nconsole.log(x); // TODO\nvar {key};\n");
+    assert_eq!(
+        new_file("static/app.js", &text),
+        vec![rule("secret-assignment", 3)]
+    );
+}
+
+// Only what the change introduces.
+
+#[test]
+fn a_reindented_or_reformatted_line_is_not_reported_again() {
+    let before = "def f(x):\n    print(x)  # TODO: remove\n    return x\n";
+    let after =
+        "class A:\n    def f(self, x):\n        print( x )  # TODO: remove\n        return x\n";
+    assert_eq!(findings("lib/a.py", before, after), vec![]);
+}
+
+#[test]
+fn a_renamed_variable_does_not_make_its_line_new() {
+    let before = "def f(user):\n    print(user)\n    return user\n";
+    let after = "def f(account):\n    print(account)\n    return account\n";
+    assert_eq!(findings("lib/a.py", before, after), vec![]);
+}
+
+#[test]
+fn a_rewrapped_call_is_not_new_but_a_second_copy_is() {
+    let before = "def f(a, b):\n    print(a, b)\n    return a\n";
+    let rewrapped = "def f(a, b):\n    print(\n        a,\n        b,\n    )\n    return a\n";
+    assert_eq!(findings("lib/a.py", before, rewrapped), vec![]);
+    let doubled = "def f(a, b):\n    print(a, b)\n    return a\n\ndef g(a, b):\n    print(a, b)\n    return b\n";
+    assert_eq!(
+        findings("lib/a.py", before, doubled),
+        vec![rule("debug-print", 6)]
+    );
+}
+
+#[test]
+fn a_block_moved_to_another_file_keeps_its_old_findings_to_itself() {
+    let block = "def helper(x):\n    # TODO: cache this\n    print(x)\n    return eval(x)\n";
+    let repo = TestRepo::with_commit(&[
+        ("lib/a.py", &format!("import os\n\n{block}")),
+        ("lib/b.py", "import sys\n"),
+    ]);
+    repo.write("lib/a.py", "import os\n");
+    repo.write("lib/b.py", format!("import sys\n\n{block}"));
+    assert_eq!(repo.check_json(&["--offline"]).rules_and_lines(), vec![]);
+}
+
+/// A module of 31 lines whose first line is an old TODO.
+fn module_with_an_old_todo() -> String {
+    let body: String = (0..30).map(|i| format!("x{i} = {i}\n")).collect();
+    format!("# TODO: split this module\n{body}")
+}
+
+#[test]
+fn an_untracked_copy_of_a_committed_file_reports_only_its_real_changes() {
+    let source = module_with_an_old_todo();
+    let repo = TestRepo::with_commit(&[("lib/a.py", &source)]);
+    repo.write("lib/copy.py", format!("{source}# FIXME: new here\n"));
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![rule("todo-comment", 32)]
+    );
+}
+
+#[test]
+fn a_renamed_file_beside_a_copy_reports_only_its_real_changes() {
+    let source = module_with_an_old_todo();
+    let repo = TestRepo::with_commit(&[("lib/a.py", &source), ("lib/b.py", &source)]);
+    repo.write("lib/copy.py", format!("{source}# FIXME: new here\n"));
+    repo.git(&["mv", "lib/b.py", "lib/moved.py"]);
+    repo.write("lib/moved.py", format!("{source}# FIXME: and here\n"));
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![rule("todo-comment", 32), rule("todo-comment", 32)]
+    );
+}
+
+#[test]
+fn a_copy_staged_in_the_index_is_diffed_against_its_source() {
+    let source = module_with_an_old_todo();
+    let repo = TestRepo::with_commit(&[("lib/a.py", &source)]);
+    repo.write("lib/copy.py", format!("{source}# FIXME: new here\n"));
+    repo.git(&["add", "lib/copy.py"]);
+    assert_eq!(
+        repo.check_json(&["--offline", "--staged"])
+            .rules_and_lines(),
+        vec![rule("todo-comment", 32)]
+    );
+}
+
+#[test]
+fn a_reworded_todo_or_a_print_given_a_guard_is_the_same_line_edited() {
+    let before = "def f():\n    # TODO: refactor\n    x = 1\n";
+    let after = "def f():\n    # TODO: refactor & simplify this method.\n    x = 1\n";
+    assert_eq!(findings("lib/a.py", before, after), vec![]);
+    let before = "app.get('/', h);\nconsole.log(req.vhost);\n";
+    let after = "app.get('/', h);\nif (process.env.X) console.log(req.vhost);\n";
+    assert_eq!(findings("lib/a.js", before, after), vec![]);
+}
+
+#[test]
+fn a_task_marker_opening_a_string_is_a_todo() {
+    let text = "@pytest.mark.skip(reason='TODO: fix #1006')\ndef test_a():\n    assert 1\n";
+    assert_eq!(new_file("lib/t.py", text), vec![rule("todo-comment", 1)]);
+}
+
+#[test]
+fn running_a_constant_command_is_not_injection() {
+    let text = "import os\nos.system('python tests/tests.py')\nos.system('rm ' + path)\n";
+    assert_eq!(new_file("lib/build.py", text), vec![rule("danger-exec", 3)]);
+}
+
+#[test]
+fn a_task_moved_and_reworded_elsewhere_in_the_change_is_not_new() {
+    let before = "class DownloadsTest:\n    # TODO: Actual download tests\n    def test_a(self):\n        pass\n";
+    let after = "class DownloadUtilsTest:\n    def test_a(self):\n        pass\n\n\nclass DownloadTest:\n    # TODO: Download tests.\n    pass\n\n# TODO: handle redirects\n";
+    assert_eq!(
+        findings("tests/test_dl.py", before, after),
+        vec![rule("todo-comment", 10)]
+    );
+}
