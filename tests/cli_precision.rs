@@ -217,6 +217,28 @@ fn a_generated_bundle_gets_the_secret_rules_only() {
     );
 }
 
+#[test]
+fn build_output_and_test_fixtures_get_the_secret_rules_only() {
+    let key = format!("api_key = \"{}\"", joined(&["q8Zr2Lm", "X9vTa7KpW"]));
+    // An unminified bundle under dist/ is the build's, not the author's.
+    let bundle = format!("function f(x) {{\n  console.log(x); // TODO\n  var {key};\n}}\n");
+    assert_eq!(
+        new_file("dist/lib.js", &bundle),
+        vec![rule("secret-assignment", 3)]
+    );
+    // A fixture is a test's input: its prints and TODOs are data.
+    let fixture = format!("print(x)  # TODO\n{key}\n");
+    assert_eq!(
+        new_file("tests/fixtures/sample.py", &fixture),
+        vec![rule("secret-assignment", 2)]
+    );
+    // The same lines in the test itself are reported.
+    assert_eq!(
+        new_file("tests/test_sample.py", "def test_a():\n    print(x)  # TODO\n"),
+        vec![rule("debug-print", 2), rule("todo-comment", 2)]
+    );
+}
+
 // Only what the change introduces.
 
 #[test]

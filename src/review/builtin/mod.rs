@@ -535,9 +535,11 @@ pub fn review_file_in(
         .iter()
         .any(|r| matches!(r.detect, Detect::Secret) && policy.runs(r.id, &file.path));
     // Generated, bundled and vendored files get the secret rules only: a
-    // leftover there is someone else's, a key is still a key.
-    let only_secrets =
-        only_secrets || super::noise::noise_reason(&file.path, &file.new_text).is_some();
+    // leftover there is someone else's, a key is still a key. So do test
+    // fixtures and data: they are inputs, not code under review.
+    let only_secrets = only_secrets
+        || super::noise::noise_reason(&file.path, &file.new_text).is_some()
+        || super::noise::is_test_data(&file.path);
     let site = site::Site::new(&file.path, &file.new_text, &lines);
     let mut findings = Vec::new();
     let mut hits: Vec<novelty::Hit> = Vec::new();
