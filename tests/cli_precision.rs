@@ -234,7 +234,10 @@ fn build_output_and_test_fixtures_get_the_secret_rules_only() {
     );
     // The same lines in the test itself are reported.
     assert_eq!(
-        new_file("tests/test_sample.py", "def test_a():\n    print(x)  # TODO\n"),
+        new_file(
+            "tests/test_sample.py",
+            "def test_a():\n    print(x)  # TODO\n"
+        ),
         vec![rule("debug-print", 2), rule("todo-comment", 2)]
     );
 }

@@ -477,6 +477,37 @@ fn suppressed(lines: &[&str], index: usize, rule: &str) -> bool {
             .is_some_and(|i| is_comment(lines[i]) && allows(lines[i], rule))
 }
 
+/// Test code by the conventions of the common test runners: a `tests`/`test`/
+/// `spec`/`__tests__` folder, or a file named `test_*.py`, `*_test.go`,
+/// `*.test.ts`, `*.spec.js`, `*Test.java`, `*_spec.rb`, `conftest.py`.
+fn is_test_code(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let mut parts = lower.rsplit('/');
+    let file = parts.next().unwrap_or("");
+    let dir_hit = parts.any(|d| {
+        matches!(
+            d,
+            "tests" | "test" | "__tests__" | "spec" | "specs" | "testing"
+        )
+    });
+    let stem = file.split('.').next().unwrap_or("");
+    dir_hit
+        || file.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_spec")
+        || file.contains(".test.")
+        || file.contains(".spec.")
+        || file == "conftest.py"
+        || path
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .ends_with("Test")
+}
+
 /// Documentation: secret-shaped values there are usually examples, so only
 /// a live provider format (or a private key) is critical.
 fn is_documentation(path: &str) -> bool {
@@ -531,6 +562,7 @@ pub fn review_file_in(
 ) -> Vec<Finding> {
     let lines = crate::diff::lines(&file.new_text);
     let doc = is_documentation(&file.path);
+    let tests = is_test_code(&file.path);
     let secrets_on = RULES
         .iter()
         .any(|r| matches!(r.detect, Detect::Secret) && policy.runs(r.id, &file.path));
@@ -587,7 +619,22 @@ pub fn review_file_in(
         // Secrets are looked for in lines of any length: a key pasted into a
         // minified bundle is still a key.
         if secrets_on {
-            if let Some(hit) = secrets::scan(&lines, index, code) {
+            let found = secrets::scan(&lines, index, code).filter(|hit| {
+                // Tests and documentation are full of toy credentials
+                // (`password="password123"`, `http://user:pass@localhost`):
+                // there a generic shape counts only with a value that looks
+                // generated. Provider formats, keys and tokens always count.
+                let generic = hit.provider.is_none()
+                    && !hit.live
+                    && matches!(
+                        hit.rule,
+                        "secret-assignment" | "secret-url-credentials" | "secret-auth-header"
+                    );
+                !(generic
+                    && (doc || tests)
+                    && !secrets::credible_example(&text[hit.start..hit.end]))
+            });
+            if let Some(hit) = found {
                 if let Some(rule) = rule(hit.rule) {
                     if policy.runs(rule.id, &file.path) && !suppressed(&lines, index, rule.id) {
                         let severity = if doc && !hit.live {
@@ -1289,6 +1336,42 @@ mod tests {
     }
 
     #[test]
+    fn toy_credentials_in_tests_and_docs_are_not_findings_but_generated_ones_are() {
+        for (path, line) in [
+            (
+                "tests/test_auth.py",
+                "auth = DigestAuth(username=\"user\", password=\"password123\")",
+            ),
+            (
+                "tests/test_auth.py",
+                "headers = {\"Authorization\": \"Basic dXNlcm5hbWU6cGFzc3dvcmQ=\"}",
+            ),
+            (
+                "test/redirects.ts",
+                "const url = 'http://user:pass@localhost:8080/';",
+            ),
+            ("docs/tls.md", "passphrase: 'passphrase1'"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{path}: {line}");
+        }
+        // A generated-looking value, a provider format or a key still counts there.
+        assert_eq!(
+            secret_rules("tests/test_api.py", "API_TOKEN = \"q8Zr2LmX9vTa7KpW3nQ4\""),
+            vec!["secret-assignment"]
+        );
+        let basic = "Authorization: Basic YWRtaW46cThacjJMbVg5dlRhN0twVzNuUTQ=";
+        assert_eq!(
+            secret_rules("tests/api.test.js", basic),
+            vec!["secret-auth-header"]
+        );
+        // Outside tests and docs a typed password is still a finding.
+        assert_eq!(
+            secret_rules("app/settings.py", "db_password = \"hunter2hunter2\""),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
     fn network_device_passwords_and_unattend_xml_values_are_credentials() {
         for line in [
             "enable secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0",
@@ -1481,7 +1564,7 @@ mod tests {
         };
         let config = BuiltinConfig {
             disable: vec!["todo-comment".into()],
-            disable_in: [("fixtures/**".to_string(), vec!["secret-*".to_string()])].into(),
+            disable_in: [("legacy/**".to_string(), vec!["secret-*".to_string()])].into(),
             ..BuiltinConfig::default()
         };
         let policy = Policy::new(&config);
@@ -1490,7 +1573,7 @@ mod tests {
             vec!["debug-console-log", "secret-assignment"]
         );
         assert_eq!(
-            rules(&review_file_with(&file("fixtures/app.js"), false, &policy)),
+            rules(&review_file_with(&file("legacy/app.js"), false, &policy)),
             vec!["debug-console-log"]
         );
         assert!(

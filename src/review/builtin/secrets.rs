@@ -1375,6 +1375,51 @@ fn env_lookup(before: &str) -> bool {
 
 /// Random enough to be a credential without any syntax around it: long,
 /// letters and digits mixed, high entropy for its alphabet, not words.
+/// Whether the credential in a generic hit (an assignment's value, a URL's
+/// `user:password`, a header's `Basic base64(user:password)` or token) looks
+/// generated rather than typed as an example: at least 12 characters of
+/// letters and digits, random, not words, not a placeholder.
+pub(super) fn credible_example(hit: &str) -> bool {
+    let v = hit.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
+    // `Basic dXNlcjpwYXNz` → `user:pass`.
+    let decoded = basic_credentials(v.rsplit(' ').next().unwrap_or(v));
+    let v = decoded.as_deref().unwrap_or(v);
+    // `user:password@host` or `user:password` → the password.
+    let v = v.rsplit_once('@').map_or(v, |(creds, _)| creds);
+    let v = v.rsplit_once("://").map_or(v, |(_, rest)| rest);
+    let v = v.split_once(':').map_or(v, |(_, pass)| pass);
+    v.len() >= 12
+        && v.chars().any(|c| c.is_ascii_digit())
+        && v.chars().any(|c| c.is_ascii_alphabetic())
+        && !wordy(v)
+        && !placeholder(v)
+        && randomness(v) >= 0.75
+}
+
+/// `user:password` from the base64 of HTTP Basic credentials.
+fn basic_credentials(b64: &str) -> Option<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let body = b64.trim_end_matches('=');
+    if body.len() < 4 || body.len() > 512 {
+        return None;
+    }
+    let mut bits: u32 = 0;
+    let mut n = 0;
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    for b in body.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == b)? as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    let text = String::from_utf8(out).ok()?;
+    (text.contains(':') && text.chars().all(|c| c.is_ascii_graphic() || c == ' ')).then_some(text)
+}
+
 fn strong_random(v: &str) -> bool {
     let v = v.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
     v.len() >= 20
