@@ -237,6 +237,7 @@ pub const DEFAULT_OUTPUT_PATHS: &[&str] = &[
     "**/bin/**",
     "**/tools/**",
     "**/bench/**",
+    "**/benchmark/**",
     "**/benches/**",
     "**/benchmarks/**",
     "**/__main__.py",

@@ -36,6 +36,20 @@ fn eval_inside_a_string_literal_is_text_not_a_call() {
 }
 
 #[test]
+fn a_method_named_exec_and_a_pickle_round_trip_run_nothing_dangerous() {
+    let js = "class Runner {\n  async exec(t, run) {\n    return run(t);\n  }\n}\n";
+    assert_eq!(new_file("lib/runner.js", js), vec![]);
+    let py = "def exec(self, query):\n    return self.db.run(query)\n\ncopy = pickle.loads(pickle.dumps(request))\n";
+    assert_eq!(new_file("lib/db.py", py), vec![]);
+    // The calls themselves are still found.
+    let calls = "out = exec(code)\nobj = pickle.loads(payload)\n";
+    assert_eq!(
+        new_file("lib/run.py", calls),
+        vec![rule("danger-exec", 1), rule("danger-pickle-loads", 2)]
+    );
+}
+
+#[test]
 fn eval_after_a_string_that_mentions_it_is_still_found() {
     let text = "const s = \"eval(x)\"; const v = eval(input);\n";
     assert_eq!(new_file("lib/a.js", text), vec![rule("danger-eval", 1)]);

@@ -217,7 +217,7 @@ pub static RULES: &[Rule] = &[
         severity: Severity::Suggestion,
         title: "`print()` debugging left in code",
         message: "A bare `print(` call looks like debugging output; remove it or use `logging`.",
-        explanation: "A `print()` statement on its own line in Python code is usually a debugging leftover. Use the `logging` module (which can be silenced and carries levels), or remove it. Output that is the point is not flagged: `print(..., file=...)`, code under `if __name__ == \"__main__\":` or in `main()`, scripts (a `#!` line, `argparse`/`click`/`typer`, `sys.argv`), and paths listed in `[builtin] output_paths` (examples, scripts, tests, docs, benchmarks, … by default).",
+        explanation: "A `print()` statement on its own line in Python code is usually a debugging leftover. Use the `logging` module (which can be silenced and carries levels), or remove it. Output that is the point is not flagged: `print(..., file=...)`, code under `if __name__ == \"__main__\":` or in `main()`, scripts (a `#!` line, `argparse`/`click`/`typer`, `sys.argv`), and paths listed in `[builtin] output_paths` (examples, scripts, docs, benchmarks, … by default).",
         langs: Langs::Only(PY),
         place: Place::Code,
         output: true,
@@ -759,10 +759,47 @@ fn applies(
     if !placed {
         return false;
     }
-    let constant = rule.literal_is_safe && only_a_literal(text.get(span.end..).unwrap_or(""));
+    let rest = text.get(span.end..).unwrap_or("");
+    let constant = rule.literal_is_safe && only_a_literal(rest);
+    // `pickle.loads(pickle.dumps(obj))` copies the program's own object: no
+    // outside data is unpickled.
+    let round_trip = rule.id == "danger-pickle-loads" && {
+        let arg = rest.trim_start();
+        ["pickle.dumps(", "cPickle.dumps(", "dill.dumps("]
+            .iter()
+            .any(|d| arg.starts_with(d))
+    };
+    // `async exec(t, run) {` or `def eval(self, …):` defines a method of
+    // that name; it runs nothing.
+    let definition = rule.id.starts_with("danger-") && defines(text, span.start);
+    if round_trip || definition {
+        return false;
+    }
     let formats = !rule.debug_format || site.formats_for_debugging(index, at);
     let intended = rule.output && site.intended_output(index, at, policy.output_paths());
     !constant && formats && !intended
+}
+
+/// The name at byte `at` is being defined, not called: `def exec(`,
+/// `function eval(`, or a method head (`async exec(t, run) {`) that opens
+/// its body on the same line.
+fn defines(text: &str, at: usize) -> bool {
+    let before = text[..at].trim_end();
+    let last_word = before
+        .rsplit(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("");
+    if matches!(last_word, "def" | "function" | "fn") {
+        return true;
+    }
+    let modifiers_only = before.split_whitespace().all(|w| {
+        matches!(
+            w,
+            "async" | "static" | "public" | "private" | "protected" | "override"
+        )
+    });
+    let line = text.trim_end();
+    modifiers_only && line.ends_with('{') && !line.contains('=')
 }
 
 /// Byte `at` is the first character inside a quoted string.
