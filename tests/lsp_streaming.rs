@@ -10,45 +10,18 @@
 mod fake_openai;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
+#[path = "support/model_lsp.rs"]
+mod model_lsp;
 
-use fake_openai::{Behaviour, FakeOpenAi, Gate, RecordedRequest};
-use lsp_client::{ClientOptions, LspClient, TestRepo, TIMEOUT};
+use fake_openai::{Behaviour, FakeOpenAi, Gate};
+use lsp_client::{LspClient, TestRepo, TIMEOUT};
+use model_lsp::{is_coordinator, start};
 use serde_json::{json, Value};
 
 const BASE_PY: &str = "def main():\n    return 1\n";
 
 fn repo_with_models(fake: &FakeOpenAi) -> TestRepo {
-    let config = format!(
-        r#"[llm]
-base_url = "{}"
-api_key_env = "REDLINE_TEST_UNSET_KEY"
-max_attempts = 1
-first_token_timeout_s = 20
-timeout_s = 30
-heartbeat_s = 0.05
-[models.fast]
-name = "fast-model"
-[reviewers]
-default = "fast"
-coordinator = "fast"
-[cache]
-enabled = false
-"#,
-        fake.base_url
-    );
-    TestRepo::new(&[("a.py", BASE_PY), (".redline.toml", &config)])
-}
-
-fn start(repo: &TestRepo) -> LspClient {
-    let mut options = ClientOptions::folder(repo.root());
-    options.env.push(("REDLINE_OFFLINE".into(), "0".into()));
-    LspClient::start(options)
-}
-
-fn is_coordinator(r: &RecordedRequest) -> bool {
-    r.body["messages"][0]["content"]
-        .as_str()
-        .is_some_and(|s| s.starts_with("# Review coordinator"))
+    model_lsp::repo_with_models(fake, BASE_PY, 20, 30)
 }
 
 /// The general reviewer's answer in two pieces: the first completes the

@@ -798,22 +798,7 @@ impl Session {
             (ws, fingerprints)
         };
         let added = ws.dismissed.dismiss(fingerprints)?;
-        for mut entry in self.docs.iter_mut() {
-            let same = entry
-                .workspace
-                .as_ref()
-                .is_some_and(|w| Arc::ptr_eq(w, &ws));
-            if !same {
-                continue;
-            }
-            let before = entry.findings.len();
-            entry
-                .findings
-                .retain(|t| !ws.dismissed.contains(&t.finding.fingerprint));
-            if entry.findings.len() != before {
-                self.publish_doc(entry.key(), &entry);
-            }
-        }
+        self.drop_findings(&ws, |fp| ws.dismissed.contains(fp));
         Ok(added)
     }
 
@@ -866,23 +851,26 @@ impl Session {
         };
         let added = team_dismissed::append(&ws.root, &[entry]).map_err(|e| e.to_string())?;
         let team = ws.team_dismissed();
+        self.drop_findings(&ws, |fp| team.contains(fp));
+        Ok(added)
+    }
+
+    /// Removes the findings `dismissed` names from every open document of
+    /// workspace `ws`, republishing the documents that lost one.
+    fn drop_findings(&self, ws: &Arc<Workspace>, dismissed: impl Fn(&str) -> bool) {
         for mut entry in self.docs.iter_mut() {
-            let same = entry
-                .workspace
-                .as_ref()
-                .is_some_and(|w| Arc::ptr_eq(w, &ws));
+            let same = entry.workspace.as_ref().is_some_and(|w| Arc::ptr_eq(w, ws));
             if !same {
                 continue;
             }
             let before = entry.findings.len();
             entry
                 .findings
-                .retain(|t| !team.contains(&t.finding.fingerprint));
+                .retain(|t| !dismissed(&t.finding.fingerprint));
             if entry.findings.len() != before {
                 self.publish_doc(entry.key(), &entry);
             }
         }
-        Ok(added)
     }
 
     /// Re-reads the configuration of every workspace (or those whose root

@@ -481,31 +481,25 @@ fn suppressed(lines: &[&str], index: usize, rule: &str) -> bool {
 /// `spec`/`__tests__` folder, or a file named `test_*.py`, `*_test.go`,
 /// `*.test.ts`, `*.spec.js`, `*Test.java`, `*_spec.rb`, `conftest.py`.
 fn is_test_code(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    let mut parts = lower.rsplit('/');
-    let file = parts.next().unwrap_or("");
-    let dir_hit = parts.any(|d| {
+    let mut parts = path.rsplit('/');
+    let name = parts.next().unwrap_or("");
+    let in_tests = parts.any(|d| {
         matches!(
-            d,
+            d.to_ascii_lowercase().as_str(),
             "tests" | "test" | "__tests__" | "spec" | "specs" | "testing"
         )
     });
-    let stem = file.split('.').next().unwrap_or("");
-    dir_hit
+    let stem = name.split('.').next().unwrap_or("");
+    let file = name.to_ascii_lowercase();
+    let lower_stem = stem.to_ascii_lowercase();
+    in_tests
         || file.starts_with("test_")
-        || stem.ends_with("_test")
-        || stem.ends_with("_spec")
+        || lower_stem.ends_with("_test")
+        || lower_stem.ends_with("_spec")
         || file.contains(".test.")
         || file.contains(".spec.")
         || file == "conftest.py"
-        || path
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .split('.')
-            .next()
-            .unwrap_or("")
-            .ends_with("Test")
+        || stem.ends_with("Test")
 }
 
 /// Documentation: secret-shaped values there are usually examples, so only
@@ -632,7 +626,9 @@ pub fn review_file_in(
                     );
                 !(generic
                     && (doc || tests)
-                    && !secrets::credible_example(&text[hit.start..hit.end]))
+                    && !secrets::credible_example(
+                        &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
+                    ))
             });
             if let Some(hit) = found {
                 if let Some(rule) = rule(hit.rule) {
