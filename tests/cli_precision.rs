@@ -115,6 +115,17 @@ fn main_of_a_command_line_program_prints_on_purpose_and_its_helpers_do_not() {
 }
 
 #[test]
+fn a_message_printed_before_the_program_exits_is_for_its_user() {
+    let py = "try:\n    from ._main import main\nexcept ImportError:\n    def main():\n        import sys\n\n        print(\n            \"The command line client could not run: \"\n            \"pip install 'tool[cli]'\"\n        )\n        sys.exit(1)\n\ndef load(path):\n    print(path)\n    return open(path)\n";
+    assert_eq!(
+        new_file("lib/__init__.py", py),
+        vec![rule("debug-print", 14)]
+    );
+    let js = "function need(v) {\n  if (!v) {\n    console.log('missing value');\n    process.exit(2);\n  }\n}\n";
+    assert_eq!(new_file("lib/need.js", js), vec![]);
+}
+
+#[test]
 fn command_handlers_and_output_routines_print_on_purpose() {
     let text = "def list_command(args):\n    for name in args.names:\n        print(name)\n\ndef print_usage():\n    print(\"Usage: tool [options]\")\n\ndef load(path):\n    print(path)\n";
     assert_eq!(

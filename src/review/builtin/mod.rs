@@ -624,8 +624,10 @@ pub fn review_file_in(
                         hit.rule,
                         "secret-assignment" | "secret-url-credentials" | "secret-auth-header"
                     );
+                // So are comments in code (`# e.g. https://user:pass@host`):
+                // a commented-out key is still a key, a toy one is not.
                 !(generic
-                    && (doc || tests)
+                    && (doc || tests || code && site.region(index, hit.start) == Region::Comment)
                     && !secrets::credible_example(
                         &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
                     ))
@@ -1109,6 +1111,63 @@ mod tests {
         assert!(added("a.env", "API_KEY=xxxxxxxxxxxxxxxxxxxx\n").is_empty());
         assert_eq!(
             rules(&added("a.py", "api_key = \"q8Zr2LmX9vTa7KpW\"\n")),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_map_key_or_a_compared_key_name_is_not_a_credential() {
+        for (path, text) in [
+            ("a.go", "\tkey := \"uint16-slice\""),
+            ("a.ts", "if (key === 'isStream') {"),
+            (
+                "a.ts",
+                "if (a && (key === 'content-encoding' || key === 'content-length')) {",
+            ),
+            ("a.py", "    if header_key == b\"content-length\":"),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+        // A random value still counts under a lone `key`, and a compared
+        // password is a hard-coded one.
+        assert_eq!(
+            secret_rules("a.ts", "const key = 'q8Zr2LmX9vTa7KpW3nB5cD1e';"),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules("a.py", "if password == \"Tr0ub4dor&3x\":"),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn encrypted_ci_values_anchors_and_escaped_prose_are_not_secrets() {
+        let travis = "deploy:\n  api_key:\n    secure: \"RyFdh2lpDmaNhPar7ezsb18Xz+6XFM40y7cZCDRML+Sk+eYK1xtDNfEhDRJU5Qo1ReVsByds/QJTSXr2KmZPk3lXwG3SiN7UtrLUxCxFr6qrcM\"\n  auth_token:\n    secure: mWJ8ieZdGEgHf232fdMyzb9T1rKbkJivYbp/REMo8ax3X5vkQJDHhFjWeuWA3wIC";
+        assert!(secret_rules(".travis.yml", travis).is_empty());
+        assert!(secret_rules("appveyor.yml", travis).is_empty());
+        let anchor = "// see https://github.com/nodejs/node/commit/4b00c4fafaa2ae8c41c1f78823c0feb810ae4723#diff-e3bc37430eb078ccbafe3aa3b570c91a";
+        assert!(secret_rules("a.ts", anchor).is_empty());
+        let docstring = "class URL:\n    \"\"\"\n    url = httpx.URL(\"HTTPS://jo%40email.com:a%20secret@m\u{fc}ller.de:1234/pa%20th\")\n    \"\"\"";
+        assert!(secret_rules("a.py", docstring).is_empty());
+        let test = "    assert str(new) == \"https://tom%40example.org:abc123%40%20%@example.org\"";
+        assert!(secret_rules("tests/test_url.py", test).is_empty());
+        // A password that only needs escaping is still one.
+        assert_eq!(
+            secret_rules(
+                "a.py",
+                "DB = \"postgres://app:Xk9%21vR2qLm7w@db.internal/app\""
+            ),
+            vec!["secret-url-credentials"]
+        );
+    }
+
+    #[test]
+    fn a_toy_credential_in_a_code_comment_is_an_example_a_generated_one_is_not() {
+        assert!(
+            secret_rules("a.ts", "// e.g. https://admin:hunter2pass@db.internal/app").is_empty()
+        );
+        assert_eq!(
+            secret_rules("a.ts", "// const TOKEN = \"q8Zr7xK2mP4vN9wL3tY6bH1c\";"),
             vec!["secret-assignment"]
         );
     }

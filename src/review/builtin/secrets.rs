@@ -638,10 +638,13 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         return None;
     }
     let name = &line[start..start + len];
+    // `secure: "…"` (Travis CI, AppVeyor) holds a value encrypted for the
+    // CI service: committing it is the point.
     let named = segments(name).iter().any(|s| {
         DIGEST_NAMES.contains(&s.as_str())
             || s.starts_with("sha")
             || ANTI_FORGERY.contains(&s.as_str())
+            || matches!(s.as_str(), "secure" | "encrypted" | "ciphertext")
     });
     if named || name.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -704,6 +707,7 @@ fn plist_value(above: &str, line: &str) -> Option<Hit> {
     let start = line.len() - t.len() + "<string>".len();
     let a = Assigned {
         kind,
+        compared: false,
         name,
         value: inner,
         start,
@@ -868,9 +872,12 @@ fn prefixed_token(line: &str) -> Option<Hit> {
     }
     for caps in PREFIXED_TOKEN.captures_iter(line.as_bytes()) {
         let (m, prefix, body) = (caps.get(1)?, caps.get(2)?, caps.get(3)?);
+        // `…/commit/4b00c4f#diff-e3bc37…`: a URL's fragment names an
+        // anchor on the page.
+        let anchor = line[..prefix.start()].ends_with('#');
         let prefix = &line[prefix.start()..prefix.end()];
         let body = &line[body.start()..body.end()];
-        if random_body(body) && !digest_prefix(prefix) {
+        if random_body(body) && !digest_prefix(prefix) && !anchor {
             return Some(hit("secret-provider-token", m.start(), m.end()));
         }
     }
@@ -912,7 +919,7 @@ fn digest_prefix(prefix: &str) -> bool {
     [
         "sha", "sha1", "sha224", "sha256", "sha384", "sha512", "md5", "blake2b", "blake3", "hash",
         "digest", "checksum", "commit", "rev", "revision", "oid", "uuid", "guid", "id", "git",
-        "sum", "crc", "etag", "object", "tree", "blob", "build", "version", "v",
+        "sum", "crc", "etag", "object", "tree", "blob", "build", "version", "v", "diff",
     ]
     .contains(&head)
 }
@@ -964,6 +971,11 @@ fn url_credentials(line: &str) -> Option<Hit> {
             continue;
         }
         if password.chars().count() < 3 || username.starts_with('%') {
+            continue;
+        }
+        // `a%20secret`: prose spelled as a URL (a docstring's example of
+        // percent-escaping), not a password anyone typed into one.
+        if percent_decoded(password).contains(char::is_whitespace) {
             continue;
         }
         return Some(hit("secret-url-credentials", pass.start(), pass.end()));
@@ -1038,6 +1050,9 @@ enum NameKind {
 /// written.
 struct Assigned<'a> {
     kind: NameKind,
+    /// Compared (`key === 'isStream'`), not assigned: a key's name then
+    /// needs a value that is random on its own.
+    compared: bool,
     name: &'a str,
     value: &'a str,
     start: usize,
@@ -1136,6 +1151,7 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     judge(
         &Assigned {
             kind,
+            compared: false,
             name,
             value,
             start,
@@ -1163,6 +1179,7 @@ fn assignments<'a>(
                 if let Some((value, start, quoted)) = read_value(line, offset) {
                     out.push(Assigned {
                         kind,
+                        compared: false,
                         name,
                         value,
                         start,
@@ -1209,8 +1226,10 @@ fn assignments<'a>(
             None if contextual_name(name) => NameKind::ContextOnly,
             None => continue,
         };
+        let op = &line[name_start + name.len()..op_end];
         out.push(Assigned {
             kind,
+            compared: op.contains("==") || op.contains("!="),
             name,
             value,
             start,
@@ -1388,12 +1407,42 @@ pub(super) fn credible_example(hit: &str) -> bool {
     let v = v.rsplit_once('@').map_or(v, |(creds, _)| creds);
     let v = v.rsplit_once("://").map_or(v, |(_, rest)| rest);
     let v = v.split_once(':').map_or(v, |(_, pass)| pass);
+    let decoded = percent_decoded(v);
+    let v = decoded.as_str();
     v.len() >= 12
         && v.chars().any(|c| c.is_ascii_digit())
         && v.chars().any(|c| c.is_ascii_alphabetic())
         && !wordy(v)
         && !placeholder(v)
         && randomness(v) >= 0.75
+}
+
+/// `v` with its `%XX` escapes decoded (lossily; a stray `%` stays).
+fn percent_decoded(v: &str) -> String {
+    if !v.contains('%') {
+        return v.to_string();
+    }
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `user:password` from the base64 of HTTP Basic credentials.
@@ -1842,6 +1891,14 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     // `clarifai_api` names a service, not a credential: only a value that
     // stands as random on its own is one (`slf4j-api:jar` is not).
     if segments(a.name).last().is_some_and(|s| s == "api") && !strong_random(v) {
+        return false;
+    }
+    // A lone `key` is a map's or a cache's key far more often than a
+    // credential's (`key := "uint16-slice"`), and a key's name compared
+    // with a literal (`header_key == b"content-length"`) picks a branch:
+    // only a value random on its own is a key there.
+    let lone_key = code && segments(a.name) == ["key"];
+    if a.kind == NameKind::Secret && (lone_key || a.compared) && !strong_random(v) {
         return false;
     }
     match a.kind {

@@ -284,7 +284,7 @@ impl<'a> Site<'a> {
     /// chosen stream (`print(…, file=…)`), a message for users (`Usage:`,
     /// `Warning:`, "deprecated"), a Rust `#[test]` whose point is to print.
     pub(super) fn intended_output(&self, index: usize, at: usize, output_paths: &GlobSet) -> bool {
-        if output_paths.is_match(self.path) || self.is_script() {
+        if output_paths.is_match(self.path) || self.is_script() || self.exits_after(index) {
             return true;
         }
         let line = self.lines[index];
@@ -333,6 +333,40 @@ impl<'a> Site<'a> {
                     }
                 }
                 _ => {}
+            }
+        }
+        false
+    }
+
+    /// The output on line `index` is followed, in its block, by the
+    /// program's exit (`sys.exit(1)`, `process.exit(1)`, `os.Exit(2)`):
+    /// a message for the user who ran it, not a leftover.
+    fn exits_after(&self, index: usize) -> bool {
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let Some(own) = self.lines.get(index).map(|l| indent(l)) else {
+            return false;
+        };
+        for line in self.lines.iter().skip(index + 1).take(8) {
+            let t = line.trim_start();
+            if t.is_empty() {
+                continue;
+            }
+            if indent(line) < own {
+                return false;
+            }
+            if [
+                "sys.exit(",
+                "process.exit(",
+                "os.Exit(",
+                "std::process::exit(",
+                "process::exit(",
+                "raise SystemExit",
+                "exit(",
+            ]
+            .iter()
+            .any(|e| t.starts_with(e))
+            {
+                return true;
             }
         }
         false
