@@ -278,6 +278,31 @@ fn a_reindented_or_reformatted_line_is_not_reported_again() {
 }
 
 #[test]
+fn a_committed_secret_on_a_requoted_line_is_not_news_but_a_new_one_is() {
+    let before = "Run it:\n\n    $ export SECRET_KEY='5f352379324c22463451387a0aec5d2f'\n";
+    let requoted = "Run it:\n\n    $ export SECRET_KEY=\"5f352379324c22463451387a0aec5d2f\"\n";
+    assert_eq!(findings("deploy.sh", before, requoted), vec![]);
+    let rotated = "Run it:\n\n    $ export SECRET_KEY=\"9a1c4e7b20d3f86e5b7a9c0d1e2f3a4b\"\n";
+    assert_eq!(
+        findings("deploy.sh", before, rotated),
+        vec![rule("secret-assignment", 3)]
+    );
+    // A private key's header is the same for every key: a new key that
+    // replaces an old one is reported.
+    let key = |body: &str| {
+        format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n")
+    };
+    assert_eq!(
+        findings(
+            "deploy/id_rsa",
+            &key("MIIEogIBAAKCAQEAqbKP9hmkPn0GnLjDep/pXMzD25QGxan4g/iSXvPlyYYdhQef"),
+            &key("MIIEpAIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aumPzXu7hsDCGXlkPuYhxKvKe2")
+        ),
+        vec![rule("secret-private-key", 2)]
+    );
+}
+
+#[test]
 fn a_renamed_variable_does_not_make_its_line_new() {
     let before = "def f(user):\n    print(user)\n    return user\n";
     let after = "def f(account):\n    print(account)\n    return account\n";

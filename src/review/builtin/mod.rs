@@ -613,24 +613,45 @@ pub fn review_file_in(
         // Secrets are looked for in lines of any length: a key pasted into a
         // minified bundle is still a key.
         if secrets_on {
-            let found = secrets::scan(&lines, index, code).filter(|hit| {
-                // Tests and documentation are full of toy credentials
-                // (`password="password123"`, `http://user:pass@localhost`):
-                // there a generic shape counts only with a value that looks
-                // generated. Provider formats, keys and tokens always count.
-                let generic = hit.provider.is_none()
-                    && !hit.live
-                    && matches!(
-                        hit.rule,
-                        "secret-assignment" | "secret-url-credentials" | "secret-auth-header"
-                    );
-                // So are comments in code (`# e.g. https://user:pass@host`):
-                // a commented-out key is still a key, a toy one is not.
-                !(generic
-                    && (doc || tests || code && site.region(index, hit.start) == Region::Comment)
-                    && !secrets::credible_example(
-                        &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
-                    ))
+            // A key rotated under an unchanged header: its first changed
+            // line of key material.
+            let rotated = || {
+                let header = secrets::private_key_body(&lines, index)?;
+                let first = !file.diff.is_added(line_no - 1)
+                    || secrets::private_key_body(&lines, index - 1) != Some(header);
+                (first && !file.diff.is_added(header as u32 + 1)).then(|| secrets::Hit {
+                    live: true,
+                    ..secrets::whole_line_hit("secret-private-key", text)
+                })
+            };
+            let found = secrets::scan(&lines, index, code)
+                .or_else(rotated)
+                .filter(|hit| {
+                    // Tests and documentation are full of toy credentials
+                    // (`password="password123"`, `http://user:pass@localhost`):
+                    // there a generic shape counts only with a value that looks
+                    // generated. Provider formats, keys and tokens always count.
+                    let generic = hit.provider.is_none()
+                        && !hit.live
+                        && matches!(
+                            hit.rule,
+                            "secret-assignment" | "secret-url-credentials" | "secret-auth-header"
+                        );
+                    // So are comments in code (`# e.g. https://user:pass@host`):
+                    // a commented-out key is still a key, a toy one is not.
+                    !(generic
+                        && (doc
+                            || tests
+                            || code && site.region(index, hit.start) == Region::Comment)
+                        && !secrets::credible_example(
+                            &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
+                        ))
+                });
+            // (A private key's hit is its `BEGIN` line, the same for
+            // every key: never claimed.)
+            let found = found.filter(|hit| {
+                let value = &text[floor_char(text, hit.start)..floor_char(text, hit.end)];
+                hit.rule == "secret-private-key" || !baseline.had_secret(value)
             });
             if let Some(hit) = found {
                 if let Some(rule) = rule(hit.rule) {

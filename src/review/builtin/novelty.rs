@@ -11,9 +11,10 @@
 //! hit answers for one added hit only, so a change that adds a second
 //! `print(x)` beside a moved one still reports one.
 //!
-//! Works on the non-secret rules only: a secret is reported wherever it is
-//! added (moving a key does not make it less of a leak). Knows nothing about
-//! findings or policy; it keeps or drops hits.
+//! Secrets are judged by value only: one the change removed from some line
+//! (re-quoted, re-indented, moved) was committed before and is not news;
+//! any other is reported wherever it is added, however often. Knows nothing
+//! about findings or policy; it keeps or drops hits.
 
 use super::site::Comments;
 use super::{compiled, Place, RULES};
@@ -48,6 +49,9 @@ struct Removed {
 #[derive(Debug, Default)]
 pub struct Baseline {
     removed: Vec<Removed>,
+    /// Every removed line (up to 4,000 bytes): where a secret the change
+    /// adds may already have stood.
+    lines: Vec<String>,
 }
 
 /// Hits matched in each pass before this one are not considered again.
@@ -66,6 +70,7 @@ impl Baseline {
     /// code).
     pub fn of(files: &[FileChange]) -> Self {
         let mut removed = Vec::new();
+        let mut removed_lines = Vec::new();
         for file in files {
             if file.diff.hunks.iter().all(|h| h.old.is_empty()) {
                 continue;
@@ -80,6 +85,7 @@ impl Baseline {
                     if text.len() > 4000 {
                         continue;
                     }
+                    removed_lines.push(text.to_string());
                     for (index, rule) in RULES.iter().enumerate() {
                         if rule.place == Place::Anywhere || !rule.langs.matches(&file.path) {
                             continue;
@@ -111,7 +117,18 @@ impl Baseline {
                 }
             }
         }
-        Self { removed }
+        Self {
+            removed,
+            lines: removed_lines,
+        }
+    }
+
+    /// Whether the change removed a line holding `secret` (8 bytes or
+    /// more): a line re-quoted, re-indented or moved keeps a secret that
+    /// was already committed, and re-reporting it on every reformat is
+    /// noise. A secret new to the change is always reported.
+    pub(super) fn had_secret(&self, secret: &str) -> bool {
+        secret.len() >= 8 && self.lines.iter().any(|l| l.contains(secret))
     }
 
     /// The hits of `file` (on `lines`, its new text) that the change

@@ -716,6 +716,12 @@ fn plist_value(above: &str, line: &str) -> Option<Hit> {
     judge(&a, false)
 }
 
+/// A hit on the whole of `line` but its indentation and trailing blanks.
+pub(super) fn whole_line_hit(rule: &'static str, line: &str) -> Hit {
+    let start = line.len() - line.trim_start().len();
+    hit(rule, start, line.trim_end().len().max(start))
+}
+
 fn hit(rule: &'static str, start: usize, end: usize) -> Hit {
     Hit {
         rule,
@@ -761,6 +767,26 @@ fn private_key(lines: &[&str], index: usize) -> Option<Hit> {
         live: true,
         ..hit("secret-private-key", m.start(), m.end())
     })
+}
+
+/// Line `index` is key material inside a private key block whose header
+/// stands above it (within 60 lines, no `-----END` between): the line a
+/// rotated key changes when its header stays. The index of the header.
+pub(super) fn private_key_body(lines: &[&str], index: usize) -> Option<usize> {
+    let line = lines[index].trim();
+    if line.len() < 16 || line.contains(' ') || !body_run(line) {
+        return None;
+    }
+    for at in (index.saturating_sub(60)..index).rev() {
+        let above = lines[at];
+        if above.contains("-----END") {
+            return None;
+        }
+        if PEM_HEADER.is_match(above.as_bytes()) {
+            return Some(at);
+        }
+    }
+    None
 }
 
 /// Some base64 key material that is not a placeholder (`...`, `<key>`,
