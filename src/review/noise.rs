@@ -105,12 +105,27 @@ const TEST_DATA_DIRS: &[&str] = &[
     "snapshots",
     "golden",
     "goldens",
+    "test-fixtures",
+    "test_fixtures",
+    "corpus",
 ];
+
+/// Folders that hold data when a test folder holds them: `tests/data/`,
+/// Maven's `src/test/resources/`, `spec/samples/`.
+const DATA_UNDER_TESTS: &[&str] = &["data", "resources", "samples", "inputs", "assets"];
+
+const TEST_DIRS: &[&str] = &["test", "tests", "spec", "specs", "__tests__"];
 
 /// Whether `path` lies in a folder of test fixtures or data.
 pub fn is_test_data(path: &str) -> bool {
-    let mut dirs = path.split('/').rev().skip(1);
-    dirs.any(|d| TEST_DATA_DIRS.iter().any(|t| d.eq_ignore_ascii_case(t)))
+    let dirs: Vec<&str> = path.split('/').rev().skip(1).collect();
+    dirs.iter().enumerate().any(|(i, d)| {
+        TEST_DATA_DIRS.iter().any(|t| d.eq_ignore_ascii_case(t))
+            || DATA_UNDER_TESTS.iter().any(|t| d.eq_ignore_ascii_case(t))
+                && dirs[i + 1..]
+                    .iter()
+                    .any(|up| TEST_DIRS.iter().any(|t| up.eq_ignore_ascii_case(t)))
+    })
 }
 
 /// Generated source by the naming conventions of its generators (protobuf,
@@ -199,6 +214,11 @@ mod tests {
         assert!(is_test_data("src/__snapshots__/view.test.js.snap"));
         assert!(!is_test_data("src/fixtures.py"));
         assert!(!is_test_data("tests/test_app.py"));
+        assert!(is_test_data("src/test/resources/app.properties"));
+        assert!(is_test_data("tests/data/sample.py"));
+        assert!(is_test_data("fuzz/corpus/parse/seed-1"));
+        assert!(!is_test_data("src/data/model.py"));
+        assert!(!is_test_data("app/resources/views.rb"));
     }
 
     #[test]
