@@ -231,6 +231,12 @@ impl Server {
                     "reviews_stale": c.reviews_stale.load(Ordering::Relaxed),
                     "reviews_panicked": c.reviews_panicked.load(Ordering::Relaxed),
                     "publications": c.diagnostics_published.load(Ordering::Relaxed),
+                    "parses": {
+                        "fresh": c.parses_fresh.load(Ordering::Relaxed),
+                        "incremental": c.parses_incremental.load(Ordering::Relaxed),
+                        "failed": c.parses_failed.load(Ordering::Relaxed),
+                        "reviews_with_tree": c.reviews_with_tree.load(Ordering::Relaxed),
+                    },
                 }),
             );
             o.insert("workspaces".into(), serde_json::Value::Object(workspaces));

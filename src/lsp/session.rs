@@ -13,6 +13,7 @@ use super::ask;
 use super::proto;
 use super::text::EditRange;
 use super::tracking::{self, Tracked};
+use super::tree::{DocTree, Reparse};
 use super::workspace::{Workspace, WorkspaceError};
 use crate::config::{Config, Trigger};
 use crate::diff::position::Encoding;
@@ -81,6 +82,9 @@ pub struct Document {
     pub review: Option<CancellationToken>,
     /// Bumped by every scheduled review; a result of an older one is stale.
     pub review_generation: u64,
+    /// The syntax tree of `rope`, edited with it (repository files in a
+    /// language with a grammar; what their reviews read).
+    pub tree: Option<DocTree>,
 }
 
 /// What the client said it can do.
@@ -102,6 +106,16 @@ pub struct Counters {
     pub reviews_stale: AtomicU64,
     pub reviews_panicked: AtomicU64,
     pub diagnostics_published: AtomicU64,
+    /// Syntax trees parsed from nothing (open, full replacement, after a
+    /// parse that gave up).
+    pub parses_fresh: AtomicU64,
+    /// Syntax trees brought up to an edit by reparsing the old tree.
+    pub parses_incremental: AtomicU64,
+    /// Parses that ran out of time (the document is plain text until its
+    /// next change).
+    pub parses_failed: AtomicU64,
+    /// Reviews handed the document's kept tree instead of parsing.
+    pub reviews_with_tree: AtomicU64,
 }
 
 /// A diagnostics publication waiting for the publisher task.
@@ -344,8 +358,18 @@ impl Session {
     pub fn open(self: &Arc<Self>, uri: Uri, version: i32, text: &str) {
         let path = proto::file_path(&uri).map(|p| canonical(&p));
         let (workspace, scope) = self.scope_of(&uri, path.as_deref());
+        let rope = Rope::from_str(text);
+        // Only repository reviews read the tree; other buffers skip the parse.
+        let tree = match (&scope, &path) {
+            (Scope::Repository, Some(path)) => DocTree::for_name(&path.to_string_lossy()),
+            _ => None,
+        }
+        .map(|mut tree| {
+            self.count_parse(tree.reparse(&rope));
+            tree
+        });
         let doc = Document {
-            rope: Rope::from_str(text),
+            rope,
             version,
             path,
             workspace,
@@ -353,6 +377,7 @@ impl Session {
             findings: Vec::new(),
             review: None,
             review_generation: 0,
+            tree,
         };
         let trigger = (!matches!(doc.scope, Scope::Unreviewable(_)))
             .then(|| Self::config_of(&doc).review.trigger);
@@ -390,7 +415,15 @@ impl Session {
         let doc = &mut *doc;
         let mut moved = false;
         for (range, text) in changes {
+            if let Some(tree) = &mut doc.tree {
+                tree.follow(&doc.rope, range, &text, enc);
+            }
             moved |= tracking::apply_change(&mut doc.rope, &mut doc.findings, range, &text, enc);
+        }
+        // One reparse per notification, on the message loop: incremental,
+        // it costs well under a millisecond (see benches/lsp.rs).
+        if let Some(tree) = &mut doc.tree {
+            self.count_parse(tree.reparse(&doc.rope));
         }
         doc.version = version;
         if let Some(review) = doc.review.take() {
@@ -416,6 +449,16 @@ impl Session {
                 }
             });
         }
+    }
+
+    fn count_parse(&self, outcome: Reparse) {
+        let counter = match outcome {
+            Reparse::Unchanged => return,
+            Reparse::Fresh => &self.counters.parses_fresh,
+            Reparse::Incremental => &self.counters.parses_incremental,
+            Reparse::Failed => &self.counters.parses_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn close(&self, uri: &Uri) {
@@ -471,6 +514,8 @@ impl Session {
             version: doc.version,
             generation: doc.review_generation,
             rope: doc.rope.clone(),
+            // Taken under the same lock as the rope: the tree of that text.
+            tree: doc.tree.as_ref().and_then(|t| t.current()).cloned(),
             target,
             cancel,
         };
@@ -539,6 +584,7 @@ impl Session {
             }
         };
         let rope = job.rope.clone();
+        let tree = job.tree.clone();
         let config = ws.config();
         let engine = ws.engine();
         let prepared = tokio::task::spawn_blocking(move || -> Prepared {
@@ -551,12 +597,19 @@ impl Session {
             };
             let text = rope.to_string();
             match ws.base_blob(&rel) {
-                Ok(base) => Prepared::Changes(ChangeSet::from_buffer(
-                    &rel,
-                    base.as_deref().map(Vec::as_slice),
-                    &text,
-                    &config.review,
-                )),
+                Ok(base) => {
+                    let mut changes = ChangeSet::from_buffer(
+                        &rel,
+                        base.as_deref().map(Vec::as_slice),
+                        &text,
+                        &config.review,
+                    );
+                    let kept = match (tree, changes.files.first_mut()) {
+                        (Some(tree), Some(file)) => file.keep_tree(tree),
+                        _ => false,
+                    };
+                    Prepared::Changes { changes, kept }
+                }
                 // Nothing to diff against: the secret rules still run.
                 Err(e) => Prepared::Unreadable {
                     problem: e.to_string(),
@@ -566,7 +619,14 @@ impl Session {
         })
         .await;
         let changes = match prepared {
-            Ok(Prepared::Changes(changes)) => changes,
+            Ok(Prepared::Changes { changes, kept }) => {
+                if kept {
+                    self.counters
+                        .reviews_with_tree
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                changes
+            }
             Ok(Prepared::NotReviewed(reason)) => {
                 tracing::info!(uri = job.uri.as_str(), "not reviewed: {reason}");
                 return Ok(Some(Vec::new()));
@@ -997,7 +1057,11 @@ impl Target {
 
 /// A repository review's input, read off the message loop.
 enum Prepared {
-    Changes(ChangeSet),
+    /// `kept`: the file was handed the document's syntax tree.
+    Changes {
+        changes: ChangeSet,
+        kept: bool,
+    },
     NotReviewed(String),
     /// The repository could not be read: the secret rules' findings.
     Unreadable {
@@ -1011,6 +1075,8 @@ struct ReviewJob {
     version: i32,
     generation: u64,
     rope: Rope,
+    /// The syntax tree of `rope`, when the document keeps one.
+    tree: Option<crate::syntax::Parsed>,
     target: Target,
     cancel: CancellationToken,
 }
