@@ -100,7 +100,7 @@ impl DocTree {
                 Some(parsed) => (State::Ready(parsed), Reparse::Incremental),
                 None => (State::Dropped, Reparse::Failed),
             },
-            State::Dropped => match Parsed::parse_chunks(self.lang, chunks) {
+            State::Dropped => match Parsed::parse_chunks(self.lang, rope.len_bytes(), chunks) {
                 Some(parsed) => (State::Ready(parsed), Reparse::Fresh),
                 None => (State::Dropped, Reparse::Failed),
             },
@@ -432,7 +432,9 @@ mod tests {
                     },
                     "seed {seed}, case {case}, step {step}"
                 );
-                let edited = tree.current().expect("a tree").outline();
+                let current = tree.current().expect("a tree");
+                assert_eq!(current.text_len(), rope.len_bytes());
+                let edited = current.outline();
                 assert_eq!(
                     edited,
                     fresh_outline(lang, &rope),

@@ -50,14 +50,14 @@ impl FileChange {
 
     /// Hands over a parse of `new_text`, so that the review reads it
     /// instead of parsing again. Refused (`false`) when it is of another
-    /// language than the path's; one of other text is caught by
-    /// [`tree`](Self::tree).
+    /// language than the path's or of a text of another length; a text
+    /// changed afterwards is caught by [`tree`](Self::tree).
     pub fn keep_tree(&mut self, parsed: Parsed) -> bool {
         if Lang::from_path(&self.path) != Some(parsed.lang()) {
             return false;
         }
-        self.tree = Some(ParsedText::new(parsed, &self.new_text));
-        true
+        self.tree = ParsedText::new(parsed, &self.new_text);
+        self.tree.is_some()
     }
 
     /// The kept parse of `new_text`, unless there is none or the text is

@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_view_reads_the_kept_tree_and_never_one_of_other_text() {
         let old = "def f(a):\n    x = 1\n    y = 2\n    return x\n";
-        let new = old.replace("y = 2", "y = a");
+        let new = old.replace("y = 2", "y = a + 2");
         let plain = FileChange::new("a.py", ChangeKind::Modified, old.into(), new.clone());
         let parsed = crate::syntax::Parsed::parse_path("a.py", &new).expect("parses");
 
@@ -351,6 +351,13 @@ mod tests {
         let before = crate::syntax::fresh_parses_on_this_thread();
         file_view(&other);
         assert_eq!(crate::syntax::fresh_parses_on_this_thread(), before + 1);
+
+        // Nor one of a text of another length (a tree the buffer's edits
+        // never reached).
+        let mut stale = plain.clone();
+        let old_tree = crate::syntax::Parsed::parse_path("a.py", old).expect("parses");
+        assert!(!stale.keep_tree(old_tree));
+        assert!(stale.tree().is_none());
 
         // A tree of another language is not taken at all.
         let mut rust = FileChange::new_file("a.rs", "fn f() {}\n".into());

@@ -131,6 +131,9 @@ pub struct Scope {
 pub struct Parsed {
     lang: Lang,
     tree: Tree,
+    /// Bytes of the text parsed: a tree offered for a text of another
+    /// length is of other text.
+    text_len: usize,
 }
 
 impl std::fmt::Debug for Parsed {
@@ -152,19 +155,29 @@ impl Parsed {
     pub fn parse(lang: Lang, text: &str) -> Option<Parsed> {
         count_fresh_parse();
         let tree = parser_for(lang)?.parse(text, None)?;
-        Some(Parsed { lang, tree })
+        Some(Parsed {
+            lang,
+            tree,
+            text_len: text.len(),
+        })
     }
 
-    /// Parses a text held in pieces (a rope): `chunk_at(offset)` returns
-    /// the text from byte `offset` on, as much as is at hand, and an empty
-    /// slice at the end. `None` when the parse ran out of time.
+    /// Parses a text of `len` bytes held in pieces (a rope):
+    /// `chunk_at(offset)` returns the text from byte `offset` on, as much
+    /// as is at hand, and an empty slice at the end. `None` when the parse
+    /// ran out of time.
     pub fn parse_chunks<'t>(
         lang: Lang,
+        len: usize,
         mut chunk_at: impl FnMut(usize) -> &'t [u8],
     ) -> Option<Parsed> {
         count_fresh_parse();
         let tree = parser_for(lang)?.parse_with_options(&mut |at, _| chunk_at(at), None, None)?;
-        Some(Parsed { lang, tree })
+        Some(Parsed {
+            lang,
+            tree,
+            text_len: len,
+        })
     }
 
     /// Tells the tree about an edit, without reparsing yet: several edits
@@ -173,6 +186,7 @@ impl Parsed {
         EditedTree {
             lang: self.lang,
             tree: self.tree,
+            text_len: self.text_len,
         }
         .edit_tree(edit)
     }
@@ -186,6 +200,11 @@ impl Parsed {
         self.lang
     }
 
+    /// Length in bytes of the text this is the parse of.
+    pub fn text_len(&self) -> usize {
+        self.text_len
+    }
+
     /// Applies one edit to the tree and reparses `new_text` incrementally,
     /// reusing the unchanged parts of the old tree. Byte offsets and points
     /// (row, byte column) are those of the texts before and after the edit.
@@ -195,6 +214,7 @@ impl Parsed {
         let Some(mut parser) = parser_for(self.lang) else {
             return false;
         };
+        self.text_len = new_text.len();
         match parser.parse(new_text, Some(&self.tree)) {
             Some(tree) => {
                 self.tree = tree;
@@ -387,6 +407,8 @@ impl Parsed {
 pub struct EditedTree {
     lang: Lang,
     tree: Tree,
+    /// Bytes of the text once the edits are applied.
+    text_len: usize,
 }
 
 impl EditedTree {
@@ -394,6 +416,7 @@ impl EditedTree {
     /// the previous ones).
     pub fn edit_tree(mut self, edit: &TextEdit) -> EditedTree {
         self.tree.edit(&edit.to_input_edit());
+        self.text_len = self.text_len + edit.new_end_byte - edit.old_end_byte;
         self
     }
 
@@ -410,6 +433,7 @@ impl EditedTree {
         Some(Parsed {
             lang: self.lang,
             tree,
+            text_len: self.text_len,
         })
     }
 }
@@ -426,13 +450,14 @@ pub struct ParsedText {
 }
 
 impl ParsedText {
-    /// `parsed` must be the parse of `text` (the fingerprint is taken now).
-    pub fn new(parsed: Parsed, text: &str) -> Self {
-        Self {
+    /// Keeps `parsed` as the parse of `text` (the fingerprint is taken
+    /// now); `None` when it cannot be: it is of a text of another length.
+    pub fn new(parsed: Parsed, text: &str) -> Option<Self> {
+        (parsed.text_len == text.len()).then(|| Self {
             parsed,
             text_len: text.len(),
             text_hash: text_hash(text),
-        }
+        })
     }
 
     /// The parse, if it is of `text`.
