@@ -150,13 +150,13 @@ fn a_print_typed_out_of_a_string_is_reported_and_commented_out_is_not() {
     editor.type_at(2, 4, "# ");
     assert_eq!(rules(&editor.review()), [], "a print inside a comment");
 
-    // One fresh parse (the open) served every keystroke; every review
-    // (the open one and four more) read the kept tree.
+    // One fresh parse (at the first keystroke) served every keystroke;
+    // every review after it read the kept tree.
     let parses = editor.parses();
     assert_eq!(parses["fresh"], 1, "{parses}");
-    assert_eq!(parses["incremental"], editor.keystrokes, "{parses}");
+    assert_eq!(parses["incremental"], editor.keystrokes - 1, "{parses}");
     assert_eq!(parses["failed"], 0, "{parses}");
-    assert_eq!(parses["reviews_with_tree"], 5, "{parses}");
+    assert_eq!(parses["reviews_with_tree"], 4, "{parses}");
 }
 
 #[test]
@@ -182,5 +182,56 @@ fn a_crlf_rust_buffer_edited_in_utf8_columns_follows_the_edits() {
 
     let parses = editor.parses();
     assert_eq!(parses["fresh"], 1, "{parses}");
-    assert_eq!(parses["incremental"], editor.keystrokes, "{parses}");
+    assert_eq!(parses["incremental"], editor.keystrokes - 1, "{parses}");
+}
+
+#[test]
+fn only_the_most_recently_edited_buffers_keep_a_tree() {
+    let head = "def main():\n    return 1\n";
+    let names: Vec<String> = (0..20).map(|i| format!("m{i}.py")).collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), head)).collect();
+    let repo = TestRepo::new(&files);
+    let mut options = ClientOptions::folder(repo.root());
+    options.work_done_progress = false;
+    let mut client = LspClient::start(options);
+    let uris: Vec<String> = names.iter().map(|n| repo.uri(n)).collect();
+    for uri in &uris {
+        client.open(uri, "python", 1, head);
+    }
+    let parses = |client: &mut LspClient| {
+        let stats = client.execute("redline.stats", json!([])).expect("stats");
+        stats["server"]["parses"].clone()
+    };
+    // Opened and only read: no tree at all.
+    assert_eq!(parses(&mut client)["trees_kept"], 0);
+    let limit = parses(&mut client)["max_kept_trees"]
+        .as_u64()
+        .expect("a limit");
+    assert!(limit < uris.len() as u64);
+
+    for uri in &uris {
+        client.change(uri, 2, [1, 4, 1, 4], "x");
+    }
+    let after_one_edit_each = parses(&mut client);
+    assert_eq!(after_one_edit_each["trees_kept"], limit);
+    assert_eq!(after_one_edit_each["fresh"], uris.len() as u64);
+    assert_eq!(
+        after_one_edit_each["trees_let_go"],
+        uris.len() as u64 - limit
+    );
+
+    // The last one edited still has its tree; the first one parses afresh.
+    client.change(&uris[uris.len() - 1], 3, [1, 5, 1, 5], "y");
+    client.change(&uris[0], 3, [1, 5, 1, 5], "y");
+    let now = parses(&mut client);
+    assert_eq!(now["incremental"], 1, "{now}");
+    assert_eq!(now["fresh"], uris.len() as u64 + 1, "{now}");
+    assert_eq!(now["trees_kept"], limit, "{now}");
+
+    // Closing a buffer lets its tree go.
+    client.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uris[0]}}),
+    );
+    assert_eq!(parses(&mut client)["trees_kept"], limit - 1);
 }

@@ -236,6 +236,9 @@ impl Server {
                         "incremental": c.parses_incremental.load(Ordering::Relaxed),
                         "failed": c.parses_failed.load(Ordering::Relaxed),
                         "reviews_with_tree": c.reviews_with_tree.load(Ordering::Relaxed),
+                        "trees_kept": c.trees_kept.load(Ordering::Relaxed),
+                        "trees_let_go": c.trees_let_go.load(Ordering::Relaxed),
+                        "max_kept_trees": super::session::MAX_KEPT_TREES,
                     },
                 }),
             );

@@ -1,5 +1,6 @@
 //! The syntax tree of an open document, kept in step with its rope: parsed
-//! once when the document opens, then every edit of the editor is told to
+//! once (the session does it at the document's first edit), then every
+//! edit of the editor is told to
 //! the tree (bytes and points of the text before the edit, computed from
 //! the rope and the negotiated position encoding) and the tree is reparsed
 //! once per `didChange`, reusing every subtree the edits did not touch. A
