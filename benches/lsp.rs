@@ -176,7 +176,7 @@ fn keystroke_reparse(c: &mut Criterion) {
 }
 
 fn review_now_to_publish(c: &mut Criterion) {
-    let repo = TestRepo::new(&[("a.py", &buffer(1_000))]);
+    let repo = TestRepo::new(&[("a.py", &buffer(1_000)), ("b.py", &buffer(1_000))]);
     let mut options = ClientOptions::folder(repo.root());
     options.work_done_progress = false;
     let mut client = LspClient::start(options);
@@ -199,6 +199,25 @@ fn review_now_to_publish(c: &mut Criterion) {
             assert_eq!(d.len(), 10);
         })
     });
+    let stats = client.execute("redline.stats", json!([])).expect("stats");
+    let parses = &stats["server"]["parses"];
+    assert_eq!(parses["fresh"], 1, "{parses}");
+    eprintln!("edited buffer: {parses}");
+    // The same buffer opened and never edited keeps no tree: each review
+    // parses it.
+    let unedited = repo.uri("b.py");
+    client.open(&unedited, "python", 1, &text);
+    client.await_diagnostics(&unedited, 1);
+    c.bench_function(
+        "reviewNow -> publishDiagnostics, 1,000-line buffer never edited (parsed per review)",
+        |b| {
+            b.iter(|| {
+                client.review_now(&unedited);
+                let d = client.await_diagnostics(&unedited, 1);
+                assert_eq!(d.len(), 10);
+            })
+        },
+    );
 }
 
 fn resident_memory_of_500_buffers() {
