@@ -297,7 +297,7 @@ mod tests {
         if line >= lines || rng.random_ratio(1, 20) {
             return (line as u32, rng.random_range(0..4));
         }
-        let len = super::super::text::line_len_chars(rope.line(line));
+        let len = crate::lsp::text::line_len_chars(rope.line(line));
         let char_idx = rng.random_range(0..len + 2);
         (line as u32, char_col(rope, line, char_idx, enc))
     }
