@@ -393,6 +393,36 @@ mod tests {
     }
 
     #[test]
+    fn a_parse_out_of_time_drops_the_tree_and_the_next_edit_parses_afresh() {
+        let text: String = (0..3_000)
+            .map(|i| format!("def f{i}(a):\n    return [a, {i}]\n"))
+            .collect();
+        let (mut tree, mut rope) = opened("a.py", &text);
+        let enc = Encoding::Utf16;
+        let at = EditRange {
+            start_line: 1,
+            start_col: 4,
+            end_line: 1,
+            end_col: 4,
+        };
+        crate::syntax::set_parse_budget_on_this_thread(1);
+        let typed = [(Some(at), "x".to_string())];
+        let outcome = did_change(&mut tree, &mut rope, &typed, enc);
+        crate::syntax::set_parse_budget_on_this_thread(crate::syntax::PARSE_BUDGET_MICROS);
+        assert_eq!(outcome, Reparse::Failed);
+        assert!(tree.current().is_none(), "no tree: plain text meanwhile");
+
+        assert_eq!(
+            did_change(&mut tree, &mut rope, &typed, enc),
+            Reparse::Fresh
+        );
+        assert_eq!(
+            tree.current().expect("a tree").outline(),
+            fresh_outline(Lang::Python, &rope)
+        );
+    }
+
+    #[test]
     fn a_tree_edited_through_random_lsp_changes_equals_a_fresh_parse_of_the_rope() {
         let seed = std::env::var("REDLINE_PROPTEST_SEED")
             .ok()

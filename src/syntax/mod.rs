@@ -14,7 +14,7 @@ use std::ops::Range;
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
 
 /// Longest a parse may take before the file is treated as plain text.
-const PARSE_BUDGET_MICROS: u64 = 200_000;
+pub(crate) const PARSE_BUDGET_MICROS: u64 = 200_000;
 
 /// Longest signature shown as a scope's header, in lines.
 const MAX_HEADER_LINES: u32 = 8;
@@ -146,7 +146,7 @@ fn parser_for(lang: Lang) -> Option<Parser> {
     let mut parser = Parser::new();
     parser.set_language(&lang.grammar()).ok()?;
     #[allow(deprecated)] // the progress-callback replacement needs a closure per call
-    parser.set_timeout_micros(PARSE_BUDGET_MICROS);
+    parser.set_timeout_micros(parse_budget_micros());
     Some(parser)
 }
 
@@ -494,6 +494,21 @@ fn text_hash(text: &str) -> u64 {
 #[cfg(test)]
 thread_local! {
     static FRESH_PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static BUDGET_MICROS: std::cell::Cell<u64> = const { std::cell::Cell::new(PARSE_BUDGET_MICROS) };
+}
+
+fn parse_budget_micros() -> u64 {
+    #[cfg(test)]
+    return BUDGET_MICROS.with(|b| b.get());
+    #[cfg(not(test))]
+    PARSE_BUDGET_MICROS
+}
+
+/// Sets the parse budget on this thread (tests of what a parse that runs
+/// out of time leaves).
+#[cfg(test)]
+pub(crate) fn set_parse_budget_on_this_thread(micros: u64) {
+    BUDGET_MICROS.with(|b| b.set(micros));
 }
 
 /// Counts fresh (not incremental) parses on this thread, for tests that
