@@ -3,6 +3,9 @@
 //!   findings through it and rebuilding their diagnostics (< 100 µs);
 //! - `redline.reviewNow` → `publishDiagnostics` on a 1,000-line buffer with
 //!   the built-in reviewer, through the real binary over stdio (< 20 ms);
+//! - a keystroke in a 1,000- and a 10,000-line Python or Rust buffer: the
+//!   kept syntax tree edited and reparsed (what `didChange` does) against
+//!   a fresh parse of the same text;
 //! - resident memory of the server holding 500 open 1,000-line buffers
 //!   (< 150 MB), read from /proc/<pid>/status and printed;
 //! - streamed findings against a paced fake model (each answer streams in
@@ -24,7 +27,9 @@ use redline::diff::position::Encoding;
 use redline::lsp::proto;
 use redline::lsp::text::EditRange;
 use redline::lsp::tracking::{apply_change, Tracked};
+use redline::lsp::tree::{DocTree, Reparse};
 use redline::review::{Finding, Severity};
+use redline::syntax::{Lang, Parsed};
 use ropey::Rope;
 use serde_json::json;
 
@@ -89,8 +94,89 @@ fn edit_and_move(c: &mut Criterion) {
     });
 }
 
+/// About `lines` lines of ordinary code in the language of `name`.
+fn source(name: &str, lines: usize) -> String {
+    let python = |i: usize| {
+        format!(
+            "def function_{i}(a, b):\n    \"\"\"Doc of {i}.\"\"\"\n    value = compute(a, \"some text\")  # note\n    if value > b:\n        return [value, b]\n    return None\n\n"
+        )
+    };
+    let rust = |i: usize| {
+        format!(
+            "fn function_{i}(a: u32, b: &str) -> Option<u32> {{\n    // note\n    let value = compute(a, \"some text\");\n    if value > 3 {{ return Some(value); }}\n    None\n}}\n\n"
+        )
+    };
+    let item: &dyn Fn(usize) -> String = if name.ends_with(".rs") {
+        &rust
+    } else {
+        &python
+    };
+    (0..lines / 7).map(item).collect()
+}
+
+/// One keystroke in the middle of a buffer, then the next one taking it
+/// back (so that every iteration starts from the same text): the tree
+/// follows each like `didChange` makes it, against a fresh parse.
+fn keystroke_reparse(c: &mut Criterion) {
+    for name in ["a.py", "a.rs"] {
+        for lines in [1_000, 10_000] {
+            let text = source(name, lines);
+            let mut rope = Rope::from_str(&text);
+            let mut tree = DocTree::for_name(name).expect("a grammar");
+            assert_eq!(tree.reparse(&rope), Reparse::Fresh);
+            // Inside `value` on a line in the middle of a function body.
+            let line = (lines / 14) * 7 + 2;
+            let col = if name.ends_with(".rs") { 10 } else { 6 };
+            let at = EditRange {
+                start_line: line as u32,
+                start_col: col,
+                end_line: line as u32,
+                end_col: col,
+            };
+            let typed = EditRange {
+                end_col: col + 1,
+                ..at
+            };
+            let mut odd = false;
+            c.bench_function(
+                &format!("keystroke, {lines}-line {name}: tree edited + reparsed"),
+                |b| {
+                    b.iter(|| {
+                        let (range, inserted) = if odd { (typed, "") } else { (at, "x") };
+                        odd = !odd;
+                        tree.follow(&rope, Some(range), inserted, Encoding::Utf16);
+                        redline::lsp::text::apply_edit(
+                            &mut rope,
+                            Some(range),
+                            inserted,
+                            Encoding::Utf16,
+                        );
+                        assert_eq!(tree.reparse(&rope), Reparse::Incremental);
+                    })
+                },
+            );
+            let lang = Lang::from_path(name).expect("a grammar");
+            c.bench_function(
+                &format!("keystroke, {lines}-line {name}: fresh parse"),
+                |b| {
+                    b.iter(|| {
+                        Parsed::parse_chunks(lang, rope.len_bytes(), |at| {
+                            if at >= rope.len_bytes() {
+                                return &[];
+                            }
+                            let (chunk, start, _, _) = rope.chunk_at_byte(at);
+                            &chunk.as_bytes()[at - start..]
+                        })
+                        .expect("parses")
+                    })
+                },
+            );
+        }
+    }
+}
+
 fn review_now_to_publish(c: &mut Criterion) {
-    let repo = TestRepo::new(&[("a.py", &buffer(1_000))]);
+    let repo = TestRepo::new(&[("a.py", &buffer(1_000)), ("b.py", &buffer(1_000))]);
     let mut options = ClientOptions::folder(repo.root());
     options.work_done_progress = false;
     let mut client = LspClient::start(options);
@@ -113,6 +199,25 @@ fn review_now_to_publish(c: &mut Criterion) {
             assert_eq!(d.len(), 10);
         })
     });
+    let stats = client.execute("redline.stats", json!([])).expect("stats");
+    let parses = &stats["server"]["parses"];
+    assert_eq!(parses["fresh"], 1, "{parses}");
+    eprintln!("edited buffer: {parses}");
+    // The same buffer opened and never edited keeps no tree: each review
+    // parses it.
+    let unedited = repo.uri("b.py");
+    client.open(&unedited, "python", 1, &text);
+    client.await_diagnostics(&unedited, 1);
+    c.bench_function(
+        "reviewNow -> publishDiagnostics, 1,000-line buffer never edited (parsed per review)",
+        |b| {
+            b.iter(|| {
+                client.review_now(&unedited);
+                let d = client.await_diagnostics(&unedited, 1);
+                assert_eq!(d.len(), 10);
+            })
+        },
+    );
 }
 
 fn resident_memory_of_500_buffers() {
@@ -269,7 +374,12 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .expect("VmRSS line")
 }
 
-criterion_group!(benches, edit_and_move, review_now_to_publish);
+criterion_group!(
+    benches,
+    edit_and_move,
+    keystroke_reparse,
+    review_now_to_publish
+);
 
 fn main() {
     benches();

@@ -5,6 +5,7 @@
 //!
 //! - `text`: ropes and position encodings;
 //! - `tracking`: moving published findings through edits;
+//! - `tree`: each document's syntax tree, edited with the text;
 //! - `proto`: findings to diagnostics, diagnostics to code actions;
 //! - `workspace`: one repository's config, engine, base blobs, dismissals;
 //! - `session`: documents, scheduling, publishing (the ordering rules);
@@ -21,6 +22,7 @@ pub mod session;
 pub mod text;
 pub mod tracking;
 pub mod transport;
+pub mod tree;
 pub mod workspace;
 
 use std::process::ExitCode;

@@ -231,6 +231,15 @@ impl Server {
                     "reviews_stale": c.reviews_stale.load(Ordering::Relaxed),
                     "reviews_panicked": c.reviews_panicked.load(Ordering::Relaxed),
                     "publications": c.diagnostics_published.load(Ordering::Relaxed),
+                    "parses": {
+                        "fresh": c.parses_fresh.load(Ordering::Relaxed),
+                        "incremental": c.parses_incremental.load(Ordering::Relaxed),
+                        "failed": c.parses_failed.load(Ordering::Relaxed),
+                        "reviews_with_tree": c.reviews_with_tree.load(Ordering::Relaxed),
+                        "trees_kept": c.trees_kept.load(Ordering::Relaxed),
+                        "trees_let_go": c.trees_let_go.load(Ordering::Relaxed),
+                        "max_kept_trees": super::session::MAX_KEPT_TREES,
+                    },
                 }),
             );
             o.insert("workspaces".into(), serde_json::Value::Object(workspaces));

@@ -13,6 +13,7 @@ use super::ask;
 use super::proto;
 use super::text::EditRange;
 use super::tracking::{self, Tracked};
+use super::tree::{DocTree, Reparse};
 use super::workspace::{Workspace, WorkspaceError};
 use crate::config::{Config, Trigger};
 use crate::diff::position::Encoding;
@@ -81,7 +82,20 @@ pub struct Document {
     pub review: Option<CancellationToken>,
     /// Bumped by every scheduled review; a result of an older one is stale.
     pub review_generation: u64,
+    /// The syntax tree of `rope`, edited with it: what its reviews read.
+    /// Kept for a repository file in a language with a grammar from its
+    /// first edit on, while it is among the [`MAX_KEPT_TREES`] most
+    /// recently edited documents.
+    pub tree: Option<DocTree>,
+    /// When the tree last followed an edit (the session's tree clock).
+    pub tree_used: u64,
 }
+
+/// How many documents keep a syntax tree at most. A tree takes about
+/// 1 KB per line, some 25 times its text: a server holding hundreds of
+/// open buffers keeps trees only for those being edited. A document whose
+/// tree was let go parses afresh at its next edit.
+pub const MAX_KEPT_TREES: usize = 16;
 
 /// What the client said it can do.
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,6 +116,20 @@ pub struct Counters {
     pub reviews_stale: AtomicU64,
     pub reviews_panicked: AtomicU64,
     pub diagnostics_published: AtomicU64,
+    /// Syntax trees parsed from nothing (open, full replacement, after a
+    /// parse that gave up).
+    pub parses_fresh: AtomicU64,
+    /// Syntax trees brought up to an edit by reparsing the old tree.
+    pub parses_incremental: AtomicU64,
+    /// Parses that ran out of time (the document is plain text until its
+    /// next change).
+    pub parses_failed: AtomicU64,
+    /// Reviews handed the document's kept tree instead of parsing.
+    pub reviews_with_tree: AtomicU64,
+    /// Documents holding a syntax tree now.
+    pub trees_kept: AtomicU64,
+    /// Trees let go because more than [`MAX_KEPT_TREES`] were kept.
+    pub trees_let_go: AtomicU64,
 }
 
 /// A diagnostics publication waiting for the publisher task.
@@ -127,6 +155,8 @@ pub struct Session {
     /// repository that cannot be read).
     notices: std::sync::Mutex<std::collections::HashSet<String>>,
     progress_seq: AtomicU64,
+    /// Ticks at every edit a tree follows: which tree was used last.
+    tree_clock: AtomicU64,
     /// Debug aid: makes every review wait this long first, like a slow
     /// model (`REDLINE_LSP_REVIEW_DELAY_MS`); used to test cancellation.
     review_delay: Option<Duration>,
@@ -164,6 +194,7 @@ impl Session {
             degraded_reported: Default::default(),
             notices: Default::default(),
             progress_seq: AtomicU64::new(0),
+            tree_clock: AtomicU64::new(0),
             review_delay,
             panic_on: std::env::var("REDLINE_TEST_PANIC_ON")
                 .ok()
@@ -353,13 +384,19 @@ impl Session {
             findings: Vec::new(),
             review: None,
             review_generation: 0,
+            // Parsed at the first edit: most open buffers are only read.
+            tree: None,
+            tree_used: 0,
         };
         let trigger = (!matches!(doc.scope, Scope::Unreviewable(_)))
             .then(|| Self::config_of(&doc).review.trigger);
         let replaced = self.docs.insert(uri.clone(), doc);
         // Reopened without a close: the old text's review must not land.
-        if let Some(review) = replaced.and_then(|old| old.review) {
-            review.cancel();
+        if let Some(old) = replaced {
+            self.forget_tree(&old);
+            if let Some(review) = old.review {
+                review.cancel();
+            }
         }
         // An opened file with changes gets its diagnostics at once, like a
         // compiler's; `manual` means only the command reviews.
@@ -375,11 +412,11 @@ impl Session {
         changes: impl IntoIterator<Item = (Option<EditRange>, String)>,
     ) {
         let enc = self.encoding();
-        let Some(mut doc) = self.docs.get_mut(uri) else {
+        let Some(mut doc_guard) = self.docs.get_mut(uri) else {
             tracing::warn!(uri = uri.as_str(), "change for a document that is not open");
             return;
         };
-        if version <= doc.version {
+        if version <= doc_guard.version {
             tracing::debug!(
                 uri = uri.as_str(),
                 version,
@@ -387,11 +424,30 @@ impl Session {
             );
             return;
         }
-        let doc = &mut *doc;
+        let doc = &mut *doc_guard;
+        // Only repository reviews read the tree; a new one is parsed from
+        // the text after this change.
+        let new_tree = doc.tree.is_none() && doc.scope == Scope::Repository;
+        if new_tree {
+            doc.tree = doc
+                .path
+                .as_ref()
+                .and_then(|p| DocTree::for_name(&p.to_string_lossy()));
+        }
         let mut moved = false;
         for (range, text) in changes {
+            if let Some(tree) = &mut doc.tree {
+                tree.follow(&doc.rope, range, &text, enc);
+            }
             moved |= tracking::apply_change(&mut doc.rope, &mut doc.findings, range, &text, enc);
         }
+        // One reparse per notification, on the message loop: incremental,
+        // it costs well under a millisecond (see benches/lsp.rs).
+        if let Some(tree) = &mut doc.tree {
+            self.count_parse(tree.reparse(&doc.rope));
+            doc.tree_used = self.tree_clock.fetch_add(1, Ordering::Relaxed);
+        }
+        let kept_now = new_tree && doc.tree.is_some();
         doc.version = version;
         if let Some(review) = doc.review.take() {
             review.cancel();
@@ -405,6 +461,13 @@ impl Session {
             .map(|w| w.config())
             .filter(|c| c.review.trigger == Trigger::Idle)
             .map(|c| Duration::from_millis(c.review.idle_ms));
+        if kept_now {
+            let kept = self.counters.trees_kept.fetch_add(1, Ordering::Relaxed) + 1;
+            if kept as usize > MAX_KEPT_TREES {
+                drop(doc_guard);
+                self.let_go_of_oldest_tree(uri);
+            }
+        }
         if let Some(idle) = idle {
             let session = self.clone();
             let uri = uri.clone();
@@ -418,8 +481,43 @@ impl Session {
         }
     }
 
+    fn count_parse(&self, outcome: Reparse) {
+        let counter = match outcome {
+            Reparse::Unchanged => return,
+            Reparse::Fresh => &self.counters.parses_fresh,
+            Reparse::Incremental => &self.counters.parses_incremental,
+            Reparse::Failed => &self.counters.parses_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A document that is gone no longer counts as keeping a tree.
+    fn forget_tree(&self, doc: &Document) {
+        if doc.tree.is_some() {
+            self.counters.trees_kept.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the tree of the document edited longest ago (not `current`).
+    fn let_go_of_oldest_tree(&self, current: &Uri) {
+        let oldest = self
+            .docs
+            .iter()
+            .filter(|d| d.tree.is_some() && d.key() != current)
+            .min_by_key(|d| d.tree_used)
+            .map(|d| d.key().clone());
+        let Some(uri) = oldest else { return };
+        if let Some(mut doc) = self.docs.get_mut(&uri) {
+            if doc.tree.take().is_some() {
+                self.counters.trees_kept.fetch_sub(1, Ordering::Relaxed);
+                self.counters.trees_let_go.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     pub fn close(&self, uri: &Uri) {
         if let Some((_, doc)) = self.docs.remove(uri) {
+            self.forget_tree(&doc);
             if let Some(review) = doc.review {
                 review.cancel();
             }
@@ -471,6 +569,8 @@ impl Session {
             version: doc.version,
             generation: doc.review_generation,
             rope: doc.rope.clone(),
+            // Taken under the same lock as the rope: the tree of that text.
+            tree: doc.tree.as_ref().and_then(|t| t.current()).cloned(),
             target,
             cancel,
         };
@@ -539,6 +639,7 @@ impl Session {
             }
         };
         let rope = job.rope.clone();
+        let tree = job.tree.clone();
         let config = ws.config();
         let engine = ws.engine();
         let prepared = tokio::task::spawn_blocking(move || -> Prepared {
@@ -551,12 +652,19 @@ impl Session {
             };
             let text = rope.to_string();
             match ws.base_blob(&rel) {
-                Ok(base) => Prepared::Changes(ChangeSet::from_buffer(
-                    &rel,
-                    base.as_deref().map(Vec::as_slice),
-                    &text,
-                    &config.review,
-                )),
+                Ok(base) => {
+                    let mut changes = ChangeSet::from_buffer(
+                        &rel,
+                        base.as_deref().map(Vec::as_slice),
+                        &text,
+                        &config.review,
+                    );
+                    let kept = match (tree, changes.files.first_mut()) {
+                        (Some(tree), Some(file)) => file.keep_tree(tree),
+                        _ => false,
+                    };
+                    Prepared::Changes { changes, kept }
+                }
                 // Nothing to diff against: the secret rules still run.
                 Err(e) => Prepared::Unreadable {
                     problem: e.to_string(),
@@ -566,7 +674,14 @@ impl Session {
         })
         .await;
         let changes = match prepared {
-            Ok(Prepared::Changes(changes)) => changes,
+            Ok(Prepared::Changes { changes, kept }) => {
+                if kept {
+                    self.counters
+                        .reviews_with_tree
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                changes
+            }
             Ok(Prepared::NotReviewed(reason)) => {
                 tracing::info!(uri = job.uri.as_str(), "not reviewed: {reason}");
                 return Ok(Some(Vec::new()));
@@ -997,7 +1112,11 @@ impl Target {
 
 /// A repository review's input, read off the message loop.
 enum Prepared {
-    Changes(ChangeSet),
+    /// `kept`: the file was handed the document's syntax tree.
+    Changes {
+        changes: ChangeSet,
+        kept: bool,
+    },
     NotReviewed(String),
     /// The repository could not be read: the secret rules' findings.
     Unreadable {
@@ -1011,6 +1130,8 @@ struct ReviewJob {
     version: i32,
     generation: u64,
     rope: Rope,
+    /// The syntax tree of `rope`, when the document keeps one.
+    tree: Option<crate::syntax::Parsed>,
     target: Target,
     cancel: CancellationToken,
 }

@@ -97,6 +97,14 @@ pub struct CharEdit {
     pub inserted: usize,
 }
 
+/// The characters `range` covers in `rope`, clamped as [`apply_edit`]
+/// clamps them (an end before the start is the start).
+pub fn edit_span(rope: &Rope, range: EditRange, enc: Encoding) -> (usize, usize) {
+    let start = position_to_char(rope, range.start_line, range.start_col, enc);
+    let end = position_to_char(rope, range.end_line, range.end_col, enc).max(start);
+    (start, end)
+}
+
 /// Replaces `range` (or everything, when `None`) with `text`. Returns the
 /// edit in character offsets, `None` for a full replacement.
 pub fn apply_edit(
@@ -111,8 +119,7 @@ pub fn apply_edit(
             None
         }
         Some(r) => {
-            let start = position_to_char(rope, r.start_line, r.start_col, enc);
-            let end = position_to_char(rope, r.end_line, r.end_col, enc).max(start);
+            let (start, end) = edit_span(rope, r, enc);
             rope.remove(start..end);
             rope.insert(start, text);
             Some(CharEdit {

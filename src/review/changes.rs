@@ -9,6 +9,7 @@ use super::finding::Skipped;
 use crate::config::ReviewConfig;
 use crate::diff::{self, Decoded, FileDiff};
 use crate::git::{Base, ChangeKind, ChangedPath, GitError, Repo};
+use crate::syntax::{Lang, Parsed, ParsedText};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 /// One file of a review.
@@ -22,6 +23,9 @@ pub struct FileChange {
     pub diff: FileDiff,
     /// Invalid UTF-8 was replaced while decoding.
     pub lossy: bool,
+    /// A syntax tree of `new_text` the caller already had (the language
+    /// server keeps one per buffer), fingerprinted with the text.
+    tree: Option<ParsedText>,
 }
 
 impl FileChange {
@@ -40,7 +44,26 @@ impl FileChange {
             new_text,
             diff,
             lossy: false,
+            tree: None,
         }
+    }
+
+    /// Hands over a parse of `new_text`, so that the review reads it
+    /// instead of parsing again. Refused (`false`) when it is of another
+    /// language than the path's or of a text of another length; a text
+    /// changed afterwards is caught by [`tree`](Self::tree).
+    pub fn keep_tree(&mut self, parsed: Parsed) -> bool {
+        if Lang::from_path(&self.path) != Some(parsed.lang()) {
+            return false;
+        }
+        self.tree = ParsedText::new(parsed, &self.new_text);
+        self.tree.is_some()
+    }
+
+    /// The kept parse of `new_text`, unless there is none or the text is
+    /// no longer the one it was parsed from.
+    pub fn tree(&self) -> Option<&Parsed> {
+        self.tree.as_ref()?.of(&self.new_text)
     }
 
     /// A file that did not exist at the base: every line is added.

@@ -96,8 +96,12 @@ pub fn file_view(file: &FileChange) -> FileView {
     let path = sanitize::inline(&file.path);
 
     // The function around a hunk, when the syntax layer knows the language:
-    // a short one is shown whole, a long one by its signature.
-    let parsed = syntax::Parsed::parse_path(&file.path, &file.new_text);
+    // a short one is shown whole, a long one by its signature. The tree the
+    // caller kept (the language server's) is read when there is one.
+    let parsed = match file.tree() {
+        Some(kept) => Some(std::borrow::Cow::Borrowed(kept)),
+        None => syntax::Parsed::parse_path(&file.path, &file.new_text).map(std::borrow::Cow::Owned),
+    };
     let scopes_at = |line: u32| match &parsed {
         Some(p) if line_count > 0 => p.scopes_at(&file.new_text, line.clamp(1, line_count)),
         _ => Vec::new(),
@@ -323,6 +327,42 @@ mod tests {
 
     fn change(old: &str, new: &str) -> FileChange {
         FileChange::new("src/a.rs", ChangeKind::Modified, old.into(), new.into())
+    }
+
+    #[test]
+    fn the_view_reads_the_kept_tree_and_never_one_of_other_text() {
+        let old = "def f(a):\n    x = 1\n    y = 2\n    return x\n";
+        let new = old.replace("y = 2", "y = a + 2");
+        let plain = FileChange::new("a.py", ChangeKind::Modified, old.into(), new.clone());
+        let parsed = crate::syntax::Parsed::parse_path("a.py", &new).expect("parses");
+
+        let mut kept = plain.clone();
+        assert!(kept.keep_tree(parsed.clone()));
+        let before = crate::syntax::fresh_parses_on_this_thread();
+        let view = file_view(&kept);
+        assert_eq!(crate::syntax::fresh_parses_on_this_thread(), before);
+        assert_eq!(view, file_view(&plain));
+
+        // Same length, other text (a masked secret looks like this): the
+        // kept tree is refused and the text parsed again.
+        let mut other = kept.clone();
+        other.new_text = new.replace("x = 1", "z = 1");
+        assert!(other.tree().is_none());
+        let before = crate::syntax::fresh_parses_on_this_thread();
+        file_view(&other);
+        assert_eq!(crate::syntax::fresh_parses_on_this_thread(), before + 1);
+
+        // Nor one of a text of another length (a tree the buffer's edits
+        // never reached).
+        let mut stale = plain.clone();
+        let old_tree = crate::syntax::Parsed::parse_path("a.py", old).expect("parses");
+        assert!(!stale.keep_tree(old_tree));
+        assert!(stale.tree().is_none());
+
+        // A tree of another language is not taken at all.
+        let mut rust = FileChange::new_file("a.rs", "fn f() {}\n".into());
+        assert!(!rust.keep_tree(parsed));
+        assert!(rust.tree().is_none());
     }
 
     fn numbered(n: u32) -> String {

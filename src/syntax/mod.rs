@@ -14,7 +14,7 @@ use std::ops::Range;
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
 
 /// Longest a parse may take before the file is treated as plain text.
-const PARSE_BUDGET_MICROS: u64 = 200_000;
+pub(crate) const PARSE_BUDGET_MICROS: u64 = 200_000;
 
 /// Longest signature shown as a scope's header, in lines.
 const MAX_HEADER_LINES: u32 = 8;
@@ -125,10 +125,15 @@ pub struct Scope {
 }
 
 /// A parsed file. Holds the tree, not the text: every query takes the text
-/// the tree was parsed from.
+/// the tree was parsed from. Cloning is cheap (the tree is reference
+/// counted, and editing a clone copies only what the edit touches).
+#[derive(Clone)]
 pub struct Parsed {
     lang: Lang,
     tree: Tree,
+    /// Bytes of the text parsed: a tree offered for a text of another
+    /// length is of other text.
+    text_len: usize,
 }
 
 impl std::fmt::Debug for Parsed {
@@ -141,15 +146,49 @@ fn parser_for(lang: Lang) -> Option<Parser> {
     let mut parser = Parser::new();
     parser.set_language(&lang.grammar()).ok()?;
     #[allow(deprecated)] // the progress-callback replacement needs a closure per call
-    parser.set_timeout_micros(PARSE_BUDGET_MICROS);
+    parser.set_timeout_micros(parse_budget_micros());
     Some(parser)
 }
 
 impl Parsed {
     /// Parses `text`; `None` when the parse ran out of time.
     pub fn parse(lang: Lang, text: &str) -> Option<Parsed> {
+        count_fresh_parse();
         let tree = parser_for(lang)?.parse(text, None)?;
-        Some(Parsed { lang, tree })
+        Some(Parsed {
+            lang,
+            tree,
+            text_len: text.len(),
+        })
+    }
+
+    /// Parses a text of `len` bytes held in pieces (a rope):
+    /// `chunk_at(offset)` returns the text from byte `offset` on, as much
+    /// as is at hand, and an empty slice at the end. `None` when the parse
+    /// ran out of time.
+    pub fn parse_chunks<'t>(
+        lang: Lang,
+        len: usize,
+        mut chunk_at: impl FnMut(usize) -> &'t [u8],
+    ) -> Option<Parsed> {
+        count_fresh_parse();
+        let tree = parser_for(lang)?.parse_with_options(&mut |at, _| chunk_at(at), None, None)?;
+        Some(Parsed {
+            lang,
+            tree,
+            text_len: len,
+        })
+    }
+
+    /// Tells the tree about an edit, without reparsing yet: several edits
+    /// (one `didChange` may carry many) are folded in before one reparse.
+    pub fn edit_tree(self, edit: &TextEdit) -> EditedTree {
+        EditedTree {
+            lang: self.lang,
+            tree: self.tree,
+            text_len: self.text_len,
+        }
+        .edit_tree(edit)
     }
 
     /// Parses `text` as the language of `path`, if it has one.
@@ -161,6 +200,11 @@ impl Parsed {
         self.lang
     }
 
+    /// Length in bytes of the text this is the parse of.
+    pub fn text_len(&self) -> usize {
+        self.text_len
+    }
+
     /// Applies one edit to the tree and reparses `new_text` incrementally,
     /// reusing the unchanged parts of the old tree. Byte offsets and points
     /// (row, byte column) are those of the texts before and after the edit.
@@ -170,6 +214,7 @@ impl Parsed {
         let Some(mut parser) = parser_for(self.lang) else {
             return false;
         };
+        self.text_len = new_text.len();
         match parser.parse(new_text, Some(&self.tree)) {
             Some(tree) => {
                 self.tree = tree;
@@ -189,6 +234,42 @@ impl Parsed {
     /// equal a fresh one).
     pub fn sexp(&self) -> String {
         self.tree.root_node().to_sexp()
+    }
+
+    /// Every node with its byte range and points, one a line (for tests:
+    /// an S-expression does not show positions, and an edit given wrong
+    /// points leaves the kinds right and the rows wrong).
+    pub fn outline(&self) -> String {
+        let mut out = String::new();
+        let mut cursor = self.tree.walk();
+        let mut depth = 0usize;
+        loop {
+            let n = cursor.node();
+            let (s, e) = (n.start_position(), n.end_position());
+            out.push_str(&format!(
+                "{:depth$}{} {:?} {}:{}-{}:{}\n",
+                "",
+                n.kind(),
+                n.byte_range(),
+                s.row,
+                s.column,
+                e.row,
+                e.column
+            ));
+            if cursor.goto_first_child() {
+                depth += 1;
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return out;
+                }
+                depth -= 1;
+            }
+        }
     }
 
     /// Whether the parser had to recover from errors somewhere.
@@ -321,6 +402,128 @@ impl Parsed {
     }
 }
 
+/// A tree told about edits but not reparsed: its nodes sit where the edits
+/// moved them, their kinds are stale. Good only for [`EditedTree::reparse`].
+pub struct EditedTree {
+    lang: Lang,
+    tree: Tree,
+    /// Bytes of the text once the edits are applied.
+    text_len: usize,
+}
+
+impl EditedTree {
+    /// Tells the tree about one more edit (coordinates of the text after
+    /// the previous ones).
+    pub fn edit_tree(mut self, edit: &TextEdit) -> EditedTree {
+        self.tree.edit(&edit.to_input_edit());
+        self.text_len = self.text_len + edit.new_end_byte - edit.old_end_byte;
+        self
+    }
+
+    /// Reparses the edited text, reusing every subtree the edits did not
+    /// touch. `chunk_at` as in [`Parsed::parse_chunks`]. `None` when the
+    /// parse ran out of time: the caller drops the tree and parses afresh
+    /// next time (a tree that failed once is not worth editing further).
+    pub fn reparse<'t>(self, mut chunk_at: impl FnMut(usize) -> &'t [u8]) -> Option<Parsed> {
+        let tree = parser_for(self.lang)?.parse_with_options(
+            &mut |at, _| chunk_at(at),
+            Some(&self.tree),
+            None,
+        )?;
+        Some(Parsed {
+            lang: self.lang,
+            tree,
+            text_len: self.text_len,
+        })
+    }
+}
+
+/// A parse together with a fingerprint (length and hash) of the text it
+/// is of, so that whoever holds it beside some text can tell whether the
+/// tree belongs to that text: a tree of other text answers every question
+/// about the wrong bytes.
+#[derive(Clone)]
+pub struct ParsedText {
+    parsed: Parsed,
+    text_len: usize,
+    text_hash: u64,
+}
+
+impl ParsedText {
+    /// Keeps `parsed` as the parse of `text` (the fingerprint is taken
+    /// now); `None` when it cannot be: it is of a text of another length.
+    pub fn new(parsed: Parsed, text: &str) -> Option<Self> {
+        (parsed.text_len == text.len()).then(|| Self {
+            parsed,
+            text_len: text.len(),
+            text_hash: text_hash(text),
+        })
+    }
+
+    /// The parse, if it is of `text`.
+    pub fn of(&self, text: &str) -> Option<&Parsed> {
+        (text.len() == self.text_len && text_hash(text) == self.text_hash).then_some(&self.parsed)
+    }
+}
+
+impl std::fmt::Debug for ParsedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedText")
+            .field("lang", &self.parsed.lang)
+            .field("text_len", &self.text_len)
+            .finish()
+    }
+}
+
+/// Two parses of the same text in the same language are the same parse.
+impl PartialEq for ParsedText {
+    fn eq(&self, other: &Self) -> bool {
+        self.parsed.lang == other.parsed.lang
+            && self.text_len == other.text_len
+            && self.text_hash == other.text_hash
+    }
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+thread_local! {
+    static FRESH_PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static BUDGET_MICROS: std::cell::Cell<u64> = const { std::cell::Cell::new(PARSE_BUDGET_MICROS) };
+}
+
+fn parse_budget_micros() -> u64 {
+    #[cfg(test)]
+    return BUDGET_MICROS.with(|b| b.get());
+    #[cfg(not(test))]
+    PARSE_BUDGET_MICROS
+}
+
+/// Sets the parse budget on this thread (tests of what a parse that runs
+/// out of time leaves).
+#[cfg(test)]
+pub(crate) fn set_parse_budget_on_this_thread(micros: u64) {
+    BUDGET_MICROS.with(|b| b.set(micros));
+}
+
+/// Counts fresh (not incremental) parses on this thread, for tests that
+/// a kept tree spares one.
+fn count_fresh_parse() {
+    #[cfg(test)]
+    FRESH_PARSES.with(|n| n.set(n.get() + 1));
+}
+
+/// Fresh parses made on this thread so far.
+#[cfg(test)]
+pub(crate) fn fresh_parses_on_this_thread() -> usize {
+    FRESH_PARSES.with(|n| n.get())
+}
+
 /// One edit, in the coordinates tree-sitter wants (bytes and rows/byte
 /// columns of the texts before and after).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,10 +549,26 @@ impl TextEdit {
                     .map_or(0, |i| i + 1);
             (row, col)
         };
-        let start = point(old_text, range.start);
-        let old_end = point(old_text, range.end);
-        let rows = inserted.bytes().filter(|&b| b == b'\n').count();
-        let new_end = match inserted.rfind('\n') {
+        TextEdit::new(
+            range.clone(),
+            point(old_text, range.start),
+            point(old_text, range.end),
+            inserted,
+        )
+    }
+
+    /// The edit that replaces bytes `range` of the old text, which start at
+    /// point `start` and end at `old_end`, with `inserted`. Rows count `\n`
+    /// only (a lone `\r` does not start a row for tree-sitter); columns are
+    /// bytes.
+    pub fn new(
+        range: Range<usize>,
+        start: (usize, usize),
+        old_end: (usize, usize),
+        inserted: &str,
+    ) -> TextEdit {
+        let rows = memchr::memchr_iter(b'\n', inserted.as_bytes()).count();
+        let new_end = match memchr::memrchr(b'\n', inserted.as_bytes()) {
             Some(i) => (start.0 + rows, inserted.len() - i - 1),
             None => (start.0, start.1 + inserted.len()),
         };

@@ -566,7 +566,7 @@ pub fn review_file_in(
     let only_secrets = only_secrets
         || super::noise::noise_reason(&file.path, &file.new_text).is_some()
         || super::noise::is_test_data(&file.path);
-    let site = site::Site::new(&file.path, &file.new_text, &lines);
+    let site = site::Site::new(&file.path, &file.new_text, &lines).with_tree(file.tree());
     let mut findings = Vec::new();
     let mut hits: Vec<novelty::Hit> = Vec::new();
     // (line index, rule index, the rule's matches on the line)
@@ -923,6 +923,25 @@ mod tests {
 
     fn rules(findings: &[Finding]) -> Vec<&str> {
         findings.iter().filter_map(|f| f.rule.as_deref()).collect()
+    }
+
+    #[test]
+    fn a_review_handed_the_kept_tree_parses_nothing_and_judges_alike() {
+        let text = "def f(x):\n    s = \"print(x)\"\n    print(x)  # TODO: go\n    return s\n";
+        let plain = FileChange::new_file("a.py", text.to_string());
+        let before = crate::syntax::fresh_parses_on_this_thread();
+        let parsed_here = review_file(&plain, false);
+        assert!(crate::syntax::fresh_parses_on_this_thread() > before);
+
+        let mut kept = plain.clone();
+        assert!(kept.keep_tree(crate::syntax::Parsed::parse_path("a.py", text).expect("parses")));
+        let before = crate::syntax::fresh_parses_on_this_thread();
+        let with_tree = review_file(&kept, false);
+        assert_eq!(crate::syntax::fresh_parses_on_this_thread(), before);
+        assert_eq!(with_tree, parsed_here);
+        // The print in code and the TODO in the comment; not the string.
+        assert_eq!(rules(&with_tree), ["debug-print", "todo-comment"]);
+        assert!(with_tree.iter().all(|f| f.line == 3));
     }
 
     fn secret_rules(path: &str, text: &str) -> Vec<String> {

@@ -4,7 +4,8 @@
 //! scanner otherwise), and is output there intended (an entry point, a
 //! write to a stream, a test, a script)? The file's new text is parsed at
 //! most once, and only when a rule's pattern matched an added line: most
-//! files of a review never pay for a parse.
+//! files of a review never pay for a parse. A tree the caller already has
+//! (the language server's, edited with the buffer) is read instead.
 //!
 //! Knows nothing about diffs or findings; never reads anything but the text
 //! it is given.
@@ -154,6 +155,8 @@ pub(super) struct Site<'a> {
     lines: &'a [&'a str],
     comments: Comments,
     lang: Option<Lang>,
+    /// A parse of the whole text the caller already had.
+    kept: Option<&'a Parsed>,
     parsed: OnceCell<Option<Parsed>>,
     /// Bytes of the text the parse covers (see [`Site::judge_through`]).
     parse_end: std::cell::Cell<usize>,
@@ -186,10 +189,18 @@ impl<'a> Site<'a> {
             lines,
             comments: Comments::of(path),
             lang: Lang::from_path(path),
+            kept: None,
             parsed: OnceCell::new(),
             parse_end: std::cell::Cell::new(text.len()),
             script: OnceCell::new(),
         }
+    }
+
+    /// Reads `kept`, a parse of the whole text (see
+    /// `FileChange::tree`), instead of parsing.
+    pub(super) fn with_tree(mut self, kept: Option<&'a Parsed>) -> Self {
+        self.kept = kept.filter(|p| Some(p.lang()) == self.lang);
+        self
     }
 
     /// Rules will ask about line `index` at most: the parse may stop a few
@@ -224,6 +235,9 @@ impl<'a> Site<'a> {
     }
 
     fn parsed(&self) -> Option<&Parsed> {
+        if let Some(kept) = self.kept {
+            return Some(kept);
+        }
         self.parsed
             .get_or_init(|| {
                 let lang = self.lang?;
