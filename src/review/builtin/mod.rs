@@ -1165,6 +1165,14 @@ mod tests {
                 "if (a && (key === 'content-encoding' || key === 'content-length')) {",
             ),
             ("a.py", "    if header_key == b\"content-length\":"),
+            (
+                "tests/test_json.py",
+                "TEST_PREFIX_TOKEN_COLOR = '\\x1b[04m\\x1b[91m'",
+            ),
+            (
+                "a.js",
+                "const TOKEN_STYLE = \"\\u001b[38;5;15m\\u001b[1m\";",
+            ),
         ] {
             assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
         }

@@ -1904,6 +1904,13 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if path_or_url(v) || v.contains(' ') && a.kind == NameKind::Secret {
         return false;
     }
+    // `TOKEN_COLOR = '\x1b[04m\x1b[91m'`: terminal escape codes.
+    if ["\\x1b[", "\\033[", "\\u001b[", "\\e["]
+        .iter()
+        .any(|e| v.contains(e))
+    {
+        return false;
+    }
     let lower = v.to_ascii_lowercase();
     let names_itself = [
         "pass", "pwd", "secret", "token", "apikey", "api_key", "api-key",
