@@ -1120,6 +1120,9 @@ mod tests {
             ("settings.py", format!("API_TOKEN = \"{value}\"")),
             ("app.js", format!("const apiToken = '{value}';")),
             ("main.go", format!("apiToken := \"{value}\"")),
+            ("main.go", format!("var apiToken string = \"{value}\"")),
+            ("main.go", format!("const apiToken Token = \"{value}\"")),
+            ("index.php", format!("$apiToken .= \"{value}\";")),
             (
                 "Main.java",
                 format!("private static final String API_TOKEN = \"{value}\";"),
@@ -1130,6 +1133,8 @@ mod tests {
             (".env", format!("API_TOKEN={value}")),
             ("deploy.sh", format!("export API_TOKEN={value}")),
             ("config.yml", format!("api_token: {value}")),
+            // Base64 padding is not `name: Type = value`.
+            ("config.yml", format!("api_token: {value}A=")),
             ("config.yaml", format!("  api_token: \"{value}\"")),
             ("Cargo.toml", format!("api_token = \"{value}\"")),
             ("app.ini", format!("api_token = {value}")),
@@ -1282,6 +1287,28 @@ mod tests {
         );
         assert!(secret_rules("app.cfg", "deepgram = nova-2-general").is_empty());
         assert!(secret_rules("app.cfg", "render = true").is_empty());
+    }
+
+    #[test]
+    fn wallet_recovery_phrases_are_credentials_but_short_or_unnamed_phrases_are_not() {
+        let words = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+        for (path, line) in [
+            (".env", format!("MNEMONIC=\"{words}\"")),
+            ("wallet.yml", format!("seed_phrase: {words}")),
+            ("config.json", format!("  \"mnemonic\": \"{words}\",")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        // Eleven words is not a BIP-39 length; a sentence is not a phrase
+        // under a seed's name; `seed = 42` is a number.
+        let eleven = "legal winner thank year wave sausage worth useful legal winner thank";
+        assert!(secret_rules(".env", &format!("MNEMONIC=\"{eleven}\"")).is_empty());
+        assert!(secret_rules("notes.cfg", &format!("greeting = \"{words}\"")).is_empty());
+        assert!(secret_rules("train.cfg", "seed = 42").is_empty());
     }
 
     #[test]

@@ -134,6 +134,10 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
     }
+    // A wallet's recovery phrase (see `recovery_phrase`).
+    for w in ["mnemonic", "phrase", "seed"] {
+        add(w, Trigger::Assignment);
+    }
     add("api", Trigger::Context);
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
@@ -1080,6 +1084,47 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
     assignments(line, words, above, code)
         .iter()
         .find_map(|a| judge(a, code))
+        .or_else(|| recovery_phrase(line))
+}
+
+/// A wallet's recovery phrase (BIP-39 mnemonic): 12, 15, 18, 21 or 24
+/// lower-case words assigned to a name that says mnemonic, seed or phrase
+/// (`MNEMONIC="abandon … about"`, `seed_phrase: …`). Whoever reads it owns
+/// the wallet, as with a private key.
+fn recovery_phrase(line: &str) -> Option<Hit> {
+    let lower = line.to_ascii_lowercase();
+    let at = ["mnemonic", "phrase", "seed"]
+        .iter()
+        .filter_map(|w| lower.find(w))
+        .min()?;
+    let b = line.as_bytes();
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
+    let mut start = at;
+    while start > 0 && is_name(b[start - 1]) {
+        start -= 1;
+    }
+    let mut end = at;
+    while end < b.len() && is_name(b[end]) {
+        end += 1;
+    }
+    let op = operator(line, start, end)?;
+    let mut from = op;
+    while from < b.len() && matches!(b[from], b' ' | b'\t' | b'"' | b'\'' | b'`') {
+        from += 1;
+    }
+    let run = b[from..]
+        .iter()
+        .take_while(|c| c.is_ascii_lowercase() || **c == b' ')
+        .count();
+    let phrase = line[from..from + run].trim_end();
+    let words: Vec<&str> = phrase.split(' ').collect();
+    let whole = b
+        .get(from + phrase.len())
+        .is_none_or(|c| !c.is_ascii_alphanumeric());
+    (whole
+        && matches!(words.len(), 12 | 15 | 18 | 21 | 24)
+        && words.iter().all(|w| (3..=8).contains(&w.len())))
+    .then(|| hit("secret-assignment", from, from + phrase.len()))
 }
 
 /// Whether an assigned value is a credential: the format of a provider the
@@ -1271,8 +1316,8 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         i += 1;
     }
     let rest = &line[i..];
-    // Make's `?=`, `::=`, `:::=`.
-    for op in [":::=", "::=", "?="] {
+    // Make's `?=`, `::=`, `:::=`; PHP's `.=`.
+    for op in [":::=", "::=", "?=", ".="] {
         if rest.starts_with(op) {
             return Some(i + op.len());
         }
@@ -1305,13 +1350,27 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "&<>[]:_ '|,.?".contains(c))
                     && !tail[eq..].starts_with("=>")
-                    && !tail[eq..].starts_with("==");
+                    && !tail[eq..].starts_with("==")
+                    // `key: dG9rOj…A=`: base64 padding, not `name: Type = value`.
+                    && !tail[eq + 1..].trim().is_empty();
                 if is_type {
                     return Some(after + eq + 1);
                 }
             }
         }
         return Some(after);
+    }
+    // Go's `var apiToken string = "…"`, `const key Key = "…"`: skip the type.
+    let declared = before.ends_with("var") || before.ends_with("const");
+    if declared && spaced {
+        let ty = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || b"_.[]*".contains(c))
+            .count();
+        let tail = rest[ty..].trim_start();
+        if ty > 0 && tail.starts_with('=') && !tail.starts_with("==") {
+            return Some(line.len() - tail.len() + 1);
+        }
     }
     if before.ends_with('<') && rest.starts_with('>') {
         return Some(i + 1);
