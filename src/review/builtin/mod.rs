@@ -1475,6 +1475,70 @@ mod tests {
     }
 
     #[test]
+    fn a_value_off_the_one_format_its_provider_documents_is_not_that_credential() {
+        // AWS secret keys are 40 characters; Telegram bot ids 5 to 16 digits.
+        assert!(secret_rules(
+            "a.env",
+            "AWS_SECRET_ACCESS_KEY=ded7db27a4558e2ea9bbf0bf36ae0e8521618f366c"
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "a.env",
+            "telegram_api_token = \"1005:A8hx4p5jtxdoh_i5trkyoj7zz1nd2lt9v2s\""
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "a.env",
+            "meraki-api-key: acdeFf05b1a6d4c890237bf08c5e6e8d2b4d0f2e"
+        )
+        .is_empty());
+        // The documented formats themselves, and other names, still count.
+        assert_eq!(
+            secret_rules(
+                "a.env",
+                "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8Zr2LmX9"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "a.env",
+                "TELEGRAM_TOKEN=78812:Arr45ho_hmuwjlm42t2dza_jv9x6mhlzdu9"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "a.env",
+                "API_SECRET=ded7db27a4558e2ea9bbf0bf36ae0e8521618f366c"
+            ),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn names_that_say_what_a_key_is_for_and_artifact_versions_are_not_credentials() {
+        for line in [
+            "foreignKey=DXVAFaOBhZTzNMrktsSHdSaA2Yjx=f",
+            "key_down_event=0UR6TSyTfsNrhM9rnEcSfTv6gQAwE1",
+            "schemaKey = 'DOC_Vector_5_32'",
+            "const validKeyChars = \"0123456789abcdefghijklmnopqrstuvwxyz_-.\"",
+            "notes            = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
+            "sumObj = suGyI5imvADdvU",
+            "usernameLabel:\"Username or email:\",passwordLabel:\"Password:\",rememberMeLabel:\"Remember me:\"",
+        ] {
+            assert!(secret_rules("config.env", line).is_empty(), "{line}");
+        }
+        // An empty setting is not given the next setting's name as its value.
+        let file = "snowflake.password=\njdbc.snowflake.url=\n";
+        assert!(review_file(&FileChange::new_file("app.properties", file.into()), true).is_empty());
+        assert_eq!(
+            secret_rules("config.env", "SUMO_ACCESS_ID=suGyI5imvADdvU"),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
     fn a_value_on_the_line_below_its_name_is_an_assignment() {
         let yaml = "credentials:\n  api_token:\n    'q8Zr2LmX9vTa7KpW3n'\n";
         let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);

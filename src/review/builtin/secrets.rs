@@ -177,13 +177,23 @@ fn word_start(name: &[u8], at: usize) -> bool {
         || !name[at].is_ascii_alphanumeric()
 }
 
+/// A provider's word found at `start..end` of a name is one of its words:
+/// it starts one, and no word of a camel-case name starts inside it
+/// (`sumObj` does not say `sumo`).
+fn whole_word(name: &[u8], start: usize, end: usize) -> bool {
+    word_start(name, start)
+        && !name[start..end]
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+}
+
 /// The contextual providers a name mentions, in table order.
 fn providers_named(name: &str) -> Vec<usize> {
     let (ac, providers) = &*CONTEXT;
     let b = name.as_bytes();
     let mut found: Vec<usize> = ac
         .find_overlapping_iter(name)
-        .filter(|m| word_start(b, m.start()))
+        .filter(|m| whole_word(b, m.start(), m.end()))
         .map(|m| providers[m.pattern().as_usize()])
         .collect();
     if found.len() > 1 {
@@ -647,7 +657,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
             || s.starts_with("sha")
             || ANTI_FORGERY.contains(&s.as_str())
     });
-    if named || name.bytes().all(|b| b.is_ascii_digit()) {
+    if named || name.bytes().all(|b| b.is_ascii_digit()) || disclaims_credential(name) {
         return None;
     }
     let op = operator(line, start, start + len)?;
@@ -662,6 +672,13 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !reference(v)
         && !path_or_url(v))
     .then(|| hit("secret-assignment", at, at + value.len()))
+}
+
+/// A name with a credential's word that says it is something else:
+/// `foreignKey`, `key_down_event`, `token_url`.
+fn disclaims_credential(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ASSIGNMENT_WORDS.iter().any(|w| lower.contains(w)) && name_kind(name).is_none()
 }
 
 /// A run of 24 letters and digits holding both cases and a digit.
@@ -1127,6 +1144,35 @@ fn recovery_phrase(line: &str) -> Option<Hit> {
     .then(|| hit("secret-assignment", from, from + phrase.len()))
 }
 
+/// Names that say which provider's credential they hold, for providers that
+/// document one exact format: the words the name must hold, and the rows of
+/// the format. A value of another shape under such a name is not that
+/// credential (a cut or made-up example: `AWS_SECRET_ACCESS_KEY` of 42 hex
+/// digits, a Telegram token with a 4-digit bot id), so the generic shapes
+/// do not take it either.
+const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
+    // AWS: a secret access key is 40 base64 characters.
+    (&["aws", "secret"], &["aws-secret-access-key"]),
+    // Telegram: `<bot id>:<35 characters>`.
+    (&["telegram"], &["telegram-bot-token"]),
+    // Meraki: 40 lower-case hex digits.
+    (&["meraki"], &["meraki-key"]),
+];
+
+/// The value is not of the one format the name's provider documents.
+fn off_strict_format(name: &str, value: &str) -> bool {
+    let segs = segments(name);
+    STRICT_FORMATS.iter().any(|(words, ids)| {
+        words.iter().all(|w| segs.iter().any(|s| s.starts_with(w)))
+            && !ids.iter().any(|id| {
+                PROVIDERS
+                    .iter()
+                    .position(|p| p.id == *id)
+                    .is_some_and(|i| provider_regex(i).is_match(value.as_bytes()))
+            })
+    })
+}
+
 /// Whether an assigned value is a credential: the format of a provider the
 /// name mentions decides first, then the value's own shape.
 fn judge(a: &Assigned, code: bool) -> Option<Hit> {
@@ -1146,7 +1192,8 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
             });
         }
     }
-    credential_value(a, code).then(|| hit("secret-assignment", a.start, end))
+    (credential_value(a, code) && !off_strict_format(a.name, a.value))
+        .then(|| hit("secret-assignment", a.start, end))
 }
 
 /// A value alone on its line under a name that ends the line above:
@@ -1176,6 +1223,15 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         .trim_start_matches(['"', '\'', '`'])
         .trim_end_matches([',', ';', ')']);
     if !rest.is_empty() || (!quoted && code) {
+        return None;
+    }
+    // `snowflake.password=` above `jdbc.snowflake.url=`: an empty setting,
+    // then the next setting's name.
+    if !quoted
+        && value.contains('.')
+        && value.ends_with(['=', ':'])
+        && identifier_chain(value.trim_end_matches(['=', ':']))
+    {
         return None;
     }
     judge(
@@ -1615,6 +1671,16 @@ const SECRET_WORDS: &[&str] = &[
 /// A last word that makes the name describe something about a credential,
 /// not hold one (`token_url`, `password_length`, `key_id`).
 const NOT_A_VALUE: &[&str] = &[
+    "event",
+    "events",
+    "listener",
+    "callback",
+    "binding",
+    "bindings",
+    "chars",
+    "characters",
+    "alphabet",
+    "charset",
     "id",
     "ids",
     "name",
@@ -1739,6 +1805,7 @@ const NOT_A_VALUE: &[&str] = &[
 ];
 /// Words before `key` that make it a lookup key, not a credential.
 const LOOKUP_KEY: &[&str] = &[
+    "schema",
     "primary",
     "foreign",
     "sort",
@@ -1855,7 +1922,7 @@ fn contextual_name(name: &str) -> bool {
     CONTEXT
         .0
         .find_overlapping_iter(name)
-        .any(|m| word_start(b, m.start()))
+        .any(|m| whole_word(b, m.start(), m.end()))
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
@@ -1883,6 +1950,15 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         }
     }
     if !a.quoted && (v.contains('.') && identifier_chain(v) || v.ends_with(':')) {
+        return false;
+    }
+    // `…Label:"Password:",rememberMeLabel:"…`: what was read lies between
+    // two string literals (a name inside a string), not inside one.
+    if v.starts_with([',', ';']) && v.ends_with(':') {
+        return false;
+    }
+    // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version.
+    if versioned_artifact(v) {
         return false;
     }
     if path_or_url(v) || v.contains(' ') && a.kind == NameKind::Secret {
@@ -1922,6 +1998,23 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
+}
+
+/// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
+fn versioned_artifact(v: &str) -> bool {
+    let Some(cut) = v.rfind(['-', '@']) else {
+        return false;
+    };
+    let (head, version) = (&v[..cut], &v[cut + 1..]);
+    let dotted = version.split('.').count() >= 2
+        && version
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    dotted
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// `API_KEY`, `GITHUB_TOKEN`: the name of a variable, not its value.
