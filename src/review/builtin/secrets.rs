@@ -134,8 +134,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
     }
-    // A wallet's recovery phrase (see `recovery_phrase`).
-    for w in ["mnemonic", "phrase", "seed"] {
+    // A wallet's recovery phrase (see `recovery_phrase`); not `seed` alone,
+    // which random number generators use all over code.
+    for w in ["mnemonic", "phrase"] {
         add(w, Trigger::Assignment);
     }
     add("api", Trigger::Context);
@@ -1105,7 +1106,7 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
 }
 
 /// A wallet's recovery phrase (BIP-39 mnemonic): 12, 15, 18, 21 or 24
-/// lower-case words assigned to a name that says mnemonic, seed or phrase
+/// lower-case words assigned to a name that says mnemonic or phrase
 /// (`MNEMONIC="abandon … about"`, `seed_phrase: …`). Whoever reads it owns
 /// the wallet, as with a private key.
 fn recovery_phrase(line: &str) -> Option<Hit> {
