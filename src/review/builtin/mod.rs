@@ -1565,9 +1565,30 @@ mod tests {
                 "{line}"
             );
         }
-        for line in ["docker run -u 1000:1000 image", "git push -u origin main"] {
+        // A uid and a gid, a branch, a placeholder password, no password.
+        for line in [
+            "docker run -u 1000:1000 image",
+            "git push -u origin main",
+            "curl --user \"xxx:yyy\"",
+            "curl -u \"d2LkV78zLx:\" https://localhost:9200",
+        ] {
             assert!(secret_rules("run.sh", line).is_empty(), "{line}");
         }
+    }
+
+    #[test]
+    fn java_system_properties_name_what_follows_the_d() {
+        assert_eq!(
+            secret_rules(
+                "build.sh",
+                "mvn sonar:sonar -Dsonar.login=5524bf449ca45fcace54698371466398321f3a82"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules("run.sh", "java -Ddb.password=Zr2LmX9vTa7KpW3n -jar app.jar"),
+            vec!["secret-assignment"]
+        );
     }
 
     #[test]

@@ -1016,7 +1016,19 @@ fn header_or_cli(line: &str) -> Option<Hit> {
         let value = &line[m.start()..m.end()];
         // `docker run -u 1000:1000` is a uid and a gid.
         let ids = value.bytes().all(|b| b.is_ascii_digit());
-        if ids || reference(value) || placeholder(value) || whole_word_placeholder(value) {
+        // `xxx:yyy`: the password is what must not be a placeholder.
+        let pass = value
+            .trim_matches(['"', '\''])
+            .split_once(':')
+            .map_or(value, |(_, p)| p.trim_matches(['"', '\'']));
+        if ids
+            || reference(value)
+            || placeholder(value)
+            || whole_word_placeholder(value)
+            || pass.is_empty()
+            || placeholder(pass)
+            || pass.bytes().all(|b| b == pass.as_bytes()[0])
+        {
             continue;
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
@@ -1292,8 +1304,13 @@ fn assignments<'a>(
         last_end = end;
         let m = start..end;
         let raw = &line[m.start..m.end];
+        // A Java system property: `-Dsonar.login=…` names `sonar.login`.
+        let raw = match raw.strip_prefix("-D") {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) => rest,
+            _ => raw,
+        };
         let name = raw.trim_start_matches(['.', '-']);
-        let name_start = m.start + (raw.len() - name.len());
+        let name_start = m.end - name.len();
         let name = name.trim_end_matches(['.', '-']);
         let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
             continue;
