@@ -1577,6 +1577,22 @@ mod tests {
     }
 
     #[test]
+    fn any_value_under_data_in_a_kubernetes_secret_is_a_credential() {
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sa\ndata:\n  extra: YWRtaW46cGFzc3dvcmQ=\n  .dockercfg: |\n    eyJhdXRocyI6eyJodHRwczovL2V4YW1wbGUvdjEvIjp7fX19\n  short: YmFyCg==\n";
+        let found = review_file(&FileChange::new_file("secret.yaml", secret.into()), true);
+        assert_eq!(
+            found.iter().map(|f| f.line).collect::<Vec<_>>(),
+            vec![6, 8],
+            "{found:?}"
+        );
+        // A ConfigMap's data, and SOPS ciphertext, are not secrets.
+        let config = secret.replace("kind: Secret", "kind: ConfigMap");
+        assert!(review_file(&FileChange::new_file("cm.yaml", config), true).is_empty());
+        let sops = "stringData:\n  db-password: ENC[AES256_GCM,data:O+5l4g==,iv:c/dS4BCBMbnKsXYuzBuCuVQt8RV9bOv5HgdpL+iwmns=,type:str]\n";
+        assert!(review_file(&FileChange::new_file("s.yaml", sops.into()), true).is_empty());
+    }
+
+    #[test]
     fn java_system_properties_name_what_follows_the_d() {
         assert_eq!(
             secret_rules(

@@ -372,7 +372,8 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         return prefixed_token(line)
             .or_else(|| continued(lines, index, code))
             .or_else(|| unnamed_setting(line, code))
-            .or_else(|| lone_token(lines, index, code));
+            .or_else(|| lone_token(lines, index, code))
+            .or_else(|| kube_secret_data(lines, index, code));
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -414,6 +415,76 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
         .or_else(|| lone_token(lines, index, code))
+        .or_else(|| kube_secret_data(lines, index, code))
+}
+
+/// A value under `data:` in a Kubernetes `Secret` manifest: base64 of the
+/// secret itself, whatever its key is called (`extra: YWRt…`, `ca.pem: …`,
+/// or a block scalar below `.dockercfg: |`). Keys with a credential's name
+/// are found as assignments already; this finds the others. Templated
+/// values, short ones (`YmFyCg==`, "bar") and other kinds (`SopsSecret`,
+/// `ExternalSecret`, whose data are encrypted or references) are not.
+fn kube_secret_data(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    const MIN: usize = 12;
+    let line = lines[index];
+    let t = line.trim_start();
+    if code || t.len() < MIN || t.len() == line.len() || t.starts_with('#') {
+        return None;
+    }
+    let base64 = |v: &str| {
+        let body = v.trim_end_matches('=');
+        body.len() >= MIN
+            && v.len() - body.len() <= 2
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    };
+    // `key: value` on the line, or a block scalar's line below `key: |`.
+    let (value, key_line) = match t.split_once(": ") {
+        Some((key, v))
+            if key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+        {
+            (v.trim().trim_matches(['"', '\'']), index)
+        }
+        _ => {
+            let above = lines[index.checked_sub(1)?].trim_end();
+            if !(above.ends_with(": |") || above.ends_with(": >")) {
+                return None;
+            }
+            (t.trim_end(), index - 1)
+        }
+    };
+    if !base64(value) || placeholder(value) {
+        return None;
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let depth = indent(lines[key_line]);
+    // The parent key is `data:`.
+    let parent =
+        lines[..key_line].iter().rev().take(200).find(|l| {
+            !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent(l) < depth
+        })?;
+    if parent.trim() != "data:" {
+        return None;
+    }
+    // The document (between `---` lines) is a `Secret`.
+    let within = |l: &&&str| l.trim_end() != "---";
+    let kind_secret = |l: &&str| {
+        let kind = l
+            .trim()
+            .strip_prefix("kind:")
+            .map(|k| k.trim().trim_matches(['"', '\'']));
+        kind.is_some_and(|k| k.eq_ignore_ascii_case("secret"))
+    };
+    let before = lines[..index].iter().rev().take(200).take_while(within);
+    let after = lines[index..].iter().take(200).take_while(within);
+    if !before.chain(after).any(kind_secret) {
+        return None;
+    }
+    let start = line.len() - t.len() + t.find(value)?;
+    Some(hit("secret-assignment", start, start + value.len()))
 }
 
 /// Network device configuration (Cisco IOS and the many CLIs that copy
@@ -2121,6 +2192,8 @@ fn reference(v: &str) -> bool {
             "credentials(",
             "system.getenv",
             "<%",
+            // SOPS ciphertext: `ENC[AES256_GCM,data:…,iv:…,tag:…]`.
+            "enc[aes",
         ]
         .iter()
         .any(|p| lower.contains(p))
