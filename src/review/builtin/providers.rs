@@ -547,4 +547,6 @@ pub static PROVIDERS: &[Provider] = &[
     p("dfuse-key", "dfuse API key", &["web_"], "web_[0-9a-z]{32}", "web_{n32}"),
     p("tines-webhook", "Tines webhook URL", &["tines.com/webhook"], r"[A-Za-z0-9_-]+\.tines\.com/webhook/[a-z0-9]{32}/[a-z0-9]{32}", "acme.tines.com/webhook/{n32}/{n32}"),
     c("shopify-secret-ctx", "Shopify shared secret", &["shopify"], HEX32, "{h32}"),
+    p("tickettailor-key", "Ticket Tailor API key", &["sk_"], "sk_[0-9]{4}_[0-9]{6}_[a-f0-9]{32}", "sk_{d4}_{d6}_{h32}"),
+    c("ecostruxure-it-key", "EcoStruxure IT API key", &["ecostruxure"], "AK1[0-9A-Za-z/]{50,55}", "AK1{a52}"),
 ];
