@@ -1525,6 +1525,7 @@ mod tests {
             "const validKeyChars = \"0123456789abcdefghijklmnopqrstuvwxyz_-.\"",
             "notes            = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
             "sumObj = suGyI5imvADdvU",
+            "get '/passwords/:id/edit' => \"cms/sites/passwords#edit\"",
             "usernameLabel:\"Username or email:\",passwordLabel:\"Password:\",rememberMeLabel:\"Remember me:\"",
         ] {
             assert!(secret_rules("config.env", line).is_empty(), "{line}");

@@ -2159,6 +2159,22 @@ fn path_or_url(v: &str) -> bool {
         ]
         .iter()
         .any(|e| v.to_ascii_lowercase().ends_with(e))
+        || relative_path(v)
+}
+
+/// `cms/sites/passwords#edit`, `config/keys/prod`: two or more `/`
+/// between words (a route, a relative path), where a base64 key has `/`
+/// between random runs.
+fn relative_path(v: &str) -> bool {
+    let v = v.split_once('#').map_or(v, |(path, _)| path);
+    let parts: Vec<&str> = v.split('/').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b"_-.".contains(&b))
+                && wordy(p)
+        })
 }
 
 // ------------------------------------------------------- value judgement
