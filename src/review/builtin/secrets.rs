@@ -1193,6 +1193,10 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
 /// (`MNEMONIC="abandon … about"`, `seed_phrase: …`). Whoever reads it owns
 /// the wallet, as with a private key.
 fn recovery_phrase(line: &str) -> Option<Hit> {
+    // Twelve words need eleven spaces: most lines are spared the rest.
+    if line.len() < 47 || memchr::memchr_iter(b' ', line.as_bytes()).nth(10).is_none() {
+        return None;
+    }
     let lower = line.to_ascii_lowercase();
     let at = ["mnemonic", "phrase", "seed"]
         .iter()
