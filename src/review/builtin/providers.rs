@@ -256,7 +256,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("discord-webhook", "Discord webhook URL", &["discord.com/api/webhooks", "discordapp.com/api/webhooks"], r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,68}", "discord.com/api/webhooks/{d18}/{w68}"),
     p("discord-bot-token", "Discord bot token", &["discord", "bot"], r"[MN][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}", "MT{a24}.{w6}.{w27}"),
     p("teams-webhook", "Microsoft Teams webhook URL", &["webhook.office.com"], r"[a-z0-9-]+\.webhook\.office\.com/webhookb2/[a-z0-9-]{36}@[a-z0-9-]{36}/IncomingWebhook/[A-Za-z0-9]{32}/[a-z0-9-]{36}", "acme.webhook.office.com/webhookb2/{uuid}@{uuid}/IncomingWebhook/{h32}/{uuid}"),
-    p("telegram-bot-token", "Telegram bot token", &[":aa", "telegram", "bot"], "[0-9]{5,16}:[A-Za-z][A-Za-z0-9_-]{33,34}", "{d10}:AA{w33}"),
+    p("telegram-bot-token", "Telegram bot token", &[":aa", "telegram"], "[0-9]{5,16}:[A-Za-z][A-Za-z0-9_-]{33,34}", "{d10}:AA{w33}"),
     c("mattermost-token", "Mattermost access token", &["mattermost"], "[a-z0-9]{26}", "{n26}"),
     p("zapier-webhook", "Zapier webhook URL", &["hooks.zapier.com"], r"hooks\.zapier\.com/hooks/catch/[0-9]{5,10}/[a-z0-9]{6,}", "hooks.zapier.com/hooks/catch/{d7}/{n6}"),
     p("notion-token", "Notion integration token", &["ntn_", "secret_"], "(?:ntn_[0-9]{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})", "ntn_{d11}{a35}"),
