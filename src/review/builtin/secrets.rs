@@ -42,6 +42,8 @@ enum Trigger {
     Url,
     Header,
     Curl,
+    /// `mnemonic`, `phrase`: a wallet's recovery phrase.
+    Phrase,
 }
 
 fn slot(t: Trigger) -> usize {
@@ -52,6 +54,7 @@ fn slot(t: Trigger) -> usize {
         Trigger::Url => 3,
         Trigger::Header => 4,
         Trigger::Curl => 5,
+        Trigger::Phrase => 6,
     }
 }
 
@@ -137,7 +140,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     // A wallet's recovery phrase (see `recovery_phrase`); not `seed` alone,
     // which random number generators use all over code.
     for w in ["mnemonic", "phrase"] {
-        add(w, Trigger::Assignment);
+        add(w, Trigger::Phrase);
     }
     add("api", Trigger::Context);
     let ac = AhoCorasickBuilder::new()
@@ -336,7 +339,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
-    let mut flags = [false; 6];
+    let mut flags = [false; 7];
     let bytes = line.as_bytes();
     let mut words: Vec<usize> = Vec::new();
     for m in ac.find_overlapping_iter(line) {
@@ -411,6 +414,11 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             return Some(h);
         }
     }
+    if on(Trigger::Phrase) {
+        if let Some(h) = recovery_phrase(line) {
+            return Some(h);
+        }
+    }
     prefixed_token(line)
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
@@ -427,8 +435,12 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
 fn kube_secret_data(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     const MIN: usize = 12;
     let line = lines[index];
+    // Manifests are not code, and a value under `data:` is indented.
+    if code || line.len() < MIN || !line.starts_with([' ', '\t']) {
+        return None;
+    }
     let t = line.trim_start();
-    if code || t.len() < MIN || t.len() == line.len() || t.starts_with('#') {
+    if t.len() < MIN || t.starts_with('#') {
         return None;
     }
     let base64 = |v: &str| {
@@ -1185,7 +1197,6 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
     assignments(line, words, above, code)
         .iter()
         .find_map(|a| judge(a, code))
-        .or_else(|| recovery_phrase(line))
 }
 
 /// A wallet's recovery phrase (BIP-39 mnemonic): 12, 15, 18, 21 or 24
@@ -1193,10 +1204,6 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
 /// (`MNEMONIC="abandon … about"`, `seed_phrase: …`). Whoever reads it owns
 /// the wallet, as with a private key.
 fn recovery_phrase(line: &str) -> Option<Hit> {
-    // Twelve words need eleven spaces: most lines are spared the rest.
-    if line.len() < 47 || memchr::memchr_iter(b' ', line.as_bytes()).nth(10).is_none() {
-        return None;
-    }
     let lower = line.to_ascii_lowercase();
     let at = ["mnemonic", "phrase", "seed"]
         .iter()
