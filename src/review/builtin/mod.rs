@@ -1594,6 +1594,17 @@ mod tests {
     }
 
     #[test]
+    fn vault_unseal_keys_are_found_as_vault_init_prints_them() {
+        assert_eq!(
+            secret_rules(
+                "init.log",
+                "Unseal Key 2: 0tZn+7QQCxphpHwTm7/dC3LpP5JGIbYl3PK8Sy81R+P2"
+            ),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
     fn java_system_properties_name_what_follows_the_d() {
         assert_eq!(
             secret_rules(

@@ -490,7 +490,7 @@ pub static PROVIDERS: &[Provider] = &[
     c("vault-token-legacy", "HashiCorp Vault token", &["vault"], r"[sbr]\.[A-Za-z0-9]{24,}(?:\.[A-Za-z0-9]{5})?", "s.{a24}"),
     p("azure-shared-access-key", "Azure shared access key", &["sharedaccesskey="], r"SharedAccessKey=[A-Za-z0-9+/]{42,43}=", "SharedAccessKey={b43}="),
     p("paypal-access-token", "PayPal access token", &["a21aa"], "A21AA[A-Za-z0-9_-]{80,120}", "A21AA{w92}"),
-    p("vault-unseal-key", "HashiCorp Vault unseal key", &["unseal"], r"(?i:unseal)(?:\s+key\s+[0-9]+:)?\s+[A-Za-z0-9+/]{44}", "unseal {b44}"),
+    p("vault-unseal-key", "HashiCorp Vault unseal key", &["unseal"], r"(?i:unseal(?:\s+key\s+[0-9]+:)?)\s+[A-Za-z0-9+/]{44}", "unseal {b44}"),
     p("flexport-token", "Flexport API token", &["shltm_"], "shltm_[0-9A-Za-z_-]{40}", "shltm_{w40}"),
     p("ionic-token", "Ionic personal access token", &["ion_"], "ion_[a-z0-9]{42}", "ion_{n42}"),
     p("mongodb-sa-secret", "MongoDB Atlas service account secret", &["mdb_sa_sk_"], "mdb_sa_sk_[0-9A-Za-z_-]{40}", "mdb_sa_sk_{a40}"),
