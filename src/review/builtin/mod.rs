@@ -1123,6 +1123,12 @@ mod tests {
             ("main.go", format!("var apiToken string = \"{value}\"")),
             ("main.go", format!("const apiToken Token = \"{value}\"")),
             ("index.php", format!("$apiToken .= \"{value}\";")),
+            ("wp-config.php", format!("define( 'AUTH_KEY', '{value}' );")),
+            ("app.py", format!("config.set('api_token', '{value}')")),
+            (
+                "App.java",
+                format!("props.put(\"api.token\", \"{value}\");"),
+            ),
             (
                 "Main.java",
                 format!("private static final String API_TOKEN = \"{value}\";"),
@@ -1591,6 +1597,15 @@ mod tests {
         assert!(review_file(&FileChange::new_file("cm.yaml", config), true).is_empty());
         let sops = "stringData:\n  db-password: ENC[AES256_GCM,data:O+5l4g==,iv:c/dS4BCBMbnKsXYuzBuCuVQt8RV9bOv5HgdpL+iwmns=,type:str]\n";
         assert!(review_file(&FileChange::new_file("s.yaml", sops.into()), true).is_empty());
+    }
+
+    #[test]
+    fn docker_and_npm_auth_entries_holding_user_and_password_are_credentials() {
+        // base64 of `admin:q8Zr2LmX9vTa7KpW`.
+        let line = "      \"auth\": \"YWRtaW46cTh6cjJMbVg5dlRhN0twVw==\"";
+        assert_eq!(secret_rules("config.json", line), vec!["secret-assignment"]);
+        assert!(secret_rules("config.json", "  \"auth\": \"oauth2\"").is_empty());
+        assert!(secret_rules("config.json", "  \"auth\": \"dHJ1ZQ==\"").is_empty());
     }
 
     #[test]

@@ -1408,6 +1408,10 @@ fn assignments<'a>(
         let kind = match name_kind(name) {
             Some(kind) => kind,
             None if contextual_name(name) => NameKind::ContextOnly,
+            // Docker's and npm's `"auth": "<base64 of user:password>"`.
+            None if matches!(name, "auth" | "_auth") && basic_credentials(value).is_some() => {
+                NameKind::Secret
+            }
             None => continue,
         };
         out.push(Assigned {
@@ -1539,7 +1543,7 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     // Android's `buildConfigField "String", "API_KEY", "\"…\""` and
     // `resValue "string", "api_key", "…"`.
     let android = line.contains("buildConfigField") || line.contains("resValue");
-    if quoted_name && rest.starts_with(',') && (android || env_lookup(before)) {
+    if quoted_name && rest.starts_with(',') && (android || env_lookup(before) || setter(before)) {
         return Some(i + 1);
     }
     // `<add key="ApiKey" value="…"/>`
@@ -1564,6 +1568,27 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     let word = rest.strip_prefix("is ").unwrap_or(rest);
     (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
         .then(|| line.len() - word.len())
+}
+
+/// `before` ends in a call that stores a value under a name:
+/// `define('DB_PASSWORD', '…')` (PHP, WordPress), `config.set("api_key", …)`,
+/// `map.put("token", …)`, `headers.add('X-Api-Key', …)`.
+fn setter(before: &str) -> bool {
+    let call = before
+        .trim_end_matches(['"', '\''])
+        .trim_end()
+        .strip_suffix('(')
+        .unwrap_or("")
+        .trim_end();
+    let name = call
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "define" | "set" | "put" | "add" | "store" | "insert" | "setdefault" | "setitem"
+    )
 }
 
 /// `before` ends in a call that reads a setting by name with a default:
