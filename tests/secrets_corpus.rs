@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 const FILES: &[&str] = &["kingfisher.jsonl", "near-miss.jsonl", "code.jsonl"];
 
 /// Issue 10 asks for 90% recall at most 5% false alarms. The false-alarm
-/// target holds; recall on the held-out part is 88.3%, below it (see the
+/// target holds; recall on the held-out part is 88.7%, below it (see the
 /// printed figures), so this floor guards what was reached instead of the
 /// target.
-const RECALL_FLOOR: f64 = 0.88;
+const RECALL_FLOOR: f64 = 0.885;
 
 #[derive(Debug)]
 struct Sample {

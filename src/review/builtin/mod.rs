@@ -1565,6 +1565,7 @@ mod tests {
             "  -u developer:yqDVtkqPECriaLRi \\",
             "curl --user kevin:'pRf7vG2h1L8nQkW9' -X PATCH https://ci",
             "curl -H \"Authorization: Api-Token 22cb987851bc5659a29114c62e60c79a\" https://x",
+            "mysqldump -uroot -pS3cr3tPassw0rd app > dump.sql",
         ] {
             assert_eq!(
                 secret_rules("run.sh", line),
@@ -1578,6 +1579,8 @@ mod tests {
             "git push -u origin main",
             "curl --user \"xxx:yyy\"",
             "curl -u \"d2LkV78zLx:\" https://localhost:9200",
+            "mysql -uroot -p$MYSQL_PASSWORD app",
+            "mysql -uroot -p app",
         ] {
             assert!(secret_rules("run.sh", line).is_empty(), "{line}");
         }

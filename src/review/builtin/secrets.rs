@@ -130,6 +130,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         (" -u ", Trigger::Curl),
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
+        ("mysql", Trigger::Curl),
     ];
     for (w, t) in fixed {
         add(w, *t);
@@ -277,6 +278,8 @@ regex!(
     r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
+// The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
+regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
 regex!(
     CLI_PASSWORD,
     r#"(?:^|\s)(?:-p|--password)(?:\s+|=)["']?([^\s'"-][^\s'"]{3,255})"#
@@ -1122,6 +1125,16 @@ fn header_or_cli(line: &str) -> Option<Hit> {
     let user_option = lower.contains(" -u ") || lower.contains("--user");
     if user_option {
         for caps in CLI_PASSWORD.captures_iter(line.as_bytes()) {
+            let m = caps.get(1)?;
+            let value = &line[m.start()..m.end()];
+            if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+                continue;
+            }
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
+    }
+    if lower.contains("mysql") {
+        for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
             let m = caps.get(1)?;
             let value = &line[m.start()..m.end()];
             if reference(value) || placeholder(value) || whole_word_placeholder(value) {
