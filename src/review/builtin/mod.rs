@@ -1130,6 +1130,14 @@ mod tests {
                 format!("props.put(\"api.token\", \"{value}\");"),
             ),
             (
+                "app.config",
+                format!("<Setting Name=\"ApiToken\" Value=\"{value}\" />"),
+            ),
+            (
+                "beans.xml",
+                format!("<entry key=\"api_token\">{value}</entry>"),
+            ),
+            (
                 "Main.java",
                 format!("private static final String API_TOKEN = \"{value}\";"),
             ),
@@ -1600,6 +1608,29 @@ mod tests {
         assert!(review_file(&FileChange::new_file("cm.yaml", config), true).is_empty());
         let sops = "stringData:\n  db-password: ENC[AES256_GCM,data:O+5l4g==,iv:c/dS4BCBMbnKsXYuzBuCuVQt8RV9bOv5HgdpL+iwmns=,type:str]\n";
         assert!(review_file(&FileChange::new_file("s.yaml", sops.into()), true).is_empty());
+    }
+
+    #[test]
+    fn a_password_beside_its_user_in_an_authenticating_call_is_a_credential() {
+        let value = "q8Zr2LmX9vTa7KpW3n";
+        for line in [
+            format!("r = requests.get(url, auth=('admin', '{value}'))"),
+            format!("session.auth = HTTPBasicAuth(\"admin\", \"{value}\")"),
+            format!("client.login(\"admin\", \"{value}\")"),
+        ] {
+            assert_eq!(
+                secret_rules("app.py", &line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in [
+            "client.login('user', 'password')",
+            "r = requests.get(url, auth=(user, pw))",
+            "client.login(\"admin\", \"${PASS}\")",
+        ] {
+            assert!(secret_rules("app.py", line).is_empty(), "{line}");
+        }
     }
 
     #[test]

@@ -131,6 +131,8 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
         ("mysql", Trigger::Curl),
+        // `login("admin", "…")` (see `credential_pair`).
+        ("login", Trigger::Assignment),
     ];
     for (w, t) in fixed {
         add(w, *t);
@@ -293,6 +295,10 @@ regex!(
     r#"(?i)<input\b[^>]*\btype\s*=\s*["']?password\b[^>]*>"#
 );
 regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
+regex!(
+    CREDENTIAL_PAIR,
+    r#"(?i)(?:auth|login|credentials?|authenticate)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
+);
 
 /// The file kinds whose unquoted right-hand sides are expressions, not
 /// literals.
@@ -1207,9 +1213,39 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
             }
         }
     }
-    assignments(line, words, above, code)
-        .iter()
-        .find_map(|a| judge(a, code))
+    credential_pair(line).or_else(|| {
+        assignments(line, words, above, code)
+            .iter()
+            .find_map(|a| judge(a, code))
+    })
+}
+
+/// A user name and a password side by side in a call that authenticates:
+/// `auth=('admin', '…')` (requests), `HTTPBasicAuth("admin", "…")`,
+/// `login("admin", "…")`, `UsernamePasswordCredentials("admin", "…")`.
+fn credential_pair(line: &str) -> Option<Hit> {
+    // Two string literals side by side (`"…", "…"`): most lines are spared
+    // the regex.
+    let b = line.as_bytes();
+    let quote = |c: &u8| matches!(c, b'"' | b'\'');
+    let side_by_side = memchr::memchr_iter(b',', b).any(|i| {
+        i > 0 && quote(&b[i - 1]) && b[i + 1..].iter().find(|c| **c != b' ').is_some_and(quote)
+    });
+    if !side_by_side {
+        return None;
+    }
+    let caps = CREDENTIAL_PAIR.captures(line.as_bytes())?;
+    let (user, pass) = (caps.get(1)?, caps.get(2)?);
+    let (user, v) = (
+        &line[user.start()..user.end()],
+        &line[pass.start()..pass.end()],
+    );
+    let fake = reference(v)
+        || placeholder(v)
+        || whole_word_placeholder(v)
+        || same_as_name(user, v)
+        || env_name(v);
+    (!fake).then(|| hit("secret-assignment", pass.start(), pass.end()))
 }
 
 /// A wallet's recovery phrase (BIP-39 mnemonic): 12, 15, 18, 21 or 24
@@ -1559,11 +1595,21 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     if quoted_name && rest.starts_with(',') && (android || env_lookup(before) || setter(before)) {
         return Some(i + 1);
     }
-    // `<add key="ApiKey" value="…"/>`
-    if quoted_name && (before.ends_with("key=\"") || before.ends_with("name=\"")) {
+    // `<add key="ApiKey" value="…"/>`, `<Setting Name="ApiKey" Value="…"/>`,
+    // `<entry key="api_key">…</entry>`.
+    let attribute = |a: &str| {
+        before.len() >= a.len() && before[before.len() - a.len()..].eq_ignore_ascii_case(a)
+    };
+    if quoted_name && (attribute("key=\"") || attribute("name=\"")) {
         let r = rest.trim_start();
-        if let Some(v) = r.strip_prefix("value=") {
-            return Some(line.len() - v.len());
+        let value = r.get(..6).filter(|v| v.eq_ignore_ascii_case("value="));
+        if value.is_some() {
+            return Some(line.len() - r.len() + 6);
+        }
+        if let Some(text) = r.strip_prefix('>') {
+            if text.contains("</") && !text.starts_with('<') {
+                return Some(line.len() - text.len());
+            }
         }
     }
     let whole = line.trim_start();
