@@ -1654,6 +1654,37 @@ mod tests {
     }
 
     #[test]
+    fn passwords_given_to_signing_and_archiving_tools_are_credentials() {
+        for line in [
+            "keytool -genkey -alias app -storepass Zr2LmX9vTa7KpW3n",
+            "openssl pkcs12 -export -in c.pem -passout pass:Zr2LmX9vTa7KpW3n",
+            "openssl enc -aes-256-cbc -k Zr2LmX9vTa7KpW3n -in a",
+            "zip -P Zr2LmX9vTa7KpW3n backup.zip db.sql",
+        ] {
+            assert_eq!(
+                secret_rules("release.sh", line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        // The same letters mean other things to other tools.
+        for line in [
+            "curl -k https://x",
+            "ssh -p 2222 host",
+            "unzip -P $ZIP_PASS a.zip",
+        ] {
+            assert!(secret_rules("release.sh", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_yaml_block_scalar_under_a_credential_name_is_its_value() {
+        let file = "db:\n  password: |-\n    Zr2LmX9vTa7KpW3n\n  description: >\n    the secret sauce of the api\n";
+        let found = review_file(&FileChange::new_file("values.yaml", file.into()), true);
+        assert_eq!(found.iter().map(|f| f.line).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
     fn java_system_properties_name_what_follows_the_d() {
         assert_eq!(
             secret_rules(

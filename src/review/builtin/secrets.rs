@@ -131,6 +131,11 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
         ("mysql", Trigger::Curl),
+        ("storepass", Trigger::Curl),
+        ("keypass", Trigger::Curl),
+        ("openssl ", Trigger::Curl),
+        ("zip ", Trigger::Curl),
+        ("7z ", Trigger::Curl),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
@@ -280,6 +285,13 @@ regex!(
     r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
+// Passwords on the command lines of tools that encrypt or sign:
+// `keytool -storepass …`, `openssl … -passout pass:…`, `openssl enc -k …`,
+// `zip -P …`, `7z a -p…`.
+regex!(
+    TOOL_PASSWORD,
+    r#"(?:^|\s)(?:-(?:src|dest)?(?:store|key)pass\s+|-pass(?:in|out)?\s+pass:|-k\s+|-P\s+|-p)["']?([^\s'"$-][^\s'"]{3,255})"#
+);
 // The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
 regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
 regex!(
@@ -800,10 +812,25 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
     }
+    let above = without_block_indicator(above);
     if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
         return None;
     }
     continued_value(lines, index, code)
+}
+
+/// `password: |` or `token: >-` (a YAML block scalar, its value on the
+/// lines below) read as `password:`.
+fn without_block_indicator(line: &str) -> &str {
+    let Some(head) = line.strip_suffix(['|', '>', '-', '+']) else {
+        return line;
+    };
+    let head = head.trim_end_matches(['|', '>', '-', '+']);
+    if head.ends_with(": ") {
+        head.trim_end()
+    } else {
+        line
+    }
 }
 
 /// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
@@ -1139,6 +1166,38 @@ fn header_or_cli(line: &str) -> Option<Hit> {
             return Some(hit("secret-auth-header", m.start(), m.end()));
         }
     }
+    // Which options carry a password depends on the tool.
+    let tool = [
+        "keytool",
+        "jarsigner",
+        "storepass",
+        "keypass",
+        "openssl ",
+        "zip ",
+        "7z ",
+    ]
+    .iter()
+    .any(|t| lower.contains(t));
+    if tool {
+        for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
+            let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
+                continue;
+            };
+            let option = line[all.start()..m.start()].trim();
+            // `-k`, `-P` and `-p…` mean a password to openssl, zip and 7z only.
+            let fits = match option.trim_end_matches(['"', '\'']) {
+                "-k" => lower.contains("openssl "),
+                "-P" => lower.contains("zip "),
+                "-p" => lower.contains("7z "),
+                _ => true,
+            };
+            let value = &line[m.start()..m.end()];
+            if !fits || reference(value) || placeholder(value) || whole_word_placeholder(value) {
+                continue;
+            }
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
+    }
     if lower.contains("mysql") {
         for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
             let m = caps.get(1)?;
@@ -1343,7 +1402,7 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
 /// A value alone on its line under a name that ends the line above:
 /// `api_token:` then `  'q8Zr…'` (YAML, a wrapped assignment).
 fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
-    let above = lines[index.checked_sub(1)?].trim_end();
+    let above = without_block_indicator(lines[index.checked_sub(1)?].trim_end());
     let head = above
         .strip_suffix(':')
         .or_else(|| above.strip_suffix('='))?
