@@ -1678,6 +1678,12 @@ mod tests {
     }
 
     #[test]
+    fn attribute_names_after_multibyte_text_do_not_split_a_character() {
+        // The bytes before `"api_token"` end inside `ключ`: no panic, no finding.
+        assert!(secret_rules("a.xml", "<entry ключ=\"api_token\">x</entry>").is_empty());
+    }
+
+    #[test]
     fn a_yaml_block_scalar_under_a_credential_name_is_its_value() {
         let file = "db:\n  password: |-\n    Zr2LmX9vTa7KpW3n\n  description: >\n    the secret sauce of the api\n";
         let found = review_file(&FileChange::new_file("values.yaml", file.into()), true);

@@ -44,6 +44,9 @@ enum Trigger {
     Curl,
     /// `mnemonic`, `phrase`: a wallet's recovery phrase.
     Phrase,
+    /// `mysql`, `keytool`, `openssl `, `zip `, `7z `: a tool that takes a
+    /// password as an option of its own.
+    Tool,
 }
 
 fn slot(t: Trigger) -> usize {
@@ -55,6 +58,7 @@ fn slot(t: Trigger) -> usize {
         Trigger::Header => 4,
         Trigger::Curl => 5,
         Trigger::Phrase => 6,
+        Trigger::Tool => 7,
     }
 }
 
@@ -130,12 +134,13 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         (" -u ", Trigger::Curl),
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
-        ("mysql", Trigger::Curl),
-        ("storepass", Trigger::Curl),
-        ("keypass", Trigger::Curl),
-        ("openssl ", Trigger::Curl),
-        ("zip ", Trigger::Curl),
-        ("7z ", Trigger::Curl),
+        ("mysql", Trigger::Tool),
+        ("keytool", Trigger::Tool),
+        ("storepass", Trigger::Tool),
+        ("keypass", Trigger::Tool),
+        ("openssl ", Trigger::Tool),
+        ("zip ", Trigger::Tool),
+        ("7z ", Trigger::Tool),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
@@ -360,7 +365,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
-    let mut flags = [false; 7];
+    let mut flags = [false; 8];
     let bytes = line.as_bytes();
     let mut words: Vec<usize> = Vec::new();
     for m in ac.find_overlapping_iter(line) {
@@ -426,6 +431,11 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     if on(Trigger::Header) || on(Trigger::Curl) {
         if let Some(h) = header_or_cli(line) {
+            return Some(h);
+        }
+    }
+    if on(Trigger::Tool) {
+        if let Some(h) = tool_password(line) {
             return Some(h);
         }
     }
@@ -812,7 +822,10 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
     }
-    let above = without_block_indicator(above);
+    let above = match above.as_bytes().last() {
+        Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
+        _ => above,
+    };
     if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
         return None;
     }
@@ -1166,53 +1179,49 @@ fn header_or_cli(line: &str) -> Option<Hit> {
             return Some(hit("secret-auth-header", m.start(), m.end()));
         }
     }
-    // Which options carry a password depends on the tool.
-    let tool = [
-        "keytool",
-        "jarsigner",
-        "storepass",
-        "keypass",
-        "openssl ",
-        "zip ",
-        "7z ",
-    ]
-    .iter()
-    .any(|t| lower.contains(t));
-    if tool {
-        for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
-            let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
-                continue;
-            };
-            let option = line[all.start()..m.start()].trim();
-            // `-k`, `-P` and `-p…` mean a password to openssl, zip and 7z only.
-            let fits = match option.trim_end_matches(['"', '\'']) {
-                "-k" => lower.contains("openssl "),
-                "-P" => lower.contains("zip "),
-                "-p" => lower.contains("7z "),
-                _ => true,
-            };
-            let value = &line[m.start()..m.end()];
-            if !fits || reference(value) || placeholder(value) || whole_word_placeholder(value) {
-                continue;
-            }
-            return Some(hit("secret-auth-header", m.start(), m.end()));
-        }
-    }
-    if lower.contains("mysql") {
-        for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
-            let m = caps.get(1)?;
-            let value = &line[m.start()..m.end()];
-            if reference(value) || placeholder(value) || whole_word_placeholder(value) {
-                continue;
-            }
-            return Some(hit("secret-auth-header", m.start(), m.end()));
-        }
-    }
     let caps = SSHPASS.captures(line.as_bytes())?;
     let m = caps.get(1)?;
     let value = &line[m.start()..m.end()];
     (!reference(value) && !placeholder(value))
         .then(|| hit("secret-auth-header", m.start(), m.end()))
+}
+
+/// A password given as an option to a tool that encrypts, signs or logs in
+/// to a database (`keytool -storepass`, `openssl … -passout pass:`,
+/// `zip -P`, `7z a -p…`, `mysql -uroot -p…`): which options carry one
+/// depends on the tool.
+fn tool_password(line: &str) -> Option<Hit> {
+    let lower = line.to_ascii_lowercase();
+    for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
+        let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let option = line[all.start()..m.start()].trim();
+        // `-k`, `-P` and `-p…` mean a password to openssl, zip and 7z only.
+        let fits = match option.trim_end_matches(['"', '\'']) {
+            "-k" => lower.contains("openssl "),
+            "-P" => lower.contains("zip "),
+            "-p" => lower.contains("7z "),
+            _ => true,
+        };
+        let value = &line[m.start()..m.end()];
+        if !fits || reference(value) || placeholder(value) || whole_word_placeholder(value) {
+            continue;
+        }
+        return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    if !lower.contains("mysql") {
+        return None;
+    }
+    for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
+        let m = caps.get(1)?;
+        let value = &line[m.start()..m.end()];
+        if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+            continue;
+        }
+        return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    None
 }
 
 // ---------------------------------------------------------- assignments
@@ -1657,11 +1666,15 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     // `<add key="ApiKey" value="…"/>`, `<Setting Name="ApiKey" Value="…"/>`,
     // `<entry key="api_key">…</entry>`.
     let attribute = |a: &str| {
-        before.len() >= a.len() && before[before.len() - a.len()..].eq_ignore_ascii_case(a)
+        let b = before.as_bytes();
+        b.len() >= a.len() && b[b.len() - a.len()..].eq_ignore_ascii_case(a.as_bytes())
     };
     if quoted_name && (attribute("key=\"") || attribute("name=\"")) {
         let r = rest.trim_start();
-        let value = r.get(..6).filter(|v| v.eq_ignore_ascii_case("value="));
+        let value = r
+            .as_bytes()
+            .get(..6)
+            .filter(|v| v.eq_ignore_ascii_case(b"value="));
         if value.is_some() {
             return Some(line.len() - r.len() + 6);
         }
