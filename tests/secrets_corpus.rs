@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 const FILES: &[&str] = &["kingfisher.jsonl", "near-miss.jsonl", "code.jsonl"];
 
 /// Issue 10 asks for 90% recall at most 5% false alarms. The false-alarm
-/// target holds; recall on the held-out part is 88.3%, below it (see the
+/// target holds; recall on the held-out part is 88.7%, below it (see the
 /// printed figures), so this floor guards what was reached instead of the
 /// target.
-const RECALL_FLOOR: f64 = 0.88;
+const RECALL_FLOOR: f64 = 0.885;
 
 #[derive(Debug)]
 struct Sample {
@@ -70,13 +70,15 @@ fn load() -> Vec<Sample> {
     samples
 }
 
-/// Whether the built-in secret rules report anything in `text` added as a
-/// new file at `path`.
-fn flagged(path: &str, text: &str) -> bool {
+/// The first secret rule that reports something in `text` added as a new
+/// file at `path`, if any (shown beside a false alarm, so that a list of
+/// them says which rule to look at).
+fn flagging_rule(path: &str, text: &str) -> Option<String> {
     let file = FileChange::new_file(path, format!("{text}\n"));
     builtin::review_file(&file, true)
-        .iter()
-        .any(|f| f.rule.as_deref().is_some_and(builtin::is_secret_rule))
+        .into_iter()
+        .filter_map(|f| f.rule)
+        .find(|r| builtin::is_secret_rule(r))
 }
 
 #[derive(Default)]
@@ -139,7 +141,8 @@ fn measure_extra_corpora(show: Option<&str>) {
             let row: serde_json::Value = serde_json::from_str(line).expect("json line");
             let field = |k: &str| row[k].as_str().expect(k).to_string();
             let (secret, text) = (field("label") == "secret", field("text"));
-            let hit = flagged(&field("path"), &text);
+            let rule = flagging_rule(&field("path"), &text);
+            let hit = rule.is_some();
             if secret {
                 t.secrets += 1;
                 t.found += usize::from(hit);
@@ -149,7 +152,8 @@ fn measure_extra_corpora(show: Option<&str>) {
             }
             if show == Some(stem.as_str()) && hit != secret {
                 let what = if secret { "MISSED" } else { "FALSE ALARM" };
-                println!("{what} [{}] {text:?}", field("source"));
+                let by = rule.map(|r| format!(" ({r})")).unwrap_or_default();
+                println!("{what}{by} [{}] {text:?}", field("source"));
             }
         }
         println!(
@@ -171,7 +175,8 @@ fn secret_rules_reach_the_targets_on_the_held_out_scanner_fixtures() {
     let mut parts: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
     for s in &samples {
         let part = if s.held_out { "held-out" } else { "tuning" };
-        let hit = flagged(&s.path, &s.text);
+        let rule = flagging_rule(&s.path, &s.text);
+        let hit = rule.is_some();
         for key in [(part, "all"), (part, s.file)] {
             let t = parts.entry(key).or_default();
             if s.secret {
@@ -184,7 +189,8 @@ fn secret_rules_reach_the_targets_on_the_held_out_scanner_fixtures() {
         }
         if show.as_deref() == Some(part) && hit != s.secret {
             let what = if s.secret { "MISSED" } else { "FALSE ALARM" };
-            println!("{what} [{}] {:?}", s.source, s.text);
+            let by = rule.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            println!("{what}{by} [{}] {:?}", s.source, s.text);
         }
     }
     for ((part, file), t) in &parts {

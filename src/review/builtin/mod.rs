@@ -1227,6 +1227,23 @@ mod tests {
             ("settings.py", format!("API_TOKEN = \"{value}\"")),
             ("app.js", format!("const apiToken = '{value}';")),
             ("main.go", format!("apiToken := \"{value}\"")),
+            ("main.go", format!("var apiToken string = \"{value}\"")),
+            ("main.go", format!("const apiToken Token = \"{value}\"")),
+            ("index.php", format!("$apiToken .= \"{value}\";")),
+            ("wp-config.php", format!("define( 'AUTH_KEY', '{value}' );")),
+            ("app.py", format!("config.set('api_token', '{value}')")),
+            (
+                "App.java",
+                format!("props.put(\"api.token\", \"{value}\");"),
+            ),
+            (
+                "app.config",
+                format!("<Setting Name=\"ApiToken\" Value=\"{value}\" />"),
+            ),
+            (
+                "beans.xml",
+                format!("<entry key=\"api_token\">{value}</entry>"),
+            ),
             (
                 "Main.java",
                 format!("private static final String API_TOKEN = \"{value}\";"),
@@ -1237,6 +1254,8 @@ mod tests {
             (".env", format!("API_TOKEN={value}")),
             ("deploy.sh", format!("export API_TOKEN={value}")),
             ("config.yml", format!("api_token: {value}")),
+            // Base64 padding is not `name: Type = value`.
+            ("config.yml", format!("api_token: {value}A=")),
             ("config.yaml", format!("  api_token: \"{value}\"")),
             ("Cargo.toml", format!("api_token = \"{value}\"")),
             ("app.ini", format!("api_token = {value}")),
@@ -1389,6 +1408,28 @@ mod tests {
         );
         assert!(secret_rules("app.cfg", "deepgram = nova-2-general").is_empty());
         assert!(secret_rules("app.cfg", "render = true").is_empty());
+    }
+
+    #[test]
+    fn wallet_recovery_phrases_are_credentials_but_short_or_unnamed_phrases_are_not() {
+        let words = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+        for (path, line) in [
+            (".env", format!("MNEMONIC=\"{words}\"")),
+            ("wallet.yml", format!("seed_phrase: {words}")),
+            ("config.json", format!("  \"mnemonic\": \"{words}\",")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        // Eleven words is not a BIP-39 length; a sentence is not a phrase
+        // under a seed's name; `seed = 42` is a number.
+        let eleven = "legal winner thank year wave sausage worth useful legal winner thank";
+        assert!(secret_rules(".env", &format!("MNEMONIC=\"{eleven}\"")).is_empty());
+        assert!(secret_rules("notes.cfg", &format!("greeting = \"{words}\"")).is_empty());
+        assert!(secret_rules("train.cfg", "seed = 42").is_empty());
     }
 
     #[test]
@@ -1555,6 +1596,71 @@ mod tests {
     }
 
     #[test]
+    fn a_value_off_the_one_format_its_provider_documents_is_not_that_credential() {
+        // AWS secret keys are 40 characters; Telegram bot ids 5 to 16 digits.
+        assert!(secret_rules(
+            "a.env",
+            "AWS_SECRET_ACCESS_KEY=ded7db27a4558e2ea9bbf0bf36ae0e8521618f366c"
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "a.env",
+            "telegram_api_token = \"1005:A8hx4p5jtxdoh_i5trkyoj7zz1nd2lt9v2s\""
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "a.env",
+            "meraki-api-key: acdeFf05b1a6d4c890237bf08c5e6e8d2b4d0f2e"
+        )
+        .is_empty());
+        // The documented formats themselves, and other names, still count.
+        assert_eq!(
+            secret_rules(
+                "a.env",
+                "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8Zr2LmX9"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "a.env",
+                "TELEGRAM_TOKEN=78812:Arr45ho_hmuwjlm42t2dza_jv9x6mhlzdu9"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "a.env",
+                "API_SECRET=ded7db27a4558e2ea9bbf0bf36ae0e8521618f366c"
+            ),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn names_that_say_what_a_key_is_for_and_artifact_versions_are_not_credentials() {
+        for line in [
+            "foreignKey=DXVAFaOBhZTzNMrktsSHdSaA2Yjx=f",
+            "key_down_event=0UR6TSyTfsNrhM9rnEcSfTv6gQAwE1",
+            "schemaKey = 'DOC_Vector_5_32'",
+            "const validKeyChars = \"0123456789abcdefghijklmnopqrstuvwxyz_-.\"",
+            "notes            = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
+            "sumObj = suGyI5imvADdvU",
+            "get '/passwords/:id/edit' => \"cms/sites/passwords#edit\"",
+            "usernameLabel:\"Username or email:\",passwordLabel:\"Password:\",rememberMeLabel:\"Remember me:\"",
+        ] {
+            assert!(secret_rules("config.env", line).is_empty(), "{line}");
+        }
+        // An empty setting is not given the next setting's name as its value.
+        let file = "snowflake.password=\njdbc.snowflake.url=\n";
+        assert!(review_file(&FileChange::new_file("app.properties", file.into()), true).is_empty());
+        assert_eq!(
+            secret_rules("config.env", "SUMO_ACCESS_ID=suGyI5imvADdvU"),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
     fn a_value_on_the_line_below_its_name_is_an_assignment() {
         let yaml = "credentials:\n  api_token:\n    'q8Zr2LmX9vTa7KpW3n'\n";
         let found = review_file(&FileChange::new_file("app.yml", yaml.to_string()), true);
@@ -1574,6 +1680,7 @@ mod tests {
             "  -u developer:yqDVtkqPECriaLRi \\",
             "curl --user kevin:'pRf7vG2h1L8nQkW9' -X PATCH https://ci",
             "curl -H \"Authorization: Api-Token 22cb987851bc5659a29114c62e60c79a\" https://x",
+            "mysqldump -uroot -pS3cr3tPassw0rd app > dump.sql",
         ] {
             assert_eq!(
                 secret_rules("run.sh", line),
@@ -1581,9 +1688,128 @@ mod tests {
                 "{line}"
             );
         }
-        for line in ["docker run -u 1000:1000 image", "git push -u origin main"] {
+        // A uid and a gid, a branch, a placeholder password, no password.
+        for line in [
+            "docker run -u 1000:1000 image",
+            "git push -u origin main",
+            "curl --user \"xxx:yyy\"",
+            "curl -u \"d2LkV78zLx:\" https://localhost:9200",
+            "mysql -uroot -p$MYSQL_PASSWORD app",
+            "mysql -uroot -p app",
+        ] {
             assert!(secret_rules("run.sh", line).is_empty(), "{line}");
         }
+    }
+
+    #[test]
+    fn any_value_under_data_in_a_kubernetes_secret_is_a_credential() {
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sa\ndata:\n  extra: YWRtaW46cGFzc3dvcmQ=\n  .dockercfg: |\n    eyJhdXRocyI6eyJodHRwczovL2V4YW1wbGUvdjEvIjp7fX19\n  short: YmFyCg==\n";
+        let found = review_file(&FileChange::new_file("secret.yaml", secret.into()), true);
+        assert_eq!(
+            found.iter().map(|f| f.line).collect::<Vec<_>>(),
+            vec![6, 8],
+            "{found:?}"
+        );
+        // A ConfigMap's data, and SOPS ciphertext, are not secrets.
+        let config = secret.replace("kind: Secret", "kind: ConfigMap");
+        assert!(review_file(&FileChange::new_file("cm.yaml", config), true).is_empty());
+        let sops = "stringData:\n  db-password: ENC[AES256_GCM,data:O+5l4g==,iv:c/dS4BCBMbnKsXYuzBuCuVQt8RV9bOv5HgdpL+iwmns=,type:str]\n";
+        assert!(review_file(&FileChange::new_file("s.yaml", sops.into()), true).is_empty());
+    }
+
+    #[test]
+    fn a_password_beside_its_user_in_an_authenticating_call_is_a_credential() {
+        let value = "q8Zr2LmX9vTa7KpW3n";
+        for line in [
+            format!("r = requests.get(url, auth=('admin', '{value}'))"),
+            format!("session.auth = HTTPBasicAuth(\"admin\", \"{value}\")"),
+            format!("client.login(\"admin\", \"{value}\")"),
+        ] {
+            assert_eq!(
+                secret_rules("app.py", &line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in [
+            "client.login('user', 'password')",
+            "r = requests.get(url, auth=(user, pw))",
+            "client.login(\"admin\", \"${PASS}\")",
+        ] {
+            assert!(secret_rules("app.py", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn docker_and_npm_auth_entries_holding_user_and_password_are_credentials() {
+        // base64 of `admin:q8Zr2LmX9vTa7KpW`.
+        let line = "      \"auth\": \"YWRtaW46cTh6cjJMbVg5dlRhN0twVw==\"";
+        assert_eq!(secret_rules("config.json", line), vec!["secret-assignment"]);
+        assert!(secret_rules("config.json", "  \"auth\": \"oauth2\"").is_empty());
+        assert!(secret_rules("config.json", "  \"auth\": \"dHJ1ZQ==\"").is_empty());
+    }
+
+    #[test]
+    fn vault_unseal_keys_are_found_as_vault_init_prints_them() {
+        assert_eq!(
+            secret_rules(
+                "init.log",
+                "Unseal Key 2: 0tZn+7QQCxphpHwTm7/dC3LpP5JGIbYl3PK8Sy81R+P2"
+            ),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn passwords_given_to_signing_and_archiving_tools_are_credentials() {
+        for line in [
+            "keytool -genkey -alias app -storepass Zr2LmX9vTa7KpW3n",
+            "openssl pkcs12 -export -in c.pem -passout pass:Zr2LmX9vTa7KpW3n",
+            "openssl enc -aes-256-cbc -k Zr2LmX9vTa7KpW3n -in a",
+            "zip -P Zr2LmX9vTa7KpW3n backup.zip db.sql",
+        ] {
+            assert_eq!(
+                secret_rules("release.sh", line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        // The same letters mean other things to other tools.
+        for line in [
+            "curl -k https://x",
+            "ssh -p 2222 host",
+            "unzip -P $ZIP_PASS a.zip",
+        ] {
+            assert!(secret_rules("release.sh", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn attribute_names_after_multibyte_text_do_not_split_a_character() {
+        // The bytes before `"api_token"` end inside `ключ`: no panic, no finding.
+        assert!(secret_rules("a.xml", "<entry ключ=\"api_token\">x</entry>").is_empty());
+    }
+
+    #[test]
+    fn a_yaml_block_scalar_under_a_credential_name_is_its_value() {
+        let file = "db:\n  password: |-\n    Zr2LmX9vTa7KpW3n\n  description: >\n    the secret sauce of the api\n";
+        let found = review_file(&FileChange::new_file("values.yaml", file.into()), true);
+        assert_eq!(found.iter().map(|f| f.line).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
+    fn java_system_properties_name_what_follows_the_d() {
+        assert_eq!(
+            secret_rules(
+                "build.sh",
+                "mvn sonar:sonar -Dsonar.login=5524bf449ca45fcace54698371466398321f3a82"
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules("run.sh", "java -Ddb.password=Zr2LmX9vTa7KpW3n -jar app.jar"),
+            vec!["secret-assignment"]
+        );
     }
 
     #[test]

@@ -42,6 +42,11 @@ enum Trigger {
     Url,
     Header,
     Curl,
+    /// `mnemonic`, `phrase`: a wallet's recovery phrase.
+    Phrase,
+    /// `mysql`, `keytool`, `openssl `, `zip `, `7z `: a tool that takes a
+    /// password as an option of its own.
+    Tool,
 }
 
 fn slot(t: Trigger) -> usize {
@@ -52,6 +57,8 @@ fn slot(t: Trigger) -> usize {
         Trigger::Url => 3,
         Trigger::Header => 4,
         Trigger::Curl => 5,
+        Trigger::Phrase => 6,
+        Trigger::Tool => 7,
     }
 }
 
@@ -127,12 +134,26 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         (" -u ", Trigger::Curl),
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
+        ("mysql", Trigger::Tool),
+        ("keytool", Trigger::Tool),
+        ("storepass", Trigger::Tool),
+        ("keypass", Trigger::Tool),
+        ("openssl ", Trigger::Tool),
+        ("zip ", Trigger::Tool),
+        ("7z ", Trigger::Tool),
+        // `login("admin", "…")` (see `credential_pair`).
+        ("login", Trigger::Assignment),
     ];
     for (w, t) in fixed {
         add(w, *t);
     }
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
+    }
+    // A wallet's recovery phrase (see `recovery_phrase`); not `seed` alone,
+    // which random number generators use all over code.
+    for w in ["mnemonic", "phrase"] {
+        add(w, Trigger::Phrase);
     }
     add("api", Trigger::Context);
     let ac = AhoCorasickBuilder::new()
@@ -173,13 +194,23 @@ fn word_start(name: &[u8], at: usize) -> bool {
         || !name[at].is_ascii_alphanumeric()
 }
 
+/// A provider's word found at `start..end` of a name is one of its words:
+/// it starts one, and no word of a camel-case name starts inside it
+/// (`sumObj` does not say `sumo`).
+fn whole_word(name: &[u8], start: usize, end: usize) -> bool {
+    word_start(name, start)
+        && !name[start..end]
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+}
+
 /// The contextual providers a name mentions, in table order.
 fn providers_named(name: &str) -> Vec<usize> {
     let (ac, providers) = &*CONTEXT;
     let b = name.as_bytes();
     let mut found: Vec<usize> = ac
         .find_overlapping_iter(name)
-        .filter(|m| word_start(b, m.start()))
+        .filter(|m| whole_word(b, m.start(), m.end()))
         .map(|m| providers[m.pattern().as_usize()])
         .collect();
     if found.len() > 1 {
@@ -259,6 +290,15 @@ regex!(
     r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
+// Passwords on the command lines of tools that encrypt or sign:
+// `keytool -storepass …`, `openssl … -passout pass:…`, `openssl enc -k …`,
+// `zip -P …`, `7z a -p…`.
+regex!(
+    TOOL_PASSWORD,
+    r#"(?:^|\s)(?:-(?:src|dest)?(?:store|key)pass\s+|-pass(?:in|out)?\s+pass:|-k\s+|-P\s+|-p)["']?([^\s'"$-][^\s'"]{3,255})"#
+);
+// The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
+regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
 regex!(
     CLI_PASSWORD,
     r#"(?:^|\s)(?:-p|--password)(?:\s+|=)["']?([^\s'"-][^\s'"]{3,255})"#
@@ -272,6 +312,10 @@ regex!(
     r#"(?i)<input\b[^>]*\btype\s*=\s*["']?password\b[^>]*>"#
 );
 regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
+regex!(
+    CREDENTIAL_PAIR,
+    r#"(?i)(?:auth|login|credentials?|authenticate)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
+);
 
 /// The file kinds whose unquoted right-hand sides are expressions, not
 /// literals.
@@ -321,7 +365,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     let (ac, triggers) = &*PREFILTER;
     let mut hit_providers: Vec<u16> = Vec::new();
-    let mut flags = [false; 6];
+    let mut flags = [false; 8];
     let bytes = line.as_bytes();
     let mut words: Vec<usize> = Vec::new();
     for m in ac.find_overlapping_iter(line) {
@@ -357,7 +401,8 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         return prefixed_token(line)
             .or_else(|| continued(lines, index, code))
             .or_else(|| unnamed_setting(line, code))
-            .or_else(|| lone_token(lines, index, code));
+            .or_else(|| lone_token(lines, index, code))
+            .or_else(|| kube_secret_data(lines, index, code));
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -389,9 +434,19 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             return Some(h);
         }
     }
+    if on(Trigger::Tool) {
+        if let Some(h) = tool_password(line) {
+            return Some(h);
+        }
+    }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
         if let Some(h) = assignment(line, &words, above, code) {
+            return Some(h);
+        }
+    }
+    if on(Trigger::Phrase) {
+        if let Some(h) = recovery_phrase(line) {
             return Some(h);
         }
     }
@@ -399,6 +454,80 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
         .or_else(|| lone_token(lines, index, code))
+        .or_else(|| kube_secret_data(lines, index, code))
+}
+
+/// A value under `data:` in a Kubernetes `Secret` manifest: base64 of the
+/// secret itself, whatever its key is called (`extra: YWRt…`, `ca.pem: …`,
+/// or a block scalar below `.dockercfg: |`). Keys with a credential's name
+/// are found as assignments already; this finds the others. Templated
+/// values, short ones (`YmFyCg==`, "bar") and other kinds (`SopsSecret`,
+/// `ExternalSecret`, whose data are encrypted or references) are not.
+fn kube_secret_data(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    const MIN: usize = 12;
+    let line = lines[index];
+    // Manifests are not code, and a value under `data:` is indented.
+    if code || line.len() < MIN || !line.starts_with([' ', '\t']) {
+        return None;
+    }
+    let t = line.trim_start();
+    if t.len() < MIN || t.starts_with('#') {
+        return None;
+    }
+    let base64 = |v: &str| {
+        let body = v.trim_end_matches('=');
+        body.len() >= MIN
+            && v.len() - body.len() <= 2
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    };
+    // `key: value` on the line, or a block scalar's line below `key: |`.
+    let (value, key_line) = match t.split_once(": ") {
+        Some((key, v))
+            if key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+        {
+            (v.trim().trim_matches(['"', '\'']), index)
+        }
+        _ => {
+            let above = lines[index.checked_sub(1)?].trim_end();
+            if !(above.ends_with(": |") || above.ends_with(": >")) {
+                return None;
+            }
+            (t.trim_end(), index - 1)
+        }
+    };
+    if !base64(value) || placeholder(value) {
+        return None;
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let depth = indent(lines[key_line]);
+    // The parent key is `data:`.
+    let parent =
+        lines[..key_line].iter().rev().take(200).find(|l| {
+            !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent(l) < depth
+        })?;
+    if parent.trim() != "data:" {
+        return None;
+    }
+    // The document (between `---` lines) is a `Secret`.
+    let within = |l: &&&str| l.trim_end() != "---";
+    let kind_secret = |l: &&str| {
+        let kind = l
+            .trim()
+            .strip_prefix("kind:")
+            .map(|k| k.trim().trim_matches(['"', '\'']));
+        kind.is_some_and(|k| k.eq_ignore_ascii_case("secret"))
+    };
+    let before = lines[..index].iter().rev().take(200).take_while(within);
+    let after = lines[index..].iter().take(200).take_while(within);
+    if !before.chain(after).any(kind_secret) {
+        return None;
+    }
+    let start = line.len() - t.len() + t.find(value)?;
+    Some(hit("secret-assignment", start, start + value.len()))
 }
 
 /// Network device configuration (Cisco IOS and the many CLIs that copy
@@ -646,7 +775,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
             || ANTI_FORGERY.contains(&s.as_str())
             || matches!(s.as_str(), "secure" | "encrypted" | "ciphertext")
     });
-    if named || name.bytes().all(|b| b.is_ascii_digit()) {
+    if named || name.bytes().all(|b| b.is_ascii_digit()) || disclaims_credential(name) {
         return None;
     }
     let op = operator(line, start, start + len)?;
@@ -661,6 +790,13 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !reference(v)
         && !path_or_url(v))
     .then(|| hit("secret-assignment", at, at + value.len()))
+}
+
+/// A name with a credential's word that says it is something else:
+/// `foreignKey`, `key_down_event`, `token_url`.
+fn disclaims_credential(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ASSIGNMENT_WORDS.iter().any(|w| lower.contains(w)) && name_kind(name).is_none()
 }
 
 /// A run of 24 letters and digits holding both cases and a digit.
@@ -689,10 +825,28 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
     }
+    let above = match above.as_bytes().last() {
+        Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
+        _ => above,
+    };
     if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
         return None;
     }
     continued_value(lines, index, code)
+}
+
+/// `password: |` or `token: >-` (a YAML block scalar, its value on the
+/// lines below) read as `password:`.
+fn without_block_indicator(line: &str) -> &str {
+    let Some(head) = line.strip_suffix(['|', '>', '-', '+']) else {
+        return line;
+    };
+    let head = head.trim_end_matches(['|', '>', '-', '+']);
+    if head.ends_with(": ") {
+        head.trim_end()
+    } else {
+        line
+    }
 }
 
 /// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
@@ -1032,7 +1186,19 @@ fn header_or_cli(line: &str) -> Option<Hit> {
         let value = &line[m.start()..m.end()];
         // `docker run -u 1000:1000` is a uid and a gid.
         let ids = value.bytes().all(|b| b.is_ascii_digit());
-        if ids || reference(value) || placeholder(value) || whole_word_placeholder(value) {
+        // `xxx:yyy`: the password is what must not be a placeholder.
+        let pass = value
+            .trim_matches(['"', '\''])
+            .split_once(':')
+            .map_or(value, |(_, p)| p.trim_matches(['"', '\'']));
+        if ids
+            || reference(value)
+            || placeholder(value)
+            || whole_word_placeholder(value)
+            || pass.is_empty()
+            || placeholder(pass)
+            || pass.bytes().all(|b| b == pass.as_bytes()[0])
+        {
             continue;
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
@@ -1056,6 +1222,44 @@ fn header_or_cli(line: &str) -> Option<Hit> {
     let value = &line[m.start()..m.end()];
     (!reference(value) && !placeholder(value))
         .then(|| hit("secret-auth-header", m.start(), m.end()))
+}
+
+/// A password given as an option to a tool that encrypts, signs or logs in
+/// to a database (`keytool -storepass`, `openssl … -passout pass:`,
+/// `zip -P`, `7z a -p…`, `mysql -uroot -p…`): which options carry one
+/// depends on the tool.
+fn tool_password(line: &str) -> Option<Hit> {
+    let lower = line.to_ascii_lowercase();
+    for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
+        let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let option = line[all.start()..m.start()].trim();
+        // `-k`, `-P` and `-p…` mean a password to openssl, zip and 7z only.
+        let fits = match option.trim_end_matches(['"', '\'']) {
+            "-k" => lower.contains("openssl "),
+            "-P" => lower.contains("zip "),
+            "-p" => lower.contains("7z "),
+            _ => true,
+        };
+        let value = &line[m.start()..m.end()];
+        if !fits || reference(value) || placeholder(value) || whole_word_placeholder(value) {
+            continue;
+        }
+        return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    if !lower.contains("mysql") {
+        return None;
+    }
+    for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
+        let m = caps.get(1)?;
+        let value = &line[m.start()..m.end()];
+        if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+            continue;
+        }
+        return Some(hit("secret-auth-header", m.start(), m.end()));
+    }
+    None
 }
 
 // ---------------------------------------------------------- assignments
@@ -1118,9 +1322,108 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
             }
         }
     }
-    assignments(line, words, above, code)
+    credential_pair(line).or_else(|| {
+        assignments(line, words, above, code)
+            .iter()
+            .find_map(|a| judge(a, code))
+    })
+}
+
+/// A user name and a password side by side in a call that authenticates:
+/// `auth=('admin', '…')` (requests), `HTTPBasicAuth("admin", "…")`,
+/// `login("admin", "…")`, `UsernamePasswordCredentials("admin", "…")`.
+fn credential_pair(line: &str) -> Option<Hit> {
+    // Two string literals side by side (`"…", "…"`): most lines are spared
+    // the regex.
+    let b = line.as_bytes();
+    let quote = |c: &u8| matches!(c, b'"' | b'\'');
+    let side_by_side = memchr::memchr_iter(b',', b).any(|i| {
+        i > 0 && quote(&b[i - 1]) && b[i + 1..].iter().find(|c| **c != b' ').is_some_and(quote)
+    });
+    if !side_by_side {
+        return None;
+    }
+    let caps = CREDENTIAL_PAIR.captures(line.as_bytes())?;
+    let (user, pass) = (caps.get(1)?, caps.get(2)?);
+    let (user, v) = (
+        &line[user.start()..user.end()],
+        &line[pass.start()..pass.end()],
+    );
+    let fake = reference(v)
+        || placeholder(v)
+        || whole_word_placeholder(v)
+        || same_as_name(user, v)
+        || env_name(v);
+    (!fake).then(|| hit("secret-assignment", pass.start(), pass.end()))
+}
+
+/// A wallet's recovery phrase (BIP-39 mnemonic): 12, 15, 18, 21 or 24
+/// lower-case words assigned to a name that says mnemonic or phrase
+/// (`MNEMONIC="abandon … about"`, `seed_phrase: …`). Whoever reads it owns
+/// the wallet, as with a private key.
+fn recovery_phrase(line: &str) -> Option<Hit> {
+    let lower = line.to_ascii_lowercase();
+    let at = ["mnemonic", "phrase", "seed"]
         .iter()
-        .find_map(|a| judge(a, code))
+        .filter_map(|w| lower.find(w))
+        .min()?;
+    let b = line.as_bytes();
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
+    let mut start = at;
+    while start > 0 && is_name(b[start - 1]) {
+        start -= 1;
+    }
+    let mut end = at;
+    while end < b.len() && is_name(b[end]) {
+        end += 1;
+    }
+    let op = operator(line, start, end)?;
+    let mut from = op;
+    while from < b.len() && matches!(b[from], b' ' | b'\t' | b'"' | b'\'' | b'`') {
+        from += 1;
+    }
+    let run = b[from..]
+        .iter()
+        .take_while(|c| c.is_ascii_lowercase() || **c == b' ')
+        .count();
+    let phrase = line[from..from + run].trim_end();
+    let words: Vec<&str> = phrase.split(' ').collect();
+    let whole = b
+        .get(from + phrase.len())
+        .is_none_or(|c| !c.is_ascii_alphanumeric());
+    (whole
+        && matches!(words.len(), 12 | 15 | 18 | 21 | 24)
+        && words.iter().all(|w| (3..=8).contains(&w.len())))
+    .then(|| hit("secret-assignment", from, from + phrase.len()))
+}
+
+/// Names that say which provider's credential they hold, for providers that
+/// document one exact format: the words the name must hold, and the rows of
+/// the format. A value of another shape under such a name is not that
+/// credential (a cut or made-up example: `AWS_SECRET_ACCESS_KEY` of 42 hex
+/// digits, a Telegram token with a 4-digit bot id), so the generic shapes
+/// do not take it either.
+const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
+    // AWS: a secret access key is 40 base64 characters.
+    (&["aws", "secret"], &["aws-secret-access-key"]),
+    // Telegram: `<bot id>:<35 characters>`.
+    (&["telegram"], &["telegram-bot-token"]),
+    // Meraki: 40 lower-case hex digits.
+    (&["meraki"], &["meraki-key"]),
+];
+
+/// The value is not of the one format the name's provider documents.
+fn off_strict_format(name: &str, value: &str) -> bool {
+    let segs = segments(name);
+    STRICT_FORMATS.iter().any(|(words, ids)| {
+        words.iter().all(|w| segs.iter().any(|s| s.starts_with(w)))
+            && !ids.iter().any(|id| {
+                PROVIDERS
+                    .iter()
+                    .position(|p| p.id == *id)
+                    .is_some_and(|i| provider_regex(i).is_match(value.as_bytes()))
+            })
+    })
 }
 
 /// Whether an assigned value is a credential: the format of a provider the
@@ -1142,13 +1445,14 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
             });
         }
     }
-    credential_value(a, code).then(|| hit("secret-assignment", a.start, end))
+    (credential_value(a, code) && !off_strict_format(a.name, a.value))
+        .then(|| hit("secret-assignment", a.start, end))
 }
 
 /// A value alone on its line under a name that ends the line above:
 /// `api_token:` then `  'q8Zr…'` (YAML, a wrapped assignment).
 fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
-    let above = lines[index.checked_sub(1)?].trim_end();
+    let above = without_block_indicator(lines[index.checked_sub(1)?].trim_end());
     let head = above
         .strip_suffix(':')
         .or_else(|| above.strip_suffix('='))?
@@ -1172,6 +1476,15 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         .trim_start_matches(['"', '\'', '`'])
         .trim_end_matches([',', ';', ')']);
     if !rest.is_empty() || (!quoted && code) {
+        return None;
+    }
+    // `snowflake.password=` above `jdbc.snowflake.url=`: an empty setting,
+    // then the next setting's name.
+    if !quoted
+        && value.contains('.')
+        && value.ends_with(['=', ':'])
+        && identifier_chain(value.trim_end_matches(['=', ':']))
+    {
         return None;
     }
     judge(
@@ -1233,8 +1546,13 @@ fn assignments<'a>(
         last_end = end;
         let m = start..end;
         let raw = &line[m.start..m.end];
+        // A Java system property: `-Dsonar.login=…` names `sonar.login`.
+        let raw = match raw.strip_prefix("-D") {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) => rest,
+            _ => raw,
+        };
         let name = raw.trim_start_matches(['.', '-']);
-        let name_start = m.start + (raw.len() - name.len());
+        let name_start = m.end - name.len();
         let name = name.trim_end_matches(['.', '-']);
         let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
             continue;
@@ -1250,6 +1568,10 @@ fn assignments<'a>(
         let kind = match name_kind(name) {
             Some(kind) => kind,
             None if contextual_name(name) => NameKind::ContextOnly,
+            // Docker's and npm's `"auth": "<base64 of user:password>"`.
+            None if matches!(name, "auth" | "_auth") && basic_credentials(value).is_some() => {
+                NameKind::Secret
+            }
             None => continue,
         };
         let op = &line[name_start + name.len()..op_end];
@@ -1316,8 +1638,8 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         i += 1;
     }
     let rest = &line[i..];
-    // Make's `?=`, `::=`, `:::=`.
-    for op in [":::=", "::=", "?="] {
+    // Make's `?=`, `::=`, `:::=`; PHP's `.=`.
+    for op in [":::=", "::=", "?=", ".="] {
         if rest.starts_with(op) {
             return Some(i + op.len());
         }
@@ -1350,13 +1672,27 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "&<>[]:_ '|,.?".contains(c))
                     && !tail[eq..].starts_with("=>")
-                    && !tail[eq..].starts_with("==");
+                    && !tail[eq..].starts_with("==")
+                    // `key: dG9rOj…A=`: base64 padding, not `name: Type = value`.
+                    && !tail[eq + 1..].trim().is_empty();
                 if is_type {
                     return Some(after + eq + 1);
                 }
             }
         }
         return Some(after);
+    }
+    // Go's `var apiToken string = "…"`, `const key Key = "…"`: skip the type.
+    let declared = before.ends_with("var") || before.ends_with("const");
+    if declared && spaced {
+        let ty = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || b"_.[]*".contains(c))
+            .count();
+        let tail = rest[ty..].trim_start();
+        if ty > 0 && tail.starts_with('=') && !tail.starts_with("==") {
+            return Some(line.len() - tail.len() + 1);
+        }
     }
     if before.ends_with('<') && rest.starts_with('>') {
         return Some(i + 1);
@@ -1369,14 +1705,28 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     // Android's `buildConfigField "String", "API_KEY", "\"…\""` and
     // `resValue "string", "api_key", "…"`.
     let android = line.contains("buildConfigField") || line.contains("resValue");
-    if quoted_name && rest.starts_with(',') && (android || env_lookup(before)) {
+    if quoted_name && rest.starts_with(',') && (android || env_lookup(before) || setter(before)) {
         return Some(i + 1);
     }
-    // `<add key="ApiKey" value="…"/>`
-    if quoted_name && (before.ends_with("key=\"") || before.ends_with("name=\"")) {
+    // `<add key="ApiKey" value="…"/>`, `<Setting Name="ApiKey" Value="…"/>`,
+    // `<entry key="api_key">…</entry>`.
+    let attribute = |a: &str| {
+        let b = before.as_bytes();
+        b.len() >= a.len() && b[b.len() - a.len()..].eq_ignore_ascii_case(a.as_bytes())
+    };
+    if quoted_name && (attribute("key=\"") || attribute("name=\"")) {
         let r = rest.trim_start();
-        if let Some(v) = r.strip_prefix("value=") {
-            return Some(line.len() - v.len());
+        let value = r
+            .as_bytes()
+            .get(..6)
+            .filter(|v| v.eq_ignore_ascii_case(b"value="));
+        if value.is_some() {
+            return Some(line.len() - r.len() + 6);
+        }
+        if let Some(text) = r.strip_prefix('>') {
+            if text.contains("</") && !text.starts_with('<') {
+                return Some(line.len() - text.len());
+            }
         }
     }
     let whole = line.trim_start();
@@ -1394,6 +1744,27 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     let word = rest.strip_prefix("is ").unwrap_or(rest);
     (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
         .then(|| line.len() - word.len())
+}
+
+/// `before` ends in a call that stores a value under a name:
+/// `define('DB_PASSWORD', '…')` (PHP, WordPress), `config.set("api_key", …)`,
+/// `map.put("token", …)`, `headers.add('X-Api-Key', …)`.
+fn setter(before: &str) -> bool {
+    let call = before
+        .trim_end_matches(['"', '\''])
+        .trim_end()
+        .strip_suffix('(')
+        .unwrap_or("")
+        .trim_end();
+    let name = call
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "define" | "set" | "put" | "add" | "store" | "insert" | "setdefault" | "setitem"
+    )
 }
 
 /// `before` ends in a call that reads a setting by name with a default:
@@ -1631,6 +2002,16 @@ const SECRET_WORDS: &[&str] = &[
 /// A last word that makes the name describe something about a credential,
 /// not hold one (`token_url`, `password_length`, `key_id`).
 const NOT_A_VALUE: &[&str] = &[
+    "event",
+    "events",
+    "listener",
+    "callback",
+    "binding",
+    "bindings",
+    "chars",
+    "characters",
+    "alphabet",
+    "charset",
     "id",
     "ids",
     "name",
@@ -1755,6 +2136,7 @@ const NOT_A_VALUE: &[&str] = &[
 ];
 /// Words before `key` that make it a lookup key, not a credential.
 const LOOKUP_KEY: &[&str] = &[
+    "schema",
     "primary",
     "foreign",
     "sort",
@@ -1871,7 +2253,7 @@ fn contextual_name(name: &str) -> bool {
     CONTEXT
         .0
         .find_overlapping_iter(name)
-        .any(|m| word_start(b, m.start()))
+        .any(|m| whole_word(b, m.start(), m.end()))
 }
 
 fn credential_value(a: &Assigned, code: bool) -> bool {
@@ -1899,6 +2281,15 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         }
     }
     if !a.quoted && (v.contains('.') && identifier_chain(v) || v.ends_with(':')) {
+        return false;
+    }
+    // `…Label:"Password:",rememberMeLabel:"…`: what was read lies between
+    // two string literals (a name inside a string), not inside one.
+    if v.starts_with([',', ';']) && v.ends_with(':') {
+        return false;
+    }
+    // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version.
+    if versioned_artifact(v) {
         return false;
     }
     if path_or_url(v) || v.contains(' ') && a.kind == NameKind::Secret {
@@ -1955,6 +2346,23 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
 }
 
+/// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
+fn versioned_artifact(v: &str) -> bool {
+    let Some(cut) = v.rfind(['-', '@']) else {
+        return false;
+    };
+    let (head, version) = (&v[..cut], &v[cut + 1..]);
+    let dotted = version.split('.').count() >= 2
+        && version
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    dotted
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// `API_KEY`, `GITHUB_TOKEN`: the name of a variable, not its value.
 fn env_name(v: &str) -> bool {
     v.len() >= 3
@@ -2008,6 +2416,22 @@ fn path_or_url(v: &str) -> bool {
         ]
         .iter()
         .any(|e| v.to_ascii_lowercase().ends_with(e))
+        || relative_path(v)
+}
+
+/// `cms/sites/passwords#edit`, `config/keys/prod`: two or more `/`
+/// between words (a route, a relative path), where a base64 key has `/`
+/// between random runs.
+fn relative_path(v: &str) -> bool {
+    let v = v.split_once('#').map_or(v, |(path, _)| path);
+    let parts: Vec<&str> = v.split('/').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b"_-.".contains(&b))
+                && wordy(p)
+        })
 }
 
 // ------------------------------------------------------- value judgement
@@ -2041,6 +2465,8 @@ fn reference(v: &str) -> bool {
             "credentials(",
             "system.getenv",
             "<%",
+            // SOPS ciphertext: `ENC[AES256_GCM,data:…,iv:…,tag:…]`.
+            "enc[aes",
         ]
         .iter()
         .any(|p| lower.contains(p))
