@@ -243,6 +243,17 @@ fn a_generated_bundle_gets_the_secret_rules_only() {
 }
 
 #[test]
+fn a_lock_file_names_packages_not_credentials_but_a_registry_password_counts() {
+    let lock = "packages:\n\n  vite-plugin-x@1.0.0:\n    dependencies:\n      '@octokit/auth-token': 4.0.0(@octokit/core@5.0.0)(encoding@0.1.13)\n      keyv: 4.5.4(@keyv/redis@2.8.0)(@keyv/sqlite@3.6.6)\n      secretlint-rule: 8.1.0(typescript@5.3.3)(@types/node@20.10.5)\n";
+    assert_eq!(new_file("pnpm-lock.yaml", lock), vec![]);
+    let leaked = "\"x@1.0.0\":\n  resolved \"https://deploy:Xk9vR2qLm7wPz4Tb@registry.internal/x/-/x-1.0.0.tgz\"\n";
+    assert_eq!(
+        new_file("yarn.lock", leaked),
+        vec![rule("secret-url-credentials", 2)]
+    );
+}
+
+#[test]
 fn build_output_and_test_fixtures_get_the_secret_rules_only() {
     let key = format!("api_key = \"{}\"", joined(&["q8Zr2Lm", "X9vTa7KpW"]));
     // An unminified bundle under dist/ is the build's, not the author's.

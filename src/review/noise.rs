@@ -31,7 +31,17 @@ const LOCK_FILES: &[&str] = &[
 ];
 
 /// Folders holding other people's code.
-const VENDORED_DIRS: &[&str] = &["vendor", "node_modules", "third_party", "bower_components"];
+const VENDORED_DIRS: &[&str] = &[
+    "vendor",
+    "_vendor",
+    "vendored",
+    "node_modules",
+    "third_party",
+    "third-party",
+    "thirdparty",
+    "3rdparty",
+    "bower_components",
+];
 
 /// A line this long is a bundle, not something a person wrote.
 const MINIFIED_LINE_CHARS: usize = 1000;
@@ -173,6 +183,15 @@ mod tests {
         assert_eq!(noise_reason("web/package-lock.json", ""), Some("lock file"));
         assert_eq!(noise_reason("go.sum", ""), Some("lock file"));
         assert_eq!(noise_reason("vendor/x/y.go", ""), Some("vendored code"));
+        assert_eq!(
+            noise_reason("src/pip/_vendor/rich/console.py", ""),
+            Some("vendored code")
+        );
+        assert_eq!(
+            noise_reason("deps/3rdparty/zlib.c", ""),
+            Some("vendored code")
+        );
+        assert_eq!(noise_reason("src/vendors.py", ""), None);
         assert_eq!(
             noise_reason("web/node_modules/a/index.js", ""),
             Some("vendored code")

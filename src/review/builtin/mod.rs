@@ -563,9 +563,12 @@ pub fn review_file_in(
     // Generated, bundled and vendored files get the secret rules only: a
     // leftover there is someone else's, a key is still a key. So do test
     // fixtures and data: they are inputs, not code under review.
-    let only_secrets = only_secrets
-        || super::noise::noise_reason(&file.path, &file.new_text).is_some()
-        || super::noise::is_test_data(&file.path);
+    let noise = super::noise::noise_reason(&file.path, &file.new_text);
+    let only_secrets = only_secrets || noise.is_some() || super::noise::is_test_data(&file.path);
+    // A lock file names packages (`js-tokens@4.0.0:`) above their digests:
+    // there only what has a secret's own shape counts (a provider's token,
+    // a key, credentials in a registry URL), never a value under a name.
+    let lock_file = noise == Some("lock file");
     let site = site::Site::new(&file.path, &file.new_text, &lines).with_tree(file.tree());
     let mut findings = Vec::new();
     let mut hits: Vec<novelty::Hit> = Vec::new();
@@ -639,13 +642,15 @@ pub fn review_file_in(
                         );
                     // So are comments in code (`# e.g. https://user:pass@host`):
                     // a commented-out key is still a key, a toy one is not.
-                    !(generic
-                        && (doc
-                            || tests
-                            || code && site.region(index, hit.start) == Region::Comment)
-                        && !secrets::credible_example(
-                            &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
-                        ))
+                    let named = hit.provider.is_none() && hit.rule == "secret-assignment";
+                    !(lock_file && named)
+                        && !(generic
+                            && (doc
+                                || tests
+                                || code && site.region(index, hit.start) == Region::Comment)
+                            && !secrets::credible_example(
+                                &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
+                            ))
                 });
             // (A private key's hit is its `BEGIN` line, the same for
             // every key: never claimed.)
