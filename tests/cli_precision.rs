@@ -50,6 +50,15 @@ fn a_method_named_exec_and_a_pickle_round_trip_run_nothing_dangerous() {
 }
 
 #[test]
+fn shell_true_on_a_constant_command_is_safe_and_on_built_input_is_not() {
+    let py = "import subprocess\n\nsubprocess.run(\"make docs\", shell=True, check=True)\nsubprocess.check_call(\n    \"git status --short\",\n    shell=True,\n)\nsubprocess.run(f\"git log {ref}\", shell=True)\nsubprocess.run(\"rm -rf \" + path, shell=True)\n";
+    assert_eq!(
+        new_file("tools/release.py", py),
+        vec![rule("danger-shell-true", 8), rule("danger-shell-true", 9)]
+    );
+}
+
+#[test]
 fn eval_after_a_string_that_mentions_it_is_still_found() {
     let text = "const s = \"eval(x)\"; const v = eval(input);\n";
     assert_eq!(new_file("lib/a.js", text), vec![rule("danger-eval", 1)]);

@@ -784,7 +784,8 @@ fn applies(
         return false;
     }
     let rest = text.get(span.end..).unwrap_or("");
-    let constant = rule.literal_is_safe && only_a_literal(rest);
+    let constant = rule.literal_is_safe && only_a_literal(rest)
+        || rule.id == "danger-shell-true" && literal_command(site.call_text(index, at));
     // `pickle.loads(pickle.dumps(obj))` copies the program's own object: no
     // outside data is unpickled.
     let round_trip = rule.id == "danger-pickle-loads" && {
@@ -835,26 +836,40 @@ fn opens_string(text: &str, at: usize) -> bool {
 /// literal and the closing parenthesis: nothing computed, nothing
 /// interpolated (`"make docs")`, not `f"rm {path}")` or `"rm " + path)`).
 fn only_a_literal(rest: &str) -> bool {
-    let rest = rest.trim_start();
-    let Some(quote) = rest
-        .chars()
-        .next()
-        .filter(|c| matches!(c, '"' | '\'' | '`'))
-    else {
+    after_plain_literal(rest).is_some_and(|after| after.trim_start().starts_with(')'))
+}
+
+/// `subprocess.run("make docs", shell=True)`: the command, the call's first
+/// argument, is one plain string literal, so no outside input reaches the
+/// shell.
+fn literal_command(call: &str) -> bool {
+    let Some(open) = call.find('(') else {
         return false;
     };
+    after_plain_literal(&call[open + 1..])
+        .is_some_and(|after| after.trim_start().starts_with([',', ')']))
+}
+
+/// What follows the plain string literal that `rest` opens with (after
+/// blanks), if it does: no prefix (`f"…"`), no `${…}` in a template.
+fn after_plain_literal(rest: &str) -> Option<&str> {
+    let rest = rest.trim_start();
+    let quote = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '"' | '\'' | '`'))?;
     let body = &rest[1..];
     let mut escaped = false;
     for (i, c) in body.char_indices() {
         match c {
             _ if escaped => escaped = false,
             '\\' => escaped = true,
-            '$' if quote == '`' => return false,
-            c if c == quote => return body[i + 1..].trim_start().starts_with(')'),
+            '$' if quote == '`' => return None,
+            c if c == quote => return Some(&body[i + 1..]),
             _ => {}
         }
     }
-    false
+    None
 }
 
 /// A `TODO`/`FIXME` at byte `at` written as a task marker: followed by
@@ -2027,6 +2042,14 @@ mod tests {
         assert!(!only_a_literal("`rm ${path}`)"));
         assert!(!only_a_literal("cmd)"));
         assert!(!only_a_literal("'unterminated"));
+        assert!(literal_command("subprocess.run('make docs', shell=True)"));
+        assert!(literal_command(
+            "check_call(\n    \"git status\",\n    shell=True,\n)"
+        ));
+        assert!(!literal_command("run(f'git log {ref}', shell=True)"));
+        assert!(!literal_command("run('rm ' + path, shell=True)"));
+        assert!(!literal_command("run('rm %s' % path, shell=True)"));
+        assert!(!literal_command("run(cmd, shell=True)"));
     }
 
     #[test]

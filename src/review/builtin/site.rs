@@ -268,6 +268,12 @@ impl<'a> Site<'a> {
     /// The text of the smallest syntax node of `kind` (one of `kinds`)
     /// around byte `at` of line `index`; the rest of the line when the file
     /// has no tree.
+    /// The text of the call around byte `at` of line `index` (the rest of
+    /// the line when the file has no tree).
+    pub(super) fn call_text(&self, index: usize, at: usize) -> &'a str {
+        self.enclosing_text(index, at, &["call", "call_expression"])
+    }
+
     fn enclosing_text(&self, index: usize, at: usize, kinds: &[&str]) -> &'a str {
         let offset = self.line_offset(index) + at;
         if let Some(parsed) = self.parsed() {
