@@ -359,25 +359,15 @@ impl AnswerStream {
                 Step::Go
             }
             State::ValueText => {
-                let Some(ext) = c.extent.as_mut() else {
-                    return Step::Fail;
+                let value = match scanned(&self.buf, c, eof) {
+                    Ok(value) => value,
+                    Err(step) => return step,
                 };
-                match ext.scan(bytes, eof) {
-                    Scan::More => Step::More,
-                    Scan::Done(end) => {
-                        let Ok(value) = serde_json::from_str::<Value>(&self.buf[ext.start..end])
-                        else {
-                            return Step::Fail;
-                        };
-                        if c.key == "verdict" {
-                            c.verdict = value.as_str().and_then(parse_verdict);
-                        }
-                        c.pos = end;
-                        c.extent = None;
-                        c.state = State::AfterValue;
-                        Step::Go
-                    }
+                if c.key == "verdict" {
+                    c.verdict = value.as_str().and_then(parse_verdict);
                 }
+                c.state = State::AfterValue;
+                Step::Go
             }
             State::AfterValue => match b {
                 b',' => {
@@ -412,33 +402,23 @@ impl AnswerStream {
                 Step::Go
             }
             State::EntryText => {
-                let Some(ext) = c.extent.as_mut() else {
-                    return Step::Fail;
+                let value = match scanned(&self.buf, c, eof) {
+                    Ok(value) => value,
+                    Err(step) => return step,
                 };
-                match ext.scan(bytes, eof) {
-                    Scan::More => Step::More,
-                    Scan::Done(end) => {
-                        let Ok(value) = serde_json::from_str::<Value>(&self.buf[ext.start..end])
-                        else {
-                            return Step::Fail;
-                        };
-                        if c.array && !self.committed {
-                            let envelope = value.as_object().is_some_and(|m| {
-                                m.contains_key("findings") || m.contains_key("issues")
-                            });
-                            if envelope {
-                                // `[{"findings": …}]`: the object inside is the answer.
-                                return Step::Fail;
-                            }
-                            self.committed = true;
-                        }
-                        self.entry(&value);
-                        c.pos = end;
-                        c.extent = None;
-                        c.state = State::AfterEntry;
-                        Step::Go
+                if c.array && !self.committed {
+                    let envelope = value
+                        .as_object()
+                        .is_some_and(|m| m.contains_key("findings") || m.contains_key("issues"));
+                    if envelope {
+                        // `[{"findings": …}]`: the object inside is the answer.
+                        return Step::Fail;
                     }
+                    self.committed = true;
                 }
+                self.entry(&value);
+                c.state = State::AfterEntry;
+                Step::Go
             }
             State::AfterEntry => match b {
                 b',' => {
@@ -464,6 +444,21 @@ impl AnswerStream {
             Step::Go
         }
     }
+}
+
+/// The JSON value `c.extent` covers, once its text has ended (the
+/// candidate then stands after it); otherwise the step to take: more text,
+/// or a failure when it is not JSON.
+fn scanned(buf: &str, c: &mut Candidate, eof: bool) -> Result<Value, Step> {
+    let ext = c.extent.as_mut().ok_or(Step::Fail)?;
+    let end = match ext.scan(buf.as_bytes(), eof) {
+        Scan::More => return Err(Step::More),
+        Scan::Done(end) => end,
+    };
+    let value = serde_json::from_str::<Value>(&buf[ext.start..end]).map_err(|_| Step::Fail)?;
+    c.pos = end;
+    c.extent = None;
+    Ok(value)
 }
 
 #[cfg(test)]
