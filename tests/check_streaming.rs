@@ -16,16 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn repo_with_change() -> TestRepo {
-    let old: String = (1..=30).map(|i| format!("x{i} = {i}\n")).collect();
-    let repo = TestRepo::with_commit(&[
-        ("src/app.py", &old),
-        (".redline.toml", "[cache]\nenabled = false\n"),
-    ]);
-    repo.write(
-        "src/app.py",
-        old.replace("x15 = 15\n", "x15 = total / count\n"),
-    );
-    repo
+    TestRepo::with_changed_app("[cache]\nenabled = false\n")
 }
 
 fn is_coordinator(r: &RecordedRequest) -> bool {

@@ -558,7 +558,6 @@ async fn the_team_budget_holds_across_processes() {
 /// A repository with one changed line, whose reviewers ask `primary`
 /// (failing over to `steady`) and share through `redis_url`.
 fn team_repo(redis_url: &str, extra: &str) -> repo::TestRepo {
-    let old: String = (1..=30).map(|i| format!("x{i} = {i}\n")).collect();
     let config = format!(
         r#"[llm]
 max_attempts = 3
@@ -577,12 +576,7 @@ redis_url = "{redis_url}"
 redis_timeout_ms = 200
 {extra}"#
     );
-    let repo = repo::TestRepo::with_commit(&[("src/app.py", &old), (".redline.toml", &config)]);
-    repo.write(
-        "src/app.py",
-        old.replace("x15 = 15\n", "x15 = total / count\n"),
-    );
-    repo
+    repo::TestRepo::with_changed_app(&config)
 }
 
 async fn check(repo: &repo::TestRepo, base_url: &str, format: &str) -> std::process::Output {

@@ -13,16 +13,7 @@ use std::process::Output;
 
 /// A repository with one committed file, then modified in the working tree.
 fn repo_with_change() -> TestRepo {
-    let old: String = (1..=30).map(|i| format!("x{i} = {i}\n")).collect();
-    let repo = TestRepo::with_commit(&[
-        ("src/app.py", &old),
-        (".redline.toml", "[cache]\nenabled = false\n"),
-    ]);
-    repo.write(
-        "src/app.py",
-        old.replace("x15 = 15\n", "x15 = total / count\n"),
-    );
-    repo
+    TestRepo::with_changed_app("[cache]\nenabled = false\n")
 }
 
 async fn check(repo: &TestRepo, fake: &FakeOpenAi, extra: &[&str]) -> Output {

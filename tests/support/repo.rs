@@ -82,6 +82,19 @@ impl TestRepo {
         repo
     }
 
+    /// A repository whose `HEAD` holds `src/app.py` (thirty assignments)
+    /// and `.redline.toml` = `config`, with one line of `src/app.py`
+    /// changed in the working tree (`x15 = total / count`).
+    pub fn with_changed_app(config: &str) -> Self {
+        let old: String = (1..=30).map(|i| format!("x{i} = {i}\n")).collect();
+        let repo = Self::with_commit(&[("src/app.py", &old), (".redline.toml", config)]);
+        repo.write(
+            "src/app.py",
+            old.replace("x15 = 15\n", "x15 = total / count\n"),
+        );
+        repo
+    }
+
     /// The working-tree root (canonical).
     pub fn root(&self) -> PathBuf {
         self.dir.path().canonicalize().expect("root exists")
