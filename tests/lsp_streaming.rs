@@ -85,9 +85,10 @@ fn edit_and_review(client: &mut LspClient, uri: &str) {
     client.review_now(uri);
 }
 
-#[test]
-fn a_finding_is_shown_as_provisional_while_its_reviewer_is_still_writing() {
-    let fake = FakeOpenAi::start_background();
+/// The reviewers stream `reviewer_pieces()` and hold after the first
+/// finding until the returned gate opens; the coordinator answers
+/// `verdict()` at once.
+fn reviewer_held_after_its_first_finding(fake: &FakeOpenAi) -> Gate {
     let gate = Gate::new();
     let held = gate.clone();
     let [first, rest] = reviewer_pieces();
@@ -99,6 +100,22 @@ fn a_finding_is_shown_as_provisional_while_its_reviewer_is_still_writing() {
             Behaviour::in_pieces([first.clone(), rest.clone()]).hold_after(1, &held)
         }
     });
+    gate
+}
+
+/// The first publication of `uri` at version 2 holding a provisional finding.
+fn await_provisional(client: &mut LspClient, uri: &str) -> Value {
+    client.await_notification(
+        "textDocument/publishDiagnostics",
+        |p| p["uri"] == uri && p["version"] == 2 && has_provisional(p),
+        TIMEOUT,
+    )
+}
+
+#[test]
+fn a_finding_is_shown_as_provisional_while_its_reviewer_is_still_writing() {
+    let fake = FakeOpenAi::start_background();
+    let gate = reviewer_held_after_its_first_finding(&fake);
     let repo = repo_with_models(&fake);
     let uri = repo.uri("a.py");
     let mut client = start(&repo);
@@ -106,11 +123,7 @@ fn a_finding_is_shown_as_provisional_while_its_reviewer_is_still_writing() {
 
     // The reviewer's stream is held after its first finding: whatever the
     // editor has now, it got before the answer ended.
-    let early = client.await_notification(
-        "textDocument/publishDiagnostics",
-        |p| p["uri"] == uri.as_str() && p["version"] == 2 && has_provisional(p),
-        TIMEOUT,
-    );
+    let early = await_provisional(&mut client, &uri);
     let diags = early["diagnostics"].as_array().expect("diagnostics");
     assert_eq!(
         diags.len(),
@@ -198,25 +211,12 @@ fn a_finding_is_shown_as_provisional_while_its_reviewer_is_still_writing() {
 #[test]
 fn an_edit_mid_stream_moves_what_is_shown_and_the_cancelled_review_adds_nothing() {
     let fake = FakeOpenAi::start_background();
-    let gate = Gate::new();
-    let held = gate.clone();
-    let [first, rest] = reviewer_pieces();
-    fake.respond_with(move |r| {
-        if is_coordinator(r) {
-            Behaviour::answer(verdict())
-        } else {
-            Behaviour::in_pieces([first.clone(), rest.clone()]).hold_after(1, &held)
-        }
-    });
+    let gate = reviewer_held_after_its_first_finding(&fake);
     let repo = repo_with_models(&fake);
     let uri = repo.uri("a.py");
     let mut client = start(&repo);
     edit_and_review(&mut client, &uri);
-    let early = client.await_notification(
-        "textDocument/publishDiagnostics",
-        |p| p["uri"] == uri.as_str() && p["version"] == 2 && has_provisional(p),
-        TIMEOUT,
-    );
+    let early = await_provisional(&mut client, &uri);
     assert_eq!(early["diagnostics"][0]["range"]["start"]["line"], 1);
 
     // A line typed above it: the review is cancelled, the finding moves.
