@@ -418,46 +418,51 @@ mod tests {
         assert!(a.findings.iter().all(|f| f.line <= 0 || f.line == i64::MAX));
     }
 
+    /// JSON-ish pieces random answers are made of.
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"findings\"",
+        "\"path\"",
+        "\"line\"",
+        "\"end_line\"",
+        "\"title\"",
+        "\"src/a.rs\"",
+        "\"../x\"",
+        "-1",
+        "0",
+        "2",
+        "99999999999999999999",
+        "1.5",
+        "null",
+        "true",
+        "\"critical\"",
+        "```json\n",
+        "```",
+        "prose ",
+        "\\",
+        "\"",
+        "é",
+        "\u{2028}",
+        " ",
+        "\n",
+        "[]",
+    ];
+
     #[test]
     fn random_answers_never_panic_and_never_yield_a_finding_outside_the_scope() {
         use rand::{Rng, SeedableRng};
         let file = FileChange::new_file("src/a.rs", "a\nb\nc\n".into());
         let (scope, _) = scope_of(&file);
-        let pieces = [
-            "{",
-            "}",
-            "[",
-            "]",
-            ",",
-            ":",
-            "\"findings\"",
-            "\"path\"",
-            "\"line\"",
-            "\"end_line\"",
-            "\"title\"",
-            "\"src/a.rs\"",
-            "\"../x\"",
-            "-1",
-            "0",
-            "2",
-            "99999999999999999999",
-            "1.5",
-            "null",
-            "true",
-            "\"critical\"",
-            "```json\n",
-            "```",
-            "prose ",
-            "\\",
-            "\"",
-            "é",
-            "\u{2028}",
-        ];
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..3000 {
             let n = rng.random_range(1..60);
             let text: String = (0..n)
-                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                .map(|_| PIECES[rng.random_range(0..PIECES.len())])
                 .collect();
             if let Ok(answer) = parse_answer(&text) {
                 for raw in &answer.findings {
@@ -619,31 +624,6 @@ mod tests {
     /// fenced, in prose, truncated, hostile, or made of JSON-ish pieces.
     fn random_answer(rng: &mut rand::rngs::StdRng) -> String {
         use rand::Rng;
-        const PIECES: &[&str] = &[
-            "{",
-            "}",
-            "[",
-            "]",
-            ",",
-            ":",
-            "\"findings\"",
-            "\"path\"",
-            "\"line\"",
-            "\"title\"",
-            "\"src/a.rs\"",
-            "2",
-            "1.5",
-            "null",
-            "```json\n",
-            "```",
-            "prose ",
-            "\\",
-            "\"",
-            "é",
-            " ",
-            "\n",
-            "[]",
-        ];
         if rng.random_bool(0.2) {
             return (0..rng.random_range(1..80))
                 .map(|_| PIECES[rng.random_range(0..PIECES.len())])
