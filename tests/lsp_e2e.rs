@@ -11,6 +11,9 @@ const BASE_PY: &str = "def main():\n    return 1\n";
 /// `BASE_PY` with a debug print added on line 2 (one built-in finding).
 const WITH_PRINT: &str = "def main():\n    print(1)\n    return 1\n";
 
+/// An edit of `BASE_PY` that adds a print and a TODO: two findings.
+const PRINT_AND_TODO: &str = "def main():\n    print(1)\n    # TODO later\n    return 1\n";
+
 fn started(repo: &TestRepo) -> LspClient {
     LspClient::start(ClientOptions::folder(repo.root()))
 }
@@ -189,9 +192,8 @@ fn findings_move_with_inserted_and_deleted_lines_without_a_new_review() {
 fn dismissed_finding_stays_dismissed_after_a_restart() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
-    let text = "def main():\n    print(1)\n    # TODO later\n    return 1\n";
     let mut client = started(&repo);
-    let diags = edit_and_review(&mut client, &uri, text);
+    let diags = edit_and_review(&mut client, &uri, PRINT_AND_TODO);
     assert_eq!(diags.len(), 2, "{diags:?}");
     let print = diags
         .iter()
@@ -217,7 +219,7 @@ fn dismissed_finding_stays_dismissed_after_a_restart() {
     client.shutdown();
 
     let mut client = started(&repo);
-    client.open(&uri, "python", 7, text);
+    client.open(&uri, "python", 7, PRINT_AND_TODO);
     let diags = client.await_diagnostics(&uri, 7);
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0]["data"]["rule"], "todo-comment");
@@ -228,9 +230,8 @@ fn dismissed_finding_stays_dismissed_after_a_restart() {
 fn dismiss_all_in_file_clears_every_finding() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
-    let text = "def main():\n    print(1)\n    # TODO later\n    return 1\n";
     let mut client = started(&repo);
-    let diags = edit_and_review(&mut client, &uri, text);
+    let diags = edit_and_review(&mut client, &uri, PRINT_AND_TODO);
     let actions = client.code_actions(&uri, &diags[0]);
     assert_eq!(
         titles(&actions),
@@ -681,9 +682,8 @@ fn an_unreachable_model_endpoint_is_reported_once() {
 fn a_team_dismissal_pulled_into_the_repository_hides_the_finding_at_the_next_review() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let uri = repo.uri("a.py");
-    let text = "def main():\n    print(1)\n    # TODO later\n    return 1\n";
     let mut client = started(&repo);
-    let diags = edit_and_review(&mut client, &uri, text);
+    let diags = edit_and_review(&mut client, &uri, PRINT_AND_TODO);
     assert_eq!(diags.len(), 2, "{diags:?}");
     let print = diags
         .iter()
