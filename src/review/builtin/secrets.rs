@@ -928,7 +928,10 @@ fn private_key(lines: &[&str], index: usize) -> Option<Hit> {
 /// rotated key changes when its header stays. The index of the header.
 pub(super) fn private_key_body(lines: &[&str], index: usize) -> Option<usize> {
     let line = lines[index].trim();
-    if line.len() < 16 || line.contains(' ') || !body_run(line) {
+    // Key material is base64 alone on its line: most lines stop here,
+    // before any search.
+    let base64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if line.len() < 16 || !line.as_bytes().iter().all(base64) || !body_run(line) {
         return None;
     }
     for at in (index.saturating_sub(60)..index).rev() {
