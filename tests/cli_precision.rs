@@ -96,6 +96,28 @@ fn in_a_changelog_only_a_task_marker_is_a_todo_never_a_placeholder() {
     );
 }
 
+#[test]
+fn a_todo_that_says_nothing_in_prose_is_a_placeholder() {
+    let before = "# Changes\n\n* `Arg::empty_values`\n";
+    let after = "# Changes\n\n* `Arg::empty_values` in favor of TODO:\n* TODO: link the new API\n";
+    assert_eq!(
+        findings("CHANGELOG.md", before, after),
+        vec![rule("todo-comment", 4)]
+    );
+}
+
+#[test]
+fn a_task_copied_from_one_that_stays_in_the_file_is_not_new() {
+    let before = "def test_exclude():\n    run()\n    # TODO: also check exclude during reloads\n";
+    let after = format!(
+        "{before}\n\ndef test_exclude_current():\n    run()\n    # TODO: also check exclude during reloads\n    # TODO: check the header too\n    # TODO\n"
+    );
+    assert_eq!(
+        findings("tests/test_core.py", before, &after),
+        vec![rule("todo-comment", 9), rule("todo-comment", 10)]
+    );
+}
+
 // Intent: printing that is the program's job.
 
 #[test]

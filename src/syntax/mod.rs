@@ -660,6 +660,9 @@ fn is_string(kind: &str) -> bool {
             | "bare_string"
             | "system_lib_string"
             | "multiline_string_fragment"
+            | "regex"
+            | "regex_pattern"
+            | "regex_flags"
     )
 }
 

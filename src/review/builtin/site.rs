@@ -161,6 +161,8 @@ pub(super) struct Site<'a> {
     /// Bytes of the text the parse covers (see [`Site::judge_through`]).
     parse_end: std::cell::Cell<usize>,
     script: OnceCell<bool>,
+    /// Lints the file switches off for all of it (see [`file_lint_off`]).
+    lint_off: OnceCell<String>,
 }
 
 /// How far past the last line asked about a top-level line is looked for.
@@ -193,6 +195,7 @@ impl<'a> Site<'a> {
             parsed: OnceCell::new(),
             parse_end: std::cell::Cell::new(text.len()),
             script: OnceCell::new(),
+            lint_off: OnceCell::new(),
         }
     }
 
@@ -304,7 +307,11 @@ impl<'a> Site<'a> {
     /// chosen stream (`print(…, file=…)`), a message for users (`Usage:`,
     /// `Warning:`, "deprecated"), a Rust `#[test]` whose point is to print.
     pub(super) fn intended_output(&self, index: usize, at: usize, output_paths: &GlobSet) -> bool {
-        if output_paths.is_match(self.path) || self.is_script() || self.exits_after(index) {
+        if output_paths.is_match(self.path)
+            || self.is_script()
+            || self.exits_after(index)
+            || self.checks_its_output()
+        {
             return true;
         }
         let line = self.lines[index];
@@ -323,6 +330,7 @@ impl<'a> Site<'a> {
                     first_call = false;
                     if (self.lang == Some(Lang::Python) && writes_to_stream(node))
                         || addresses_users(node)
+                        || forwards_arguments(node)
                     {
                         return true;
                     }
@@ -358,6 +366,26 @@ impl<'a> Site<'a> {
         false
     }
 
+    /// The project's own linter was told to allow what rule `rule` reports
+    /// on line `index`: `// eslint-disable-next-line no-console`, `# noqa:
+    /// T201`, `#[allow(clippy::print_stdout)]`, a file-wide `/* eslint-disable
+    /// no-console */`. Someone decided the line stays; a bare marker
+    /// (`# noqa`, `// eslint-disable-line`) allows every rule.
+    pub(super) fn linter_allows(&self, index: usize, rule: &str) -> bool {
+        let names = linter_names(rule);
+        if names.is_empty() {
+            return false;
+        }
+        let own = self.lines[index];
+        let above = index.checked_sub(1).map(|i| self.lines[i]).unwrap_or("");
+        let off = self.lint_off.get_or_init(|| file_lint_off(self.text));
+        LINE_MARKERS.iter().any(|m| marker_allows(own, m, names))
+            || NEXT_LINE_MARKERS
+                .iter()
+                .any(|m| marker_allows(above, m, names))
+            || off.split(' ').any(|w| w == "*" || names.contains(&w))
+    }
+
     /// The output on line `index` is followed, in its block, by the
     /// program's exit (`sys.exit(1)`, `process.exit(1)`, `os.Exit(2)`):
     /// a message for the user who ran it, not a leftover.
@@ -371,9 +399,9 @@ impl<'a> Site<'a> {
             if t.is_empty() {
                 continue;
             }
-            if indent(line) < own {
-                return false;
-            }
+            // The block ends; the program may still exit right after it
+            // (`for p in paths: print(p)` then `sys.exit(1)`).
+            let ends_block = indent(line) < own;
             if [
                 "sys.exit(",
                 "process.exit(",
@@ -388,8 +416,30 @@ impl<'a> Site<'a> {
             {
                 return true;
             }
+            if ends_block {
+                return false;
+            }
         }
         false
+    }
+
+    /// A test that captures what is printed and checks it: output there is
+    /// the thing under test (`vi.spyOn(console, 'log')`, `expect(console.log)`,
+    /// pytest's `capsys`, `redirect_stdout`).
+    fn checks_its_output(&self) -> bool {
+        let markers: &[&str] = match self.lang {
+            Some(Lang::Python) => &["capsys", "capfd", "redirect_stdout", "redirect_stderr"],
+            Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => &[
+                "spyOn(console",
+                "expect(console.",
+                "console.log = ",
+                "console.debug = ",
+                "stubGlobal('console'",
+                "stubGlobal(\"console\"",
+            ],
+            _ => &[],
+        };
+        markers.iter().any(|m| self.text.contains(m))
     }
 
     /// The file uses a command-line parser or reads its arguments: its
@@ -470,6 +520,137 @@ impl<'a> Site<'a> {
     }
 }
 
+/// What linters call the debugging rules, lower-cased as their
+/// suppression comments name them (ESLint/Oxlint/Deno, Biome, Ruff/flake8,
+/// Clippy, RuboCop).
+fn linter_names(rule: &str) -> &'static [&'static str] {
+    match rule {
+        "debug-console-log" => &["no-console", "noconsole", "noconsolelog"],
+        "debug-debugger-statement" => &["no-debugger", "nodebugger"],
+        "debug-print" => &["t201", "t203"],
+        "debug-breakpoint" => &["t100", "lint/debugger"],
+        "debug-print-macro" => &["print_stdout", "print_stderr", "use_debug"],
+        "debug-dbg-macro" => &["dbg_macro"],
+        _ => &[],
+    }
+}
+
+/// Suppression markers that cover their own line.
+const LINE_MARKERS: &[&str] = &[
+    "eslint-disable-line",
+    "oxlint-disable-line",
+    "tslint:disable-line",
+    "noqa",
+    "rubocop:disable",
+];
+
+/// Suppression markers that cover the line below them.
+const NEXT_LINE_MARKERS: &[&str] = &[
+    "eslint-disable-next-line",
+    "oxlint-disable-next-line",
+    "tslint:disable-next-line",
+    "biome-ignore",
+    "deno-lint-ignore",
+];
+
+/// `line` carries `marker` naming one of `names`, or naming no rule at all.
+fn marker_allows(line: &str, marker: &str, names: &[&str]) -> bool {
+    let lower = line.to_ascii_lowercase();
+    let Some(at) = lower.find(marker) else {
+        return false;
+    };
+    // `eslint-disable-line` is not `eslint-disable-line-foo`; `noqa` is a
+    // word of its own.
+    let before_ok = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
+    let rest = &lower[at + marker.len()..];
+    if !before_ok || rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-') {
+        return false;
+    }
+    // The rule list ends where the comment or its ` -- reason` does.
+    let list = rest
+        .split("*/")
+        .next()
+        .unwrap_or("")
+        .split(" -- ")
+        .next()
+        .unwrap_or("")
+        .trim_start_matches(':');
+    let listed: Vec<&str> = list
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
+        .filter(|w| !w.is_empty())
+        .collect();
+    listed.is_empty() || listed.iter().any(|w| names.iter().any(|n| w.ends_with(n)))
+}
+
+/// The lints `text` switches off for the whole file, space-separated (`*`
+/// for all): `/* eslint-disable no-console */`, `/* eslint no-console: 0 */`,
+/// `// deno-lint-ignore-file`, `# ruff: noqa: T201`, `# flake8: noqa`,
+/// `#![allow(clippy::print_stdout)]` — and a Rust `#[allow(…)]` on an item,
+/// which only code that prints on purpose carries.
+fn file_lint_off(text: &str) -> String {
+    let mut off = String::new();
+    let mut add = |list: &str, blanket_if_empty: bool| {
+        let words: Vec<&str> = list
+            .split(|c: char| {
+                c.is_whitespace()
+                    || c == ','
+                    || c == ':'
+                    || c == '('
+                    || c == ')'
+                    || c == '"'
+                    || c == '\''
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() && blanket_if_empty {
+            off.push_str(" *");
+        }
+        for w in words {
+            off.push(' ');
+            off.push_str(w);
+        }
+    };
+    for line in text.lines() {
+        let lower = line.trim().to_ascii_lowercase();
+        let comment_body = lower
+            .trim_start_matches(['/', '*', '#', ' '])
+            .trim_end_matches(['/', '*', ' ']);
+        for marker in [
+            "eslint-disable",
+            "oxlint-disable",
+            "tslint:disable",
+            "deno-lint-ignore-file",
+            "biome-ignore-all",
+        ] {
+            if let Some(rest) = comment_body.strip_prefix(marker) {
+                if rest.is_empty() || rest.starts_with(' ') {
+                    add(rest.split(" -- ").next().unwrap_or(""), true);
+                }
+            }
+        }
+        if let Some(rest) = comment_body.strip_prefix("eslint ") {
+            // `/* eslint no-console: "off" */`
+            if rest.contains("off") || rest.contains(": 0") {
+                add(rest, false);
+            }
+        }
+        for marker in ["ruff: noqa", "flake8: noqa"] {
+            if let Some(rest) = comment_body.strip_prefix(marker) {
+                add(rest, true);
+            }
+        }
+        if (lower.starts_with("#![allow(")
+            || lower.starts_with("#[allow(")
+            || lower.starts_with("#![expect(")
+            || lower.starts_with("#[expect("))
+            && lower.contains("clippy::")
+        {
+            add(&lower, false);
+        }
+    }
+    off
+}
+
 /// A condition that makes output opt-in or marks an entry point: it
 /// mentions verbosity or debugging (`if verbose:`, `if (DEBUG)`, `verbose
 /// &&`), or it is a script's entry guard (`__name__`, `!module.parent`,
@@ -498,10 +679,17 @@ fn function_name(head: &str) -> &str {
 }
 
 /// A function named for its output: a command handler (`list_command`,
-/// `cmd_show`), or a routine that prints (`print_usage`, `show_help`,
-/// `dump_tree`, `display_results`, `usage`).
+/// `cmd_show`), a routine that prints (`print_usage`, `show_help`,
+/// `dump_tree`, `display_results`, `usage`), or the program's own small
+/// logger (`def log(msg)`, `function info(…)`, `warn`, `echo`).
 fn is_command_name(name: &str) -> bool {
     let name = name.trim_start_matches('_').to_ascii_lowercase();
+    if matches!(
+        name.as_str(),
+        "log" | "info" | "warn" | "warning" | "echo" | "say" | "note" | "status" | "notice"
+    ) {
+        return true;
+    }
     ["_command", "_cmd", "usage", "_help"]
         .iter()
         .any(|s| name.ends_with(s))
@@ -536,6 +724,18 @@ fn addresses_users(call: &str) -> bool {
         ]
         .iter()
         .any(|w| text.contains(w))
+}
+
+/// A call that passes its caller's arguments on (`console.debug('[app]',
+/// ...args)`): a logger's adapter, not a leftover.
+fn forwards_arguments(call: &str) -> bool {
+    let b = call.as_bytes();
+    call.match_indices("...").any(|(i, _)| {
+        let before = call[..i].trim_end();
+        let after = b.get(i + 3).copied().unwrap_or(b' ');
+        (before.ends_with('(') || before.ends_with(','))
+            && (after.is_ascii_alphabetic() || after == b'_' || after == b'$')
+    })
 }
 
 /// `print(…, file=…)`: output sent to a chosen stream (stderr, a file).
@@ -673,5 +873,179 @@ mod tests {
         assert!(!writes_to_stream("print(profile=1)"));
         assert!(!writes_to_stream("print(file == x)"));
         assert!(!writes_to_stream("print(x)"));
+    }
+
+    /// Rule ids the built-in reviewer reports on the added file.
+    fn reported(path: &str, text: &str) -> Vec<String> {
+        let change = crate::review::changes::FileChange::new_file(path, text.to_string());
+        super::super::review_file(&change, false)
+            .into_iter()
+            .filter_map(|f| f.rule)
+            .collect()
+    }
+
+    #[test]
+    fn a_line_the_projects_linter_was_told_to_allow_is_not_a_leftover() {
+        let allowed = [
+            (
+                "src/a.js",
+                "// eslint-disable-next-line no-console\nconsole.log(x)\n",
+            ),
+            (
+                "src/a.js",
+                "console.log(x) // eslint-disable-line no-console\n",
+            ),
+            ("src/a.js", "console.log(x) // eslint-disable-line\n"),
+            (
+                "src/a.ts",
+                "/* eslint-disable no-console */\nfunction f() {\n  console.log(x)\n}\n",
+            ),
+            (
+                "src/a.js",
+                "// eslint-disable-next-line no-debugger\ndebugger\n",
+            ),
+            (
+                "src/a.ts",
+                "// biome-ignore lint/suspicious/noConsole: CLI output\nconsole.log(x)\n",
+            ),
+            (
+                "src/a.ts",
+                "// deno-lint-ignore no-console\nconsole.log(x)\n",
+            ),
+            ("pkg/a.py", "def f(x):\n    print(x)  # noqa: T201\n"),
+            ("pkg/a.py", "def f(x):\n    print(x)  # noqa\n"),
+            ("pkg/a.py", "# ruff: noqa: T201\ndef f(x):\n    print(x)\n"),
+            (
+                "src/lib.rs",
+                "#[allow(clippy::print_stdout)]\nfn f(x: u8) {\n    println!(\"{x:?}\");\n}\n",
+            ),
+            (
+                "src/lib.rs",
+                "#![allow(clippy::dbg_macro)]\nfn f(x: u8) {\n    dbg!(x);\n}\n",
+            ),
+        ];
+        for (path, text) in allowed {
+            assert_eq!(reported(path, text), Vec::<String>::new(), "{text}");
+        }
+        // A marker for another rule allows nothing here.
+        let other = [
+            (
+                "src/a.js",
+                "// eslint-disable-next-line no-undef\nconsole.log(x)\n",
+                "debug-console-log",
+            ),
+            (
+                "src/a.js",
+                "console.log(x) // eslint-disable-line-foo\n",
+                "debug-console-log",
+            ),
+            (
+                "src/a.js",
+                "/* eslint-disable no-undef */\nconsole.log(x)\n",
+                "debug-console-log",
+            ),
+            (
+                "pkg/a.py",
+                "def f(x):\n    print(x)  # noqa: E501\n",
+                "debug-print",
+            ),
+            (
+                "pkg/a.py",
+                "def f(x):\n    print(x)  # noqanope\n",
+                "debug-print",
+            ),
+            (
+                "src/lib.rs",
+                "#[allow(dead_code)]\nfn f(x: u8) {\n    dbg!(x);\n}\n",
+                "debug-dbg-macro",
+            ),
+        ];
+        for (path, text, rule) in other {
+            assert_eq!(reported(path, text), vec![rule.to_string()], "{text}");
+        }
+    }
+
+    #[test]
+    fn a_logger_adapter_and_a_test_of_console_output_print_on_purpose() {
+        assert!(forwards_arguments("console.debug('[app]', ...msg)"));
+        assert!(forwards_arguments("console.log(...args)"));
+        assert!(!forwards_arguments("console.log('Loading...')"));
+        assert!(!forwards_arguments("console.log(x, 'a...b')"));
+        assert_eq!(
+            reported(
+                "src/client.ts",
+                "const logger = {\n  debug: (...msg) => console.debug('[app]', ...msg),\n}\n"
+            ),
+            Vec::<String>::new()
+        );
+        let spied = "test('forwards', () => {\n  vi.spyOn(console, 'error')\n  console.log('hi')\n  expect(console.error).not.toHaveBeenCalled()\n})\n";
+        assert_eq!(
+            reported("src/__tests__/forward.spec.ts", spied),
+            Vec::<String>::new()
+        );
+        let plain = "test('adds', () => {\n  console.log(sum)\n  expect(sum).toBe(3)\n})\n";
+        assert_eq!(
+            reported("src/__tests__/sum.spec.ts", plain),
+            vec!["debug-console-log".to_string()]
+        );
+        let captured = "def test_hello(capsys):\n    print(greet())\n    assert capsys.readouterr().out == 'hi\\n'\n";
+        assert_eq!(
+            reported("tests/test_hello.py", captured),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn playgrounds_and_demos_print_on_purpose() {
+        let text = "const x = f()\nconsole.log(x)\n";
+        for path in [
+            "playground/hmr/hot.js",
+            "packages/ui/demo/app.js",
+            "demos/basic.ts",
+        ] {
+            assert_eq!(reported(path, text), Vec::<String>::new(), "{path}");
+        }
+        assert_eq!(
+            reported("src/hot.js", text),
+            vec!["debug-console-log".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_call_named_inside_a_regular_expression_is_not_made() {
+        let text = "const cmd = s.replace(/^npm exec (?:-- )?/, '')\nconst y = /eval\\(/.test(s)\n";
+        assert_eq!(reported("src/cmd.ts", text), Vec::<String>::new());
+        assert_eq!(
+            reported("src/cmd.ts", "exec(cmd)\n"),
+            vec!["danger-exec".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_small_logger_and_output_before_an_exit_after_a_loop_are_intended() {
+        let logger = "def log(msg):\n    print('[task] %s' % msg)\n";
+        assert_eq!(reported("pkg/tasks.py", logger), Vec::<String>::new());
+        let listing = "def complete(paths):\n    if paths:\n        for p in paths:\n            print(p)\n        sys.exit(1)\n";
+        assert_eq!(reported("pkg/complete.py", listing), Vec::<String>::new());
+        // A print whose block goes on to other work is still a leftover.
+        let leftover =
+            "def f(paths):\n    for p in paths:\n        print(p)\n    return len(paths)\n";
+        assert_eq!(
+            reported("pkg/complete.py", leftover),
+            vec!["debug-print".to_string()]
+        );
+    }
+
+    #[test]
+    fn dangerous_calls_in_tests_run_the_tests_own_input() {
+        let text = "def run(cmd):\n    subprocess.Popen(cmd.format(x), shell=True)\n";
+        assert_eq!(
+            reported("tests/functional/test_color.py", text),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            reported("pkg/run.py", text),
+            vec!["danger-shell-true".to_string()]
+        );
     }
 }
