@@ -53,7 +53,7 @@ fn a_method_named_exec_and_a_pickle_round_trip_run_nothing_dangerous() {
 fn shell_true_on_a_constant_command_is_safe_and_on_built_input_is_not() {
     let py = "import subprocess\n\nsubprocess.run(\"make docs\", shell=True, check=True)\nsubprocess.check_call(\n    \"git status --short\",\n    shell=True,\n)\nsubprocess.run(f\"git log {ref}\", shell=True)\nsubprocess.run(\"rm -rf \" + path, shell=True)\n";
     assert_eq!(
-        new_file("tools/release.py", py),
+        new_file("pkg/release.py", py),
         vec![rule("danger-shell-true", 8), rule("danger-shell-true", 9)]
     );
 }
@@ -303,7 +303,7 @@ fn build_output_and_test_fixtures_get_the_secret_rules_only() {
     assert_eq!(
         new_file(
             "tests/test_sample.py",
-            "def test_a():\n    print(x)  # TODO\n"
+            "def test_a():\n    print(x)  # TODO\n    assert x\n"
         ),
         vec![rule("debug-print", 2), rule("todo-comment", 2)]
     );

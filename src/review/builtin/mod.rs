@@ -21,6 +21,7 @@ use crate::config::BuiltinConfig;
 use crate::syntax::Region;
 use globset::{Glob, GlobMatcher, GlobSet};
 use regex::bytes::{Regex, RegexBuilder};
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
@@ -606,6 +607,12 @@ pub fn review_file_in(
         *occurrence += 1;
     };
     let code = secrets::is_code(&file.path);
+    // Tests, scripts, tools and examples run input their own author gives
+    // them: `shell=True` or `eval` there is not injection (bandit and
+    // ruff's `S` rules are switched off for them the same way).
+    let trusted = OnceCell::new();
+    let trusted_input =
+        |path: &str| *trusted.get_or_init(|| tests || policy.output_paths().is_match(path));
     for line_no in file.diff.added_lines() {
         let index = line_no as usize - 1;
         let Some(text) = lines.get(index) else {
@@ -698,10 +705,9 @@ pub fn review_file_in(
             let Some(regex) = compiled(index_rule) else {
                 continue;
             };
-            // Tests run the project's own inputs: `shell=True` or `eval` in
-            // a test is not injection (bandit and ruff's `S` rules are
-            // switched off for tests the same way).
-            if !policy.runs(rule.id, &file.path) || tests && rule.id.starts_with("danger-") {
+            if !policy.runs(rule.id, &file.path)
+                || rule.id.starts_with("danger-") && trusted_input(&file.path)
+            {
                 continue;
             }
             let spans: Vec<std::ops::Range<usize>> = regex

@@ -311,6 +311,7 @@ impl<'a> Site<'a> {
             || self.is_script()
             || self.exits_after(index)
             || self.checks_its_output()
+            || self.is_test_without_assertions()
         {
             return true;
         }
@@ -319,7 +320,8 @@ impl<'a> Site<'a> {
         let Some(parsed) = self.parsed() else {
             let call = line.get(at..).unwrap_or("");
             return (self.lang == Some(Lang::Python) && writes_to_stream(call))
-                || addresses_users(call);
+                || addresses_users(call)
+                || says_a_sentence(call);
         };
         let mut first_call = true;
         for (kind, range) in parsed.ancestors(offset) {
@@ -331,6 +333,7 @@ impl<'a> Site<'a> {
                     if (self.lang == Some(Lang::Python) && writes_to_stream(node))
                         || addresses_users(node)
                         || forwards_arguments(node)
+                        || says_a_sentence(node)
                     {
                         return true;
                     }
@@ -440,6 +443,33 @@ impl<'a> Site<'a> {
             _ => &[],
         };
         markers.iter().any(|m| self.text.contains(m))
+    }
+
+    /// A test file that asserts nothing: a type test that only has to
+    /// compile (`test/typescript/axios.ts`) or a smoke script whose output
+    /// is its report.
+    fn is_test_without_assertions(&self) -> bool {
+        const ASSERTIONS: &[&str] = &[
+            "assert",
+            "expect(",
+            "should",
+            "t.is(",
+            "t.true(",
+            "t.false(",
+            "t.deepEqual(",
+            "t.throws",
+            "t.like(",
+            "t.snapshot(",
+            "t.equal(",
+            "t.ok(",
+            "t.fail(",
+            "raises(",
+        ];
+        matches!(
+            self.lang,
+            Some(Lang::Python | Lang::JavaScript | Lang::TypeScript | Lang::Tsx)
+        ) && super::is_test_code(self.path)
+            && !ASSERTIONS.iter().any(|a| self.text.contains(a))
     }
 
     /// The file uses a command-line parser or reads its arguments: its
@@ -724,6 +754,60 @@ fn addresses_users(call: &str) -> bool {
         ]
         .iter()
         .any(|w| text.contains(w))
+}
+
+/// The output's literal text is a sentence for a reader (`'✓ Creating
+/// build backup...'`, `f"Upload progress {n} of {total} bytes"`): three
+/// words or more outside any interpolation. A debugging print shows values
+/// with a label at most (`'data', data`, `f"x={x}"`, `'here'`).
+fn says_a_sentence(call: &str) -> bool {
+    let Some(open) = call.find('(') else {
+        return false;
+    };
+    let mut words = 0;
+    let mut word_len = 0;
+    let mut quote: Option<char> = None;
+    // Interpolation depth inside the current string (`${…}`, `{…}`).
+    let mut inner = 0usize;
+    let mut depth = 0usize;
+    let mut prev = '\0';
+    for c in call[open + 1..].chars() {
+        let in_text = quote.is_some() && inner == 0;
+        if in_text && c.is_alphabetic() {
+            word_len += 1;
+        } else {
+            if word_len >= 2 {
+                words += 1;
+            }
+            word_len = 0;
+        }
+        match quote {
+            Some(q) if inner == 0 => {
+                if c == q && prev != '\\' {
+                    quote = None;
+                } else if c == '{' && (q == '`' && prev == '$' || q != '`') {
+                    inner = 1;
+                }
+            }
+            Some(_) => match c {
+                '{' => inner += 1,
+                '}' => inner -= 1,
+                _ => {}
+            },
+            None => match c {
+                '"' | '\'' | '`' => quote = Some(c),
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' if depth == 0 => break,
+                ')' | ']' | '}' => depth -= 1,
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    if word_len >= 2 {
+        words += 1;
+    }
+    words >= 3
 }
 
 /// A call that passes its caller's arguments on (`console.debug('[app]',
@@ -1046,6 +1130,77 @@ mod tests {
         assert_eq!(
             reported("pkg/run.py", text),
             vec!["danger-shell-true".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_sentence_for_a_reader_is_output_and_a_labelled_value_is_debugging() {
+        for yes in [
+            "console.log('✓ Creating build backup...')",
+            "console.log(`Upload progress ${loaded} of ${total} bytes`)",
+            "print(f\"Processing {name} with {count} items\")",
+            "print(\"Running locally since the keys are not set\")",
+        ] {
+            assert!(says_a_sentence(yes), "{yes}");
+        }
+        for no in [
+            "console.log('data', data)",
+            "console.log(`pipeline error: ${e}`)",
+            "print(f\"{first_value=} {second_value=} {third=}\")",
+            "console.log('onUploadProgress', loaded, '/', total)",
+            "print('here')",
+        ] {
+            assert!(!says_a_sentence(no), "{no}");
+        }
+        // One-letter words are not words: `'a b c'` says nothing.
+        assert!(!says_a_sentence("print(x, 'a b c')"));
+        assert_eq!(
+            reported(
+                "src/sync.js",
+                "function sync() {\n  console.log('Syncing the local cache now')\n}\n"
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            reported(
+                "src/sync.js",
+                "function sync(x) {\n  console.log('x', x)\n}\n"
+            ),
+            vec!["debug-console-log".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_test_that_asserts_nothing_prints_on_purpose() {
+        let types = "const h = new Headers()\nfor (const [k, v] of h) {\n  console.log(k, v)\n}\n";
+        assert_eq!(
+            reported("test/typescript/types.ts", types),
+            Vec::<String>::new()
+        );
+        let asserting = format!("{types}assert.equal(h.size, 0)\n");
+        assert_eq!(
+            reported("test/typescript/types.ts", &asserting),
+            vec!["debug-console-log".to_string()]
+        );
+    }
+
+    #[test]
+    fn build_tool_configuration_and_ci_scripts_are_tooling() {
+        let print = "function f(x) {\n  console.log(x)\n}\n";
+        for path in [
+            "gulpfile.js",
+            "karma.conf.js",
+            "web/vite.config.ts",
+            "sandbox/server.js",
+        ] {
+            assert_eq!(reported(path, print), Vec::<String>::new(), "{path}");
+        }
+        let exec = "const out = await exec(`git show-ref --tags ${tag}`)\n";
+        assert_eq!(reported("bin/release.js", exec), Vec::<String>::new());
+        assert_eq!(reported("scripts/release.js", exec), Vec::<String>::new());
+        assert_eq!(
+            reported("lib/git.js", exec),
+            vec!["danger-exec".to_string()]
         );
     }
 }
