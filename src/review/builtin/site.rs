@@ -785,7 +785,7 @@ fn says_a_sentence(call: &str) -> bool {
             Some(q) if inner == 0 => {
                 if c == q && prev != '\\' {
                     quote = None;
-                } else if c == '{' && (q == '`' && prev == '$' || q != '`') {
+                } else if c == '{' && (prev == '$' || q != '`') {
                     inner = 1;
                 }
             }
