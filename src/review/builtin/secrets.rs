@@ -1578,6 +1578,9 @@ fn assignments<'a>(
             None => continue,
         };
         let op = &line[name_start + name.len()..op_end];
+        if op.trim() == "(" && !credential_call(name) {
+            continue;
+        }
         out.push(Assigned {
             kind,
             compared: op.contains("==") || op.contains("!="),
@@ -1588,6 +1591,20 @@ fn assignments<'a>(
         });
     }
     out
+}
+
+/// A call that gives a credential its value names the credential last:
+/// `password("…")`, `setApiKey("…")`, `config.token('…')`; a method of a
+/// credential's holder (`passwordEncoder.encode("admin1")`) may take it too.
+/// A function named for something else does not: `parseKeyChords("every(2)")`.
+fn credential_call(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if last.len() < name.len() {
+        return true;
+    }
+    segments(last)
+        .last()
+        .is_some_and(|s| name_kind(s).is_some() || s.ends_with("password"))
 }
 
 /// What follows `value:` or `default =` at the start of `line`: a value

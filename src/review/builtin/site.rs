@@ -1203,4 +1203,17 @@ mod tests {
             vec!["danger-exec".to_string()]
         );
     }
+
+    #[test]
+    fn a_function_named_for_something_else_does_not_take_a_credential() {
+        let go =
+            "func f() {\n\tpairs, _, err := parseKeyChords(\"every(2),every(0.5)\", \"\")\n}\n";
+        assert_eq!(reported("src/options.go", go), Vec::<String>::new());
+        let java =
+            "class C {\n  void f() {\n    builder.setPassword(\"Xk9#mQ2$vL7pR4wZ\");\n  }\n}\n";
+        assert_eq!(
+            reported("src/C.java", java),
+            vec!["secret-assignment".to_string()]
+        );
+    }
 }
