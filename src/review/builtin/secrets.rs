@@ -775,7 +775,28 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
             || ANTI_FORGERY.contains(&s.as_str())
             || matches!(s.as_str(), "secure" | "encrypted" | "ciphertext")
     });
-    if named || name.bytes().all(|b| b.is_ascii_digit()) || disclaims_credential(name) {
+    // `const fooBarWindows83ShortName = …` in an HTML page's script: a
+    // declaration keyword, then a name, is code.
+    let declares = matches!(
+        name,
+        "const"
+            | "let"
+            | "var"
+            | "val"
+            | "def"
+            | "function"
+            | "class"
+            | "static"
+            | "final"
+            | "public"
+            | "private"
+            | "protected"
+            | "type"
+            | "interface"
+            | "enum"
+            | "struct"
+    );
+    if named || declares || name.bytes().all(|b| b.is_ascii_digit()) || disclaims_credential(name) {
         return None;
     }
     let op = operator(line, start, start + len)?;

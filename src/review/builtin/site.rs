@@ -1216,4 +1216,15 @@ mod tests {
             vec!["secret-assignment".to_string()]
         );
     }
+
+    #[test]
+    fn a_declared_name_in_a_pages_script_is_code_not_a_setting() {
+        let html = "<script type=\"module\">\n  const dotEnvWindows83ShortName = DOTENV83SHORTNAME\n</script>\n";
+        assert_eq!(reported("root/index.html", html), Vec::<String>::new());
+        let env = "DEPLOY_HOOK=q8Vb2LmX9cT4rZ7wK1pN6yHdJ3sF5gA0\n";
+        assert_eq!(
+            reported("deploy/app.env", env),
+            vec!["secret-assignment".to_string()]
+        );
+    }
 }
