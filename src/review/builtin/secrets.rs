@@ -2337,9 +2337,10 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         return false;
     }
     // `TOKEN_COLOR = '\x1b[04m\x1b[91m'`: terminal escape codes.
+    // (Read before the quotes and backslashes were trimmed off.)
     if ["\\x1b[", "\\033[", "\\u001b[", "\\e["]
         .iter()
-        .any(|e| v.contains(e))
+        .any(|e| a.value.contains(e))
     {
         return false;
     }

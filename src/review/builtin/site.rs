@@ -1227,4 +1227,11 @@ mod tests {
             vec!["secret-assignment".to_string()]
         );
     }
+
+    #[test]
+    fn a_terminal_escape_code_opening_a_value_is_not_a_token() {
+        let py =
+            "TEST_PREFIX_TOKEN_COLOR = '\\x1b[38;5;15m' if is_windows else '\\x1b[04m\\x1b[91m'\n";
+        assert_eq!(reported("pkg/colors.py", py), Vec::<String>::new());
+    }
 }
