@@ -97,6 +97,17 @@ pub fn noise_reason(path: &str, text: &str) -> Option<&'static str> {
     {
         return Some("minified or bundled (very long lines)");
     }
+    // A terminal's output recorded with its colour codes (a highlighter's
+    // expected output, a CLI snapshot): bytes a program wrote, not code.
+    if text
+        .lines()
+        .take(50)
+        .filter(|l| l.contains("\u{1b}["))
+        .nth(2)
+        .is_some()
+    {
+        return Some("recorded terminal output");
+    }
     None
 }
 
@@ -122,7 +133,19 @@ const TEST_DATA_DIRS: &[&str] = &[
 
 /// Folders that hold data when a test folder holds them: `tests/data/`,
 /// Maven's `src/test/resources/`, `spec/samples/`.
-const DATA_UNDER_TESTS: &[&str] = &["data", "resources", "samples", "inputs", "assets"];
+const DATA_UNDER_TESTS: &[&str] = &[
+    "data",
+    "resources",
+    "samples",
+    "sample",
+    "inputs",
+    "input",
+    "assets",
+    "expected",
+    "outputs",
+    "source",
+    "sources",
+];
 
 const TEST_DIRS: &[&str] = &["test", "tests", "spec", "specs", "__tests__"];
 
@@ -238,6 +261,20 @@ mod tests {
         assert!(is_test_data("fuzz/corpus/parse/seed-1"));
         assert!(!is_test_data("src/data/model.py"));
         assert!(!is_test_data("app/resources/views.rb"));
+        assert!(is_test_data("tests/syntax-tests/source/Verilog/div.v"));
+        assert!(is_test_data("tests/cli/expected/help.txt"));
+        assert!(!is_test_data("src/source/mod.rs"));
+    }
+
+    #[test]
+    fn recorded_terminal_output_is_noise_and_one_escape_code_is_not() {
+        let recorded = "\u{1b}[38;2;117;113;94m// a\u{1b}[0m\n\u{1b}[38;2;117;113;94m// TODO: b\u{1b}[0m\n\u{1b}[38;2;248;248;242mc\u{1b}[0m\n";
+        assert_eq!(
+            noise_reason("tests/highlighted/Verilog/div.v", recorded),
+            Some("recorded terminal output")
+        );
+        let code = "RED = \"\u{1b}[31m\"\nRESET = \"\u{1b}[0m\"\nprint(RED + msg + RESET)\n";
+        assert_eq!(noise_reason("pkg/colors.py", code), None);
     }
 
     #[test]
