@@ -2359,6 +2359,15 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if segments(a.name).last().is_some_and(|s| s == "api") && !strong_random(v) {
         return false;
     }
+    // `token: "string.quoted.single"` (an editor's scope name),
+    // `api_key: "settings.api.key"` (a setting's path): lower-case words
+    // joined by dots name something; a key is not spelled that way.
+    let dotted_words = v.split('.').count() >= 2
+        && v.split('.')
+            .all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+    if a.kind == NameKind::Secret && dotted_words {
+        return false;
+    }
     // A lone `key` is a map's or a cache's key far more often than a
     // credential's (`key := "uint16-slice"`), and a key's name compared
     // with a literal (`header_key == b"content-length"`) picks a branch:

@@ -1234,4 +1234,15 @@ mod tests {
             "TEST_PREFIX_TOKEN_COLOR = '\\x1b[38;5;15m' if is_windows else '\\x1b[04m\\x1b[91m'\n";
         assert_eq!(reported("pkg/colors.py", py), Vec::<String>::new());
     }
+
+    #[test]
+    fn words_joined_by_dots_name_something_and_are_not_a_key() {
+        let js = "var rules = [{token:\"string.quoted.single.source.rust\",regex:\"x\"}]\n";
+        assert_eq!(reported("src/mode-rust.js", js), Vec::<String>::new());
+        let yml = "api_key: q8Vb2LmX9cT4rZ7wK1pN6yHd\n";
+        assert_eq!(
+            reported("deploy/app.yml", yml),
+            vec!["secret-assignment".to_string()]
+        );
+    }
 }
