@@ -312,6 +312,10 @@ impl<'a> Site<'a> {
             || self.exits_after(index)
             || self.checks_its_output()
             || self.is_test_without_assertions()
+            || self
+                .lang
+                .is_some_and(|l| matches!(l, Lang::JavaScript | Lang::TypeScript | Lang::Tsx))
+                && self.is_command_line_program()
         {
             return true;
         }
@@ -321,7 +325,8 @@ impl<'a> Site<'a> {
             let call = line.get(at..).unwrap_or("");
             return (self.lang == Some(Lang::Python) && writes_to_stream(call))
                 || addresses_users(call)
-                || says_a_sentence(call);
+                || says_a_sentence(call)
+                || colours(call);
         };
         let mut first_call = true;
         for (kind, range) in parsed.ancestors(offset) {
@@ -334,6 +339,7 @@ impl<'a> Site<'a> {
                         || addresses_users(node)
                         || forwards_arguments(node)
                         || says_a_sentence(node)
+                        || colours(node)
                     {
                         return true;
                     }
@@ -501,6 +507,20 @@ impl<'a> Site<'a> {
                 "\"minimist\"",
                 "'cac'",
                 "\"cac\"",
+                "'mri'",
+                "\"mri\"",
+                "'sade'",
+                "\"sade\"",
+                "'@clack/prompts'",
+                "\"@clack/prompts\"",
+                "'prompts'",
+                "\"prompts\"",
+                "'inquirer'",
+                "\"inquirer\"",
+                "'enquirer'",
+                "\"enquirer\"",
+                "node:util').parseArgs",
+                "parseArgs(",
             ],
             _ => &[],
         };
@@ -808,6 +828,32 @@ fn says_a_sentence(call: &str) -> bool {
         words += 1;
     }
     words >= 3
+}
+
+/// Output painted for a terminal (`chalk.green(…)`, `pc.bold(…)`,
+/// `Fore.RED + …`, `colored(…)`, an ANSI escape): someone styled it for the
+/// person reading it.
+fn colours(call: &str) -> bool {
+    [
+        "chalk.",
+        "chalk`",
+        "kleur.",
+        "colors.",
+        "picocolors",
+        "colorette",
+        "pc.",
+        "styleText(",
+        "Fore.",
+        "Style.",
+        "colored(",
+        "termcolor",
+        "\\x1b[",
+        "\\u001b[",
+        "\\033[",
+        "\\e[",
+    ]
+    .iter()
+    .any(|m| call.contains(m))
 }
 
 /// A call that passes its caller's arguments on (`console.debug('[app]',
@@ -1243,6 +1289,24 @@ mod tests {
         assert_eq!(
             reported("deploy/app.yml", yml),
             vec!["secret-assignment".to_string()]
+        );
+    }
+
+    #[test]
+    fn coloured_output_and_command_line_modules_speak_to_their_user() {
+        let js = "function done(n) {\n  console.log(chalk.green(n))\n}\n";
+        assert_eq!(reported("src/report.js", js), Vec::<String>::new());
+        let py = "def done(n):\n    print(Fore.GREEN + str(n))\n";
+        assert_eq!(reported("pkg/report.py", py), Vec::<String>::new());
+        let cli = "import mri from 'mri'\nconst argv = mri(process.argv.slice(2))\nif (argv.help) {\n  console.log(helpText)\n}\n";
+        assert_eq!(
+            reported("packages/create-app/src/index.ts", cli),
+            Vec::<String>::new()
+        );
+        let lib = "import { merge } from './merge'\nexport function f(x) {\n  console.log(x)\n  return merge(x)\n}\n";
+        assert_eq!(
+            reported("packages/core/src/index.ts", lib),
+            vec!["debug-console-log".to_string()]
         );
     }
 }
