@@ -569,7 +569,10 @@ pub fn review_file_in(
     // A lock file names packages (`js-tokens@4.0.0:`) above their digests:
     // there only what has a secret's own shape counts (a provider's token,
     // a key, credentials in a registry URL), never a value under a name.
-    let lock_file = noise == Some("lock file");
+    // So does vendored and generated code: `UNRESERVED_PAT = r"ABC…"` in a
+    // vendored URL parser is someone else's pattern, a key is still a key.
+    let own_shape_only = noise
+        .is_some_and(|n| n == "lock file" || n == "vendored code" || n.starts_with("generated"));
     let site = site::Site::new(&file.path, &file.new_text, &lines).with_tree(file.tree());
     let mut findings = Vec::new();
     let mut hits: Vec<novelty::Hit> = Vec::new();
@@ -650,7 +653,7 @@ pub fn review_file_in(
                     // So are comments in code (`# e.g. https://user:pass@host`):
                     // a commented-out key is still a key, a toy one is not.
                     let named = hit.provider.is_none() && hit.rule == "secret-assignment";
-                    !(lock_file && named)
+                    !(own_shape_only && named)
                         && !(generic
                             && (doc
                                 || tests

@@ -1309,4 +1309,17 @@ mod tests {
             vec!["debug-console-log".to_string()]
         );
     }
+
+    #[test]
+    fn vendored_and_generated_code_reports_a_secrets_own_shape_only() {
+        let named = "UNRESERVED_PAT = r\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._!\\-~\"\n";
+        assert_eq!(
+            reported("src/pip/_vendor/urllib3/util/url.py", named),
+            Vec::<String>::new()
+        );
+        let key = "GITHUB = \"ghp_R4nD0mT0k3nV4lu3Xq9Lm2Zt8Wc5Yb1Hs7Pk\"\n";
+        let found = reported("src/pip/_vendor/lib/conf.py", key);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("secret-"), "{found:?}");
+    }
 }
