@@ -569,10 +569,10 @@ pub fn review_file_in(
     // A lock file names packages (`js-tokens@4.0.0:`) above their digests:
     // there only what has a secret's own shape counts (a provider's token,
     // a key, credentials in a registry URL), never a value under a name.
-    // So does vendored and generated code: `UNRESERVED_PAT = r"ABC…"` in a
-    // vendored URL parser is someone else's pattern, a key is still a key.
-    let own_shape_only = noise
-        .is_some_and(|n| n == "lock file" || n == "vendored code" || n.starts_with("generated"));
+    // So does vendored code: `UNRESERVED_PAT = r"ABC…"` in a vendored URL
+    // parser is someone else's pattern, a key is still a key. (A bundle
+    // keeps its named values: a build inlines the app's configuration.)
+    let own_shape_only = matches!(noise, Some("lock file" | "vendored code"));
     let site = site::Site::new(&file.path, &file.new_text, &lines).with_tree(file.tree());
     let mut findings = Vec::new();
     let mut hits: Vec<novelty::Hit> = Vec::new();

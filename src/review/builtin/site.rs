@@ -1311,7 +1311,7 @@ mod tests {
     }
 
     #[test]
-    fn vendored_and_generated_code_reports_a_secrets_own_shape_only() {
+    fn vendored_code_reports_a_secrets_own_shape_only() {
         let named = "UNRESERVED_PAT = r\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._!\\-~\"\n";
         assert_eq!(
             reported("src/pip/_vendor/urllib3/util/url.py", named),
