@@ -827,7 +827,17 @@ fn says_a_sentence(call: &str) -> bool {
     if word_len >= 2 {
         words += 1;
     }
-    words >= 3
+    // A progress line (`'✓ Running tests...'`, `'→ Copying files…'`) is
+    // for a reader too.
+    let literal = call[open + 1..]
+        .trim_start()
+        .trim_start_matches(['\'', '"', '`']);
+    let progress = literal.starts_with(['✓', '✔', '✗', '✖', '→', '•', '⚠', 'ℹ', '√', '×'])
+        || call.contains("...'")
+        || call.contains("...\"")
+        || call.contains("...`")
+        || call.contains('…');
+    words >= 3 || words >= 2 && progress
 }
 
 /// Output painted for a terminal (`chalk.green(…)`, `pc.bold(…)`,
@@ -1186,6 +1196,8 @@ mod tests {
             "console.log(`Upload progress ${loaded} of ${total} bytes`)",
             "print(f\"Processing {name} with {count} items\")",
             "print(\"Running locally since the keys are not set\")",
+            "console.log('✓ Running tests')",
+            "console.log(`Remove entry '${file}'...`)",
         ] {
             assert!(says_a_sentence(yes), "{yes}");
         }
@@ -1195,6 +1207,7 @@ mod tests {
             "print(f\"{first_value=} {second_value=} {third=}\")",
             "console.log('onUploadProgress', loaded, '/', total)",
             "print('here')",
+            "console.log('here...', x)",
         ] {
             assert!(!says_a_sentence(no), "{no}");
         }
