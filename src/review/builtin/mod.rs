@@ -1488,12 +1488,19 @@ mod tests {
         // Sumo Logic keys are 64 characters; a Twitch stream key is `live_…`.
         for line in [
             "SUMO_ACCESS_KEY: AbCeFG123",
-            "TWITCH_STREAM_KEY = \"126031192_IgvUabrXb\"",
+            "TWITCH_STREAM_KEY = \"126031192_IgvUabrXbWSihj2ENnA59G1F8\"",
+            // AWS: 40 characters, not 38.
+            "aws_secret_key: OOzkR1+hF+1ABCsIFDJMEUtqmtnZ12345Q7Zx0",
         ] {
             assert!(secret_rules("a.yml", line).is_empty(), "{line}");
         }
         let key = "Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sVb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCdEfGh";
         assert!(!secret_rules("a.yml", &format!("SUMO_ACCESS_KEY: {key}")).is_empty());
+        assert!(!secret_rules(
+            "a.yml",
+            "aws_secret_key: OOzkR1+hF+1ABCsIFDJMEUtqmtnZ12345Q7Zx0Ab"
+        )
+        .is_empty());
     }
 
     #[test]

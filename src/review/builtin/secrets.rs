@@ -788,7 +788,8 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && strong_random(v)
         && randomness(v) >= 0.85
         && !reference(v)
-        && !path_or_url(v))
+        && !path_or_url(v)
+        && !off_strict_format(name, v))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
 
