@@ -1086,11 +1086,12 @@ fn prefixed_token(line: &str) -> Option<Hit> {
 /// four characters or more count, except those that are common words
 /// (`live_`, `test_`, `api-`), which unlisted formats use too.
 fn listed_prefix(value: &str) -> Option<Vec<usize>> {
-    static PREFIXES: LazyLock<Vec<(&'static str, usize)>> = LazyLock::new(|| {
+    // By the prefix's first byte (lower case): most values meet a handful.
+    static PREFIXES: LazyLock<Vec<Vec<(&'static str, usize)>>> = LazyLock::new(|| {
         let common = [
             "api", "live", "test", "key", "token", "secret", "auth", "user",
         ];
-        let mut out = Vec::new();
+        let mut out = vec![Vec::new(); 256];
         for (i, p) in PROVIDERS.iter().enumerate() {
             for k in p.keywords.iter().filter(|k| k.len() >= 4) {
                 let stem = k.trim_matches(|c: char| !c.is_ascii_alphanumeric());
@@ -1105,20 +1106,19 @@ fn listed_prefix(value: &str) -> Option<Vec<usize>> {
                 let leads =
                     literal.starts_with(*k) || literal.len() >= 3 && k.starts_with(&literal);
                 if !p.contextual && leads && !common.contains(&stem) {
-                    out.push((*k, i));
+                    out[usize::from(k.as_bytes()[0])].push((*k, i));
                 }
             }
         }
         out
     });
     let head = value.as_bytes().first()?.to_ascii_lowercase();
-    let found: Vec<usize> = PREFIXES
+    let found: Vec<usize> = PREFIXES[usize::from(head)]
         .iter()
         .filter(|(k, _)| {
-            k.as_bytes()[0] == head
-                && value
-                    .get(..k.len())
-                    .is_some_and(|v| v.eq_ignore_ascii_case(k))
+            value
+                .get(..k.len())
+                .is_some_and(|v| v.eq_ignore_ascii_case(k))
         })
         .map(|&(_, i)| i)
         .collect();
