@@ -1504,6 +1504,19 @@ mod tests {
     }
 
     #[test]
+    fn a_host_and_port_under_a_password_name_is_not_a_password() {
+        for line in [
+            "const SOCKS_PROXY_PASSWD_ONLY: &str = \"127.0.0.1:1081\";",
+            "redis_password = \"localhost:6379\"",
+        ] {
+            assert!(secret_rules("a.rs", line).is_empty(), "{line}");
+        }
+        assert!(
+            !secret_rules("a.rs", "const PROXY_PASSWD: &str = \"127.0.0.1:Zq8Lm2Xv\";").is_empty()
+        );
+    }
+
+    #[test]
     fn a_route_to_a_controller_action_is_not_a_password() {
         let line = "put '/forgot-password' => \"cms/sites/passwords#update\", as: 'update'";
         assert!(secret_rules("routes.rb", line).is_empty());

@@ -2412,7 +2412,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if versioned_artifact(v) {
         return false;
     }
-    if path_or_url(v) || v.contains(' ') && a.kind == NameKind::Secret {
+    if path_or_url(v) || host_and_port(v) || v.contains(' ') && a.kind == NameKind::Secret {
         return false;
     }
     // `TOKEN_COLOR = '\x1b[04m\x1b[91m'`: terminal escape codes.
@@ -2521,6 +2521,20 @@ fn identifier_chain(v: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '[' || c == ']')
     })
+}
+
+/// `127.0.0.1:1081`, `localhost:6379`: where a proxy or a server is, under
+/// a name that says what it guards.
+fn host_and_port(v: &str) -> bool {
+    let Some((host, port)) = v.rsplit_once(':') else {
+        return false;
+    };
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let ipv4 = host.split('.').count() == 4
+        && host
+            .split('.')
+            .all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && (ipv4 || host == "localhost")
 }
 
 fn path_or_url(v: &str) -> bool {
