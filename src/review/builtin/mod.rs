@@ -1504,6 +1504,15 @@ mod tests {
     }
 
     #[test]
+    fn curl_with_a_password_and_no_user_is_a_credential() {
+        assert_eq!(
+            secret_rules("run.sh", "curl -u \":d2LkV78zLx!t\" https://localhost:9200"),
+            vec!["secret-auth-header"]
+        );
+        assert!(secret_rules("run.sh", "curl -u \":$PASSWORD\" https://localhost:9200").is_empty());
+    }
+
+    #[test]
     fn a_host_and_port_under_a_password_name_is_not_a_password() {
         for line in [
             "const SOCKS_PROXY_PASSWD_ONLY: &str = \"127.0.0.1:1081\";",

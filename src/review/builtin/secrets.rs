@@ -287,7 +287,7 @@ regex!(
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 // Passwords on the command lines of tools that encrypt or sign:
