@@ -1434,6 +1434,129 @@ mod tests {
     }
 
     #[test]
+    fn an_unlisted_token_shaped_like_a_fragment_or_a_page_name_is_not_reported() {
+        // Cut short to show its shape, a page's name in a URL's path, a
+        // random run standing as the prefix (a key's fragment), and a
+        // listed exact prefix with the wrong number of hex digits.
+        for line in [
+            "export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...",
+            "see https://acme.notion.site/API-BD80F56CDC1441E6BF6011AB6D852875",
+            "Identity=USK@u2vn3Lh6Kte2-TgBSNKorbsKkuAt34ckoLmgx0ndXO0,AQACAAE",
+            "sntryu_5a1fd54403f098beb040ebb75de25051738bea6a64e74e112ff4de829e22a78",
+        ] {
+            assert!(secret_rules("notes.env", line).is_empty(), "{line}");
+        }
+        // The same shapes whole, outside a path, with a word as prefix.
+        for line in [
+            "zq_live_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1s",
+            "API-BD80F56CDC1441E6BF6011AB6D",
+            "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",
+        ] {
+            assert_eq!(
+                secret_rules("notes.env", line),
+                vec!["secret-provider-token"],
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_provider_prefix_counts_only_where_a_token_can_start() {
+        // `sk_test_`/`test_` inside `task_test_`, a token running on past `~`.
+        assert!(secret_rules(
+            "main.go",
+            "name := \"task_test_d7dmzxyzbvf8by74d0mxokjevgst16\" // a task's name"
+        )
+        .iter()
+        .all(|r| r != "secret-provider-token"));
+        let azure = "q8Q~3wIHjX9DT0yCNfQmr9oxmYrDZoQVLOdNg";
+        assert!(secret_rules("a.cfg", &format!("id = 4~{azure}~yk0,AQ")).is_empty());
+        assert_eq!(
+            secret_rules("a.cfg", &format!("client: 4~{azure}")),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn a_value_with_a_listed_prefix_is_judged_by_that_format_alone() {
+        // `dapi` then letters past `f`; `sm_pat_` then ten characters.
+        for line in [
+            "DATABRICKS_TOKEN=dapi123456789012345678a9bc01234defg5",
+            "SETTLEMINT_TOKEN=sm_pat_p6xm4zctmj",
+        ] {
+            assert!(secret_rules("a.env", line).is_empty(), "{line}");
+        }
+        // The format, also when quoted in the other case.
+        for line in [
+            "DATABRICKS_TOKEN=dapi0123456789abcdef0123456789abcdef",
+            "NEWRELIC_TOKEN=NRAK-qjk1np02c3638c50504vktxgauw",
+        ] {
+            assert!(!secret_rules("a.env", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_short_unit_typed_over_and_over_is_a_placeholder() {
+        for line in [
+            "GR134894112312312312312312312",
+            "api_token = \"abababababababab\"",
+        ] {
+            assert!(secret_rules("a.env", line).is_empty(), "{line}");
+        }
+        assert!(!secret_rules("a.env", "GR1348941Zq8Lm2Xv9TaK7pW3nB5c").is_empty());
+        assert!(!secret_rules("a.env", "api_token = \"ab7Kd9Qm2Xv4Lp8T\"").is_empty());
+    }
+
+    #[test]
+    fn a_name_that_says_the_provider_holds_only_that_providers_format() {
+        // Sumo Logic keys are 64 characters; a Twitch stream key is `live_…`.
+        for line in [
+            "SUMO_ACCESS_KEY: AbCeFG123",
+            "TWITCH_STREAM_KEY = \"126031192_IgvUabrXbWSihj2ENnA59G1F8\"",
+            // AWS: 40 characters, not 38.
+            "aws_secret_key: OOzkR1+hF+1ABCsIFDJMEUtqmtnZ12345Q7Zx0",
+        ] {
+            assert!(secret_rules("a.yml", line).is_empty(), "{line}");
+        }
+        let key = "Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sVb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCdEfGh";
+        assert!(!secret_rules("a.yml", &format!("SUMO_ACCESS_KEY: {key}")).is_empty());
+        assert!(!secret_rules(
+            "a.yml",
+            "aws_secret_key: OOzkR1+hF+1ABCsIFDJMEUtqmtnZ12345Q7Zx0Ab"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn curl_with_a_password_and_no_user_is_a_credential() {
+        assert_eq!(
+            secret_rules("run.sh", "curl -u \":d2LkV78zLx!t\" https://localhost:9200"),
+            vec!["secret-auth-header"]
+        );
+        assert!(secret_rules("run.sh", "curl -u \":$PASSWORD\" https://localhost:9200").is_empty());
+    }
+
+    #[test]
+    fn a_host_and_port_under_a_password_name_is_not_a_password() {
+        for line in [
+            "const SOCKS_PROXY_PASSWD_ONLY: &str = \"127.0.0.1:1081\";",
+            "redis_password = \"localhost:6379\"",
+        ] {
+            assert!(secret_rules("a.rs", line).is_empty(), "{line}");
+        }
+        assert!(
+            !secret_rules("a.rs", "const PROXY_PASSWD: &str = \"127.0.0.1:Zq8Lm2Xv\";").is_empty()
+        );
+    }
+
+    #[test]
+    fn a_route_to_a_controller_action_is_not_a_password() {
+        let line = "put '/forgot-password' => \"cms/sites/passwords#update\", as: 'update'";
+        assert!(secret_rules("routes.rb", line).is_empty());
+        assert!(!secret_rules("a.env", "password=cms/Q8z7Lp#x2Vb").is_empty());
+    }
+
+    #[test]
     fn a_provider_name_alone_is_enough_context_for_its_own_format() {
         // No credential word in the name: the provider's format decides.
         assert_eq!(

@@ -148,7 +148,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("openshift-token", "OpenShift user token", &["sha256~"], "sha256~[A-Za-z0-9_-]{43}", "sha256~{w43}"),
     c("kubernetes-bootstrap-token", "Kubernetes bootstrap token", &["bootstrap", "kubeadm", "--token"], r"[a-z0-9]{6}\.[a-z0-9]{16}", "{n6}.{n16}"),
     p("docker-hub-pat", "Docker Hub access token", &["dckr_"], "dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,}", "dckr_pat_{w27}"),
-    p("octopus-deploy-key", "Octopus Deploy API key", &["api-"], "API-[A-Z0-9]{26,32}", "API-{U26}"),
+    p("octopus-deploy-key", "Octopus Deploy API key", &["api-"], "API-[A-Z0-9]{26}", "API-{U26}"),
     p("pulumi-token", "Pulumi access token", &["pul-"], "pul-[a-f0-9]{40}", "pul-{h40}"),
     p("terraform-cloud-token", "Terraform Cloud token", &["atlasv1"], r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}", "{a14}.atlasv1.{w67}"),
     p("vault-token", "HashiCorp Vault token", &["hvs.", "hvb.", "hvr."], r"hv[sbr]\.[A-Za-z0-9_-]{24,}", "hvs.{w30}"),
@@ -192,7 +192,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("sonarqube-token", "SonarQube token", &["squ_", "sqp_", "sqa_"], "sq[upa]_[a-f0-9]{40}", "squ_{h40}"),
     c("snyk-token", "Snyk API token", &["snyk"], UUID, "{uuid}"),
     c("sourcegraph-token-legacy", "Sourcegraph access token", &["sourcegraph"], "[a-f0-9]{40}", "{h40}"),
-    p("sourcegraph-token", "Sourcegraph access token", &["sgp_"], "sgp_(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40}", "sgp_{h40}"),
+    p("sourcegraph-token", "Sourcegraph access token", &["sgp_"], "sgp_(?:[a-fA-F0-9]{16}_)?(?:local_)?[a-fA-F0-9]{40}", "sgp_{h40}"),
     c("gitea-token", "Gitea access token", &["gitea", "forgejo"], "[a-f0-9]{40}", "{h40}"),
     p("jfrog-api-key", "JFrog Artifactory API key", &["akc"], "AKC[A-Za-z0-9]{64,74}", "AKCp8{a69}"),
     p("jfrog-identity-token", "JFrog identity token", &["cmvmdgtu"], "cmVmdGtu[A-Za-z0-9]{56}", "cmVmdGtu{a56}"),
@@ -209,7 +209,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("prefect-api-key", "Prefect API key", &["pnu_"], "pnu_[A-Za-z0-9]{36}", "pnu_{a36}"),
     p("infracost-key", "Infracost API key", &["ico-"], "ico-[A-Za-z0-9]{32}", "ico-{a32}"),
     p("scalingo-token", "Scalingo API token", &["tk-us-"], "tk-us-[A-Za-z0-9_-]{48}", "tk-us-{w48}"),
-    p("defined-networking-key", "Defined Networking API key", &["dnkey-"], "dnkey-[a-z0-9=_-]{26}-[a-z0-9=_-]{52}", "dnkey-{n26}-{n52}"),
+    p("defined-networking-key", "Defined Networking API key", &["dnkey-"], "dnkey-[A-Za-z0-9=_-]{26}-[A-Za-z0-9=_-]{52}", "dnkey-{n26}-{n52}"),
     p("authress-key", "Authress service client key", &["acc_", "acc-"], r"(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc[_-][a-z0-9-]{10,32}\.[A-Za-z0-9+/_=-]{30,120}", "sc_{n10}.{n5}.acc_{n20}.{w40}"),
     // AI providers
     p("openai-key", "OpenAI API key", &["sk-", "t3blbkfj"], "sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}", "sk-proj-{w20}T3BlbkFJ{w20}"),
@@ -246,7 +246,7 @@ pub static PROVIDERS: &[Provider] = &[
     // Messaging and collaboration
     p("slack-bot-token", "Slack bot token", &["xoxb-"], "xoxb-[0-9]{10,13}-[0-9]{10,13}-?[A-Za-z0-9-]{24,34}", "xoxb-{d12}-{d13}-{a24}"),
     p("slack-user-token", "Slack user token", &["xoxp-", "xoxe-"], "xox[pe](?:-[0-9]{10,13}){3}-[a-f0-9A-Za-z]{28,34}", "xoxp-{d12}-{d12}-{d13}-{h32}"),
-    p("slack-app-token", "Slack app-level token", &["xapp-"], "xapp-[0-9]-[A-Z0-9]{9,11}-[0-9]{10,13}-[a-z0-9]{64}", "xapp-1-A{U10}-{d13}-{h64}"),
+    p("slack-app-token", "Slack app-level token", &["xapp-"], "xapp-(?:[0-9]-[A-Z0-9]{9,11}-[0-9]{10,13}-[a-z0-9]{64}|[0-9]{12}-[A-Za-z0-9/+]{24})", "xapp-1-A{U10}-{d13}-{h64}"),
     p("slack-config-token", "Slack configuration token", &["xoxe.xox", "xoxe-"], r"xoxe(?:\.xox[bp])?-1-[A-Za-z0-9]{100,}", "xoxe.xoxp-1-{a166}"),
     p("slack-legacy-bot-token", "Slack legacy bot token", &["xoxb-"], "xoxb-[0-9]{8,14}-[A-Za-z0-9]{18,26}", "xoxb-{d12}-{a24}"),
     p("slack-workspace-token", "Slack legacy workspace token", &["xoxo-", "xoxs-"], "xox[os]-[0-9]+-[0-9]+-[0-9]+-[a-fA-F0-9]{8,}", "xoxs-{d10}-{d10}-{d10}-{h10}"),
@@ -301,7 +301,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("easypost-key", "EasyPost API key", &["ezak", "eztk"], "EZ[AT]K[A-Za-z0-9]{54}", "EZAK{a54}"),
     p("duffel-token", "Duffel API token", &["duffel_"], "duffel_(?:test|live)_[A-Za-z0-9_=-]{43}", "duffel_live_{w43}"),
     p("flutterwave-key", "Flutterwave key", &["flwseck", "flwpubk", "flwseck_test"], "FLW(?:SECK|PUBK)(?:_TEST)?-[a-h0-9]{32}-X", "FLWSECK_TEST-{h32}-X"),
-    p("flutterwave-encryption-key", "Flutterwave encryption key", &["flwseck_test"], "FLWSECK_TEST[a-h0-9]{12}", "FLWSECK_TEST{h12}"),
+    p("flutterwave-encryption-key", "Flutterwave encryption key", &["flwseck_test"], "FLWSECK_TEST-?[a-h0-9]{12}", "FLWSECK_TEST{h12}"),
     p("twitch-stream-key", "Twitch stream key", &["live_"], "live_[0-9]{6,12}_[A-Za-z0-9]{30}", "live_{d9}_{a30}"),
     p("gocardless-token", "GoCardless access token", &["live_", "sandbox_"], "(?:live|sandbox)_[A-Za-z0-9_=-]{40}", "live_{w40}"),
     p("lob-key", "Lob API key", &["live_", "test_"], "(?:live|test)_(?:pub_)?[a-f0-9]{35}", "live_{h35}"),
@@ -408,7 +408,7 @@ pub static PROVIDERS: &[Provider] = &[
     c("adobe-secret", "Adobe client secret", &["adobe"], "p8e-[A-Za-z0-9_-]{32}|[a-f0-9]{32}", "p8e-{w32}"),
     p("adobe-client-secret", "Adobe client secret", &["p8e-"], "p8e-[A-Za-z0-9_-]{32}", "p8e-{w32}"),
     p("adafruit-key", "Adafruit IO key", &["aio_"], "aio_[A-Za-z0-9]{28}", "aio_{a28}"),
-    p("age-secret-key", "age secret key", &["age-secret-key-1"], "AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", "AGE-SECRET-KEY-1{age58}"),
+    p("age-secret-key", "age secret key", &["age-secret-key-1", "age-secret-key-pq-1"], "AGE-SECRET-KEY-(?:PQ-)?1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", "AGE-SECRET-KEY-1{age58}"),
     p("zoho-token", "Zoho OAuth token", &["1000."], r"1000\.[a-f0-9]{32}\.[a-f0-9]{32}", "1000.{h32}.{h32}"),
     p("salesforce-token", "Salesforce access token", &["00d"], "00D[A-Za-z0-9]{12,15}![A-Za-z0-9_.]{90,}", "00D{a15}!{a100}"),
     p("hubspot-pat", "HubSpot private app token", &["pat-na", "pat-eu"], "pat-(?:na|eu)[0-9]-[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}", "pat-na1-{uuid}"),
@@ -549,4 +549,12 @@ pub static PROVIDERS: &[Provider] = &[
     c("shopify-secret-ctx", "Shopify shared secret", &["shopify"], HEX32, "{h32}"),
     p("tickettailor-key", "Ticket Tailor API key", &["sk_"], "sk_[0-9]{4}_[0-9]{6}_[a-f0-9]{32}", "sk_{d4}_{d6}_{h32}"),
     c("ecostruxure-it-key", "EcoStruxure IT API key", &["ecostruxure"], "AK1[0-9A-Za-z/]{50,55}", "AK1{a52}"),
+    // A Logic App's trigger URL carries its own SAS signature: whoever has
+    // the URL can run the workflow.
+    p("azure-logic-app-url", "Azure Logic Apps trigger URL", &["logic.azure.com"], r"https://[A-Za-z0-9.-]+\.logic\.azure\.com(?::443)?/workflows/[A-Za-z0-9]+/triggers/[A-Za-z0-9_%-]+/paths/invoke\?[^\s'\x22<>]{0,200}?sig=[A-Za-z0-9_%-]{30,}", "https://prod-00.eastus.logic.azure.com/workflows/{h32}/triggers/manual/paths/invoke?api-version=2016-10-01&sv=1.0&sig={w43}"),
+    // ThingsBoard authenticates a device by the token in its API path.
+    p("thingsboard-device-token", "ThingsBoard device access token", &["thingsboard"], r"thingsboard[A-Za-z0-9.-]*(?::[0-9]{2,5})?/api/v1/[A-Za-z0-9]{20}/(?:telemetry|attributes|rpc|claim)", "thingsboard.cloud/api/v1/{n20}/telemetry"),
+    // Vault's token before the `hvs.` prefix: `s.` then a base64 protobuf.
+    p("vault-token-caes", "HashiCorp Vault token", &["s.caes"], r"s\.CAES[A-Za-z0-9_-]{80,}", "s.CAES{w90}"),
+    p("azure-app-configuration", "Azure App Configuration connection string", &["azconfig.io"], r"Endpoint=https://[A-Za-z0-9-]+\.azconfig\.io;Id=[^;\s]{4,};Secret=[A-Za-z0-9+/=]{40,}", "Endpoint=https://{n12}.azconfig.io;Id={a4}-{a2}-{a2}:{a20};Secret={b44}"),
 ];

@@ -239,7 +239,7 @@ pub(super) fn provider_regex(index: usize) -> &'static Regex {
             build(&format!("^(?:{})$", p.pattern))
         } else {
             build(&format!(
-                r"(?:^|[^0-9A-Za-z])({})(?:[^0-9A-Za-z_\-]|$)",
+                r"(?:^|[^0-9A-Za-z_])({})(?:[^0-9A-Za-z_\-~]|$)",
                 p.pattern
             ))
         }
@@ -287,7 +287,7 @@ regex!(
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{1,128}):["']?([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128}):["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 // Passwords on the command lines of tools that encrypt or sign:
@@ -809,7 +809,8 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && strong_random(v)
         && randomness(v) >= 0.85
         && !reference(v)
-        && !path_or_url(v))
+        && !path_or_url(v)
+        && !off_strict_format(name, v))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
 
@@ -1081,11 +1082,121 @@ fn prefixed_token(line: &str) -> Option<Hit> {
         let anchor = line[..prefix.start()].ends_with('#');
         let prefix = &line[prefix.start()..prefix.end()];
         let body = &line[body.start()..body.end()];
-        if random_body(body) && !digest_prefix(prefix) && !anchor {
+        // `ops_eyJzaWdu…...`: a token cut short to show its shape.
+        let cut = line[m.end()..].starts_with("...") || line[m.end()..].starts_with('…');
+        // `https://…notion.site/API-BD80…`: a page's name in a URL's path.
+        let in_path = line[..m.start()].ends_with('/') && line[..m.start()].contains("://");
+        if random_body(body)
+            && !digest_prefix(prefix)
+            && !random_prefix(prefix)
+            && !anchor
+            && !cut
+            && !in_path
+            && !off_exact_format(&line[m.start()..m.end()], body)
+        {
             return Some(hit("secret-provider-token", m.start(), m.end()));
         }
     }
     None
+}
+
+/// The listed providers whose own prefix `value` starts with
+/// (`sntryu_…`, `dapi…`, `px-dep-…`): such a value is that provider's token
+/// or nothing, so a value of another length or alphabet is a look-alike
+/// (truncated, or typed in), not an unlisted provider's token. Prefixes of
+/// four characters or more count, except those that are common words
+/// (`live_`, `test_`, `api-`), which unlisted formats use too.
+fn listed_prefix(value: &str) -> Option<Vec<usize>> {
+    // By the prefix's first byte (lower case): most values meet a handful.
+    static PREFIXES: LazyLock<Vec<Vec<(&'static str, usize)>>> = LazyLock::new(|| {
+        let common = [
+            "api", "live", "test", "key", "token", "secret", "auth", "user",
+        ];
+        let mut out = vec![Vec::new(); 256];
+        for (i, p) in PROVIDERS.iter().enumerate() {
+            for k in p.keywords.iter().filter(|k| k.len() >= 4) {
+                let stem = k.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                // The keyword is where the pattern starts (`sntryu_`), or
+                // continues a literal start (`px-` then `dep-`).
+                let literal: String = p
+                    .pattern
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "_-~".contains(*c))
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                let leads =
+                    literal.starts_with(*k) || literal.len() >= 3 && k.starts_with(&literal);
+                if !p.contextual && leads && !common.contains(&stem) {
+                    out[usize::from(k.as_bytes()[0])].push((*k, i));
+                }
+            }
+        }
+        out
+    });
+    let head = value.as_bytes().first()?.to_ascii_lowercase();
+    let found: Vec<usize> = PREFIXES[usize::from(head)]
+        .iter()
+        .filter(|(k, _)| {
+            value
+                .get(..k.len())
+                .is_some_and(|v| v.eq_ignore_ascii_case(k))
+        })
+        .map(|&(_, i)| i)
+        .collect();
+    (!found.is_empty()).then_some(found)
+}
+
+/// `u2vn3Lh6Kte2-…`: letters and digits alternating in what stands as the
+/// prefix, which is then random itself (a key's fragment), where providers
+/// pick a word or an abbreviation (`dub_`, `sk_car_`, `CCDB1_`).
+fn random_prefix(prefix: &str) -> bool {
+    let b = prefix.as_bytes();
+    b.windows(2)
+        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+        .count()
+        >= 3
+}
+
+/// A token with the prefix of a listed format that is exact (a long
+/// literal prefix such as `bedrock-api-key-`, or a fixed number of hex
+/// digits such as Sentry's `sntryu_` and 64, not `{64,}`) but does not
+/// match it: a look-alike, not an unlisted provider's token.
+fn off_exact_format(token: &str, body: &str) -> bool {
+    let Some(owners) = listed_prefix(token) else {
+        return false;
+    };
+    let hex_body = body.bytes().all(|b| b.is_ascii_hexdigit());
+    let exact = |i: usize| {
+        let p = &PROVIDERS[i];
+        let long = p.keywords.iter().any(|k| k.len() >= 12);
+        let hex = ["[a-f0-9]{", "[0-9a-f]{"].iter().any(|class| {
+            p.pattern.split(class).skip(1).any(|rest| {
+                let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+                n > 0 && rest[n..].starts_with('}')
+            })
+        });
+        long || hex && hex_body
+    };
+    owners.iter().all(|&i| exact(i))
+        && !owners
+            .iter()
+            .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+}
+
+/// `value` carries a listed provider's prefix and matches none of the
+/// formats that prefix belongs to, even read without regard to case (a
+/// key quoted in lower case is still the key): `dapi…` with letters past
+/// `f`, `sm_pat_` and ten characters.
+fn off_listed_format(value: &str) -> bool {
+    static ANY_CASE: LazyLock<Vec<OnceLock<Regex>>> =
+        LazyLock::new(|| PROVIDERS.iter().map(|_| OnceLock::new()).collect());
+    listed_prefix(value).is_some_and(|owners| {
+        !owners.iter().any(|&i| {
+            ANY_CASE[i]
+                .get_or_init(|| build(&format!("(?i)^(?:{})$", PROVIDERS[i].pattern)))
+                .is_match(value.as_bytes())
+        })
+    })
 }
 
 /// The random part of an unlisted token: mixed-case letters and digits
@@ -1434,6 +1545,10 @@ const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
     (&["telegram"], &["telegram-bot-token"]),
     // Meraki: 40 lower-case hex digits.
     (&["meraki"], &["meraki-key"]),
+    // Twitch: a stream key is `live_`, the channel's number, 30 characters.
+    (&["twitch", "stream"], &["twitch-stream-key"]),
+    // Sumo Logic: a 14-character access id (`su…`) and a 64-character key.
+    (&["sumo"], &["sumologic-access-id", "sumologic-access-key"]),
 ];
 
 /// The value is not of the one format the name's provider documents.
@@ -1469,8 +1584,10 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
             });
         }
     }
-    (credential_value(a, code) && !off_strict_format(a.name, a.value))
-        .then(|| hit("secret-assignment", a.start, end))
+    (credential_value(a, code)
+        && !off_strict_format(a.name, a.value)
+        && !off_listed_format(a.value.trim_matches(['"', '\'', '\\'])))
+    .then(|| hit("secret-assignment", a.start, end))
 }
 
 /// A value alone on its line under a name that ends the line above:
@@ -2333,7 +2450,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if versioned_artifact(v) {
         return false;
     }
-    if path_or_url(v) || v.contains(' ') && a.kind == NameKind::Secret {
+    if path_or_url(v) || host_and_port(v) || v.contains(' ') && a.kind == NameKind::Secret {
         return false;
     }
     // `TOKEN_COLOR = '\x1b[04m\x1b[91m'`: terminal escape codes.
@@ -2454,6 +2571,20 @@ fn identifier_chain(v: &str) -> bool {
     })
 }
 
+/// `127.0.0.1:1081`, `localhost:6379`: where a proxy or a server is, under
+/// a name that says what it guards.
+fn host_and_port(v: &str) -> bool {
+    let Some((host, port)) = v.rsplit_once(':') else {
+        return false;
+    };
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let ipv4 = host.split('.').count() == 4
+        && host
+            .split('.')
+            .all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && (ipv4 || host == "localhost")
+}
+
 fn path_or_url(v: &str) -> bool {
     v.starts_with('/')
         || v.starts_with("./")
@@ -2474,14 +2605,18 @@ fn path_or_url(v: &str) -> bool {
 /// between words (a route, a relative path), where a base64 key has `/`
 /// between random runs.
 fn relative_path(v: &str) -> bool {
-    let v = v.split_once('#').map_or(v, |(path, _)| path);
+    // `controller#action` names a route whatever its words look like;
+    // short parts are abbreviations (`cms/`, `api/`).
+    let (v, route) = v
+        .split_once('#')
+        .map_or((v, false), |(path, _)| (path, true));
     let parts: Vec<&str> = v.split('/').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {
             !p.is_empty()
                 && p.bytes()
                     .all(|b| b.is_ascii_lowercase() || b"_-.".contains(&b))
-                && wordy(p)
+                && (route || p.len() <= 4 || wordy(p))
         })
 }
 
@@ -2601,7 +2736,14 @@ fn placeholder(v: &str) -> bool {
             top = top.max(counts[c as usize]);
         }
     }
-    top * 2 > n && n >= 4
+    top * 2 > n && n >= 4 || periodic(v)
+}
+
+/// A short unit typed over and over (`123123123123…`, `abababab…`): a
+/// filler, never what a generator gives.
+fn periodic(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 12 && (2..=4).any(|p| (p..b.len()).all(|i| b[i] == b[i - p]))
 }
 
 fn whole_word_placeholder(v: &str) -> bool {
