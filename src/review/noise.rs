@@ -181,8 +181,12 @@ fn generated_name(file: &str) -> bool {
         ".generated.cs",
         ".generated.ts",
         ".generated.js",
+        // GitHub Agentic Workflows compile `x.md` to `x.lock.yml`.
+        ".lock.yml",
     ];
-    SUFFIXES.iter().any(|s| file.ends_with(s))
+    // The documentation concatenated for language models (llmstxt.org).
+    const NAMES: &[&str] = &["llms.txt", "llms-full.txt", "llm.txt", "llms-small.txt"];
+    SUFFIXES.iter().any(|s| file.ends_with(s)) || NAMES.contains(&file)
 }
 
 /// Database migrations: reviewed even when they look generated.
@@ -264,6 +268,13 @@ mod tests {
         assert!(is_test_data("tests/syntax-tests/source/Verilog/div.v"));
         assert!(is_test_data("tests/cli/expected/help.txt"));
         assert!(!is_test_data("src/source/mod.rs"));
+    }
+
+    #[test]
+    fn compiled_workflows_and_documentation_dumps_for_models_are_generated() {
+        assert!(noise_reason(".github/workflows/triage.lock.yml", "on: push\n").is_some());
+        assert!(noise_reason("llms-full.txt", "# Docs\n").is_some());
+        assert_eq!(noise_reason(".github/workflows/ci.yml", "on: push\n"), None);
     }
 
     #[test]

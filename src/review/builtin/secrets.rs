@@ -1346,7 +1346,19 @@ fn header_or_cli(line: &str) -> Option<Hit> {
         for caps in CLI_PASSWORD.captures_iter(line.as_bytes()) {
             let m = caps.get(1)?;
             let value = &line[m.start()..m.end()];
-            if reference(value) || placeholder(value) || whole_word_placeholder(value) {
+            // `docker run -p 127.0.0.1:8080:80` publishes a port; a value
+            // spliced from variables (`'"${PORT}"'`) is not a literal.
+            let port_mapping = value
+                .trim_start_matches(['"', '\''])
+                .starts_with(|c: char| c.is_ascii_digit())
+                && value.contains(':');
+            if reference(value)
+                || placeholder(value)
+                || whole_word_placeholder(value)
+                || port_mapping
+                || value.contains("${")
+                || value.contains("$(")
+            {
                 continue;
             }
             return Some(hit("secret-auth-header", m.start(), m.end()));

@@ -1347,4 +1347,15 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("secret-"), "{found:?}");
     }
+
+    #[test]
+    fn a_published_port_or_a_spliced_variable_is_not_a_cli_password() {
+        let sh = "docker run -i --rm -p 127.0.0.1:8080:80 --user '\"${UID}\"':'\"${GID}\"' img\ndocker login -u me -p \"$(cat token)\"\n";
+        assert_eq!(reported("ci/run.sh", sh), Vec::<String>::new());
+        let leaked = "docker login -u deploy -p Xk9vR2qLm7wPz4Tb registry.example.com\n";
+        assert_eq!(
+            reported("ci/run.sh", leaked),
+            vec!["secret-auth-header".to_string()]
+        );
+    }
 }
