@@ -118,6 +118,22 @@ fn a_task_copied_from_one_that_stays_in_the_file_is_not_new() {
     );
 }
 
+#[test]
+fn the_same_call_moved_into_another_statement_is_not_new() {
+    let middle: String = (0..12)
+        .map(|i| format!("\n\ndef f{i}():\n    return {i}\n"))
+        .collect();
+    let before = format!("import pickle\n\n\ndef read(fobj):\n    cache = pickle.load(fobj)\n    return cache\n{middle}");
+    let after = format!("import pickle\n{middle}\n\ndef read_safely(fobj):\n    try:\n        data: dict = pickle.load(fobj)\n    except ValueError:\n        data = {{}}\n    return data\n\n\ndef other(blob):\n    return pickle.loads(blob)\n");
+    let found = findings("pkg/cache.py", &before, &after);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "danger-pickle-loads");
+    assert!(after
+        .lines()
+        .nth(found[0].1 as usize - 1)
+        .is_some_and(|l| l.contains("loads(blob)")));
+}
+
 // Intent: printing that is the program's job.
 
 #[test]

@@ -812,6 +812,11 @@ fn applies(
     if round_trip || definition {
         return false;
     }
+    // An example shows what it does: `dbg!(payload)` in `examples/` is its
+    // output.
+    if rule.id == "debug-dbg-macro" && site.in_examples() {
+        return false;
+    }
     // `// eslint-disable-next-line no-console`: the project's linter was told
     // this one stays.
     if rule.id.starts_with("debug-") && site.linter_allows(index, rule.id) {

@@ -42,6 +42,8 @@ struct Removed {
     tokens: Vec<Token>,
     /// The words of the text from the match on (what a TODO says).
     words: Vec<String>,
+    /// The call from the match through its closing bracket, normalised.
+    call: String,
     used: bool,
 }
 
@@ -59,6 +61,7 @@ pub struct Baseline {
 enum Pass {
     Exact,
     Renamed,
+    SameCall,
     Reworded,
     Rewrapped,
     EditedInPlace,
@@ -111,6 +114,7 @@ impl Baseline {
                             exact: normalise(text),
                             tokens: tokens(text),
                             words: words(text.get(m.start()..).unwrap_or("")),
+                            call: call_at(text, m.start()),
                             used: false,
                         });
                     }
@@ -149,6 +153,7 @@ impl Baseline {
         for pass in [
             Pass::Exact,
             Pass::Renamed,
+            Pass::SameCall,
             Pass::Reworded,
             Pass::Rewrapped,
             Pass::EditedInPlace,
@@ -180,6 +185,18 @@ impl Baseline {
                             &r.path == path && renamed(&r.tokens, &new_tokens)
                         })
                     }
+                    // The same call with the same arguments, elsewhere in
+                    // the file: `cache = pickle.load(fobj)` moved into a
+                    // `try:` as `data: Dict[str, X] = pickle.load(fobj)`.
+                    Pass::SameCall if RULES[hit.rule].place != Place::Comment => {
+                        let call = call_at(text, hit.start);
+                        let path = &file.path;
+                        call.contains('(')
+                            && !call.ends_with('(')
+                            && self
+                                .claim(hit.rule, &construct, |r| &r.path == path && r.call == call)
+                    }
+                    Pass::SameCall => false,
                     // A comment's words, not its punctuation or place,
                     // say which task it is: `# TODO: write tests for the
                     // commands` moved and shortened to `# TODO: write tests`.
@@ -290,6 +307,28 @@ fn without_copied_tasks(file: &FileChange, lines: &[&str], hits: Vec<Hit>) -> Ve
 /// `# TODO: refactor & simplify`, `console.log(x)` → `if (verbose)
 /// console.log(x)`, a block commented out.
 const NEARBY: u32 = 3;
+
+/// The call that starts at byte `at` of `text` through its closing
+/// bracket (or the end of the line), normalised: `pickle.load(fobj)`.
+fn call_at(text: &str, at: usize) -> String {
+    let rest = text.get(at..).unwrap_or("");
+    let mut depth = 0usize;
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    end = i + 1;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    normalise(&rest[..end])
+}
 
 /// A line as a formatter leaves its meaning: no whitespace, one quote
 /// style, no trailing commas before a closing bracket, no final `;`.

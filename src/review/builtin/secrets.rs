@@ -1731,9 +1731,14 @@ fn assignments<'a>(
         if op.trim() == "(" && !credential_call(name) {
             continue;
         }
+        let compared = op.contains("==") || op.contains("!=");
+        // `typeof passOnNoPatterns !== "boolean"` checks a type.
+        if compared && line[..name_start].trim_end().ends_with("typeof") {
+            continue;
+        }
         out.push(Assigned {
             kind,
-            compared: op.contains("==") || op.contains("!="),
+            compared,
             name,
             value,
             start,
@@ -1755,6 +1760,33 @@ fn credential_call(name: &str) -> bool {
     segments(last)
         .last()
         .is_some_and(|s| name_kind(s).is_some() || s.ends_with("password"))
+}
+
+/// A keyboard shortcut: modifiers and a key joined by `+` or `-`
+/// (`shift+tab`, `ctrl+alt+delete`, `Cmd-Shift-P`).
+fn keyboard_chord(v: &str) -> bool {
+    const MODIFIERS: &[&str] = &[
+        "ctrl",
+        "control",
+        "shift",
+        "alt",
+        "option",
+        "opt",
+        "cmd",
+        "command",
+        "meta",
+        "super",
+        "mod",
+        "cmdorctrl",
+        "commandorcontrol",
+    ];
+    let parts: Vec<&str> = v.split(['+', '-']).collect();
+    parts.len() >= 2
+        && parts.len() <= 5
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| MODIFIERS.contains(&p.to_ascii_lowercase().as_str()))
+        && parts.last().is_some_and(|k| !k.is_empty() && k.len() <= 12)
 }
 
 /// What follows `value:` or `default =` at the start of `line`: a value
@@ -2486,6 +2518,10 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     // `clarifai_api` names a service, not a credential: only a value that
     // stands as random on its own is one (`slf4j-api:jar` is not).
     if segments(a.name).last().is_some_and(|s| s == "api") && !strong_random(v) {
+        return false;
+    }
+    // `key.WithKeys("shift+tab")`, `keys: "ctrl+n"`: a keyboard shortcut.
+    if keyboard_chord(v) {
         return false;
     }
     // `token: "string.quoted.single"` (an editor's scope name),

@@ -478,6 +478,15 @@ impl<'a> Site<'a> {
             && !ASSERTIONS.iter().any(|a| self.text.contains(a))
     }
 
+    /// The file is part of an example (an `examples/` or `example/` folder).
+    pub(super) fn in_examples(&self) -> bool {
+        self.path
+            .split('/')
+            .rev()
+            .skip(1)
+            .any(|d| d.eq_ignore_ascii_case("examples") || d.eq_ignore_ascii_case("example"))
+    }
+
     /// The file uses a command-line parser or reads its arguments: its
     /// `main()` is an entry point.
     fn is_command_line_program(&self) -> bool {
@@ -844,11 +853,16 @@ fn says_a_sentence(call: &str) -> bool {
         .trim_start()
         .trim_start_matches(['\'', '"', '`']);
     let progress = literal.starts_with(['✓', '✔', '✗', '✖', '→', '•', '⚠', 'ℹ', '√', '×'])
-        || call.contains("...'")
-        || call.contains("...\"")
-        || call.contains("...`")
-        || call.contains('…');
-    words >= 3 || words >= 2 && progress
+        || literal_ends_in_ellipsis(call);
+    words >= 3 || words >= 2 && progress || words >= 1 && literal_ends_in_ellipsis(call)
+}
+
+/// The call's last string ends in `...` or `…` (`f"Installing {req}..."`):
+/// a line announcing what the program does next.
+fn literal_ends_in_ellipsis(call: &str) -> bool {
+    ["...'", "...\"", "...`", "…'", "…\"", "…`"]
+        .iter()
+        .any(|e| call.contains(e))
 }
 
 /// Output painted for a terminal (`chalk.green(…)`, `pc.bold(…)`,
@@ -1356,6 +1370,38 @@ mod tests {
         assert_eq!(
             reported("ci/run.sh", leaked),
             vec!["secret-auth-header".to_string()]
+        );
+    }
+
+    #[test]
+    fn keyboard_shortcuts_and_type_checks_are_not_credentials() {
+        let go = "func keys() keyMap {\n\treturn keyMap{\n\t\tprev: key.NewBinding(\n\t\t\tkey.WithKeys(\"shift+tab\"),\n\t\t\tkey.WithHelp(\"shift+tab\", \"prev\"),\n\t\t),\n\t}\n}\n";
+        assert_eq!(reported("examples/split/main.go", go), Vec::<String>::new());
+        let js = "function check({ passOnNoPatterns }) {\n  if (typeof passOnNoPatterns !== \"boolean\") {\n    throw new TypeError(\"bad\")\n  }\n}\n";
+        assert_eq!(reported("lib/options.js", js), Vec::<String>::new());
+        let compared = "function login(password) {\n  if (password === \"Xk9vR2qLm7wPz4Tb\") {\n    return true\n  }\n}\n";
+        assert_eq!(
+            reported("lib/login.js", compared),
+            vec!["secret-assignment".to_string()]
+        );
+    }
+
+    #[test]
+    fn build_scripts_entry_modules_and_examples_show_their_output() {
+        let make = "target.lint = () => {\n  const r = exec(`${ESLINT} --fix ${dir}`)\n}\n";
+        assert_eq!(reported("Makefile.js", make), Vec::<String>::new());
+        let action = "req = compute()\nprint(f\"Installing {req}...\", flush=True)\n";
+        assert_eq!(reported("action/main.py", action), Vec::<String>::new());
+        let progress = "def install(req):\n    print(f\"Installing {req}...\")\n";
+        assert_eq!(reported("pkg/setup_env.py", progress), Vec::<String>::new());
+        let example = "async fn handler(payload: Payload) {\n    dbg!(payload);\n}\n";
+        assert_eq!(
+            reported("examples/parse-body/src/main.rs", example),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            reported("src/handler.rs", example),
+            vec!["debug-dbg-macro".to_string()]
         );
     }
 }
