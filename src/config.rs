@@ -249,7 +249,6 @@ pub const DEFAULT_OUTPUT_PATHS: &[&str] = &[
     "**/gulpfile.*",
     "**/Makefile.js",
     "**/Jakefile.js",
-    "**/main.py",
     "**/Gruntfile.*",
     "**/*.conf.js",
     "**/*.config.js",

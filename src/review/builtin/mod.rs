@@ -503,6 +503,52 @@ fn is_test_code(path: &str) -> bool {
         || stem.ends_with("Test")
 }
 
+/// Tooling that runs what its own author gives it: scripts, tools,
+/// examples, demos, benchmarks, docs, `bin/` and CI folders, build scripts
+/// and tool configuration. Entry points (`main.py`, `src/main.rs`) are not:
+/// outside input arrives there.
+fn runs_own_input(path: &str) -> bool {
+    const DIRS: &[&str] = &[
+        "scripts",
+        "script",
+        "tools",
+        "tool",
+        "bench",
+        "benches",
+        "benchmark",
+        "benchmarks",
+        "examples",
+        "example",
+        "demo",
+        "demos",
+        "playground",
+        "playgrounds",
+        "sandbox",
+        "docs",
+        "doc",
+        "bin",
+        "ci",
+        ".github",
+        ".circleci",
+    ];
+    let mut parts = path.rsplit('/');
+    let file = parts.next().unwrap_or("").to_ascii_lowercase();
+    const BUILD_SCRIPTS: &[&str] = &[
+        "gulpfile.js",
+        "gulpfile.mjs",
+        "gulpfile.ts",
+        "gruntfile.js",
+        "makefile.js",
+        "jakefile.js",
+        "noxfile.py",
+        "setup.py",
+    ];
+    parts.any(|d| DIRS.iter().any(|x| d.eq_ignore_ascii_case(x)))
+        || BUILD_SCRIPTS.contains(&file.as_str())
+        || file.contains(".conf.")
+        || file.contains(".config.")
+}
+
 /// Documentation: secret-shaped values there are usually examples, so only
 /// a live provider format (or a private key) is critical.
 fn is_documentation(path: &str) -> bool {
@@ -614,8 +660,7 @@ pub fn review_file_in(
     // them: `shell=True` or `eval` there is not injection (bandit and
     // ruff's `S` rules are switched off for them the same way).
     let trusted = OnceCell::new();
-    let trusted_input =
-        |path: &str| *trusted.get_or_init(|| tests || policy.output_paths().is_match(path));
+    let trusted_input = |path: &str| *trusted.get_or_init(|| tests || runs_own_input(path));
     for line_no in file.diff.added_lines() {
         let index = line_no as usize - 1;
         let Some(text) = lines.get(index) else {

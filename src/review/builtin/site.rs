@@ -568,7 +568,13 @@ impl<'a> Site<'a> {
                 self.text.starts_with(marker) || self.text.contains(&format!("\n{marker}"))
             };
             match self.lang {
-                Some(Lang::Python) => top_level("if __name__ =="),
+                // A module whose top level ends the program (`sys.exit(…)`
+                // in the first column) runs as a script.
+                Some(Lang::Python) => {
+                    top_level("if __name__ ==")
+                        || top_level("sys.exit(")
+                        || top_level("raise SystemExit")
+                }
                 Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => {
                     self.text.contains("require.main === module")
                 }
@@ -1390,8 +1396,15 @@ mod tests {
     fn build_scripts_entry_modules_and_examples_show_their_output() {
         let make = "target.lint = () => {\n  const r = exec(`${ESLINT} --fix ${dir}`)\n}\n";
         assert_eq!(reported("Makefile.js", make), Vec::<String>::new());
-        let action = "req = compute()\nprint(f\"Installing {req}...\", flush=True)\n";
+        let action =
+            "req = compute()\nprint(req, flush=True)\nproc = run(req)\nsys.exit(proc.returncode)\n";
         assert_eq!(reported("action/main.py", action), Vec::<String>::new());
+        // An entry point is where outside input arrives.
+        let entry = "def main():\n    eval(input())\n";
+        assert_eq!(
+            reported("app/main.py", entry),
+            vec!["danger-eval".to_string()]
+        );
         let progress = "def install(req):\n    print(f\"Installing {req}...\")\n";
         assert_eq!(reported("pkg/setup_env.py", progress), Vec::<String>::new());
         let example = "async fn handler(payload: Payload) {\n    dbg!(payload);\n}\n";
