@@ -145,6 +145,7 @@ const DATA_UNDER_TESTS: &[&str] = &[
     "outputs",
     "source",
     "sources",
+    "cases",
 ];
 
 const TEST_DIRS: &[&str] = &["test", "tests", "spec", "specs", "__tests__"];

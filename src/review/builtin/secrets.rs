@@ -1754,6 +1754,31 @@ fn assignments<'a>(
 /// A function named for something else does not: `parseKeyChords("every(2)")`.
 fn credential_call(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name);
+    // `keyring.get_password("svc", "user")` reads one by its name.
+    let reads = segments(last).first().is_some_and(|verb| {
+        matches!(
+            verb.as_str(),
+            "get"
+                | "read"
+                | "load"
+                | "fetch"
+                | "find"
+                | "lookup"
+                | "delete"
+                | "remove"
+                | "del"
+                | "has"
+                | "is"
+                | "check"
+                | "validate"
+                | "verify"
+                | "clear"
+                | "reset"
+        )
+    });
+    if reads {
+        return false;
+    }
     if last.len() < name.len() {
         return true;
     }
@@ -2530,7 +2555,22 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     let dotted_words = v.split('.').count() >= 2
         && v.split('.')
             .all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
-    if a.kind == NameKind::Secret && dotted_words {
+    // `expectedKey: "http.github.com.foo.d3514ad1…"`: a name built from a
+    // host, a path and a digest (a cache key), not a credential.
+    let dotted_name = {
+        let parts: Vec<&str> = v.split('.').collect();
+        parts.len() >= 3
+            && parts
+                .iter()
+                .filter(|p| {
+                    p.len() >= 3
+                        && p.bytes().all(|b| b.is_ascii_alphabetic())
+                        && word_like(&p.to_ascii_lowercase())
+                })
+                .count()
+                >= 2
+    };
+    if a.kind == NameKind::Secret && (dotted_words || dotted_name) {
         return false;
     }
     // A lone `key` is a map's or a cache's key far more often than a

@@ -725,6 +725,8 @@ fn is_output_guard(condition: &str) -> bool {
     [
         "verbose",
         "debug",
+        "silent",
+        "quiet",
         "__name__",
         "module.parent",
         "require.main",
@@ -1416,5 +1418,22 @@ mod tests {
             reported("src/handler.rs", example),
             vec!["debug-dbg-macro".to_string()]
         );
+    }
+
+    #[test]
+    fn a_composed_cache_key_a_read_by_name_and_a_quiet_flag_are_not_findings() {
+        let go = "var cases = []struct{ key string }{\n\t{\n\t\texpectedKey: \"http.github.com.foo.d3514ad1d4daedf9cc2825225070b49ebc8db47fa5177951b2a5b9994597570c\",\n\t},\n}\n";
+        assert_eq!(reported("taskfile/node.go", go), Vec::<String>::new());
+        let py = "def available():\n    keyring.get_password(\"python-poetry-check\", \"python-poetry\")\n";
+        assert_eq!(
+            reported("src/pkg/password_manager.py", py),
+            Vec::<String>::new()
+        );
+        let js = "function serve(silent) {\n  if (!silent) {\n    console.debug(url)\n  }\n}\n";
+        assert_eq!(reported("lib/server.js", js), Vec::<String>::new());
+        // A token with a dot in it is still a token.
+        let mapbox =
+            "MAPBOX_TOKEN = \"pk.eyJ1IjoicmVkbGluZSIsImEiOiJja3Z4In0.Xq9Lm2Zt8Wc5Yb1Hs7Pk4R\"\n";
+        assert_eq!(reported("src/map.py", mapbox).len(), 1);
     }
 }
