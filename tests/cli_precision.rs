@@ -134,6 +134,29 @@ fn the_same_call_moved_into_another_statement_is_not_new() {
         .is_some_and(|l| l.contains("loads(blob)")));
 }
 
+#[test]
+fn a_task_kept_by_each_part_of_a_split_file_is_not_new() {
+    let repo = TestRepo::with_commit(&[(
+        "tests/test_all.py",
+        "def test_a():\n    # TODO: when dropping Python 3.6, remove this branch\n    assert a()\n\n\ndef test_b():\n    assert b()\n",
+    )]);
+    repo.remove("tests/test_all.py");
+    for part in ["a", "b", "c"] {
+        repo.write(
+            &format!("tests/test_part_{part}.py"),
+            &format!("def test_{part}():\n    # TODO: when dropping Python 3.6, remove this branch\n    assert {part}()\n"),
+        );
+    }
+    repo.write(
+        "tests/test_new.py",
+        "def test_n():\n    # TODO: cover the new flag\n    assert n()\n",
+    );
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![rule("todo-comment", 2)]
+    );
+}
+
 // Intent: printing that is the program's job.
 
 #[test]

@@ -143,7 +143,7 @@ impl Baseline {
         lines: &[&str],
         hits: Vec<Hit>,
     ) -> Vec<Hit> {
-        let hits = without_copied_tasks(file, lines, hits);
+        let hits = without_copied_tasks(file, lines, hits, &self.removed);
         if self.removed.is_empty() || hits.is_empty() {
             return hits;
         }
@@ -258,17 +258,29 @@ impl Baseline {
     }
 }
 
-/// Drops task comments copied from one that stays in the file: a test
-/// duplicated with its `# TODO: also check reloads` repeats a task already
-/// written down. A short task (`// TODO` in a new stub) is new wherever it
-/// is added.
-fn without_copied_tasks(file: &FileChange, lines: &[&str], hits: Vec<Hit>) -> Vec<Hit> {
+/// Drops task comments copied from one that stays in the file, or from one
+/// the change removed anywhere: a test duplicated with its `# TODO: also
+/// check reloads`, or split into several files each keeping it, repeats a
+/// task already written down. A short task (`// TODO` in a new stub) is new
+/// wherever it is added.
+fn without_copied_tasks(
+    file: &FileChange,
+    lines: &[&str],
+    hits: Vec<Hit>,
+    removed: &[Removed],
+) -> Vec<Hit> {
     const MIN_WORDS: usize = 3;
     let is_task = |hit: &Hit| RULES[hit.rule].place == Place::Comment;
-    if file.old_text.is_empty() || !hits.iter().any(is_task) {
+    if !hits.iter().any(is_task) {
         return hits;
     }
-    let mut old_tasks: Vec<(usize, Vec<String>)> = Vec::new();
+    // Tasks the change removed anywhere (a test file split in three, each
+    // part keeping the note), and those that stay in this file.
+    let mut old_tasks: Vec<(usize, Vec<String>)> = removed
+        .iter()
+        .filter(|r| RULES[r.rule].place == Place::Comment && r.words.len() >= MIN_WORDS)
+        .map(|r| (r.rule, r.words.clone()))
+        .collect();
     for (index, rule) in RULES.iter().enumerate() {
         if rule.place != Place::Comment || !rule.langs.matches(&file.path) {
             continue;

@@ -437,7 +437,15 @@ impl<'a> Site<'a> {
     /// pytest's `capsys`, `redirect_stdout`).
     fn checks_its_output(&self) -> bool {
         let markers: &[&str] = match self.lang {
-            Some(Lang::Python) => &["capsys", "capfd", "redirect_stdout", "redirect_stderr"],
+            Some(Lang::Python) => &[
+                "capsys",
+                "capfd",
+                "redirect_stdout",
+                "redirect_stderr",
+                // click's and typer's test runners capture a command's output.
+                "CliRunner",
+                "runner.invoke(",
+            ],
             Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => &[
                 "spyOn(console",
                 "expect(console.",
@@ -1435,5 +1443,11 @@ mod tests {
         let mapbox =
             "MAPBOX_TOKEN = \"pk.eyJ1IjoicmVkbGluZSIsImEiOiJja3Z4In0.Xq9Lm2Zt8Wc5Yb1Hs7Pk4R\"\n";
         assert_eq!(reported("src/map.py", mapbox).len(), 1);
+    }
+
+    #[test]
+    fn a_command_invoked_through_a_cli_test_runner_prints_its_output() {
+        let py = "from typer.testing import CliRunner\n\nrunner = CliRunner()\n\ndef test_force():\n    app = typer.Typer()\n\n    @app.command()\n    def cmd(force: bool = False):\n        print(\"Forcing\")\n\n    result = runner.invoke(app)\n    assert \"Forcing\" in result.output\n";
+        assert_eq!(reported("tests/test_force.py", py), Vec::<String>::new());
     }
 }
