@@ -144,7 +144,7 @@ fn a_task_kept_by_each_part_of_a_split_file_is_not_new() {
     for part in ["a", "b", "c"] {
         repo.write(
             &format!("tests/test_part_{part}.py"),
-            &format!("def test_{part}():\n    # TODO: when dropping Python 3.6, remove this branch\n    assert {part}()\n"),
+            format!("def test_{part}():\n    # TODO: when dropping Python 3.6, remove this branch\n    assert {part}()\n"),
         );
     }
     repo.write(
