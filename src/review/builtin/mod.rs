@@ -21,7 +21,6 @@ use crate::config::BuiltinConfig;
 use crate::syntax::Region;
 use globset::{Glob, GlobMatcher, GlobSet};
 use regex::bytes::{Regex, RegexBuilder};
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
@@ -503,6 +502,10 @@ fn is_test_code(path: &str) -> bool {
         || stem.ends_with("Test")
 }
 
+/// ANSI escape sequences as source code spells them (`"\x1b[31m"`): text
+/// styled for a terminal.
+const ANSI_ESCAPES: &[&str] = &["\\x1b[", "\\u001b[", "\\033[", "\\e["];
+
 /// Tooling that runs what its own author gives it: scripts, tools,
 /// examples, demos, benchmarks, docs, `bin/` and CI folders, build scripts
 /// and tool configuration. Entry points (`main.py`, `src/main.rs`) are not:
@@ -659,8 +662,7 @@ pub fn review_file_in(
     // Tests, scripts, tools and examples run input their own author gives
     // them: `shell=True` or `eval` there is not injection (bandit and
     // ruff's `S` rules are switched off for them the same way).
-    let trusted = OnceCell::new();
-    let trusted_input = |path: &str| *trusted.get_or_init(|| tests || runs_own_input(path));
+    let trusted_input = tests || runs_own_input(&file.path);
     for line_no in file.diff.added_lines() {
         let index = line_no as usize - 1;
         let Some(text) = lines.get(index) else {
@@ -753,8 +755,7 @@ pub fn review_file_in(
             let Some(regex) = compiled(index_rule) else {
                 continue;
             };
-            if !policy.runs(rule.id, &file.path)
-                || rule.id.starts_with("danger-") && trusted_input(&file.path)
+            if !policy.runs(rule.id, &file.path) || rule.id.starts_with("danger-") && trusted_input
             {
                 continue;
             }

@@ -2524,10 +2524,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
     // `TOKEN_COLOR = '\x1b[04m\x1b[91m'`: terminal escape codes.
     // (Read before the quotes and backslashes were trimmed off.)
-    if ["\\x1b[", "\\033[", "\\u001b[", "\\e["]
-        .iter()
-        .any(|e| a.value.contains(e))
-    {
+    if super::ANSI_ESCAPES.iter().any(|e| a.value.contains(e)) {
         return false;
     }
     let lower = v.to_ascii_lowercase();

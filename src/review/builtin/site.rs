@@ -160,6 +160,7 @@ pub(super) struct Site<'a> {
     parsed: OnceCell<Option<Parsed>>,
     /// Bytes of the text the parse covers (see [`Site::judge_through`]).
     parse_end: std::cell::Cell<usize>,
+    /// Whether the whole file prints on purpose (see `prints_on_purpose`).
     script: OnceCell<bool>,
     /// Lints the file switches off for all of it (see [`file_lint_off`]).
     lint_off: OnceCell<String>,
@@ -307,16 +308,7 @@ impl<'a> Site<'a> {
     /// chosen stream (`print(…, file=…)`), a message for users (`Usage:`,
     /// `Warning:`, "deprecated"), a Rust `#[test]` whose point is to print.
     pub(super) fn intended_output(&self, index: usize, at: usize, output_paths: &GlobSet) -> bool {
-        if output_paths.is_match(self.path)
-            || self.is_script()
-            || self.exits_after(index)
-            || self.checks_its_output()
-            || self.is_test_without_assertions()
-            || self
-                .lang
-                .is_some_and(|l| matches!(l, Lang::JavaScript | Lang::TypeScript | Lang::Tsx))
-                && self.is_command_line_program()
-        {
+        if output_paths.is_match(self.path) || self.prints_on_purpose() || self.exits_after(index) {
             return true;
         }
         let line = self.lines[index];
@@ -430,6 +422,21 @@ impl<'a> Site<'a> {
             }
         }
         false
+    }
+
+    /// The whole file prints on purpose: a script, a test that checks its
+    /// output or asserts nothing, a JavaScript command-line module. Judged
+    /// once per file, however many prints it has.
+    fn prints_on_purpose(&self) -> bool {
+        *self.script.get_or_init(|| {
+            self.is_script()
+                || self.checks_its_output()
+                || self.is_test_without_assertions()
+                || matches!(
+                    self.lang,
+                    Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx)
+                ) && self.is_command_line_program()
+        })
     }
 
     /// A test that captures what is printed and checks it: output there is
@@ -568,28 +575,26 @@ impl<'a> Site<'a> {
     /// `if __name__ == "__main__":` at the top level, a JavaScript
     /// `require.main === module`, a Rust `fn main` at the top level.
     fn is_script(&self) -> bool {
-        *self.script.get_or_init(|| {
-            if self.text.starts_with("#!") {
-                return true;
+        if self.text.starts_with("#!") {
+            return true;
+        }
+        let top_level = |marker: &str| {
+            self.text.starts_with(marker) || self.text.contains(&format!("\n{marker}"))
+        };
+        match self.lang {
+            // A module whose top level ends the program (`sys.exit(…)`
+            // in the first column) runs as a script.
+            Some(Lang::Python) => {
+                top_level("if __name__ ==")
+                    || top_level("sys.exit(")
+                    || top_level("raise SystemExit")
             }
-            let top_level = |marker: &str| {
-                self.text.starts_with(marker) || self.text.contains(&format!("\n{marker}"))
-            };
-            match self.lang {
-                // A module whose top level ends the program (`sys.exit(…)`
-                // in the first column) runs as a script.
-                Some(Lang::Python) => {
-                    top_level("if __name__ ==")
-                        || top_level("sys.exit(")
-                        || top_level("raise SystemExit")
-                }
-                Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => {
-                    self.text.contains("require.main === module")
-                }
-                Some(Lang::Rust) => top_level("fn main(") || top_level("async fn main("),
-                _ => false,
+            Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => {
+                self.text.contains("require.main === module")
             }
-        })
+            Some(Lang::Rust) => top_level("fn main(") || top_level("async fn main("),
+            _ => false,
+        }
     }
 }
 
@@ -868,9 +873,8 @@ fn says_a_sentence(call: &str) -> bool {
     let literal = call[open + 1..]
         .trim_start()
         .trim_start_matches(['\'', '"', '`']);
-    let progress = literal.starts_with(['✓', '✔', '✗', '✖', '→', '•', '⚠', 'ℹ', '√', '×'])
-        || literal_ends_in_ellipsis(call);
-    words >= 3 || words >= 2 && progress || words >= 1 && literal_ends_in_ellipsis(call)
+    let status = literal.starts_with(['✓', '✔', '✗', '✖', '→', '•', '⚠', 'ℹ', '√', '×']);
+    words >= 3 || words >= 2 && status || words >= 1 && literal_ends_in_ellipsis(call)
 }
 
 /// The call's last string ends in `...` or `…` (`f"Installing {req}..."`):
@@ -898,12 +902,9 @@ fn colours(call: &str) -> bool {
         "Style.",
         "colored(",
         "termcolor",
-        "\\x1b[",
-        "\\u001b[",
-        "\\033[",
-        "\\e[",
     ]
     .iter()
+    .chain(super::ANSI_ESCAPES)
     .any(|m| call.contains(m))
 }
 
