@@ -220,6 +220,23 @@ fn messages_for_users_are_not_debugging() {
     assert_eq!(new_file("lib/check.py", py), vec![]);
     let banner = "server.listen(3000, () => {\n  console.log('listening on port 3000');\n});\n";
     assert_eq!(new_file("lib/server.js", banner), vec![]);
+    let failure = "server.on('error', (err) => { console.log('Server error', err) })\nconsole.log('data', error)\n";
+    assert_eq!(
+        new_file("lib/proxy.js", failure),
+        vec![rule("debug-console-log", 2)]
+    );
+}
+
+#[test]
+fn a_blank_line_printed_for_spacing_is_not_debugging() {
+    let text =
+        "function report(rows) {\n  console.log('');\n  console.log();\n  console.log(rows);\n}\n";
+    assert_eq!(
+        new_file("lib/report.js", text),
+        vec![rule("debug-console-log", 4)]
+    );
+    let py = "def report(rows):\n    print()\n    print(\"\")\n    print(rows)\n";
+    assert_eq!(new_file("lib/report.py", py), vec![rule("debug-print", 4)]);
 }
 
 #[test]
@@ -248,6 +265,8 @@ fn examples_docs_scripts_and_benchmarks_print_on_purpose() {
         "scripts/release.js",
         "docs/contributors/fetch.js",
         "benchmarks/run.js",
+        "docs_src/python_types/tutorial006.js",
+        "tutorial/step1.js",
     ] {
         assert_eq!(new_file(path, "console.log(result);\n"), vec![], "{path}");
     }

@@ -529,6 +529,10 @@ fn runs_own_input(path: &str) -> bool {
         "sandbox",
         "docs",
         "doc",
+        "docs_src",
+        "docs-src",
+        "tutorial",
+        "tutorials",
         "bin",
         "ci",
         ".github",
@@ -855,7 +859,10 @@ fn applies(
     // `async exec(t, run) {` or `def eval(self, …):` defines a method of
     // that name; it runs nothing.
     let definition = rule.id.starts_with("danger-") && defines(text, span.start);
-    if round_trip || definition {
+    // `FROM cache_v${VERSION}`: a table named by the program's own constant.
+    let constant_sql =
+        rule.id == "danger-sql-string" && splices_only_constants(&text[span.start..]);
+    if round_trip || definition || constant_sql {
         return false;
     }
     // An example shows what it does: `dbg!(payload)` in `examples/` is its
@@ -893,6 +900,41 @@ fn defines(text: &str, at: usize) -> bool {
     });
     let line = text.trim_end();
     modifiers_only && line.ends_with('{') && !line.contains('=')
+}
+
+/// What SQL text from its opening quote splices in (`${…}`, `{…}`, `" +
+/// name`) are all the program's own constants, named in capitals
+/// (`${VERSION}`, `{TABLE}`, `" + Schema.TABLE`): no outside input.
+fn splices_only_constants(sql: &str) -> bool {
+    let constant = |e: &str| {
+        let e = e.trim();
+        let last = e.rsplit('.').next().unwrap_or(e);
+        !last.is_empty()
+            && last.bytes().any(|b| b.is_ascii_uppercase())
+            && last
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            && e.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    };
+    let mut spliced = Vec::new();
+    let mut rest = sql;
+    while let Some(open) = rest.find('{') {
+        let inner = &rest[open + 1..];
+        let Some(close) = inner.find('}') else {
+            return false;
+        };
+        spliced.push(&inner[..close]);
+        rest = &inner[close + 1..];
+    }
+    for (i, _) in sql.match_indices('+') {
+        let operand = sql[i + 1..].trim_start();
+        let len = operand
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(operand.len());
+        spliced.push(&operand[..len]);
+    }
+    !spliced.is_empty() && spliced.into_iter().all(constant)
 }
 
 /// Byte `at` is the first character inside a quoted string.
@@ -1722,6 +1764,32 @@ mod tests {
     }
 
     #[test]
+    fn signed_bundle_documents_key_ids_and_public_keys_are_not_credentials() {
+        for line in [
+            "\"rawBytes\": \"MIIHQDCCBsagAwIBAgIUPi1pnRp5v/L1ZiWE1m9h5mBFiC8wCgYIKoZIzj0EAwMwNzEVMBMGA1UEChMM\",",
+            "\"signedEntryTimestamp\": \"MEUCIBnCAgBND2tf60dg5uvlw0EBbBRhFtMuP3YTRpIQj2hCAiEAmWSymilD/iY97X11tLGE=\"",
+            "\"canonicalizedBody\": \"eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiZHNzZSIsInNwZWMiOnsiZW52ZWxvcGVIYXNo\"",
+            "\"publicKey\": \"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt\"",
+        ] {
+            assert!(secret_rules("test/data/bundle.json", line).is_empty(), "{line}");
+        }
+        // A private key's DER is none of those documents.
+        assert!(!secrets::public_document(
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4"
+        ));
+        let docs = "try running `sudo apt-key adv --keyserver keyserver.ubuntu.com:80 --recv-key C99B11DEB97541F0`.";
+        assert!(secret_rules("docs/install.md", docs).is_empty());
+        let go = "httpmock.JSONResponse(PubKey{ID: \"123\", Key: \"CDjXqf7AJBXWhMczcy+Fs7JlACEptgceysutztHaFQI=\"}))";
+        assert!(secret_rules("pkg/set_test.go", go).is_empty());
+        let go_secret =
+            "cfg := Config{ID: \"123\", Key: \"CDjXqf7AJBXWhMczcy+Fs7JlACEptgceysutztHaFQI=\"}";
+        assert_eq!(
+            secret_rules("pkg/config.go", go_secret),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
     fn a_random_token_alone_on_a_configuration_line_is_found_outside_pem_blocks() {
         let token = "Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aEk5Tn";
         assert_eq!(
@@ -2219,6 +2287,20 @@ mod tests {
             "cur.execute(\"SELECT * FROM t WHERE id = %s\", (uid,))\n"
         )
         .is_empty());
+        // A table named by the program's own constant takes no input.
+        for constant in [
+            "db.prepare(`DELETE FROM cache_v${VERSION} WHERE url = ?`)\n",
+            "db.prepare(\"SELECT COUNT(*) FROM \" + Schema.TABLE_NAME)\n",
+        ] {
+            assert!(added("a.js", constant).is_empty(), "{constant}");
+        }
+        assert_eq!(
+            rules(&added(
+                "a.js",
+                "db.prepare(`DELETE FROM cache_v${VERSION} WHERE url = '${url}'`)\n"
+            )),
+            vec!["danger-sql-string"]
+        );
     }
 
     #[test]

@@ -810,8 +810,33 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && randomness(v) >= 0.85
         && !reference(v)
         && !path_or_url(v)
+        && !public_document(v)
         && !off_strict_format(name, v))
     .then(|| hit("secret-assignment", at, at + value.len()))
+}
+
+/// Base64 of a document that is public by design, as signed bundles and
+/// transparency logs carry them (`"rawBytes": "MIIHQDCCBsagAwIBAgIU…"`): a
+/// DER certificate, a public key, an ECDSA signature, or JSON (`eyJ…`
+/// without the dots of a token). A private key's DER (`MIIEvQIBADAN…`) is
+/// none of these.
+pub(super) fn public_document(v: &str) -> bool {
+    let head = v.get(..v.len().min(40)).unwrap_or(v);
+    // `a0 03 02 01 02` (a certificate's version) at each base64 alignment.
+    let certificate = (v.starts_with("MII") || v.starts_with("MIG"))
+        && ["oAMCAQI", "KADAgEC", "gAwIBAg"]
+            .iter()
+            .any(|m| head.contains(m));
+    // SubjectPublicKeyInfo of RSA (`… 05 00 03 82`: a bit string follows),
+    // P-256 and Ed25519.
+    let public_key = head.contains("AQEFAAOC")
+        || head.contains("AQEFAAOB")
+        || v.starts_with("MFkwEwYHKoZIzj0CAQ")
+        || v.starts_with("MCowBQYDK2Vw");
+    // `30 44|45|46 02 20|21`: an ECDSA signature's two integers.
+    let signature = ["MEQCI", "MEUCI", "MEYCI"].iter().any(|p| v.starts_with(p));
+    let json = v.starts_with("eyJ") && !v.contains('.');
+    certificate || public_key || signature || json
 }
 
 /// A name with a credential's word that says it is something else:
@@ -1736,6 +1761,10 @@ fn assignments<'a>(
         if compared && line[..name_start].trim_end().ends_with("typeof") {
             continue;
         }
+        // `PubKey{ID: "123", Key: "CDjX…"}`: the key of a public-key value.
+        if name.eq_ignore_ascii_case("key") && holds_public_key(&line[..name_start]) {
+            continue;
+        }
         out.push(Assigned {
             kind,
             compared,
@@ -1746,6 +1775,16 @@ fn assignments<'a>(
         });
     }
     out
+}
+
+/// The text before a bare `key` names a public key's type or constructor:
+/// `PubKey{`, `PublicKey(`, `public_key = dict(`.
+fn holds_public_key(before: &str) -> bool {
+    let lower = before.to_ascii_lowercase();
+    let tail = &lower[lower.len().saturating_sub(48)..];
+    ["pubkey", "publickey", "public_key", "pub_key", "public-key"]
+        .iter()
+        .any(|w| tail.contains(w))
 }
 
 /// A call that gives a credential its value names the credential last:
@@ -2404,6 +2443,8 @@ const LOOKUP_KEY: &[&str] = &[
     "ssh",
     "gpg",
     "pgp",
+    // `gpg --recv-keys C99B11DEB97541F0`: a key's public id.
+    "recv",
     "host",
     "product",
     "item",

@@ -316,6 +316,7 @@ impl<'a> Site<'a> {
         let Some(parsed) = self.parsed() else {
             let call = line.get(at..).unwrap_or("");
             return (self.lang == Some(Lang::Python) && writes_to_stream(call))
+                || prints_a_blank_line(call)
                 || addresses_users(call)
                 || says_a_sentence(call)
                 || colours(call);
@@ -328,6 +329,7 @@ impl<'a> Site<'a> {
                 "call" | "call_expression" | "macro_invocation" if first_call => {
                     first_call = false;
                     if (self.lang == Some(Lang::Python) && writes_to_stream(node))
+                        || prints_a_blank_line(node)
                         || addresses_users(node)
                         || forwards_arguments(node)
                         || says_a_sentence(node)
@@ -791,9 +793,17 @@ fn addresses_users(call: &str) -> bool {
         .trim_start_matches(['"', '\'', '`'])
         .trim_start_matches(['\\', 'n', ' '])
         .to_ascii_lowercase();
-    ["usage", "warning", "error", "deprecat"]
-        .iter()
-        .any(|w| text.starts_with(w))
+    // The first literal alone: `'Server error', err` reports a failure;
+    // `'data', error` shows a value.
+    let quote = call[open..].chars().next().unwrap_or('"');
+    let literal = text.split(quote).next().unwrap_or("");
+    let reports_failure = literal
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| matches!(w, "error" | "failed" | "failure"));
+    reports_failure
+        || ["usage", "warning", "error", "deprecat"]
+            .iter()
+            .any(|w| text.starts_with(w))
         || [
             "deprecated",
             "listening on",
@@ -804,6 +814,25 @@ fn addresses_users(call: &str) -> bool {
         ]
         .iter()
         .any(|w| text.contains(w))
+}
+
+/// Output of nothing but a line break (`print()`, `console.log('')`,
+/// `println!()`): spacing laid out for a reader; nobody debugs with it.
+fn prints_a_blank_line(call: &str) -> bool {
+    let Some(open) = call.find(['(', '[', '{']) else {
+        return false;
+    };
+    // `console.trace()` prints where it was called from.
+    if call[..open].ends_with("trace") {
+        return false;
+    }
+    let args = call[open + 1..].trim_end().trim_end_matches(';');
+    let args = args.strip_suffix([')', ']', '}']).unwrap_or(args).trim();
+    let inner = args
+        .strip_prefix(['"', '\'', '`'])
+        .and_then(|a| a.strip_suffix(['"', '\'', '`']))
+        .unwrap_or(args);
+    (args.is_empty() || inner.len() < args.len()) && matches!(inner, "" | "\\n")
 }
 
 /// The output's literal text is a sentence for a reader (`'✓ Creating
