@@ -870,9 +870,11 @@ fn applies(
     if rule.id == "debug-dbg-macro" && site.in_examples() {
         return false;
     }
-    // `// eslint-disable-next-line no-console`: the project's linter was told
-    // this one stays.
-    if rule.id.starts_with("debug-") && site.linter_allows(index, rule.id) {
+    // `// eslint-disable-next-line no-console`, `# noqa: S307`, `# nosec`:
+    // the project's linter was told this one stays.
+    if (rule.id.starts_with("debug-") || rule.id.starts_with("danger-"))
+        && site.linter_allows(index, rule.id)
+    {
         return false;
     }
     let formats = !rule.debug_format || site.formats_for_debugging(index, at);
@@ -1790,6 +1792,63 @@ mod tests {
     }
 
     #[test]
+    fn names_nonces_malformed_headers_and_typed_examples_are_not_credentials() {
+        for (path, line) in [
+            // Names spelled in words under a token's name.
+            ("jinja2/lexer.py", "    token = 'block_begin'"),
+            ("middleware/csrf/config.go", "\tSessionKey:     \"csrfToken\","),
+            ("tests/test_mw.py", "    challenge_token = \"challenge-123\""),
+            (
+                "examples/refresh.py",
+                "    client(refresh_token=\"demo_refresh_token_12345\")",
+            ),
+            // A property list's key names the next value.
+            ("ext/info.plist", "\t\t\t<key>85E26B4F-795C-4380-AA26-EF994D3F1220</key>"),
+            ("ext/Jinja.tmLanguage", "\t<key>foldingStartMarker</key>"),
+            // RFC 6455's sample nonce; a malformed Basic header in a test.
+            (
+                "tests/test_ws.py",
+                "    \"Sec-WebSocket-Key\": \"dGhlIHNhbXBsZSBub25jZQ==\",",
+            ),
+            (
+                "tests/test_req.py",
+                "    headers=CIMultiDict({\"AUTHORIZATION\": \"Basic Z2FyYmFnZQ==\"}),",
+            ),
+            // Typed in order, or too short to be generated, in a test.
+            (
+                "extractors/extractors_test.go",
+                "\tctx.Request().Header.Set(fiber.HeaderAuthorization, \"Bearer ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=\")",
+            ),
+            (
+                "extractors/extractors_test.go",
+                "\t{token: \"T0ken-._~+/=\", want: true},",
+            ),
+            // Unlisted "prefixes" before a camel-case name or a digest.
+            (
+                "ctx_test.go",
+                "\tt.Run(\"test_genericParseTypeInt16s\", func(t *testing.T) {",
+            ),
+        ] {
+            let found = secret_rules(path, line);
+            assert!(found.is_empty(), "{path}: {line}: {found:?}");
+        }
+        // Generated values under the same names are still found.
+        for (path, line) in [
+            ("jinja2/config.py", "    token = 'q8ZrT2mXv9LpK4wN7cBd'"),
+            (
+                "src/client.go",
+                "\tc.Header.Set(\"Authorization\", \"Basic YWRtaW46czNjcjN0UGFzcw==\")",
+            ),
+            (
+                "tests/test_api.py",
+                "    api_token = \"Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aE\"",
+            ),
+        ] {
+            assert!(!secret_rules(path, line).is_empty(), "{path}: {line}");
+        }
+    }
+
+    #[test]
     fn a_random_token_alone_on_a_configuration_line_is_found_outside_pem_blocks() {
         let token = "Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sQ0aEk5Tn";
         assert_eq!(
@@ -1819,7 +1878,8 @@ mod tests {
             ),
             ("docs/tls.md", "passphrase: 'passphrase1'"),
         ] {
-            assert!(secret_rules(path, line).is_empty(), "{path}: {line}");
+            let found = secret_rules(path, line);
+            assert!(found.is_empty(), "{path}: {line}: {found:?}");
         }
         // A generated-looking value, a provider format or a key still counts there.
         assert_eq!(

@@ -1111,7 +1111,13 @@ fn prefixed_token(line: &str) -> Option<Hit> {
         let cut = line[m.end()..].starts_with("...") || line[m.end()..].starts_with('…');
         // `https://…notion.site/API-BD80…`: a page's name in a URL's path.
         let in_path = line[..m.start()].ends_with('/') && line[..m.start()].contains("://");
+        // `t.Run("test_genericParseTypeInt16s", …)`: a test's name.
+        let test_name = ["test_", "tests_", "bench_", "benchmark_"]
+            .iter()
+            .any(|p| prefix.eq_ignore_ascii_case(p))
+            && camel_words(body);
         if random_body(body)
+            && !test_name
             && !digest_prefix(prefix)
             && !random_prefix(prefix)
             && !anchor
@@ -1236,6 +1242,7 @@ fn random_body(body: &str) -> bool {
     if mixed {
         // Separators inside (`…_0Js5…`, base64url) only in a long body.
         let separators = body.contains(['_', '-']);
+        // `test_genericParseTypeInt16s`: a name in camel case.
         return (!separators || n >= 32) && strong_random(body) && randomness(body) >= 0.85;
     }
     if body.contains(['_', '-']) {
@@ -1250,6 +1257,37 @@ fn random_body(body: &str) -> bool {
         && !wordy(body)
         && !placeholder(body)
         && randomness(body) >= 0.85
+}
+
+/// Words in camel case, digits between them aside: `genericParseTypeInt16s`.
+/// A random body breaks into runs of one or two letters.
+fn camel_words(body: &str) -> bool {
+    let b = body.as_bytes();
+    let (mut letters, mut in_words, mut words) = (0usize, 0usize, 0usize);
+    let mut start = 0;
+    for i in 1..=b.len() {
+        let boundary = i == b.len()
+            || !b[i].is_ascii_alphabetic()
+            || b[i].is_ascii_uppercase() && b[i - 1].is_ascii_lowercase();
+        if !boundary {
+            continue;
+        }
+        let run = &body[start..i];
+        if run.bytes().all(|c| c.is_ascii_alphabetic()) && !run.is_empty() {
+            letters += run.len();
+            let lower = run.to_ascii_lowercase();
+            if run.len() >= 3 && word_like(&lower) {
+                in_words += run.len();
+                words += 1;
+            }
+        }
+        start = if i < b.len() && !b[i].is_ascii_alphabetic() {
+            i + 1
+        } else {
+            i
+        };
+    }
+    words >= 2 && in_words * 10 >= letters * 8
 }
 
 /// `sha256-…`, `md5_…`, `commit-…`: a digest or an object id, not a token.
@@ -1335,7 +1373,15 @@ fn header_or_cli(line: &str) -> Option<Hit> {
         for caps in re.captures_iter(line.as_bytes()) {
             let m = caps.get(1)?;
             let value = &line[m.start()..m.end()];
-            if reference(value) || placeholder(value) || wordy(value) {
+            // `Basic Z2FyYmFnZQ==` ("garbage"): text that is no `user:password`
+            // pair, a test of a malformed header.
+            let basic = line[..m.start()]
+                .trim_end()
+                .to_ascii_lowercase()
+                .ends_with("basic");
+            let malformed = basic
+                && base64_text(value.trim_matches(['"', '\''])).is_some_and(|t| !t.contains(':'));
+            if reference(value) || placeholder(value) || wordy(value) || malformed {
                 continue;
             }
             return Some(hit("secret-auth-header", m.start(), m.end()));
@@ -1761,6 +1807,11 @@ fn assignments<'a>(
         if compared && line[..name_start].trim_end().ends_with("typeof") {
             continue;
         }
+        // A property list's `<key>foldingStartMarker</key>` names the value
+        // on the next line; it is not one.
+        if name == "key" && line[..name_start].ends_with('<') {
+            continue;
+        }
         // `PubKey{ID: "123", Key: "CDjX…"}`: the key of a public-key value.
         if name.eq_ignore_ascii_case("key") && holds_public_key(&line[..name_start]) {
             continue;
@@ -2072,12 +2123,31 @@ pub(super) fn credible_example(hit: &str) -> bool {
     let v = v.split_once(':').map_or(v, |(_, pass)| pass);
     let decoded = percent_decoded(v);
     let v = decoded.as_str();
-    v.len() >= 12
+    v.len() >= 16
         && v.chars().any(|c| c.is_ascii_digit())
         && v.chars().any(|c| c.is_ascii_alphabetic())
         && !wordy(v)
         && !placeholder(v)
+        && !typed_in_order(v)
+        // `dGhlIHNhbXBsZSBub25jZQ==` is "the sample nonce": words, encoded.
+        && !base64_text(v).is_some_and(|t| t.contains(' '))
         && randomness(v) >= 0.75
+}
+
+/// Eight characters or more that follow each other in the alphabet or on
+/// the number row (`ABCDEFGHIJ…`, `12345678`): typed by a person writing an
+/// example, never drawn at random.
+fn typed_in_order(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut run = 1;
+    for i in 1..b.len() {
+        let next = b[i] == b[i - 1].wrapping_add(1) && b[i].is_ascii_alphanumeric();
+        run = if next { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
 }
 
 /// `v` with its `%XX` escapes decoded (lossily; a stray `%` stays).
@@ -2110,6 +2180,11 @@ fn percent_decoded(v: &str) -> String {
 
 /// `user:password` from the base64 of HTTP Basic credentials.
 fn basic_credentials(b64: &str) -> Option<String> {
+    base64_text(b64).filter(|text| text.contains(':'))
+}
+
+/// The printable text a base64 value encodes, if it encodes text.
+fn base64_text(b64: &str) -> Option<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let body = b64.trim_end_matches('=');
     if body.len() < 4 || body.len() > 512 {
@@ -2129,7 +2204,9 @@ fn basic_credentials(b64: &str) -> Option<String> {
         }
     }
     let text = String::from_utf8(out).ok()?;
-    (text.contains(':') && text.chars().all(|c| c.is_ascii_graphic() || c == ' ')).then_some(text)
+    text.chars()
+        .all(|c| c.is_ascii_graphic() || c == ' ')
+        .then_some(text)
 }
 
 fn strong_random(v: &str) -> bool {
@@ -2445,6 +2522,8 @@ const LOOKUP_KEY: &[&str] = &[
     "pgp",
     // `gpg --recv-keys C99B11DEB97541F0`: a key's public id.
     "recv",
+    // `Sec-WebSocket-Key`: a handshake's nonce.
+    "socket",
     "host",
     "product",
     "item",
@@ -2619,6 +2698,12 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if a.kind == NameKind::Secret && (lone_key || a.compared) && !strong_random(v) {
         return false;
     }
+    // `token = 'block_begin'`, `SessionKey: "csrfToken"`, `challenge-123`:
+    // a name in snake, kebab or camel case (a number at most after it)
+    // names something; a generated key is not spelled in words.
+    if a.kind == NameKind::Secret && identifier_shaped(v) {
+        return false;
+    }
     match a.kind {
         NameKind::Password => v.split_whitespace().count() <= 2 && !env_name(v),
         NameKind::ContextOnly => false,
@@ -2638,6 +2723,53 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
+}
+
+/// Abbreviations programmers spell without vowels.
+const CONSONANT_WORDS: &[&str] = &[
+    "csrf", "xsrf", "http", "https", "html", "json", "sql", "url", "xml", "jwt", "tcp", "udp",
+    "dns", "ssh", "rpc", "grpc", "css", "svg", "pdf", "png", "cdn", "cmd", "ctx", "src", "dst",
+    "msg", "pkg", "lib", "std", "str", "cfg", "env", "tmp", "dir", "txt", "fn", "btn", "nth",
+];
+
+/// Words joined in snake, kebab or camel case, each of three letters or
+/// more and spelled like a word, with at most a short number last: `block_begin`, `csrfToken`,
+/// `demo_refresh_token_12345`, `challenge-123`.
+fn identifier_shaped(v: &str) -> bool {
+    let mut parts: Vec<&str> = v.split(['_', '-']).collect();
+    if parts
+        .last()
+        .is_some_and(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        parts.pop();
+    }
+    let mut words = 0;
+    for part in parts {
+        let b = part.as_bytes();
+        if b.is_empty() || !b.iter().all(u8::is_ascii_alphabetic) {
+            return false;
+        }
+        // camelCase: an upper-case letter opens each word after the first.
+        let mut start = 0;
+        for i in 1..=b.len() {
+            if i == b.len() || b[i].is_ascii_uppercase() {
+                let word = &b[start..i];
+                let tail_lower = word[1..].iter().all(u8::is_ascii_lowercase);
+                // Vowels at a word's rate (`block` has one in five).
+                let vowels = word.iter().filter(|c| b"aeiouyAEIOUY".contains(c)).count();
+                let lower = String::from_utf8_lossy(word).to_ascii_lowercase();
+                let spelled = word.len() <= 14
+                    && (vowels * 5 >= word.len() && vowels * 10 <= word.len() * 7
+                        || CONSONANT_WORDS.contains(&lower.as_str()));
+                if word.len() < 3 || !tail_lower || !spelled {
+                    return false;
+                }
+                words += 1;
+                start = i;
+            }
+        }
+    }
+    words >= 2
 }
 
 /// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.

@@ -600,9 +600,9 @@ impl<'a> Site<'a> {
     }
 }
 
-/// What linters call the debugging rules, lower-cased as their
-/// suppression comments name them (ESLint/Oxlint/Deno, Biome, Ruff/flake8,
-/// Clippy, RuboCop).
+/// What linters call the debugging and dangerous-call rules, lower-cased as
+/// their suppression comments name them (ESLint/Oxlint/Deno, Biome,
+/// Ruff/flake8, Bandit, Pylint, Clippy, RuboCop).
 fn linter_names(rule: &str) -> &'static [&'static str] {
     match rule {
         "debug-console-log" => &["no-console", "noconsole", "noconsolelog"],
@@ -611,6 +611,19 @@ fn linter_names(rule: &str) -> &'static [&'static str] {
         "debug-breakpoint" => &["t100", "lint/debugger"],
         "debug-print-macro" => &["print_stdout", "print_stderr", "use_debug"],
         "debug-dbg-macro" => &["dbg_macro"],
+        // Ruff/flake8-bandit, Bandit, Pylint and ESLint security rules.
+        "danger-eval" => &["s307", "b307", "eval-used", "no-eval", "no-implied-eval"],
+        "danger-exec" => &[
+            "s102",
+            "b102",
+            "s605",
+            "b605",
+            "exec-used",
+            "detect-child-process",
+        ],
+        "danger-shell-true" => &["s602", "s604", "b602", "b604"],
+        "danger-pickle-loads" => &["s301", "b301"],
+        "danger-sql-string" => &["s608", "b608"],
         _ => &[],
     }
 }
@@ -621,6 +634,7 @@ const LINE_MARKERS: &[&str] = &[
     "oxlint-disable-line",
     "tslint:disable-line",
     "noqa",
+    "nosec",
     "rubocop:disable",
 ];
 
@@ -1134,11 +1148,35 @@ mod tests {
                 "src/lib.rs",
                 "#![allow(clippy::dbg_macro)]\nfn f(x: u8) {\n    dbg!(x);\n}\n",
             ),
+            // Security linters: Ruff/Bandit codes, `# nosec`, ESLint.
+            (
+                "pkg/remote.py",
+                "def run(code_obj, ns):\n    return eval(code_obj, ns)  # noqa: S307 - arbitrary code by design\n",
+            ),
+            (
+                "pkg/cache.py",
+                "def load(f):\n    return pickle.load(f)  # nosec B301\n",
+            ),
+            (
+                "pkg/sh.py",
+                "def sh(cmd):\n    subprocess.run(cmd, shell=True)  # nosec\n",
+            ),
+            (
+                "src/a.js",
+                "// eslint-disable-next-line no-eval\nconst f = eval(src)\n",
+            ),
         ];
         for (path, text) in allowed {
             assert_eq!(reported(path, text), Vec::<String>::new(), "{text}");
         }
         // A marker for another rule allows nothing here.
+        assert_eq!(
+            reported(
+                "pkg/remote.py",
+                "def run(code_obj, ns):\n    return eval(code_obj, ns)  # noqa: S301\n"
+            ),
+            vec!["danger-eval".to_string()]
+        );
         let other = [
             (
                 "src/a.js",
