@@ -563,7 +563,16 @@ fn is_documentation(path: &str) -> bool {
     let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     matches!(
         ext,
-        "md" | "markdown" | "rst" | "txt" | "adoc" | "asciidoc" | "mdx"
+        "md" | "markdown"
+            | "rst"
+            | "txt"
+            | "adoc"
+            | "asciidoc"
+            | "mdx"
+            | "rdoc"
+            | "org"
+            | "textile"
+            | "pod"
     ) || lower.starts_with("docs/")
         || lower.starts_with("doc/")
         || lower.contains("/docs/")
@@ -611,13 +620,18 @@ pub fn review_file_in(
     let lines = crate::diff::lines(&file.new_text);
     let doc = is_documentation(&file.path);
     let tests = is_test_code(&file.path);
-    let secrets_on = RULES
-        .iter()
-        .any(|r| matches!(r.detect, Detect::Secret) && policy.runs(r.id, &file.path));
+    let noise = super::noise::noise_reason(&file.path, &file.new_text);
+    // A vendored library's own tests, fixtures and demos ship with it in
+    // public: their sample keys and tokens are nobody's secret.
+    let vendored_samples = noise == Some("vendored code")
+        && (tests || runs_own_input(&file.path) || super::noise::is_test_data(&file.path));
+    let secrets_on = !vendored_samples
+        && RULES
+            .iter()
+            .any(|r| matches!(r.detect, Detect::Secret) && policy.runs(r.id, &file.path));
     // Generated, bundled and vendored files get the secret rules only: a
     // leftover there is someone else's, a key is still a key. So do test
     // fixtures and data: they are inputs, not code under review.
-    let noise = super::noise::noise_reason(&file.path, &file.new_text);
     let only_secrets = only_secrets || noise.is_some() || super::noise::is_test_data(&file.path);
     // A lock file names packages (`js-tokens@4.0.0:`) above their digests:
     // there only what has a secret's own shape counts (a provider's token,
@@ -704,7 +718,25 @@ pub fn review_file_in(
                     // So are comments in code (`# e.g. https://user:pass@host`):
                     // a commented-out key is still a key, a toy one is not.
                     let named = hit.provider.is_none() && hit.rule == "secret-assignment";
+                    // A test's or a page's sample token: an example payload
+                    // (`"name": "John Doe"`) or one that has expired.
+                    let sample_jwt = hit.rule == "secret-jwt"
+                        && (doc || tests)
+                        && !secrets::credible_jwt(
+                            &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
+                        );
+                    // Algolia DocSearch's `apiKey` beside its `indexName` is
+                    // the search-only key every visitor's browser receives.
+                    let search_only = named && {
+                        let near = &lines[index.saturating_sub(6)..(index + 7).min(lines.len())];
+                        near.iter().any(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.contains("indexname") || l.contains("docsearch")
+                        })
+                    };
                     !(own_shape_only && named)
+                        && !search_only
+                        && !sample_jwt
                         && !(generic
                             && (doc
                                 || tests
@@ -1823,7 +1855,16 @@ mod tests {
                 "extractors/extractors_test.go",
                 "\t{token: \"T0ken-._~+/=\", want: true},",
             ),
-            // Unlisted "prefixes" before a camel-case name or a digest.
+            // Prose in any documentation format; a path after `mkdir -p`.
+            (
+                "README.rdoc",
+                "secret will change with every start of your application, you might want to",
+            ),
+            (
+                "Makefile",
+                "\t@docker run --rm --user $(docker_user) -v $(shell pwd):/project golang:1.22 /bin/sh -c \"mkdir -p /tmp/go-cache && make\"",
+            ),
+            // Unlisted "prefixes" before a camel-case name.
             (
                 "ctx_test.go",
                 "\tt.Run(\"test_genericParseTypeInt16s\", func(t *testing.T) {",
@@ -1846,6 +1887,48 @@ mod tests {
         ] {
             assert!(!secret_rules(path, line).is_empty(), "{path}: {line}");
         }
+    }
+
+    #[test]
+    fn sample_tokens_in_tests_and_docs_and_a_vendored_librarys_own_tests_are_not_reported() {
+        let header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+        let sig = "TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ";
+        let john_doe = format!(
+            "{header}.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.{sig}"
+        );
+        let expired = format!("{header}.eyJzdWIiOiJzdmMtYmlsbGluZyIsImV4cCI6MTQ2MTk1NzEzNn0.{sig}");
+        let live = format!("{header}.eyJzdWIiOiJzdmMtYmlsbGluZyIsInJvbGUiOiJhZG1pbiIsImV4cCI6NDEwMjQ0NDgwMH0.{sig}");
+        let line = |t: &str| format!("    token := \"{t}\"");
+        assert!(secret_rules("middleware/jwt_test.go", &line(&john_doe)).is_empty());
+        assert!(secret_rules("docs/recipes/jwt.md", &line(&expired)).is_empty());
+        for path in ["middleware/jwt_test.go", "docs/recipes/jwt.md"] {
+            assert_eq!(
+                secret_rules(path, &line(&live)),
+                vec!["secret-jwt"],
+                "{path}"
+            );
+        }
+        // DocSearch's search-only key, shipped to every visitor.
+        let docsearch = "  algolia: {\n    appId: 'BH4D9OD16A',\n    apiKey: '69dfc65b57ccba29ec34b68aa5b274ed',\n    indexName: 'echo',\n  },";
+        assert!(secret_rules("website/.vitepress/config.ts", docsearch).is_empty());
+        assert_eq!(
+            secret_rules(
+                "src/search.ts",
+                "const apiKey = '69dfc65b57ccba29ec34b68aa5b274ed';"
+            ),
+            vec!["secret-assignment"]
+        );
+        // Outside tests and docs every token counts.
+        assert_eq!(
+            secret_rules("config/app.go", &line(&john_doe)),
+            vec!["secret-jwt"]
+        );
+        let key = "var localhostKey = []byte(`-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0\n-----END RSA PRIVATE KEY-----`)";
+        assert!(secret_rules("vendor/github.com/x/httpdown/httpdown_test.go", key).is_empty());
+        assert_eq!(
+            secret_rules("internal/tls/keys.go", key),
+            vec!["secret-private-key"]
+        );
     }
 
     #[test]

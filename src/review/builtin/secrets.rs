@@ -1340,6 +1340,43 @@ fn jwt(line: &str) -> Option<Hit> {
     None
 }
 
+/// Whether a JSON Web Token found in a test or documentation could still
+/// grant something: its payload is not a textbook example (jwt.io's "John
+/// Doe", RFC 7519's `"iss":"joe"`, `"foo":"bar"`) and it has not expired.
+pub(super) fn credible_jwt(token: &str) -> bool {
+    let Some(payload) = token.split('.').nth(1).and_then(base64_bytes) else {
+        return true;
+    };
+    let payload = String::from_utf8_lossy(&payload);
+    let example = [
+        "John Doe",
+        "\"1234567890\"",
+        "\"foo\":\"bar\"",
+        "\"iss\":\"joe\"",
+        "example.com",
+        "example.org",
+    ]
+    .iter()
+    .any(|e| payload.contains(e));
+    !(example || expired(&payload) == Some(true))
+}
+
+/// Whether a token payload's `"exp"` (seconds since 1970) is in the past.
+fn expired(payload: &str) -> Option<bool> {
+    let at = payload.find("\"exp\":")? + 6;
+    let digits: String = payload[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let exp: u64 = digits.parse().ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(exp < now)
+}
+
 fn url_credentials(line: &str) -> Option<Hit> {
     for caps in URL_CREDENTIALS.captures_iter(line.as_bytes()) {
         let (user, pass) = (caps.get(1)?, caps.get(2)?);
@@ -1423,10 +1460,15 @@ fn header_or_cli(line: &str) -> Option<Hit> {
                 .trim_start_matches(['"', '\''])
                 .starts_with(|c: char| c.is_ascii_digit())
                 && value.contains(':');
+            // `mkdir -p /tmp/go-cache` later on the line: a path.
+            let path = value
+                .trim_start_matches(['"', '\''])
+                .starts_with(['/', '.', '~']);
             if reference(value)
                 || placeholder(value)
                 || whole_word_placeholder(value)
                 || port_mapping
+                || path
                 || value.contains("${")
                 || value.contains("$(")
             {
@@ -2185,15 +2227,29 @@ fn basic_credentials(b64: &str) -> Option<String> {
 
 /// The printable text a base64 value encodes, if it encodes text.
 fn base64_text(b64: &str) -> Option<String> {
+    let text = String::from_utf8(base64_bytes(b64)?).ok()?;
+    text.chars()
+        .all(|c| c.is_ascii_graphic() || c == ' ')
+        .then_some(text)
+}
+
+/// The bytes a base64 value (standard or URL-safe alphabet, padded or not)
+/// encodes.
+fn base64_bytes(b64: &str) -> Option<Vec<u8>> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let body = b64.trim_end_matches('=');
-    if body.len() < 4 || body.len() > 512 {
+    if body.len() < 4 || body.len() > 4096 {
         return None;
     }
     let mut bits: u32 = 0;
     let mut n = 0;
     let mut out = Vec::with_capacity(body.len() * 3 / 4);
     for b in body.bytes() {
+        let b = match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            b => b,
+        };
         let v = ALPHABET.iter().position(|&a| a == b)? as u32;
         bits = (bits << 6) | v;
         n += 6;
@@ -2203,10 +2259,7 @@ fn base64_text(b64: &str) -> Option<String> {
             bits &= (1 << n) - 1;
         }
     }
-    let text = String::from_utf8(out).ok()?;
-    text.chars()
-        .all(|c| c.is_ascii_graphic() || c == ' ')
-        .then_some(text)
+    Some(out)
 }
 
 fn strong_random(v: &str) -> bool {
