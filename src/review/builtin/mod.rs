@@ -734,9 +734,8 @@ pub fn review_file_in(
                             l.contains("indexname") || l.contains("docsearch")
                         })
                     };
-                    !(own_shape_only && named)
-                        && !search_only
-                        && !sample_jwt
+                    let dismissed = own_shape_only && named || search_only || sample_jwt;
+                    !dismissed
                         && !(generic
                             && (doc
                                 || tests
