@@ -146,6 +146,11 @@ const DATA_UNDER_TESTS: &[&str] = &[
     "source",
     "sources",
     "cases",
+    // A formatter's inputs and the output it must give (prettier's
+    // `tests/format/`, rustfmt's `tests/target/`), a compiler's baselines.
+    "format",
+    "target",
+    "baselines",
 ];
 
 const TEST_DIRS: &[&str] = &["test", "tests", "spec", "specs", "__tests__"];
@@ -269,6 +274,9 @@ mod tests {
         assert!(is_test_data("tests/syntax-tests/source/Verilog/div.v"));
         assert!(is_test_data("tests/cli/expected/help.txt"));
         assert!(!is_test_data("src/source/mod.rs"));
+        assert!(is_test_data("tests/format/js/arrows/currying.js"));
+        assert!(is_test_data("tests/target/issue-5012.rs"));
+        assert!(!is_test_data("src/format/mod.rs"));
     }
 
     #[test]

@@ -1863,6 +1863,15 @@ mod tests {
                 "Makefile",
                 "\t@docker run --rm --user $(docker_user) -v $(shell pwd):/project golang:1.22 /bin/sh -c \"mkdir -p /tmp/go-cache && make\"",
             ),
+            // Code in a template, a spelling checker's pattern.
+            (
+                "internal/generator/vm.go.tmpl",
+                "\tmapCtx.Slice.Items[mapCtx.Idx].Key = b[mapCtx.Start:len(b)]",
+            ),
+            (
+                ".github/actions/spelling/candidate.patterns",
+                "/docs\\.google\\.com/[a-z]+/(?:ccc\\?key=\\w+|(?:u/\\d+|d/(?:e/|)[0-9a-zA-Z_-]+/)?(?:edit\\?[-\\w=#.]*|/\\?[\\w=&]*|))",
+            ),
             // Unlisted "prefixes" before a camel-case name.
             (
                 "ctx_test.go",

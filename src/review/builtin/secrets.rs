@@ -2683,6 +2683,15 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if !a.quoted && (v.contains('.') && identifier_chain(v) || v.ends_with(':')) {
         return false;
     }
+    // `b[mapCtx.Start:len(b)]` (a template's code), `\w+|(?:u/\d+…` (a
+    // pattern): an expression or a regular expression, not a literal.
+    let expression = !a.quoted && v.contains(['[', '(']);
+    let pattern = ["\\w", "\\d", "\\s", "(?:", "[0-9", "[a-z", "[A-Z"]
+        .iter()
+        .any(|m| v.contains(m));
+    if expression || pattern {
+        return false;
+    }
     // `…Label:"Password:",rememberMeLabel:"…`: what was read lies between
     // two string literals (a name inside a string), not inside one.
     if v.starts_with([',', ';']) && v.ends_with(':') {
