@@ -97,6 +97,12 @@ fn in_a_changelog_only_a_task_marker_is_a_todo_never_a_placeholder() {
 }
 
 #[test]
+fn a_templates_instruction_to_its_reader_is_not_a_task() {
+    let ci = "install:\n  # TODO modify this phase as you see fit\n  - cargo build\n  # TODO: drop this once 1.80 is the MSRV\n  - cargo test\n";
+    assert_eq!(new_file("appveyor.yml", ci), vec![rule("todo-comment", 4)]);
+}
+
+#[test]
 fn a_todo_that_says_nothing_in_prose_is_a_placeholder() {
     let before = "# Changes\n\n* `Arg::empty_values`\n";
     let after = "# Changes\n\n* `Arg::empty_values` in favor of TODO:\n* TODO: link the new API\n";
@@ -237,6 +243,15 @@ fn a_blank_line_printed_for_spacing_is_not_debugging() {
     );
     let py = "def report(rows):\n    print()\n    print(\"\")\n    print(rows)\n";
     assert_eq!(new_file("lib/report.py", py), vec![rule("debug-print", 4)]);
+}
+
+#[test]
+fn a_print_that_a_test_expects_to_throw_is_the_expression_under_test() {
+    let text = "test('throws on a bad style', t => {\n  try {\n    console.log(ctx`{keyword(????) hi}`);\n    t.fail();\n  } catch (err) {\n    t.is(err.message, 'bad');\n  }\n  t.throws(() => console.log(ctx`{red hi!}}`));\n  console.log(ctx);\n});\n";
+    assert_eq!(
+        new_file("test/template.js", text),
+        vec![rule("debug-console-log", 9)]
+    );
 }
 
 #[test]

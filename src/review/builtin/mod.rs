@@ -876,6 +876,12 @@ fn applies(
     if !placed {
         return false;
     }
+    // `# TODO modify this phase as you see fit`, `// TODO: use your favorite
+    // router`: a template's or a guide's instruction to its reader, not a
+    // task its author left.
+    if rule.id == "todo-comment" && addresses_reader(text.get(span.end..).unwrap_or("")) {
+        return false;
+    }
     let rest = text.get(span.end..).unwrap_or("");
     let constant = rule.literal_is_safe && only_a_literal(rest)
         || rule.id == "danger-shell-true" && literal_command(site.call_text(index, at));
@@ -933,6 +939,16 @@ fn defines(text: &str, at: usize) -> bool {
     });
     let line = text.trim_end();
     modifiers_only && line.ends_with('{') && !line.contains('=')
+}
+
+/// A task's text speaks to whoever reads it ("you", "your").
+fn addresses_reader(task: &str) -> bool {
+    task.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+        matches!(
+            w.to_ascii_lowercase().as_str(),
+            "you" | "your" | "yours" | "yourself"
+        )
+    })
 }
 
 /// What SQL text from its opening quote splices in (`${…}`, `{…}`, `" +

@@ -308,7 +308,11 @@ impl<'a> Site<'a> {
     /// chosen stream (`print(…, file=…)`), a message for users (`Usage:`,
     /// `Warning:`, "deprecated"), a Rust `#[test]` whose point is to print.
     pub(super) fn intended_output(&self, index: usize, at: usize, output_paths: &GlobSet) -> bool {
-        if output_paths.is_match(self.path) || self.prints_on_purpose() || self.exits_after(index) {
+        if output_paths.is_match(self.path)
+            || self.prints_on_purpose()
+            || self.exits_after(index)
+            || self.expected_to_throw(index, at)
+        {
             return true;
         }
         let line = self.lines[index];
@@ -424,6 +428,39 @@ impl<'a> Site<'a> {
             }
         }
         false
+    }
+
+    /// A test evaluates the output's argument for the error it must raise:
+    /// `t.throws(() => console.log(tpl\`{bad}\`))`, or `console.log(…)` then
+    /// `t.fail()` in a `try` block. The print is only the vehicle.
+    fn expected_to_throw(&self, index: usize, at: usize) -> bool {
+        let line = self.lines[index];
+        let before = line.get(..at).unwrap_or("");
+        if ["throws(", "toThrow", "rejects(", "raises("]
+            .iter()
+            .any(|w| before.contains(w))
+        {
+            return true;
+        }
+        let next = self
+            .lines
+            .iter()
+            .skip(index + 1)
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        [
+            "t.fail(",
+            "assert.fail(",
+            "expect.fail(",
+            "fail(",
+            "self.fail(",
+            "pytest.fail(",
+            "assert False",
+            "throw new Error(",
+        ]
+        .iter()
+        .any(|f| next.starts_with(f))
     }
 
     /// The whole file prints on purpose: a script, a test that checks its
