@@ -1879,6 +1879,11 @@ mod tests {
                 "Makefile",
                 "\t@docker run --rm --user $(docker_user) -v $(shell pwd):/project golang:1.22 /bin/sh -c \"mkdir -p /tmp/go-cache && make\"",
             ),
+            // A signed request's scheme (AWS Signature Version 4).
+            (
+                "tests/data/test5026",
+                "Authorization: AWS4-HMAC-SHA256 Credential=user/19700101/us-east-2/es/aws4_request, SignedHeaders=host;x-amz-date, Signature=5524f6f960590dc88a36551f11e407031a373e9e2caa3d3f7a3d9280cae367e2",
+            ),
             // Code in a template, a spelling checker's pattern.
             (
                 "internal/generator/vm.go.tmpl",

@@ -2689,7 +2689,26 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     let pattern = ["\\w", "\\d", "\\s", "(?:", "[0-9", "[a-z", "[A-Z"]
         .iter()
         .any(|m| v.contains(m));
-    if expression || pattern {
+    // `Authorization: AWS4-HMAC-SHA256 Credential=…, Signature=…`: the
+    // scheme of a signed request (its signature is good for one request).
+    let algorithm = v.split('-').count() >= 2
+        && v.split('-').any(|seg| {
+            matches!(
+                seg,
+                "HMAC"
+                    | "SHA1"
+                    | "SHA256"
+                    | "SHA384"
+                    | "SHA512"
+                    | "RSA"
+                    | "ECDSA"
+                    | "AWS4"
+                    | "ED25519"
+            )
+        })
+        && v.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+    if expression || pattern || algorithm {
         return false;
     }
     // `…Label:"Password:",rememberMeLabel:"…`: what was read lies between
