@@ -623,8 +623,19 @@ pub fn review_file_in(
     let noise = super::noise::noise_reason(&file.path, &file.new_text);
     // A vendored library's own tests, fixtures and demos ship with it in
     // public: their sample keys and tokens are nobody's secret.
+    let test_support = {
+        let name = file.path.rsplit('/').next().unwrap_or("");
+        let stem = name.split('.').next().unwrap_or("").to_ascii_lowercase();
+        matches!(
+            stem.as_str(),
+            "testing" | "testutil" | "testutils" | "testhelpers" | "test_helpers"
+        )
+    };
     let vendored_samples = noise == Some("vendored code")
-        && (tests || runs_own_input(&file.path) || super::noise::is_test_data(&file.path));
+        && (tests
+            || test_support
+            || runs_own_input(&file.path)
+            || super::noise::is_test_data(&file.path));
     let secrets_on = !vendored_samples
         && RULES
             .iter()
@@ -1063,7 +1074,7 @@ fn floor_char(text: &str, mut i: usize) -> usize {
     i
 }
 
-fn is_comment(line: &str) -> bool {
+pub(super) fn is_comment(line: &str) -> bool {
     let t = line.trim_start();
     ["//", "#", "/*", "*", "--", ";", "<!--"]
         .iter()
@@ -1892,6 +1903,16 @@ mod tests {
             (
                 ".github/actions/spelling/candidate.patterns",
                 "/docs\\.google\\.com/[a-z]+/(?:ccc\\?key=\\w+|(?:u/\\d+|d/(?:e/|)[0-9a-zA-Z_-]+/)?(?:edit\\?[-\\w=#.]*|/\\?[\\w=&]*|))",
+            ),
+            // An environment variable's name read through a helper.
+            (
+                "config/config.go",
+                "\t\tToken:        stringFromEnv(\"CONSUL_TOKEN\", \"CONSUL_HTTP_TOKEN\"),",
+            ),
+            // A generated codec's identifier.
+            (
+                "client/keys.generated.go",
+                "\tcodecSelfer_containerMapValue1819  = 3",
             ),
             // Unlisted "prefixes" before a camel-case name.
             (

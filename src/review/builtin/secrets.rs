@@ -398,7 +398,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let manifest_value =
         flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
-        return prefixed_token(line)
+        return prefixed_token(line, code)
             .or_else(|| continued(lines, index, code))
             .or_else(|| unnamed_setting(line, code))
             .or_else(|| lone_token(lines, index, code))
@@ -450,7 +450,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             return Some(h);
         }
     }
-    prefixed_token(line)
+    prefixed_token(line, code)
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
         .or_else(|| lone_token(lines, index, code))
@@ -1096,7 +1096,7 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
 /// a short prefix (`dub_`, `flp_`, `sk_car_`, `CCDB1_`) and a long random
 /// body: letters of both cases and digits, or (longer) lower-case hex or
 /// lower-case letters and digits.
-fn prefixed_token(line: &str) -> Option<Hit> {
+fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
     if !long_random_run(line.as_bytes()) {
         return None;
     }
@@ -1111,10 +1111,18 @@ fn prefixed_token(line: &str) -> Option<Hit> {
         let cut = line[m.end()..].starts_with("...") || line[m.end()..].starts_with('…');
         // `https://…notion.site/API-BD80…`: a page's name in a URL's path.
         let in_path = line[..m.start()].ends_with('/') && line[..m.start()].contains("://");
-        // `t.Run("test_genericParseTypeInt16s", …)`: a test's name.
-        let test_name = ["test_", "tests_", "bench_", "benchmark_"]
-            .iter()
-            .any(|p| prefix.eq_ignore_ascii_case(p))
+        // `t.Run("test_genericParseTypeInt16s", …)`: a test's name;
+        // `codecSelfer_containerMapValue1819 = 3`: a name in code, outside
+        // any string.
+        let quotes_before = line[..m.start()]
+            .bytes()
+            .filter(|b| matches!(b, b'"' | b'\'' | b'`'))
+            .count();
+        let identifier = code && quotes_before % 2 == 0 && !super::is_comment(line);
+        let test_name = (identifier
+            || ["test_", "tests_", "bench_", "benchmark_"]
+                .iter()
+                .any(|p| prefix.eq_ignore_ascii_case(p)))
             && camel_words(body);
         if random_body(body)
             && !test_name
@@ -2876,7 +2884,10 @@ fn env_name(v: &str) -> bool {
         && v.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && v.contains('_')
-        && wordy(&v.to_ascii_lowercase())
+        && {
+            let lower = v.to_ascii_lowercase();
+            wordy(&lower) || identifier_shaped(&lower)
+        }
 }
 
 /// The value repeats the name (`token = "token"`, `API_KEY=api_key_value`).
