@@ -287,7 +287,7 @@ regex!(
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128}):["']?([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128})["']?:["']?([^\s'"]{3,256})"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 // Passwords on the command lines of tools that encrypt or sign:
@@ -394,6 +394,11 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
                 t => flags[slot(t)] = true,
             }
         }
+    }
+    // `-u user:pass` opening a continuation line of a `curl \` command
+    // (the keyword ` -u ` needs the blank before it).
+    if line.trim_start().starts_with("-u ") {
+        flags[slot(Trigger::Curl)] = true;
     }
     let manifest_value =
         flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
@@ -571,6 +576,8 @@ fn device_config(line: &str) -> Option<Hit> {
             lower.as_str(),
             "encryption" | "required" | "none" | "disable" | "enable" | "prompt" | "view"
         )
+        // `password combination.`: a sentence that begins with the word.
+        || prose_word(value)
         || value.starts_with(['<', '$', '{', '%'])
             && !value.starts_with("$1$")
             && !value.starts_with("$8$")
@@ -1962,7 +1969,8 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         || whole.starts_with("ENV ")
         || whole.starts_with("ARG ")
         || line[start..end].eq_ignore_ascii_case("password")
-            && (before.is_empty() || before.contains("login"));
+            && (before.is_empty() || before.contains("login"))
+            && !prose_word(rest);
     if spaced && space_syntax && !rest.is_empty() {
         return Some(i);
     }
@@ -1971,6 +1979,14 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     let word = rest.strip_prefix("is ").unwrap_or(rest);
     (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
         .then(|| line.len() - word.len())
+}
+
+/// `combination.`, `reset,`: a lower-case word closing a clause, so the
+/// `password` before it opens a sentence, not a `.netrc` entry.
+fn prose_word(rest: &str) -> bool {
+    let word = rest.split_whitespace().next().unwrap_or("");
+    word.strip_suffix(['.', ',', ';', ':', '!', '?'])
+        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 /// `before` ends in a call that stores a value under a name:
@@ -1988,9 +2004,27 @@ fn setter(before: &str) -> bool {
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
+    // Gradle (Groovy) calls without parentheses: `property "sonar.login", "…"`.
+    let groovy = before
+        .trim_end_matches(['"', '\''])
+        .strip_suffix(' ')
+        .map(|b| b.trim_start().to_ascii_lowercase());
+    if groovy.is_some_and(|g| matches!(g.as_str(), "property" | "systemproperty")) {
+        return true;
+    }
     matches!(
         name.as_str(),
-        "define" | "set" | "put" | "add" | "store" | "insert" | "setdefault" | "setitem"
+        "define"
+            | "set"
+            | "put"
+            | "add"
+            | "store"
+            | "insert"
+            | "setdefault"
+            | "setitem"
+            | "property"
+            | "setproperty"
+            | "systemproperty"
     )
 }
 
@@ -2989,4 +3023,110 @@ pub(super) fn randomness(v: &str) -> f64 {
         return 0.0;
     }
     h / best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::review_file;
+    use crate::review::FileChange;
+
+    fn secret_rules(path: &str, text: &str) -> Vec<String> {
+        review_file(&FileChange::new_file(path, format!("{text}\n")), true)
+            .into_iter()
+            .filter_map(|f| f.rule)
+            .collect()
+    }
+
+    #[test]
+    fn a_gradle_property_call_assigns_a_providers_token() {
+        assert_eq!(
+            secret_rules(
+                "build.gradle",
+                "    property \"sonar.login\", \"826de5590c75919a8317fdface58206eebe7ebbc\""
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "build.gradle",
+                "systemProperty 'sonar.login', '826de5590c75919a8317fdface58206eebe7ebbc'"
+            ),
+            vec!["secret-provider-token"]
+        );
+        // The name of a setting read, not given.
+        assert!(secret_rules("build.gradle", "property \"sonar.login\", sonarToken").is_empty());
+    }
+
+    #[test]
+    fn curl_user_option_first_on_a_continuation_line_or_with_quoted_parts_is_found() {
+        let continued = "curl -X POST https://api.example.com/oauth2/token \\\n-u oa2-client_zmNtW0Toqpz4AZnBLC:5uC5Y4Mcvdl5rB56rBmxnvB4DZgiIpcy";
+        assert_eq!(
+            secret_rules("run.sh", continued),
+            vec!["secret-auth-header"]
+        );
+        assert_eq!(
+            secret_rules(
+                "run.sh",
+                "curl -X POST --user \"apikey\":\"Zq8Lm2XvRt5Wk9Pq\" https://gateway.example.com/api"
+            ),
+            vec!["secret-auth-header"]
+        );
+        assert!(secret_rules("run.sh", "curl --user \"apikey\":\"$API_KEY\" https://x").is_empty());
+        assert!(secret_rules("run.sh", "-u origin main").is_empty());
+    }
+
+    #[test]
+    fn password_opening_a_sentence_is_not_a_netrc_entry() {
+        for path in ["config.env", "router.cfg", ".netrc"] {
+            let prose = "password combination.\n\nR5: Regulatory--21";
+            assert!(secret_rules(path, prose).is_empty(), "{path}");
+            let prose = "password reset, then log in again";
+            assert!(secret_rules(path, prose).is_empty(), "{path}");
+        }
+        assert_eq!(
+            secret_rules("router.cfg", "password Zq8Lm2Xv.Rt5"),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules(
+                ".netrc",
+                "machine api.example.com login me password Zq8Lm2XvRt5"
+            ),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn anthropic_keys_are_named_in_their_documented_shape() {
+        let body = "Clm512odot9WDD7itfUU9R880nefA1EtYZDbpE-C9b0XQEWpqFKf9DQUo03vOfXl16oSmyar1CLF1SzV3YzpZJ6bahcpL";
+        assert_eq!(body.len(), 93);
+        let named = |text: String| {
+            let file = FileChange::new_file("a.env", format!("{text}\n"));
+            review_file(&file, true)
+                .iter()
+                .any(|f| f.message.contains("Anthropic API key"))
+        };
+        assert!(named(format!("sk-ant-api03-{body}AA")));
+        assert!(named(format!("sk-ant-admin01-{body}AA")));
+        // Another tail is not Anthropic's key (it may still be some token).
+        assert!(!named(format!("sk-ant-api03-{body}BB")));
+    }
+
+    #[test]
+    fn a_truenas_key_in_a_json_rpc_login_call_is_found() {
+        let key = "Lp22ov7halMBLUpG97Wg4y7fibQi3CW19VJiZcCu746zgCs0mdDdTCoOcpgEucgu";
+        let call = format!(
+            "{{\"msg\":\"method\", \"method\":\"auth.login_with_api_key\", \"params\":[\"8-{key}\"]}}"
+        );
+        assert_eq!(
+            secret_rules("rpc.json", &call),
+            vec!["secret-provider-token"]
+        );
+        // Elsewhere the shape alone is not TrueNAS's.
+        let other = format!("{{\"method\":\"system.info\", \"params\":[\"8-{key}\"]}}");
+        let file = FileChange::new_file("rpc.json", format!("{other}\n"));
+        assert!(!review_file(&file, true)
+            .iter()
+            .any(|f| f.message.contains("TrueNAS")));
+    }
 }
