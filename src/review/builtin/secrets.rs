@@ -858,10 +858,41 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
         _ => above,
     };
-    if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
+    if lines[index].trim().is_empty() {
         return None;
     }
+    if !above.ends_with([':', '=']) {
+        return announced_token(lines, index, code);
+    }
     continued_value(lines, index, code)
+}
+
+/// A token alone on its line below a sentence that announces it, a blank
+/// line between (setup logs and notes: Jenkins' "Please use the following
+/// password to proceed to installation:", "Your new API token:").
+fn announced_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    if code || index < 2 || !lines[index - 1].trim().is_empty() {
+        return None;
+    }
+    let intro = lines[index - 2].trim_end().strip_suffix(':')?;
+    let lower = intro.to_ascii_lowercase();
+    let says = ["password", "token", "api key", "secret"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if !says || intro.split_whitespace().count() < 3 {
+        return None;
+    }
+    let line = lines[index];
+    let v = line.trim();
+    let generated = (16..=128).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric())
+        && v.bytes().any(|b| b.is_ascii_digit())
+        && v.bytes().any(|b| b.is_ascii_alphabetic())
+        && !wordy(v)
+        && !placeholder(v)
+        && randomness(v) >= 0.8;
+    let start = line.len() - line.trim_start().len();
+    generated.then(|| hit("secret-assignment", start, start + v.len()))
 }
 
 /// `password: |` or `token: >-` (a YAML block scalar, its value on the
@@ -1977,8 +2008,14 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     // `owlbot TOKEN 8a5d…`, `scaleway token 56bd…`: a space (or `is`) and a
     // value random enough to stand on its own; checked in `credential_value`.
     let word = rest.strip_prefix("is ").unwrap_or(rest);
-    (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
-        .then(|| line.len() - word.len())
+    // `The default password is 'blooberry'`: prose that quotes a password.
+    let quoted_password = word.len() < rest.len()
+        && word.starts_with(['"', '\''])
+        && PASSWORD_WORDS.contains(&line[start..end].to_ascii_lowercase().as_str());
+    (spaced
+        && !word.is_empty()
+        && (quoted_password || strong_random(word.split_whitespace().next().unwrap_or(""))))
+    .then(|| line.len() - word.len())
 }
 
 /// `combination.`, `reset,`: a lower-case word closing a clause, so the
@@ -2529,7 +2566,9 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     let min = match a.kind {
         NameKind::Password => 6,
         NameKind::Secret => 8,
-        NameKind::ContextOnly => return false,
+        // Outside code only, and only a generated-looking value (below).
+        NameKind::ContextOnly if code => return false,
+        NameKind::ContextOnly => 24,
     };
     if n < min || n > 1000 || reference(v) || placeholder(v) || whole_word_placeholder(v) {
         return false;
@@ -2614,7 +2653,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
     match a.kind {
         NameKind::Password => v.split_whitespace().count() <= 2 && !env_name(v),
-        NameKind::ContextOnly => false,
+        NameKind::ContextOnly => one_case_key(v),
         NameKind::Secret => {
             if v.chars().all(|c| c.is_ascii_digit()) {
                 return n >= 12 && randomness(v) >= 0.7;
@@ -2631,6 +2670,33 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
+}
+
+/// A provider's setting (`nytimes: …`, `sendbird = …`) holding a key of a
+/// shape its row does not list: letters of one case and digits, 24 to 128
+/// of them, random for that alphabet. Hex is left out (commit and content
+/// digests sit under such names: `sentry_release`, `heroku_slug_commit`);
+/// both cases are [`unnamed_setting`]'s.
+fn one_case_key(v: &str) -> bool {
+    let b = v.as_bytes();
+    let lower = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let upper = b
+        .iter()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    let letters = b.len() - digits;
+    let past_hex = b
+        .iter()
+        .any(|c| c.is_ascii_alphabetic() && !c.is_ascii_hexdigit());
+    (24..=128).contains(&b.len())
+        && (lower || upper)
+        && digits >= 3
+        && letters >= 3
+        && past_hex
+        && !wordy(v)
+        && randomness(v) >= 0.8
 }
 
 /// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
@@ -3128,5 +3194,57 @@ mod tests {
         assert!(!review_file(&file, true)
             .iter()
             .any(|f| f.message.contains("TrueNAS")));
+    }
+
+    #[test]
+    fn a_one_case_random_key_under_a_providers_name_is_found_in_configuration() {
+        let line = "sendbird: zyxw9876vuts5432rqpo1098nmlk7654";
+        assert_eq!(secret_rules("config.yml", line), vec!["secret-assignment"]);
+        // In code the bare name is not read; hex under such a name is a
+        // digest or an id; words and short values are not keys.
+        assert!(secret_rules("app.py", "sendbird = 'zyxw9876vuts5432rqpo1098nmlk7654'").is_empty());
+        for line in [
+            "sentry_release: 3f2a9c0d4e5b6a7f8e9d0c1b2a3f4e5d6c7b8a90",
+            "sendgrid: welcome-email-template-2024",
+            "mailgun: k2x9",
+        ] {
+            assert!(secret_rules("config.yml", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_token_announced_by_the_sentence_above_it_is_found() {
+        let log = "Jenkins initial setup is required.\nPlease use the following password to proceed to installation:\n\nbd9627decc6346d780b3b6ab6ea8fe1f\n\nThis may also be found at: /var/jenkins_home/secrets/initialAdminPassword";
+        let found = review_file(&FileChange::new_file("setup.log", format!("{log}\n")), true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, 4);
+        // A sentence about something else, or a word below it.
+        for text in [
+            "Build the following targets:\n\nbd9627decc6346d780b3b6ab6ea8fe1f",
+            "Please use the following password to proceed:\n\nchangeme",
+        ] {
+            assert!(secret_rules("setup.log", text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn prose_that_quotes_a_password_is_a_credential() {
+        for line in [
+            "The default Password is 'blooberry'",
+            "so ensure the password is \"centipede\" and press the On button",
+        ] {
+            assert_eq!(
+                secret_rules("install.conf", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in [
+            "The password is 'changeme'",
+            "the password is required",
+            "the token is 'invalid'",
+        ] {
+            assert!(secret_rules("install.conf", line).is_empty(), "{line}");
+        }
     }
 }
