@@ -271,7 +271,7 @@ regex!(
 );
 regex!(
     PREFIXED_TOKEN,
-    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[A-Za-z]{2,12})?[_-]|[a-z][a-z0-9]{2,15}[A-Z][A-Za-z0-9]{2,15}[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9](?:[A-Za-z0-9]|[_-][A-Za-z0-9]){19,150}))(?:[^A-Za-z0-9_+/=-]|$)"
+    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[A-Za-z]{2,12}|[_-][a-z][a-z0-9]{0,5}){0,2}[_-]|[a-z][a-z0-9]{2,15}[A-Z][A-Za-z0-9]{2,15}[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9](?:[A-Za-z0-9]|[_-][A-Za-z0-9]){19,150}))(?:[^A-Za-z0-9_+/=-]|$)"
 );
 regex!(
     URL_TOKEN_USER,
@@ -1106,7 +1106,8 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
 }
 
 /// A token of an unlisted provider, shaped the way providers now make them:
-/// a short prefix (`dub_`, `flp_`, `sk_car_`, `CCDB1_`) and a long random
+/// a short prefix of up to three parts (`dub_`, `flp_`, `sk_car_`,
+/// `CCDB1_`, `sk-or-v1-`) and a long random
 /// body: letters of both cases and digits, or (longer) lower-case hex or
 /// lower-case letters and digits.
 fn prefixed_token(line: &str) -> Option<Hit> {
@@ -1251,11 +1252,20 @@ fn random_body(body: &str) -> bool {
         let separators = body.contains(['_', '-']);
         return (!separators || n >= 32) && strong_random(body) && randomness(body) >= 0.85;
     }
-    if body.contains(['_', '-']) {
-        return false;
-    }
     // One case only: long enough that a word or an identifier cannot take
-    // the shape, with digits and letters spread as in a random string.
+    // the shape, with digits and letters spread as in a random string. A
+    // separator may only set off a short tail (`…cd81b_7de13efba5`): the
+    // dashes of a UUID or of words mark an id.
+    let (body, n) = match body.split_once(['_', '-']) {
+        None => (body, n),
+        Some((head, tail))
+            if head.len() >= 24 && !tail.contains(['_', '-']) && tail.len() <= head.len() =>
+        {
+            (head, head.len())
+        }
+        Some(_) => return false,
+    };
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
     let letters = n - digits;
     n >= 32
         && digits * 8 >= n
@@ -3245,6 +3255,24 @@ mod tests {
             "the token is 'invalid'",
         ] {
             assert!(secret_rules("install.conf", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_unlisted_token_with_a_prefix_of_several_parts_is_found() {
+        for line in [
+            "client.init(\"zx-or-v1-0e6f44a47a05f1dad2ad7e88c4c1d6b77688157716fb1a5271146f7464951c96\")",
+            "client.init(\"lsv9_pt_c5f02e2680224b76a06e169b365cd81b_7de13efba5\")",
+        ] {
+            assert_eq!(secret_rules("a.txt", line), vec!["secret-provider-token"], "{line}");
+        }
+        // Ids, names and digests keep their dashes or their prefix.
+        for line in [
+            "client.init(\"user-id-9da5da9c-4218-4c22-aed6-b5c8baebfff5\")",
+            "client.init(\"registry-mirror-v2-service-account-reader\")",
+            "client.init(\"sha256-v1-0e6f44a47a05f1dad2ad7e88c4c1d6b77688157716fb1a5271146f7464951c96\")",
+        ] {
+            assert!(secret_rules("a.txt", line).is_empty(), "{line}");
         }
     }
 }
