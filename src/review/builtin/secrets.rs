@@ -817,7 +817,8 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && randomness(v) >= 0.85
         && !reference(v)
         && !path_or_url(v)
-        && !off_strict_format(name, v))
+        && !off_strict_format(name, v)
+        && !off_listed_suffix(v))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
 
@@ -1028,7 +1029,7 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
     for caps in provider_regex(index).captures_iter(line.as_bytes()) {
         let Some(m) = caps.get(1) else { continue };
         let token = &line[m.start()..m.end()];
-        if placeholder_token(p, token) {
+        if placeholder_token(p, token) || signed_for_another(p, token) {
             continue;
         }
         let live = match p.checksum {
@@ -1044,6 +1045,35 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
         });
     }
     None
+}
+
+/// An Azure key read by the looser `JQQJ99` format that carries the
+/// `AZDO` signature of a DevOps token: only the exact DevOps format (84
+/// characters) makes it one; cut short it is a look-alike.
+fn signed_for_another(p: &Provider, token: &str) -> bool {
+    p.id == "azure-jqqj99-key" && token.get(70..).is_some_and(|tail| tail.contains("AZDO"))
+}
+
+/// A value that ends in the fixed tail of a listed format (New Relic's
+/// `NRAL`, MaxMind's `_mmk`) without matching it: a made-up look-alike
+/// (`a1b2c3…q7r8NRAL`, letters past `f` where New Relic writes hex).
+fn off_listed_suffix(value: &str) -> bool {
+    static SUFFIXED: LazyLock<Vec<(&'static str, usize)>> = LazyLock::new(|| {
+        PROVIDERS
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.contextual)
+            .filter_map(|(i, p)| {
+                let (_, tail) = p.pattern.rsplit_once('}')?;
+                let literal =
+                    tail.len() >= 4 && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                literal.then_some((tail, i))
+            })
+            .collect()
+    });
+    SUFFIXED.iter().any(|&(tail, i)| {
+        value.len() > tail.len() && value.ends_with(tail) && !any_case_match(i, value)
+    })
 }
 
 /// The random part of a token is a placeholder or a word: `ghp_xxxx…`,
@@ -1227,15 +1257,16 @@ fn off_exact_format(token: &str, body: &str) -> bool {
 /// key quoted in lower case is still the key): `dapi…` with letters past
 /// `f`, `sm_pat_` and ten characters.
 fn off_listed_format(value: &str) -> bool {
+    listed_prefix(value).is_some_and(|owners| !owners.iter().any(|&i| any_case_match(i, value)))
+}
+
+/// `value` is wholly of provider `i`'s format, read without regard to case.
+fn any_case_match(i: usize, value: &str) -> bool {
     static ANY_CASE: LazyLock<Vec<OnceLock<Regex>>> =
         LazyLock::new(|| PROVIDERS.iter().map(|_| OnceLock::new()).collect());
-    listed_prefix(value).is_some_and(|owners| {
-        !owners.iter().any(|&i| {
-            ANY_CASE[i]
-                .get_or_init(|| build(&format!("(?i)^(?:{})$", PROVIDERS[i].pattern)))
-                .is_match(value.as_bytes())
-        })
-    })
+    ANY_CASE[i]
+        .get_or_init(|| build(&format!("(?i)^(?:{})$", PROVIDERS[i].pattern)))
+        .is_match(value.as_bytes())
 }
 
 /// The random part of an unlisted token: mixed-case letters and digits
@@ -1644,9 +1675,11 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
             });
         }
     }
+    let bare = a.value.trim_matches(['"', '\'', '\\']);
     (credential_value(a, code)
         && !off_strict_format(a.name, a.value)
-        && !off_listed_format(a.value.trim_matches(['"', '\'', '\\'])))
+        && !off_listed_format(bare)
+        && !off_listed_suffix(bare))
     .then(|| hit("secret-assignment", a.start, end))
 }
 
@@ -2599,7 +2632,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         return false;
     }
     // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version.
-    if versioned_artifact(v) {
+    if versioned_artifact(v) || a.kind == NameKind::Secret && numbered_name(v) {
         return false;
     }
     if path_or_url(v) || host_and_port(v) || v.contains(' ') && a.kind == NameKind::Secret {
@@ -2707,6 +2740,22 @@ fn one_case_key(v: &str) -> bool {
         && past_hex
         && !wordy(v)
         && randomness(v) >= 0.8
+}
+
+/// `cmp2-qat-1208358310`, `prod-eu-20240131`: short lower-case words and a
+/// long number joined by dashes, the way resources, builds and vaults are
+/// named; a generated credential is not spelled in parts like these.
+fn numbered_name(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('-').collect();
+    let number = |p: &&str| p.len() >= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    parts.len() >= 3
+        && parts.iter().any(number)
+        && parts.iter().all(|p| {
+            number(p)
+                || (1..=6).contains(&p.len())
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
@@ -3274,5 +3323,47 @@ mod tests {
         ] {
             assert!(secret_rules("a.txt", line).is_empty(), "{line}");
         }
+    }
+
+    #[test]
+    fn a_cut_devops_token_is_not_read_as_another_azure_key() {
+        let body =
+            "6RtqHqPc66Y6DYbkydbrrFJTYnRoA7r40ts7LWS2SkINSFsRABxhJQQJ99BFACAAAAALGcqjAAASAZDO3eq";
+        assert!(secret_rules("a.txt", body).is_empty());
+        assert_eq!(
+            secret_rules("a.txt", &format!("{body}U")),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn a_value_with_a_listed_tail_but_not_its_format_is_a_look_alike() {
+        for line in [
+            "license_key: a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL",
+            " --set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL `",
+        ] {
+            assert!(secret_rules("values.yaml", line).is_empty(), "{line}");
+        }
+        assert_eq!(
+            secret_rules(
+                "values.yaml",
+                "license_key: eu01xx8f3c2e9a7b6d5c4e3f2a1b0c9d8e7fNRAL"
+            ),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn a_numbered_resource_name_under_a_keys_name_is_not_a_key() {
+        for line in [
+            "  keyVaultToStoreSecrets: cmp2-qat-1208358310",
+            "secret_store: prod-eu-20240131",
+        ] {
+            assert!(secret_rules("deploy.yml", line).is_empty(), "{line}");
+        }
+        assert_eq!(
+            secret_rules("deploy.yml", "api_secret: q8Zr-kx2T-1208358310-Lm9w"),
+            vec!["secret-assignment"]
+        );
     }
 }
