@@ -566,4 +566,6 @@ pub static PROVIDERS: &[Provider] = &[
     p("truenas-login-key", "TrueNAS API key", &["login_with_api_key"], "[0-9]{1,4}-[A-Za-z0-9]{64}", "7-{a64}"),
     // Claude's session keys (`sk-ant-sid01-…`); API keys are the row above.
     p("anthropic-session-key", "Anthropic session key", &["sk-ant-sid"], "sk-ant-sid[0-9]{2}-[A-Za-z0-9_-]{80,}", "sk-ant-sid01-{w96}"),
+    // A Fernet key (Python `cryptography`): 32 bytes, URL-safe base64.
+    p("fernet-key", "Fernet key", &["fernet("], "[A-Za-z0-9_-]{43}=", "{w43}="),
 ];

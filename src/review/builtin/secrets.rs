@@ -81,7 +81,7 @@ const MID_TOKEN: &[&str] = &[
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "_pat",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "_pat", "_pw", "psk",
 ];
 
 /// Keywords are cut to their first few characters: the automaton is built
@@ -141,6 +141,20 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("openssl ", Trigger::Tool),
         ("zip ", Trigger::Tool),
         ("7z ", Trigger::Tool),
+        // Administration commands that take a password as an argument
+        // (see `ADMIN_PASSWORD`).
+        ("net use", Trigger::Tool),
+        ("net user", Trigger::Tool),
+        ("freerdp", Trigger::Tool),
+        ("rdesktop", Trigger::Tool),
+        ("schtasks", Trigger::Tool),
+        ("smbclient", Trigger::Tool),
+        ("redis-cli", Trigger::Tool),
+        ("sqlplus", Trigger::Tool),
+        ("ldap", Trigger::Tool),
+        ("identified", Trigger::Tool),
+        ("psk ", Trigger::Tool),
+        ("htpasswd", Trigger::Tool),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
@@ -296,6 +310,16 @@ regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 regex!(
     TOOL_PASSWORD,
     r#"(?:^|\s)(?:-(?:src|dest)?(?:store|key)pass\s+|-pass(?:in|out)?\s+pass:|-k\s+|-P\s+|-p)["']?([^\s'"$-][^\s'"]{3,255})"#
+);
+// Administration commands with a password argument: Windows `net use …
+// /user:…`, `net user NAME PASS`, `schtasks /rp`, RDP clients (`xfreerdp
+// /p:`, `rdesktop -p`), `smbclient -U user%pass`, `redis-cli -a`, `sqlplus
+// user/pass@db`, the OpenLDAP tools' `-w`, SQL's `IDENTIFIED BY '…'`,
+// `ipsec.secrets`' `PSK "…"`, `htpasswd -b file user pass`. One group per
+// form; `*` and `-` prompt.
+regex!(
+    ADMIN_PASSWORD,
+    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255}))"#
 );
 // The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
 regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
@@ -1298,12 +1322,15 @@ fn random_body(body: &str) -> bool {
     };
     let digits = body.bytes().filter(u8::is_ascii_digit).count();
     let letters = n - digits;
+    // A long body may come from a smaller alphabet (base32 without
+    // look-alike letters scores lower against all 36).
+    let bar = if n >= 40 { 0.8 } else { 0.85 };
     n >= 32
         && digits * 8 >= n
         && letters * 8 >= n
         && !wordy(body)
         && !placeholder(body)
-        && randomness(body) >= 0.85
+        && randomness(body) >= bar
 }
 
 /// `sha256-…`, `md5_…`, `commit-…`: a digest or an object id, not a token.
@@ -1456,6 +1483,19 @@ fn header_or_cli(line: &str) -> Option<Hit> {
 /// depends on the tool.
 fn tool_password(line: &str) -> Option<Hit> {
     let lower = line.to_ascii_lowercase();
+    for caps in ADMIN_PASSWORD.captures_iter(line.as_bytes()) {
+        let Some(m) = caps.iter().skip(1).flatten().next() else {
+            continue;
+        };
+        let value = &line[m.start()..m.end()];
+        if !reference(value)
+            && !placeholder(value)
+            && !whole_word_placeholder(value)
+            && !value.starts_with(['$', '%'])
+        {
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
+    }
     for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
         let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
             continue;
@@ -2037,6 +2077,17 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
             }
         }
     }
+    // SQL: `ALTER USER app WITH PASSWORD '…'`, `CREATE ROLE r LOGIN PASSWORD '…'`.
+    let upper_before = before.to_ascii_uppercase();
+    let sql = spaced
+        && rest.starts_with('\'')
+        && line[start..end].eq_ignore_ascii_case("password")
+        && [" USER ", " ROLE ", " LOGIN"]
+            .iter()
+            .any(|w| upper_before.contains(w));
+    if sql {
+        return Some(i);
+    }
     let whole = line.trim_start();
     let space_syntax = before.ends_with("--")
         || before.ends_with(" -")
@@ -2314,6 +2365,8 @@ const PASSWORD_WORDS: &[&str] = &[
     "pw",
     "passwort",
     "pswd",
+    // A Wi-Fi or IPsec pre-shared key (`psk="…"`, `wpa_psk=…`).
+    "psk",
 ];
 const SECRET_WORDS: &[&str] = &[
     "private",
@@ -2830,7 +2883,9 @@ fn host_and_port(v: &str) -> bool {
 }
 
 fn path_or_url(v: &str) -> bool {
-    v.starts_with('/')
+    // `/UwcS…5ak=`: base64 (a WireGuard key) may begin with `/`.
+    let base64 = v.len() % 4 == 0 && v.ends_with('=') && strong_random(v);
+    v.starts_with('/') && !base64
         || v.starts_with("./")
         || v.starts_with("../")
         || v.starts_with("~/")
@@ -3365,5 +3420,96 @@ mod tests {
             secret_rules("deploy.yml", "api_secret: q8Zr-kx2T-1208358310-Lm9w"),
             vec!["secret-assignment"]
         );
+    }
+
+    #[test]
+    fn passwords_given_to_administration_commands_are_found() {
+        for (path, line) in [
+            (
+                "map.bat",
+                "net use \\\\fs01\\share /user:CORP\\svc Xk9mQ2vTr7Lp",
+            ),
+            (
+                "map.bat",
+                "net use \\\\fs01\\share Xk9mQ2vTr7Lp /user:CORP\\svc",
+            ),
+            ("add.bat", "net user backupadmin Xk9mQ2vTr7Lp /add"),
+            (
+                "job.bat",
+                "schtasks /create /tn job /tr run.bat /ru CORP\\svc /rp Xk9mQ2vTr7Lp",
+            ),
+            ("rdp.sh", "xfreerdp /u:admin /p:Xk9mQ2vTr7Lp /v:10.0.0.5"),
+            ("rdp.sh", "rdesktop -u admin -p Xk9mQ2vTr7Lp 10.0.0.5"),
+            ("smb.sh", "smbclient //server/share -U admin%Xk9mQ2vTr7Lp"),
+            ("ping.sh", "redis-cli -h cache -a Xk9mQ2vTr7Lp ping"),
+            ("db.sh", "sqlplus scott/Xk9mQ2vTr7Lp@orcl"),
+            (
+                "ldap.sh",
+                "ldapsearch -x -D cn=admin,dc=example,dc=org -w Xk9mQ2vTr7Lp -b dc=org",
+            ),
+            (
+                "schema.sql",
+                "CREATE USER app IDENTIFIED BY 'Xk9mQ2vTr7Lp';",
+            ),
+            ("ipsec.secrets", ": PSK \"Xk9mQ2vTr7Lp\""),
+            ("setup.sh", "htpasswd -b -c .htpasswd admin Xk9mQ2vTr7Lp"),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        // Prompts, variables and placeholders are not passwords.
+        for (path, line) in [
+            ("map.bat", "net use \\\\fs01\\share /user:CORP\\svc *"),
+            ("add.bat", "net user backupadmin %NEW_PASSWORD% /add"),
+            ("add.bat", "net user backupadmin /delete"),
+            ("rdp.sh", "rdesktop -u admin -p - 10.0.0.5"),
+            ("ping.sh", "redis-cli -h cache -a \"$REDIS_PASSWORD\" ping"),
+            (
+                "ldap.sh",
+                "ldapsearch -x -D cn=admin,dc=example,dc=org -W -b dc=org",
+            ),
+            ("schema.sql", "CREATE USER app IDENTIFIED BY 'changeme';"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_sql_password_clause_and_short_password_names_are_credentials() {
+        for (path, line) in [
+            (
+                "schema.sql",
+                "ALTER USER app_user WITH PASSWORD 'Xk9mQ2vTr7Lp';",
+            ),
+            (
+                "schema.sql",
+                "CREATE ROLE reporter LOGIN PASSWORD 'Xk9mQ2vTr7Lp';",
+            ),
+            ("ldap.env", "LDAP_BIND_PW=Xk9mQ2vTr7Lp"),
+            ("wpa_supplicant.conf", "  psk=\"Xk9mQ2vTr7Lp\""),
+            (
+                "wg0.conf",
+                "PresharedKey = /UwcSPg38hW/D9Y3tcS1FOV0K1wuURMbS0sesJEP5ak=",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for (path, line) in [
+            (
+                "schema.sql",
+                "COMMENT ON COLUMN users.password IS 'bcrypt hash';",
+            ),
+            ("schema.sql", "SELECT password 'x' FROM t;"),
+            ("wg0.conf", "PresharedKey = /etc/wireguard/psk/peer1.key"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
     }
 }
