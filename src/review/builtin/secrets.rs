@@ -124,6 +124,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential(…)`.
         ("securestring", Trigger::Assignment),
         ("networkcredential", Trigger::Assignment),
+        ("jwt.", Trigger::Assignment),
         ("eyj", Trigger::Jwt),
         ("://", Trigger::Url),
         ("authorization", Trigger::Header),
@@ -329,7 +330,7 @@ regex!(
 );
 regex!(
     PLAIN_PASSWORD_CALL,
-    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["'])"#
+    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["']|\bjwt\.(?:encode|sign|verify|decode)\s*\(\s*[^,()]+,\s*["']([^"'$]{6,})["'])"#
 );
 regex!(
     HTML_PASSWORD_INPUT,
@@ -338,7 +339,7 @@ regex!(
 regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
 regex!(
     CREDENTIAL_PAIR,
-    r#"(?i)(?:auth|login|credentials?|authenticate)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
+    r#"(?i)(?:auth|login|credentials?|authenticate|authenticator)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
 );
 
 /// The file kinds whose unquoted right-hand sides are expressions, not
@@ -1557,13 +1558,16 @@ struct Assigned<'a> {
 
 fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
+    // `jwt.sign(payload, '…')` (the signing secret, inline),
     // `<input type="password" value="…">`.
-    let calls = line.contains("SecureString") || line.contains("NetworkCredential");
+    let calls = line.contains("SecureString")
+        || line.contains("NetworkCredential")
+        || line.contains("jwt.");
     if let Some(c) = calls
         .then(|| PLAIN_PASSWORD_CALL.captures(line.as_bytes()))
         .flatten()
     {
-        if let Some(m) = c.get(1).or_else(|| c.get(2)) {
+        if let Some(m) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
             let v = &line[m.start()..m.end()];
             if !placeholder(v) && !whole_word_placeholder(v) {
                 return Some(hit("secret-assignment", m.start(), m.end()));
@@ -2045,6 +2049,19 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     if before.ends_with('<') && rest.starts_with('>') {
         return Some(i + 1);
     }
+    // `<Pass encoding="base64">…</Pass>` (FileZilla): an element with
+    // attributes, its text the value.
+    if before.ends_with('<') && spaced {
+        if let Some(close) = rest.find('>') {
+            let attrs = &rest[..close];
+            let simple = !attrs.contains(['<', '/'])
+                && attrs.matches('"').count() % 2 == 0
+                && attrs.contains("=\"");
+            if simple && rest[close + 1..].contains("</") {
+                return Some(i + close + 1);
+            }
+        }
+    }
     if rest.starts_with("(\"") || rest.starts_with("('") {
         return Some(i + 1);
     }
@@ -2063,7 +2080,9 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         b.len() >= a.len() && b[b.len() - a.len()..].eq_ignore_ascii_case(a.as_bytes())
     };
     if quoted_name && (attribute("key=\"") || attribute("name=\"")) {
+        // Android's `<meta-data android:name="…API_KEY" android:value="…"/>`.
         let r = rest.trim_start();
+        let r = r.strip_prefix("android:").unwrap_or(r);
         let value = r
             .as_bytes()
             .get(..6)
@@ -3508,6 +3527,51 @@ mod tests {
             ),
             ("schema.sql", "SELECT password 'x' FROM t;"),
             ("wg0.conf", "PresharedKey = /etc/wireguard/psk/peer1.key"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_jwt_signing_secret_passed_inline_is_a_credential() {
+        for line in [
+            "token = jwt.encode(payload, 'Xk9mQ2vTr7Lp', algorithm='HS256')",
+            "const t = jwt.sign({ id }, \"Xk9mQ2vTr7Lp\", { expiresIn: '1h' });",
+        ] {
+            assert_eq!(
+                secret_rules("app.js", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in [
+            "const t = jwt.sign({ id }, process.env.JWT_SECRET);",
+            "token = jwt.encode(payload, 'secret', algorithm='HS256')",
+            "claims = jwt.decode(token, options={'verify_signature': False})",
+        ] {
+            assert!(secret_rules("app.js", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_xml_attributes_and_elements_with_attributes_are_found() {
+        for (path, line) in [
+            (
+                "AndroidManifest.xml",
+                "<meta-data android:name=\"com.example.API_KEY\" android:value=\"9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c\"/>",
+            ),
+            ("sitemanager.xml", "<Pass encoding=\"base64\">WGs5bVEydlRyN0xw</Pass>"),
+            (
+                "Client.cs",
+                "var auth = new HttpBasicAuthenticator(\"api\", \"9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c\");",
+            ),
+        ] {
+            assert_eq!(secret_rules(path, line), vec!["secret-assignment"], "{line}");
+        }
+        for (path, line) in [
+            ("AndroidManifest.xml", "<meta-data android:name=\"com.example.API_KEY\" android:value=\"@string/api_key\"/>"),
+            ("sitemanager.xml", "<Pass encoding=\"base64\" />"),
+            ("Client.cs", "var auth = new HttpBasicAuthenticator(\"api\", apiKey);"),
         ] {
             assert!(secret_rules(path, line).is_empty(), "{line}");
         }
