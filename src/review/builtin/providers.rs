@@ -568,4 +568,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("anthropic-session-key", "Anthropic session key", &["sk-ant-sid"], "sk-ant-sid[0-9]{2}-[A-Za-z0-9_-]{80,}", "sk-ant-sid01-{w96}"),
     // A Fernet key (Python `cryptography`): 32 bytes, URL-safe base64.
     p("fernet-key", "Fernet key", &["fernet("], "[A-Za-z0-9_-]{43}=", "{w43}="),
+    // Windows password hashes as dumping tools print them
+    // (`user:RID:LM:NT:::`): crackable, and usable as they are (pass-the-hash).
+    p("ntlm-pwdump-hash", "NTLM password hash", &[":::"], r"[0-9]{1,10}:[a-fA-F0-9]{32}:[a-fA-F0-9]{32}:::", "500:{h32}:{h32}:::"),
 ];

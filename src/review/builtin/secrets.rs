@@ -156,6 +156,18 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("identified", Trigger::Tool),
         ("psk ", Trigger::Tool),
         ("htpasswd", Trigger::Tool),
+        ("sqlcmd", Trigger::Tool),
+        ("bcp ", Trigger::Tool),
+        ("osql", Trigger::Tool),
+        ("isql", Trigger::Tool),
+        ("mariadb", Trigger::Tool),
+        ("rabbitmqctl", Trigger::Tool),
+        ("lftp", Trigger::Tool),
+        ("--password-stdin", Trigger::Tool),
+        ("sudo -s", Trigger::Tool),
+        ("chpasswd", Trigger::Tool),
+        ("ssh-keygen", Trigger::Tool),
+        ("nmcli", Trigger::Tool),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
@@ -316,11 +328,13 @@ regex!(
 // /user:…`, `net user NAME PASS`, `schtasks /rp`, RDP clients (`xfreerdp
 // /p:`, `rdesktop -p`), `smbclient -U user%pass`, `redis-cli -a`, `sqlplus
 // user/pass@db`, the OpenLDAP tools' `-w`, SQL's `IDENTIFIED BY '…'`,
-// `ipsec.secrets`' `PSK "…"`, `htpasswd -b file user pass`. One group per
-// form; `*` and `-` prompt.
+// `ipsec.secrets`' `PSK "…"`, `htpasswd -b file user pass`, the SQL Server
+// tools' `-P`, `rabbitmqctl add_user`, `lftp -u user,pass`, a password
+// echoed into `sudo -S` or `docker login --password-stdin`, `ssh-keygen -N`,
+// `nmcli … password`. One group per form; `*` and `-` prompt.
 regex!(
     ADMIN_PASSWORD,
-    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255}))"#
+    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255})|\b(?:sqlcmd|bcp|osql|isql)\b.*?\s-P\s*([^\s"'-][^\s"']{3,255})|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+([^\s"'-][^\s"']{3,255})|\blftp\b.*?\s-u\s+[^,\s]+,([^\s"']{4,255})|\becho\s+['"]?([^\s'"|$]{4,255})['"]?\s*\|\s*(?:sudo\s+-S|docker\s+login\b[^|]*--password-stdin|chpasswd|passwd\s+--stdin)|\bssh-keygen\b.*?\s-N\s+['"]?([^\s'"-][^\s'"]{3,255})|\bnmcli\b.*?\spassword\s+([^\s"'-][^\s"']{3,255}))"#
 );
 // The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
 regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
@@ -1515,7 +1529,7 @@ fn tool_password(line: &str) -> Option<Hit> {
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
     }
-    if !lower.contains("mysql") {
+    if !lower.contains("mysql") && !lower.contains("mariadb") {
         return None;
     }
     for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
@@ -3472,6 +3486,23 @@ mod tests {
             ),
             ("ipsec.secrets", ": PSK \"Xk9mQ2vTr7Lp\""),
             ("setup.sh", "htpasswd -b -c .htpasswd admin Xk9mQ2vTr7Lp"),
+            (
+                "db.sh",
+                "sqlcmd -S db.example.com -U sa -P Xk9mQ2vTr7Lp -Q \"SELECT 1\"",
+            ),
+            ("db.sh", "mariadb -u root -pXk9mQ2vTr7Lp app"),
+            ("mq.sh", "rabbitmqctl add_user admin Xk9mQ2vTr7Lp"),
+            ("ftp.sh", "lftp -u uploader,Xk9mQ2vTr7Lp ftp.example.com"),
+            (
+                "ci.sh",
+                "echo Xk9mQ2vTr7Lp | docker login -u deploy --password-stdin",
+            ),
+            ("ci.sh", "echo 'Xk9mQ2vTr7Lp' | sudo -S apt-get update"),
+            ("keys.sh", "ssh-keygen -t ed25519 -N 'Xk9mQ2vTr7Lp' -f key"),
+            (
+                "wifi.sh",
+                "nmcli dev wifi connect HomeNet password Xk9mQ2vTr7Lp",
+            ),
         ] {
             assert_eq!(
                 secret_rules(path, line),
@@ -3491,6 +3522,12 @@ mod tests {
                 "ldapsearch -x -D cn=admin,dc=example,dc=org -W -b dc=org",
             ),
             ("schema.sql", "CREATE USER app IDENTIFIED BY 'changeme';"),
+            (
+                "ci.sh",
+                "echo \"$REGISTRY_PASSWORD\" | docker login -u deploy --password-stdin",
+            ),
+            ("keys.sh", "ssh-keygen -t ed25519 -N '' -f key"),
+            ("db.sh", "sqlcmd -S db.example.com -U sa -P $SA_PASSWORD"),
         ] {
             assert!(secret_rules(path, line).is_empty(), "{line}");
         }
