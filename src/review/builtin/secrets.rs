@@ -168,6 +168,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("chpasswd", Trigger::Tool),
         ("ssh-keygen", Trigger::Tool),
         ("nmcli", Trigger::Tool),
+        ("--oauth2-bearer", Trigger::Tool),
+        ("--auth", Trigger::Tool),
+        ("http -a", Trigger::Tool),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
@@ -306,15 +309,15 @@ regex!(
 );
 regex!(
     AUTH_HEADER,
-    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|api-token|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
+    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["'`]?\s*(?:basic|bearer|token|digest|apikey|api-key|api-token|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
 );
 regex!(
     BARE_BEARER,
-    r#"(?i)(?:^|[\s"'(])bearer\s+([A-Za-z0-9+/=._~-]{16,})"#
+    r#"(?i)(?:^|[\s"'(`])bearer\s+([A-Za-z0-9+/=._~-]{16,})"#
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128})["']?:["']?([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128})["']?:["']?([^\s'"]{3,256}|)"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 // Passwords on the command lines of tools that encrypt or sign:
@@ -331,10 +334,11 @@ regex!(
 // `ipsec.secrets`' `PSK "…"`, `htpasswd -b file user pass`, the SQL Server
 // tools' `-P`, `rabbitmqctl add_user`, `lftp -u user,pass`, a password
 // echoed into `sudo -S` or `docker login --password-stdin`, `ssh-keygen -N`,
-// `nmcli … password`. One group per form; `*` and `-` prompt.
+// `nmcli … password`, `curl --oauth2-bearer`, HTTPie's `-a user:pass`. One
+// group per form; `*` and `-` prompt.
 regex!(
     ADMIN_PASSWORD,
-    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255})|\b(?:sqlcmd|bcp|osql|isql)\b.*?\s-P\s*([^\s"'-][^\s"']{3,255})|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+([^\s"'-][^\s"']{3,255})|\blftp\b.*?\s-u\s+[^,\s]+,([^\s"']{4,255})|\becho\s+['"]?([^\s'"|$]{4,255})['"]?\s*\|\s*(?:sudo\s+-S|docker\s+login\b[^|]*--password-stdin|chpasswd|passwd\s+--stdin)|\bssh-keygen\b.*?\s-N\s+['"]?([^\s'"-][^\s'"]{3,255})|\bnmcli\b.*?\spassword\s+([^\s"'-][^\s"']{3,255}))"#
+    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255})|\b(?:sqlcmd|bcp|osql|isql)\b.*?\s-P\s*([^\s"'-][^\s"']{3,255})|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+([^\s"'-][^\s"']{3,255})|\blftp\b.*?\s-u\s+[^,\s]+,([^\s"']{4,255})|\becho\s+['"]?([^\s'"|$]{4,255})['"]?\s*\|\s*(?:sudo\s+-S|docker\s+login\b[^|]*--password-stdin|chpasswd|passwd\s+--stdin)|\bssh-keygen\b.*?\s-N\s+['"]?([^\s'"-][^\s'"]{3,255})|\bnmcli\b.*?\spassword\s+([^\s"'-][^\s"']{3,255})|--oauth2-bearer[=\s]+["']?([^\s"'$-][^\s"']{7,255})|\bhttps?\s+(?:\S+\s+)*?(?:-a|--auth)[=\s]+["']?[^\s:'"]*:([^\s'"$]{4,255}))"#
 );
 // The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
 regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
@@ -1447,11 +1451,19 @@ fn header_or_cli(line: &str) -> Option<Hit> {
             .trim_matches(['"', '\''])
             .split_once(':')
             .map_or(value, |(_, p)| p.trim_matches(['"', '\'']));
+        if pass.is_empty() {
+            // `curl -u sk_…:` (Stripe's style): a token as the user name,
+            // no password; a short user name is only a user name.
+            let user = caps.get(1)?;
+            if strong_random(&line[user.start()..user.end()]) {
+                return Some(hit("secret-auth-header", user.start(), user.end()));
+            }
+            continue;
+        }
         if ids
             || reference(value)
             || placeholder(value)
             || whole_word_placeholder(value)
-            || pass.is_empty()
             || placeholder(pass)
             || pass.bytes().all(|b| b == pass.as_bytes()[0])
         {
@@ -3611,6 +3623,32 @@ mod tests {
             ("Client.cs", "var auth = new HttpBasicAuthenticator(\"api\", apiKey);"),
         ] {
             assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn http_clients_given_a_token_or_a_password_are_found() {
+        let token = "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c";
+        for line in [
+            format!("curl --oauth2-bearer {token} https://api.example.com"),
+            "http -a admin:Xk9mQ2vTr7Lp https://api.example.com/items".to_string(),
+            "http --auth admin:Xk9mQ2vTr7Lp https://api.example.com/items".to_string(),
+            format!("curl -u {token}: https://api.example.com/v1/charges"),
+            format!("fetch(url, {{ headers: {{ Authorization: `Bearer {token}` }} }})"),
+        ] {
+            assert_eq!(
+                secret_rules("run.sh", &line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        for line in [
+            "curl --oauth2-bearer \"$TOKEN\" https://api.example.com",
+            "http -a admin: https://api.example.com/items",
+            "curl -u admin: https://api.example.com/v1/charges",
+            "fetch(url, { headers: { Authorization: `Bearer ${token}` } })",
+        ] {
+            assert!(secret_rules("run.sh", line).is_empty(), "{line}");
         }
     }
 }
