@@ -171,6 +171,11 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("--oauth2-bearer", Trigger::Tool),
         ("--auth", Trigger::Tool),
         ("http -a", Trigger::Tool),
+        ("pdo(", Trigger::Tool),
+        ("getconnection(", Trigger::Tool),
+        ("@tcp(", Trigger::Tool),
+        ("@unix(", Trigger::Tool),
+        ("oracle:thin", Trigger::Tool),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
@@ -334,11 +339,14 @@ regex!(
 // `ipsec.secrets`' `PSK "…"`, `htpasswd -b file user pass`, the SQL Server
 // tools' `-P`, `rabbitmqctl add_user`, `lftp -u user,pass`, a password
 // echoed into `sudo -S` or `docker login --password-stdin`, `ssh-keygen -N`,
-// `nmcli … password`, `curl --oauth2-bearer`, HTTPie's `-a user:pass`. One
-// group per form; `*` and `-` prompt.
+// `nmcli … password`, `curl --oauth2-bearer`, HTTPie's `-a user:pass`, and
+// database connections: the password after the address and the user in
+// `new PDO(…)`, `mysqli_connect(…)`, `DriverManager.getConnection(…)`,
+// `pymysql.connect(…)`, Go's MySQL DSN `user:pass@tcp(…)`, Oracle's
+// `jdbc:oracle:thin:user/pass@…`. One group per form; `*` and `-` prompt.
 regex!(
     ADMIN_PASSWORD,
-    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255})|\b(?:sqlcmd|bcp|osql|isql)\b.*?\s-P\s*([^\s"'-][^\s"']{3,255})|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+([^\s"'-][^\s"']{3,255})|\blftp\b.*?\s-u\s+[^,\s]+,([^\s"']{4,255})|\becho\s+['"]?([^\s'"|$]{4,255})['"]?\s*\|\s*(?:sudo\s+-S|docker\s+login\b[^|]*--password-stdin|chpasswd|passwd\s+--stdin)|\bssh-keygen\b.*?\s-N\s+['"]?([^\s'"-][^\s'"]{3,255})|\bnmcli\b.*?\spassword\s+([^\s"'-][^\s"']{3,255})|--oauth2-bearer[=\s]+["']?([^\s"'$-][^\s"']{7,255})|\bhttps?\s+(?:\S+\s+)*?(?:-a|--auth)[=\s]+["']?[^\s:'"]*:([^\s'"$]{4,255}))"#
+    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255})|\b(?:sqlcmd|bcp|osql|isql)\b.*?\s-P\s*([^\s"'-][^\s"']{3,255})|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+([^\s"'-][^\s"']{3,255})|\blftp\b.*?\s-u\s+[^,\s]+,([^\s"']{4,255})|\becho\s+['"]?([^\s'"|$]{4,255})['"]?\s*\|\s*(?:sudo\s+-S|docker\s+login\b[^|]*--password-stdin|chpasswd|passwd\s+--stdin)|\bssh-keygen\b.*?\s-N\s+['"]?([^\s'"-][^\s'"]{3,255})|\bnmcli\b.*?\spassword\s+([^\s"'-][^\s"']{3,255})|--oauth2-bearer[=\s]+["']?([^\s"'$-][^\s"']{7,255})|\bhttps?\s+(?:\S+\s+)*?(?:-a|--auth)[=\s]+["']?[^\s:'"]*:([^\s'"$]{4,255})|(?:new\s+PDO|mysqli_connect|mysql_connect|new\s+mysqli|getConnection|pymysql\.connect|MySQLdb\.connect)\s*\(\s*["'][^"']*["']\s*,\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,255})["']|["'][A-Za-z0-9_.-]+:([^@\s"'/]{4,128})@(?:tcp|unix)\(|jdbc:oracle:thin:[A-Za-z0-9_$#]+/([^@\s/"']{4,128})@)"#
 );
 // The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
 regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
@@ -3649,6 +3657,59 @@ mod tests {
             "fetch(url, { headers: { Authorization: `Bearer ${token}` } })",
         ] {
             assert!(secret_rules("run.sh", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_password_given_to_a_database_connection_call_is_found() {
+        for (path, line) in [
+            (
+                "db.php",
+                "$pdo = new PDO('mysql:host=db;dbname=app', 'app', 'Xk9mQ2vTr7Lp');",
+            ),
+            (
+                "db.php",
+                "$conn = mysqli_connect('db', 'app', 'Xk9mQ2vTr7Lp', 'app');",
+            ),
+            (
+                "Db.java",
+                "DriverManager.getConnection(\"jdbc:mysql://db/app\", \"app\", \"Xk9mQ2vTr7Lp\");",
+            ),
+            (
+                "db.py",
+                "conn = pymysql.connect('db', 'app', 'Xk9mQ2vTr7Lp', 'app')",
+            ),
+            (
+                "db.go",
+                "db, err := sql.Open(\"mysql\", \"app:Xk9mQ2vTr7Lp@tcp(db:3306)/app\")",
+            ),
+            (
+                "app.properties",
+                "url = jdbc:oracle:thin:scott/Xk9mQ2vTr7Lp@db:1521/ORCL",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        for (path, line) in [
+            ("db.php", "$pdo = new PDO($dsn, $user, $password);"),
+            (
+                "db.php",
+                "$conn = mysqli_connect('db', 'app', getenv('DB_PASSWORD'), 'app');",
+            ),
+            (
+                "Db.java",
+                "DriverManager.getConnection(url, \"app\", password);",
+            ),
+            (
+                "db.go",
+                "db, err := sql.Open(\"mysql\", user+\":\"+pass+\"@tcp(db:3306)/app\")",
+            ),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
         }
     }
 }
