@@ -136,51 +136,21 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
         ("mysql", Trigger::Tool),
+        ("mariadb", Trigger::Tool),
         ("keytool", Trigger::Tool),
         ("storepass", Trigger::Tool),
         ("keypass", Trigger::Tool),
         ("openssl ", Trigger::Tool),
         ("zip ", Trigger::Tool),
         ("7z ", Trigger::Tool),
-        // Administration commands that take a password as an argument
-        // (see `ADMIN_PASSWORD`).
-        ("net use", Trigger::Tool),
-        ("net user", Trigger::Tool),
-        ("freerdp", Trigger::Tool),
-        ("rdesktop", Trigger::Tool),
-        ("schtasks", Trigger::Tool),
-        ("smbclient", Trigger::Tool),
-        ("redis-cli", Trigger::Tool),
-        ("sqlplus", Trigger::Tool),
-        ("ldap", Trigger::Tool),
-        ("identified", Trigger::Tool),
-        ("psk ", Trigger::Tool),
-        ("htpasswd", Trigger::Tool),
-        ("sqlcmd", Trigger::Tool),
-        ("bcp ", Trigger::Tool),
-        ("osql", Trigger::Tool),
-        ("isql", Trigger::Tool),
-        ("mariadb", Trigger::Tool),
-        ("rabbitmqctl", Trigger::Tool),
-        ("lftp", Trigger::Tool),
-        ("--password-stdin", Trigger::Tool),
-        ("sudo -s", Trigger::Tool),
-        ("chpasswd", Trigger::Tool),
-        ("ssh-keygen", Trigger::Tool),
-        ("nmcli", Trigger::Tool),
-        ("--oauth2-bearer", Trigger::Tool),
-        ("--auth", Trigger::Tool),
-        ("http -a", Trigger::Tool),
-        ("pdo(", Trigger::Tool),
-        ("getconnection(", Trigger::Tool),
-        ("@tcp(", Trigger::Tool),
-        ("@unix(", Trigger::Tool),
-        ("oracle:thin", Trigger::Tool),
         // `login("admin", "…")` (see `credential_pair`).
         ("login", Trigger::Assignment),
     ];
     for (w, t) in fixed {
         add(w, *t);
+    }
+    for w in ADMIN_WORDS {
+        add(w, Trigger::Tool);
     }
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
@@ -332,6 +302,70 @@ regex!(
     TOOL_PASSWORD,
     r#"(?:^|\s)(?:-(?:src|dest)?(?:store|key)pass\s+|-pass(?:in|out)?\s+pass:|-k\s+|-P\s+|-p)["']?([^\s'"$-][^\s'"]{3,255})"#
 );
+/// The commands and calls `ADMIN_PASSWORD` reads: prefilter keywords, and
+/// checked whole before its regex runs (a keyword's 5-character head,
+/// `ident`, is in every other line of some code).
+const ADMIN_WORDS: &[&str] = &[
+    "net use",
+    "net user",
+    "schtasks",
+    "freerdp",
+    "rdesktop",
+    "smbclient",
+    "redis-cli",
+    "sqlplus",
+    "ldap",
+    "identified",
+    "psk ",
+    "htpasswd",
+    "sqlcmd",
+    "bcp ",
+    "osql",
+    "isql",
+    "rabbitmqctl",
+    "lftp",
+    "--password-stdin",
+    "sudo -s",
+    "chpasswd",
+    "passwd --stdin",
+    "ssh-keygen",
+    "nmcli",
+    "--oauth2-bearer",
+    "--auth",
+    "http -a",
+    "pdo(",
+    "mysqli",
+    "mysql_connect",
+    "pymysql",
+    "mysqldb",
+    "getconnection(",
+    "@tcp(",
+    "@unix(",
+    "oracle:thin",
+];
+
+/// The tools `TOOL_PASSWORD` and `MYSQL_PASSWORD` read.
+const TOOL_WORDS: &[&str] = &[
+    "mysql",
+    "mariadb",
+    "keytool",
+    "storepass",
+    "keypass",
+    "openssl ",
+    "zip ",
+    "7z ",
+];
+
+fn words_gate(words: &'static [&'static str]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .expect("fixed keywords build an automaton")
+}
+
+static ADMIN_GATE: LazyLock<AhoCorasick> = LazyLock::new(|| words_gate(ADMIN_WORDS));
+static TOOL_GATE: LazyLock<AhoCorasick> = LazyLock::new(|| words_gate(TOOL_WORDS));
+
 // Administration commands with a password argument: Windows `net use …
 // /user:…`, `net user NAME PASS`, `schtasks /rp`, RDP clients (`xfreerdp
 // /p:`, `rdesktop -p`), `smbclient -U user%pass`, `redis-cli -a`, `sqlplus
@@ -1517,8 +1551,10 @@ fn header_or_cli(line: &str) -> Option<Hit> {
 /// `zip -P`, `7z a -p…`, `mysql -uroot -p…`): which options carry one
 /// depends on the tool.
 fn tool_password(line: &str) -> Option<Hit> {
-    let lower = line.to_ascii_lowercase();
-    for caps in ADMIN_PASSWORD.captures_iter(line.as_bytes()) {
+    let admin = ADMIN_GATE
+        .is_match(line)
+        .then(|| ADMIN_PASSWORD.captures_iter(line.as_bytes()));
+    for caps in admin.into_iter().flatten() {
         let Some(m) = caps.iter().skip(1).flatten().next() else {
             continue;
         };
@@ -1531,6 +1567,10 @@ fn tool_password(line: &str) -> Option<Hit> {
             return Some(hit("secret-auth-header", m.start(), m.end()));
         }
     }
+    if !TOOL_GATE.is_match(line) {
+        return None;
+    }
+    let lower = line.to_ascii_lowercase();
     for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
         let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
             continue;
