@@ -482,7 +482,11 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     // `-u user:pass` opening a continuation line of a `curl \` command
     // (the keyword ` -u ` needs the blank before it).
-    if line.trim_start().starts_with("-u ") {
+    let indent = bytes
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    if bytes[indent..].starts_with(b"-u ") {
         flags[slot(Trigger::Curl)] = true;
     }
     let manifest_value =
@@ -944,11 +948,15 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
         _ => above,
     };
+    if !above.ends_with([':', '=']) {
+        return if code {
+            None
+        } else {
+            announced_token(lines, index)
+        };
+    }
     if lines[index].trim().is_empty() {
         return None;
-    }
-    if !above.ends_with([':', '=']) {
-        return announced_token(lines, index, code);
     }
     continued_value(lines, index, code)
 }
@@ -956,8 +964,8 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
 /// A token alone on its line below a sentence that announces it, a blank
 /// line between (setup logs and notes: Jenkins' "Please use the following
 /// password to proceed to installation:", "Your new API token:").
-fn announced_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
-    if code || index < 2 || !lines[index - 1].trim().is_empty() {
+fn announced_token(lines: &[&str], index: usize) -> Option<Hit> {
+    if index < 2 || !lines[index - 1].trim().is_empty() || lines[index].trim().is_empty() {
         return None;
     }
     let intro = lines[index - 2].trim_end().strip_suffix(':')?;
@@ -2171,13 +2179,13 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         }
     }
     // SQL: `ALTER USER app WITH PASSWORD '…'`, `CREATE ROLE r LOGIN PASSWORD '…'`.
-    let upper_before = before.to_ascii_uppercase();
-    let sql = spaced
-        && rest.starts_with('\'')
-        && line[start..end].eq_ignore_ascii_case("password")
-        && [" USER ", " ROLE ", " LOGIN"]
-            .iter()
-            .any(|w| upper_before.contains(w));
+    let sql =
+        spaced && rest.starts_with('\'') && line[start..end].eq_ignore_ascii_case("password") && {
+            let upper_before = before.to_ascii_uppercase();
+            [" USER ", " ROLE ", " LOGIN"]
+                .iter()
+                .any(|w| upper_before.contains(w))
+        };
     if sql {
         return Some(i);
     }
@@ -2892,11 +2900,10 @@ fn one_case_key(v: &str) -> bool {
 /// long number joined by dashes, the way resources, builds and vaults are
 /// named; a generated credential is not spelled in parts like these.
 fn numbered_name(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('-').collect();
-    let number = |p: &&str| p.len() >= 6 && p.bytes().all(|b| b.is_ascii_digit());
-    parts.len() >= 3
-        && parts.iter().any(number)
-        && parts.iter().all(|p| {
+    let number = |p: &str| p.len() >= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    v.split('-').nth(2).is_some()
+        && v.split('-').any(number)
+        && v.split('-').all(|p| {
             number(p)
                 || (1..=6).contains(&p.len())
                     && p.bytes()
