@@ -214,7 +214,8 @@ pub static PROVIDERS: &[Provider] = &[
     // AI providers
     p("openai-key", "OpenAI API key", &["sk-", "t3blbkfj"], "sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}", "sk-proj-{w20}T3BlbkFJ{w20}"),
     p("openai-project-key", "OpenAI API key", &["sk-proj-", "sk-svcacct-", "sk-admin-"], "sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", "sk-proj-{w40}"),
-    p("anthropic-key", "Anthropic API key", &["sk-ant-"], "sk-ant-(?:api|admin|sid)[0-9]{2}-[A-Za-z0-9_-]{80,}", "sk-ant-api03-{w93}AA"),
+    // `sk-ant-api03-`, 93 characters, `AA` (Anthropic's documented shape).
+    p("anthropic-key", "Anthropic API key", &["sk-ant-"], "sk-ant-(?:api|admin)[0-9]{2,4}-[A-Za-z0-9_-]{93}AA", "sk-ant-api03-{w93}AA"),
     p("openrouter-key", "OpenRouter API key", &["sk-or-"], "sk-or-v1-[a-f0-9]{64}", "sk-or-v1-{h64}"),
     p("deepseek-key", "DeepSeek API key", &["sk-"], "sk-[a-f0-9]{32}", "sk-{h32}"),
     p("openai-legacy-key", "OpenAI-style API key", &["sk-"], "sk-[A-Za-z0-9]{48}", "sk-{a48}"),
@@ -557,4 +558,17 @@ pub static PROVIDERS: &[Provider] = &[
     // Vault's token before the `hvs.` prefix: `s.` then a base64 protobuf.
     p("vault-token-caes", "HashiCorp Vault token", &["s.caes"], r"s\.CAES[A-Za-z0-9_-]{80,}", "s.CAES{w90}"),
     p("azure-app-configuration", "Azure App Configuration connection string", &["azconfig.io"], r"Endpoint=https://[A-Za-z0-9-]+\.azconfig\.io;Id=[^;\s]{4,};Secret=[A-Za-z0-9+/=]{40,}", "Endpoint=https://{n12}.azconfig.io;Id={a4}-{a2}-{a2}:{a20};Secret={b44}"),
+    // Facebook's app access token: the app id, `|`, then the app secret
+    // or a 27-character token (Graph API documentation).
+    c("facebook-app-token", "Facebook app access token", &["facebook", "fb_"], r"[0-9]{15,16}\|[A-Za-z0-9_-]{27,43}", "{d15}|{w27}"),
+    // TrueNAS sends its `<id>-<64 characters>` key in a JSON-RPC login call
+    // (`"method": "auth.login_with_api_key", "params": ["…"]`).
+    p("truenas-login-key", "TrueNAS API key", &["login_with_api_key"], "[0-9]{1,4}-[A-Za-z0-9]{64}", "7-{a64}"),
+    // Claude's session keys (`sk-ant-sid01-…`); API keys are the row above.
+    p("anthropic-session-key", "Anthropic session key", &["sk-ant-sid"], "sk-ant-sid[0-9]{2}-[A-Za-z0-9_-]{80,}", "sk-ant-sid01-{w96}"),
+    // A Fernet key (Python `cryptography`): 32 bytes, URL-safe base64.
+    p("fernet-key", "Fernet key", &["fernet("], "[A-Za-z0-9_-]{43}=", "{w43}="),
+    // Windows password hashes as dumping tools print them
+    // (`user:RID:LM:NT:::`): crackable, and usable as they are (pass-the-hash).
+    p("ntlm-pwdump-hash", "NTLM password hash", &[":::"], r"[0-9]{1,10}:[a-fA-F0-9]{32}:[a-fA-F0-9]{32}:::", "500:{h32}:{h32}:::"),
 ];

@@ -81,7 +81,7 @@ const MID_TOKEN: &[&str] = &[
 /// Words that make a name a credential's name (checked again, by segment,
 /// in [`name_kind`]).
 const ASSIGNMENT_WORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "_pat",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "private", "_pat", "_pw", "psk",
 ];
 
 /// Keywords are cut to their first few characters: the automaton is built
@@ -124,6 +124,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential(…)`.
         ("securestring", Trigger::Assignment),
         ("networkcredential", Trigger::Assignment),
+        ("jwt.", Trigger::Assignment),
         ("eyj", Trigger::Jwt),
         ("://", Trigger::Url),
         ("authorization", Trigger::Header),
@@ -135,6 +136,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("--user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
         ("mysql", Trigger::Tool),
+        ("mariadb", Trigger::Tool),
         ("keytool", Trigger::Tool),
         ("storepass", Trigger::Tool),
         ("keypass", Trigger::Tool),
@@ -146,6 +148,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     ];
     for (w, t) in fixed {
         add(w, *t);
+    }
+    for w in ADMIN_WORDS {
+        add(w, Trigger::Tool);
     }
     for w in ASSIGNMENT_WORDS {
         add(w, Trigger::Assignment);
@@ -271,7 +276,7 @@ regex!(
 );
 regex!(
     PREFIXED_TOKEN,
-    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[A-Za-z]{2,12})?[_-]|[a-z][a-z0-9]{2,15}[A-Z][A-Za-z0-9]{2,15}[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9](?:[A-Za-z0-9]|[_-][A-Za-z0-9]){19,150}))(?:[^A-Za-z0-9_+/=-]|$)"
+    r"(?:^|[^A-Za-z0-9_.-])(([a-z][a-z0-9]{1,11}(?:_[A-Za-z]{2,12}|[_-][a-z][a-z0-9]{0,5}){0,2}[_-]|[a-z][a-z0-9]{2,15}[A-Z][A-Za-z0-9]{2,15}[_-]|[A-Z][A-Z0-9]{1,7}[_-])([A-Za-z0-9](?:[A-Za-z0-9]|[_-][A-Za-z0-9]){19,150}))(?:[^A-Za-z0-9_+/=-]|$)"
 );
 regex!(
     URL_TOKEN_USER,
@@ -279,15 +284,15 @@ regex!(
 );
 regex!(
     AUTH_HEADER,
-    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["']?\s*(?:basic|bearer|token|digest|apikey|api-key|api-token|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
+    r#"(?i)(?:authorization|proxy-authorization)["']?\s*[:=,]\s*["'`]?\s*(?:basic|bearer|token|digest|apikey|api-key|api-token|ssws|oauth|key)\s+([A-Za-z0-9+/=._~-]{8,})"#
 );
 regex!(
     BARE_BEARER,
-    r#"(?i)(?:^|[\s"'(])bearer\s+([A-Za-z0-9+/=._~-]{16,})"#
+    r#"(?i)(?:^|[\s"'(`])bearer\s+([A-Za-z0-9+/=._~-]{16,})"#
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128}):["']?([^\s'"]{3,256})"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128})["']?:["']?([^\s'"]{3,256}|)"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 // Passwords on the command lines of tools that encrypt or sign:
@@ -297,6 +302,86 @@ regex!(
     TOOL_PASSWORD,
     r#"(?:^|\s)(?:-(?:src|dest)?(?:store|key)pass\s+|-pass(?:in|out)?\s+pass:|-k\s+|-P\s+|-p)["']?([^\s'"$-][^\s'"]{3,255})"#
 );
+/// The commands and calls `ADMIN_PASSWORD` reads: prefilter keywords, and
+/// checked whole before its regex runs (a keyword's 5-character head,
+/// `ident`, is in every other line of some code).
+const ADMIN_WORDS: &[&str] = &[
+    "net use",
+    "net user",
+    "schtasks",
+    "freerdp",
+    "rdesktop",
+    "smbclient",
+    "redis-cli",
+    "sqlplus",
+    "ldap",
+    "identified",
+    "psk ",
+    "htpasswd",
+    "sqlcmd",
+    "bcp ",
+    "osql",
+    "isql",
+    "rabbitmqctl",
+    "lftp",
+    "--password-stdin",
+    "sudo -s",
+    "chpasswd",
+    "passwd --stdin",
+    "ssh-keygen",
+    "nmcli",
+    "--oauth2-bearer",
+    "--auth",
+    "http -a",
+    "pdo(",
+    "mysqli",
+    "mysql_connect",
+    "pymysql",
+    "mysqldb",
+    "getconnection(",
+    "@tcp(",
+    "@unix(",
+    "oracle:thin",
+];
+
+/// The tools `TOOL_PASSWORD` and `MYSQL_PASSWORD` read.
+const TOOL_WORDS: &[&str] = &[
+    "mysql",
+    "mariadb",
+    "keytool",
+    "storepass",
+    "keypass",
+    "openssl ",
+    "zip ",
+    "7z ",
+];
+
+fn words_gate(words: &'static [&'static str]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .expect("fixed keywords build an automaton")
+}
+
+static ADMIN_GATE: LazyLock<AhoCorasick> = LazyLock::new(|| words_gate(ADMIN_WORDS));
+static TOOL_GATE: LazyLock<AhoCorasick> = LazyLock::new(|| words_gate(TOOL_WORDS));
+
+// Administration commands with a password argument: Windows `net use …
+// /user:…`, `net user NAME PASS`, `schtasks /rp`, RDP clients (`xfreerdp
+// /p:`, `rdesktop -p`), `smbclient -U user%pass`, `redis-cli -a`, `sqlplus
+// user/pass@db`, the OpenLDAP tools' `-w`, SQL's `IDENTIFIED BY '…'`,
+// `ipsec.secrets`' `PSK "…"`, `htpasswd -b file user pass`, the SQL Server
+// tools' `-P`, `rabbitmqctl add_user`, `lftp -u user,pass`, a password
+// echoed into `sudo -S` or `docker login --password-stdin`, `ssh-keygen -N`,
+// `nmcli … password`, `curl --oauth2-bearer`, HTTPie's `-a user:pass`, and
+// database connections: the password after the address and the user in
+// `new PDO(…)`, `mysqli_connect(…)`, `DriverManager.getConnection(…)`,
+// `pymysql.connect(…)`, Go's MySQL DSN `user:pass@tcp(…)`, Oracle's
+// `jdbc:oracle:thin:user/pass@…`. One group per form; `*` and `-` prompt.
+regex!(
+    ADMIN_PASSWORD,
+    r#"(?i)(?:\bnet\s+use\s+\S+\s+/user:\S+\s+([^\s/*"'][^\s"']{3,255})|\bnet\s+use\s+\S+\s+([^\s/*"'][^\s"']{3,255})\s+/user:|\bnet\s+user\s+\S+\s+([^\s/*"'][^\s"']{3,255})|freerdp\b.*?\s/p:([^\s"']{4,255})|\s/rp\s+([^\s/*"'][^\s"']{3,255})|\brdesktop\b.*?\s-p\s+([^\s"'-][^\s"']{3,255})|\bsmbclient\b.*?\s(?:-U\s*|--user[=\s])[^\s%]+%([^\s"']{4,255})|\bredis-cli\b.*?\s(?:-a|--pass)\s+([^\s"'-][^\s"']{3,255})|\bsqlplus\s+(?:-\w+\s+)*[A-Za-z0-9_$#]+/([^@\s/"']{4,128})(?:@|\s|$)|\bldap\w+\b.*?\s-w\s+([^\s"'-][^\s"']{3,255})|\bidentified\s+by\s+(?:password\s+)?['"]([^'"]{4,255})['"]|(?:^|\s)PSK\s+"([^"]{4,255})"|\bhtpasswd\s+-\w*b\w*(?:\s+-\w+)*\s+\S+\s+\S+\s+([^\s"'-][^\s"']{3,255})|\b(?:sqlcmd|bcp|osql|isql)\b.*?\s-P\s*([^\s"'-][^\s"']{3,255})|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+([^\s"'-][^\s"']{3,255})|\blftp\b.*?\s-u\s+[^,\s]+,([^\s"']{4,255})|\becho\s+['"]?([^\s'"|$]{4,255})['"]?\s*\|\s*(?:sudo\s+-S|docker\s+login\b[^|]*--password-stdin|chpasswd|passwd\s+--stdin)|\bssh-keygen\b.*?\s-N\s+['"]?([^\s'"-][^\s'"]{3,255})|\bnmcli\b.*?\spassword\s+([^\s"'-][^\s"']{3,255})|--oauth2-bearer[=\s]+["']?([^\s"'$-][^\s"']{7,255})|\bhttps?\s+(?:\S+\s+)*?(?:-a|--auth)[=\s]+["']?[^\s:'"]*:([^\s'"$]{4,255})|(?:new\s+PDO|mysqli_connect|mysql_connect|new\s+mysqli|getConnection|pymysql\.connect|MySQLdb\.connect)\s*\(\s*["'][^"']*["']\s*,\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,255})["']|["'][A-Za-z0-9_.-]+:([^@\s"'/]{4,128})@(?:tcp|unix)\(|jdbc:oracle:thin:[A-Za-z0-9_$#]+/([^@\s/"']{4,128})@)"#
+);
 // The MySQL clients take the password glued to `-p`: `mysql -uroot -pS3cret`.
 regex!(MYSQL_PASSWORD, r#"(?:^|\s)-p["']?([^\s'"-][^\s'"]{3,255})"#);
 regex!(
@@ -305,7 +390,7 @@ regex!(
 );
 regex!(
     PLAIN_PASSWORD_CALL,
-    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["'])"#
+    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["']|\bjwt\.(?:encode|sign|verify|decode)\s*\(\s*[^,()]+,\s*["']([^"'$]{6,})["'])"#
 );
 regex!(
     HTML_PASSWORD_INPUT,
@@ -314,7 +399,7 @@ regex!(
 regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
 regex!(
     CREDENTIAL_PAIR,
-    r#"(?i)(?:auth|login|credentials?|authenticate)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
+    r#"(?i)(?:auth|login|credentials?|authenticate|authenticator)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
 );
 
 /// The file kinds whose unquoted right-hand sides are expressions, not
@@ -394,6 +479,15 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
                 t => flags[slot(t)] = true,
             }
         }
+    }
+    // `-u user:pass` opening a continuation line of a `curl \` command
+    // (the keyword ` -u ` needs the blank before it).
+    let indent = bytes
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    if bytes[indent..].starts_with(b"-u ") {
+        flags[slot(Trigger::Curl)] = true;
     }
     let manifest_value =
         flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
@@ -571,6 +665,8 @@ fn device_config(line: &str) -> Option<Hit> {
             lower.as_str(),
             "encryption" | "required" | "none" | "disable" | "enable" | "prompt" | "view"
         )
+        // `password combination.`: a sentence that begins with the word.
+        || prose_word(value)
         || value.starts_with(['<', '$', '{', '%'])
             && !value.starts_with("$1$")
             && !value.starts_with("$8$")
@@ -811,7 +907,8 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !reference(v)
         && !path_or_url(v)
         && !public_document(v)
-        && !off_strict_format(name, v))
+        && !off_strict_format(name, v)
+        && !off_listed_suffix(v))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
 
@@ -876,10 +973,45 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
         _ => above,
     };
-    if !above.ends_with([':', '=']) || lines[index].trim().is_empty() {
+    if !above.ends_with([':', '=']) {
+        return if code {
+            None
+        } else {
+            announced_token(lines, index)
+        };
+    }
+    if lines[index].trim().is_empty() {
         return None;
     }
     continued_value(lines, index, code)
+}
+
+/// A token alone on its line below a sentence that announces it, a blank
+/// line between (setup logs and notes: Jenkins' "Please use the following
+/// password to proceed to installation:", "Your new API token:").
+fn announced_token(lines: &[&str], index: usize) -> Option<Hit> {
+    if index < 2 || !lines[index - 1].trim().is_empty() || lines[index].trim().is_empty() {
+        return None;
+    }
+    let intro = lines[index - 2].trim_end().strip_suffix(':')?;
+    let lower = intro.to_ascii_lowercase();
+    let says = ["password", "token", "api key", "secret"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if !says || intro.split_whitespace().count() < 3 {
+        return None;
+    }
+    let line = lines[index];
+    let v = line.trim();
+    let generated = (16..=128).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric())
+        && v.bytes().any(|b| b.is_ascii_digit())
+        && v.bytes().any(|b| b.is_ascii_alphabetic())
+        && !wordy(v)
+        && !placeholder(v)
+        && randomness(v) >= 0.8;
+    let start = line.len() - line.trim_start().len();
+    generated.then(|| hit("secret-assignment", start, start + v.len()))
 }
 
 /// `password: |` or `token: >-` (a YAML block scalar, its value on the
@@ -1015,7 +1147,7 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
     for caps in provider_regex(index).captures_iter(line.as_bytes()) {
         let Some(m) = caps.get(1) else { continue };
         let token = &line[m.start()..m.end()];
-        if placeholder_token(p, token) {
+        if placeholder_token(p, token) || signed_for_another(p, token) {
             continue;
         }
         let live = match p.checksum {
@@ -1031,6 +1163,35 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
         });
     }
     None
+}
+
+/// An Azure key read by the looser `JQQJ99` format that carries the
+/// `AZDO` signature of a DevOps token: only the exact DevOps format (84
+/// characters) makes it one; cut short it is a look-alike.
+fn signed_for_another(p: &Provider, token: &str) -> bool {
+    p.id == "azure-jqqj99-key" && token.get(70..).is_some_and(|tail| tail.contains("AZDO"))
+}
+
+/// A value that ends in the fixed tail of a listed format (New Relic's
+/// `NRAL`, MaxMind's `_mmk`) without matching it: a made-up look-alike
+/// (`a1b2c3…q7r8NRAL`, letters past `f` where New Relic writes hex).
+fn off_listed_suffix(value: &str) -> bool {
+    static SUFFIXED: LazyLock<Vec<(&'static str, usize)>> = LazyLock::new(|| {
+        PROVIDERS
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.contextual)
+            .filter_map(|(i, p)| {
+                let (_, tail) = p.pattern.rsplit_once('}')?;
+                let literal =
+                    tail.len() >= 4 && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                literal.then_some((tail, i))
+            })
+            .collect()
+    });
+    SUFFIXED.iter().any(|&(tail, i)| {
+        value.len() > tail.len() && value.ends_with(tail) && !any_case_match(i, value)
+    })
 }
 
 /// The random part of a token is a placeholder or a word: `ghp_xxxx…`,
@@ -1093,7 +1254,8 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
 }
 
 /// A token of an unlisted provider, shaped the way providers now make them:
-/// a short prefix (`dub_`, `flp_`, `sk_car_`, `CCDB1_`) and a long random
+/// a short prefix of up to three parts (`dub_`, `flp_`, `sk_car_`,
+/// `CCDB1_`, `sk-or-v1-`) and a long random
 /// body: letters of both cases and digits, or (longer) lower-case hex or
 /// lower-case letters and digits.
 fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
@@ -1227,15 +1389,16 @@ fn off_exact_format(token: &str, body: &str) -> bool {
 /// key quoted in lower case is still the key): `dapi…` with letters past
 /// `f`, `sm_pat_` and ten characters.
 fn off_listed_format(value: &str) -> bool {
+    listed_prefix(value).is_some_and(|owners| !owners.iter().any(|&i| any_case_match(i, value)))
+}
+
+/// `value` is wholly of provider `i`'s format, read without regard to case.
+fn any_case_match(i: usize, value: &str) -> bool {
     static ANY_CASE: LazyLock<Vec<OnceLock<Regex>>> =
         LazyLock::new(|| PROVIDERS.iter().map(|_| OnceLock::new()).collect());
-    listed_prefix(value).is_some_and(|owners| {
-        !owners.iter().any(|&i| {
-            ANY_CASE[i]
-                .get_or_init(|| build(&format!("(?i)^(?:{})$", PROVIDERS[i].pattern)))
-                .is_match(value.as_bytes())
-        })
-    })
+    ANY_CASE[i]
+        .get_or_init(|| build(&format!("(?i)^(?:{})$", PROVIDERS[i].pattern)))
+        .is_match(value.as_bytes())
 }
 
 /// The random part of an unlisted token: mixed-case letters and digits
@@ -1253,18 +1416,30 @@ fn random_body(body: &str) -> bool {
         // `test_genericParseTypeInt16s`: a name in camel case.
         return (!separators || n >= 32) && strong_random(body) && randomness(body) >= 0.85;
     }
-    if body.contains(['_', '-']) {
-        return false;
-    }
     // One case only: long enough that a word or an identifier cannot take
-    // the shape, with digits and letters spread as in a random string.
+    // the shape, with digits and letters spread as in a random string. A
+    // separator may only set off a short tail (`…cd81b_7de13efba5`): the
+    // dashes of a UUID or of words mark an id.
+    let (body, n) = match body.split_once(['_', '-']) {
+        None => (body, n),
+        Some((head, tail))
+            if head.len() >= 24 && !tail.contains(['_', '-']) && tail.len() <= head.len() =>
+        {
+            (head, head.len())
+        }
+        Some(_) => return false,
+    };
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
     let letters = n - digits;
+    // A long body may come from a smaller alphabet (base32 without
+    // look-alike letters scores lower against all 36).
+    let bar = if n >= 40 { 0.8 } else { 0.85 };
     n >= 32
         && digits * 8 >= n
         && letters * 8 >= n
         && !wordy(body)
         && !placeholder(body)
-        && randomness(body) >= 0.85
+        && randomness(body) >= bar
 }
 
 /// Words in camel case, digits between them aside: `genericParseTypeInt16s`.
@@ -1442,11 +1617,19 @@ fn header_or_cli(line: &str) -> Option<Hit> {
             .trim_matches(['"', '\''])
             .split_once(':')
             .map_or(value, |(_, p)| p.trim_matches(['"', '\'']));
+        if pass.is_empty() {
+            // `curl -u sk_…:` (Stripe's style): a token as the user name,
+            // no password; a short user name is only a user name.
+            let user = caps.get(1)?;
+            if strong_random(&line[user.start()..user.end()]) {
+                return Some(hit("secret-auth-header", user.start(), user.end()));
+            }
+            continue;
+        }
         if ids
             || reference(value)
             || placeholder(value)
             || whole_word_placeholder(value)
-            || pass.is_empty()
             || placeholder(pass)
             || pass.bytes().all(|b| b == pass.as_bytes()[0])
         {
@@ -1497,6 +1680,25 @@ fn header_or_cli(line: &str) -> Option<Hit> {
 /// `zip -P`, `7z a -p…`, `mysql -uroot -p…`): which options carry one
 /// depends on the tool.
 fn tool_password(line: &str) -> Option<Hit> {
+    let admin = ADMIN_GATE
+        .is_match(line)
+        .then(|| ADMIN_PASSWORD.captures_iter(line.as_bytes()));
+    for caps in admin.into_iter().flatten() {
+        let Some(m) = caps.iter().skip(1).flatten().next() else {
+            continue;
+        };
+        let value = &line[m.start()..m.end()];
+        if !reference(value)
+            && !placeholder(value)
+            && !whole_word_placeholder(value)
+            && !value.starts_with(['$', '%'])
+        {
+            return Some(hit("secret-auth-header", m.start(), m.end()));
+        }
+    }
+    if !TOOL_GATE.is_match(line) {
+        return None;
+    }
     let lower = line.to_ascii_lowercase();
     for caps in TOOL_PASSWORD.captures_iter(line.as_bytes()) {
         let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
@@ -1516,7 +1718,7 @@ fn tool_password(line: &str) -> Option<Hit> {
         }
         return Some(hit("secret-auth-header", m.start(), m.end()));
     }
-    if !lower.contains("mysql") {
+    if !lower.contains("mysql") && !lower.contains("mariadb") {
         return None;
     }
     for caps in MYSQL_PASSWORD.captures_iter(line.as_bytes()) {
@@ -1559,13 +1761,16 @@ struct Assigned<'a> {
 
 fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
+    // `jwt.sign(payload, '…')` (the signing secret, inline),
     // `<input type="password" value="…">`.
-    let calls = line.contains("SecureString") || line.contains("NetworkCredential");
+    let calls = line.contains("SecureString")
+        || line.contains("NetworkCredential")
+        || line.contains("jwt.");
     if let Some(c) = calls
         .then(|| PLAIN_PASSWORD_CALL.captures(line.as_bytes()))
         .flatten()
     {
-        if let Some(m) = c.get(1).or_else(|| c.get(2)) {
+        if let Some(m) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
             let v = &line[m.start()..m.end()];
             if !placeholder(v) && !whole_word_placeholder(v) {
                 return Some(hit("secret-assignment", m.start(), m.end()));
@@ -1717,9 +1922,11 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
             });
         }
     }
+    let bare = a.value.trim_matches(['"', '\'', '\\']);
     (credential_value(a, code)
         && !off_strict_format(a.name, a.value)
-        && !off_listed_format(a.value.trim_matches(['"', '\'', '\\'])))
+        && !off_listed_format(bare)
+        && !off_listed_suffix(bare))
     .then(|| hit("secret-assignment", a.start, end))
 }
 
@@ -2064,6 +2271,19 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     if before.ends_with('<') && rest.starts_with('>') {
         return Some(i + 1);
     }
+    // `<Pass encoding="base64">…</Pass>` (FileZilla): an element with
+    // attributes, its text the value.
+    if before.ends_with('<') && spaced {
+        if let Some(close) = rest.find('>') {
+            let attrs = &rest[..close];
+            let simple = !attrs.contains(['<', '/'])
+                && attrs.matches('"').count() % 2 == 0
+                && attrs.contains("=\"");
+            if simple && rest[close + 1..].contains("</") {
+                return Some(i + close + 1);
+            }
+        }
+    }
     if rest.starts_with("(\"") || rest.starts_with("('") {
         return Some(i + 1);
     }
@@ -2082,7 +2302,9 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         b.len() >= a.len() && b[b.len() - a.len()..].eq_ignore_ascii_case(a.as_bytes())
     };
     if quoted_name && (attribute("key=\"") || attribute("name=\"")) {
+        // Android's `<meta-data android:name="…API_KEY" android:value="…"/>`.
         let r = rest.trim_start();
+        let r = r.strip_prefix("android:").unwrap_or(r);
         let value = r
             .as_bytes()
             .get(..6)
@@ -2096,21 +2318,47 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
             }
         }
     }
+    // SQL: `ALTER USER app WITH PASSWORD '…'`, `CREATE ROLE r LOGIN PASSWORD '…'`.
+    let sql =
+        spaced && rest.starts_with('\'') && line[start..end].eq_ignore_ascii_case("password") && {
+            let upper_before = before.to_ascii_uppercase();
+            [" USER ", " ROLE ", " LOGIN"]
+                .iter()
+                .any(|w| upper_before.contains(w))
+        };
+    if sql {
+        return Some(i);
+    }
     let whole = line.trim_start();
     let space_syntax = before.ends_with("--")
         || before.ends_with(" -")
         || whole.starts_with("ENV ")
         || whole.starts_with("ARG ")
         || line[start..end].eq_ignore_ascii_case("password")
-            && (before.is_empty() || before.contains("login"));
+            && (before.is_empty() || before.contains("login"))
+            && !prose_word(rest);
     if spaced && space_syntax && !rest.is_empty() {
         return Some(i);
     }
     // `owlbot TOKEN 8a5d…`, `scaleway token 56bd…`: a space (or `is`) and a
     // value random enough to stand on its own; checked in `credential_value`.
     let word = rest.strip_prefix("is ").unwrap_or(rest);
-    (spaced && !word.is_empty() && strong_random(word.split_whitespace().next().unwrap_or("")))
-        .then(|| line.len() - word.len())
+    // `The default password is 'blooberry'`: prose that quotes a password.
+    let quoted_password = word.len() < rest.len()
+        && word.starts_with(['"', '\''])
+        && PASSWORD_WORDS.contains(&line[start..end].to_ascii_lowercase().as_str());
+    (spaced
+        && !word.is_empty()
+        && (quoted_password || strong_random(word.split_whitespace().next().unwrap_or(""))))
+    .then(|| line.len() - word.len())
+}
+
+/// `combination.`, `reset,`: a lower-case word closing a clause, so the
+/// `password` before it opens a sentence, not a `.netrc` entry.
+fn prose_word(rest: &str) -> bool {
+    let word = rest.split_whitespace().next().unwrap_or("");
+    word.strip_suffix(['.', ',', ';', ':', '!', '?'])
+        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 /// `before` ends in a call that stores a value under a name:
@@ -2128,9 +2376,27 @@ fn setter(before: &str) -> bool {
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
+    // Gradle (Groovy) calls without parentheses: `property "sonar.login", "…"`.
+    let groovy = before
+        .trim_end_matches(['"', '\''])
+        .strip_suffix(' ')
+        .map(|b| b.trim_start().to_ascii_lowercase());
+    if groovy.is_some_and(|g| matches!(g.as_str(), "property" | "systemproperty")) {
+        return true;
+    }
     matches!(
         name.as_str(),
-        "define" | "set" | "put" | "add" | "store" | "insert" | "setdefault" | "setitem"
+        "define"
+            | "set"
+            | "put"
+            | "add"
+            | "store"
+            | "insert"
+            | "setdefault"
+            | "setitem"
+            | "property"
+            | "setproperty"
+            | "systemproperty"
     )
 }
 
@@ -2377,6 +2643,8 @@ const PASSWORD_WORDS: &[&str] = &[
     "pw",
     "passwort",
     "pswd",
+    // A Wi-Fi or IPsec pre-shared key (`psk="…"`, `wpa_psk=…`).
+    "psk",
 ];
 const SECRET_WORDS: &[&str] = &[
     "private",
@@ -2676,7 +2944,9 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     let min = match a.kind {
         NameKind::Password => 6,
         NameKind::Secret => 8,
-        NameKind::ContextOnly => return false,
+        // Outside code only, and only a generated-looking value (below).
+        NameKind::ContextOnly if code => return false,
+        NameKind::ContextOnly => 24,
     };
     if n < min || n > 1000 || reference(v) || placeholder(v) || whole_word_placeholder(v) {
         return false;
@@ -2725,7 +2995,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         return false;
     }
     // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version.
-    if versioned_artifact(v) {
+    if versioned_artifact(v) || a.kind == NameKind::Secret && numbered_name(v) {
         return false;
     }
     if path_or_url(v) || host_and_port(v) || v.contains(' ') && a.kind == NameKind::Secret {
@@ -2795,7 +3065,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
     match a.kind {
         NameKind::Password => v.split_whitespace().count() <= 2 && !env_name(v),
-        NameKind::ContextOnly => false,
+        NameKind::ContextOnly => one_case_key(v),
         NameKind::Secret => {
             if v.chars().all(|c| c.is_ascii_digit()) {
                 return n >= 12 && randomness(v) >= 0.7;
@@ -2859,6 +3129,48 @@ fn identifier_shaped(v: &str) -> bool {
         }
     }
     words >= 2
+}
+
+/// A provider's setting (`nytimes: …`, `sendbird = …`) holding a key of a
+/// shape its row does not list: letters of one case and digits, 24 to 128
+/// of them, random for that alphabet. Hex is left out (commit and content
+/// digests sit under such names: `sentry_release`, `heroku_slug_commit`);
+/// both cases are [`unnamed_setting`]'s.
+fn one_case_key(v: &str) -> bool {
+    let b = v.as_bytes();
+    let lower = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let upper = b
+        .iter()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    let letters = b.len() - digits;
+    let past_hex = b
+        .iter()
+        .any(|c| c.is_ascii_alphabetic() && !c.is_ascii_hexdigit());
+    (24..=128).contains(&b.len())
+        && (lower || upper)
+        && digits >= 3
+        && letters >= 3
+        && past_hex
+        && !wordy(v)
+        && randomness(v) >= 0.8
+}
+
+/// `cmp2-qat-1208358310`, `prod-eu-20240131`: short lower-case words and a
+/// long number joined by dashes, the way resources, builds and vaults are
+/// named; a generated credential is not spelled in parts like these.
+fn numbered_name(v: &str) -> bool {
+    let number = |p: &str| p.len() >= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    v.split('-').nth(2).is_some()
+        && v.split('-').any(number)
+        && v.split('-').all(|p| {
+            number(p)
+                || (1..=6).contains(&p.len())
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
@@ -2936,7 +3248,9 @@ fn host_and_port(v: &str) -> bool {
 }
 
 fn path_or_url(v: &str) -> bool {
-    v.starts_with('/')
+    // `/UwcS…5ak=`: base64 (a WireGuard key) may begin with `/`.
+    let base64 = v.len() % 4 == 0 && v.ends_with('=') && strong_random(v);
+    v.starts_with('/') && !base64
         || v.starts_with("./")
         || v.starts_with("../")
         || v.starts_with("~/")
@@ -3254,4 +3568,460 @@ pub(super) fn randomness(v: &str) -> f64 {
         return 0.0;
     }
     h / best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::review_file;
+    use crate::review::FileChange;
+
+    fn secret_rules(path: &str, text: &str) -> Vec<String> {
+        review_file(&FileChange::new_file(path, format!("{text}\n")), true)
+            .into_iter()
+            .filter_map(|f| f.rule)
+            .collect()
+    }
+
+    #[test]
+    fn a_gradle_property_call_assigns_a_providers_token() {
+        assert_eq!(
+            secret_rules(
+                "build.gradle",
+                "    property \"sonar.login\", \"826de5590c75919a8317fdface58206eebe7ebbc\""
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "build.gradle",
+                "systemProperty 'sonar.login', '826de5590c75919a8317fdface58206eebe7ebbc'"
+            ),
+            vec!["secret-provider-token"]
+        );
+        // The name of a setting read, not given.
+        assert!(secret_rules("build.gradle", "property \"sonar.login\", sonarToken").is_empty());
+    }
+
+    #[test]
+    fn curl_user_option_first_on_a_continuation_line_or_with_quoted_parts_is_found() {
+        let continued = "curl -X POST https://api.example.com/oauth2/token \\\n-u oa2-client_zmNtW0Toqpz4AZnBLC:5uC5Y4Mcvdl5rB56rBmxnvB4DZgiIpcy";
+        assert_eq!(
+            secret_rules("run.sh", continued),
+            vec!["secret-auth-header"]
+        );
+        assert_eq!(
+            secret_rules(
+                "run.sh",
+                "curl -X POST --user \"apikey\":\"Zq8Lm2XvRt5Wk9Pq\" https://gateway.example.com/api"
+            ),
+            vec!["secret-auth-header"]
+        );
+        assert!(secret_rules("run.sh", "curl --user \"apikey\":\"$API_KEY\" https://x").is_empty());
+        assert!(secret_rules("run.sh", "-u origin main").is_empty());
+    }
+
+    #[test]
+    fn password_opening_a_sentence_is_not_a_netrc_entry() {
+        for path in ["config.env", "router.cfg", ".netrc"] {
+            let prose = "password combination.\n\nR5: Regulatory--21";
+            assert!(secret_rules(path, prose).is_empty(), "{path}");
+            let prose = "password reset, then log in again";
+            assert!(secret_rules(path, prose).is_empty(), "{path}");
+        }
+        assert_eq!(
+            secret_rules("router.cfg", "password Zq8Lm2Xv.Rt5"),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules(
+                ".netrc",
+                "machine api.example.com login me password Zq8Lm2XvRt5"
+            ),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn anthropic_keys_are_named_in_their_documented_shape() {
+        let body = "Clm512odot9WDD7itfUU9R880nefA1EtYZDbpE-C9b0XQEWpqFKf9DQUo03vOfXl16oSmyar1CLF1SzV3YzpZJ6bahcpL";
+        assert_eq!(body.len(), 93);
+        let named = |text: String| {
+            let file = FileChange::new_file("a.env", format!("{text}\n"));
+            review_file(&file, true)
+                .iter()
+                .any(|f| f.message.contains("Anthropic API key"))
+        };
+        assert!(named(format!("sk-ant-api03-{body}AA")));
+        assert!(named(format!("sk-ant-admin01-{body}AA")));
+        // Another tail is not Anthropic's key (it may still be some token).
+        assert!(!named(format!("sk-ant-api03-{body}BB")));
+    }
+
+    #[test]
+    fn a_truenas_key_in_a_json_rpc_login_call_is_found() {
+        let key = "Lp22ov7halMBLUpG97Wg4y7fibQi3CW19VJiZcCu746zgCs0mdDdTCoOcpgEucgu";
+        let call = format!(
+            "{{\"msg\":\"method\", \"method\":\"auth.login_with_api_key\", \"params\":[\"8-{key}\"]}}"
+        );
+        assert_eq!(
+            secret_rules("rpc.json", &call),
+            vec!["secret-provider-token"]
+        );
+        // Elsewhere the shape alone is not TrueNAS's.
+        let other = format!("{{\"method\":\"system.info\", \"params\":[\"8-{key}\"]}}");
+        let file = FileChange::new_file("rpc.json", format!("{other}\n"));
+        assert!(!review_file(&file, true)
+            .iter()
+            .any(|f| f.message.contains("TrueNAS")));
+    }
+
+    #[test]
+    fn a_one_case_random_key_under_a_providers_name_is_found_in_configuration() {
+        let line = "sendbird: zyxw9876vuts5432rqpo1098nmlk7654";
+        assert_eq!(secret_rules("config.yml", line), vec!["secret-assignment"]);
+        // In code the bare name is not read; hex under such a name is a
+        // digest or an id; words and short values are not keys.
+        assert!(secret_rules("app.py", "sendbird = 'zyxw9876vuts5432rqpo1098nmlk7654'").is_empty());
+        for line in [
+            "sentry_release: 3f2a9c0d4e5b6a7f8e9d0c1b2a3f4e5d6c7b8a90",
+            "sendgrid: welcome-email-template-2024",
+            "mailgun: k2x9",
+        ] {
+            assert!(secret_rules("config.yml", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_token_announced_by_the_sentence_above_it_is_found() {
+        let log = "Jenkins initial setup is required.\nPlease use the following password to proceed to installation:\n\nbd9627decc6346d780b3b6ab6ea8fe1f\n\nThis may also be found at: /var/jenkins_home/secrets/initialAdminPassword";
+        let found = review_file(&FileChange::new_file("setup.log", format!("{log}\n")), true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, 4);
+        // A sentence about something else, or a word below it.
+        for text in [
+            "Build the following targets:\n\nbd9627decc6346d780b3b6ab6ea8fe1f",
+            "Please use the following password to proceed:\n\nchangeme",
+        ] {
+            assert!(secret_rules("setup.log", text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn prose_that_quotes_a_password_is_a_credential() {
+        for line in [
+            "The default Password is 'blooberry'",
+            "so ensure the password is \"centipede\" and press the On button",
+        ] {
+            assert_eq!(
+                secret_rules("install.conf", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in [
+            "The password is 'changeme'",
+            "the password is required",
+            "the token is 'invalid'",
+        ] {
+            assert!(secret_rules("install.conf", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_unlisted_token_with_a_prefix_of_several_parts_is_found() {
+        for line in [
+            "client.init(\"zx-or-v1-0e6f44a47a05f1dad2ad7e88c4c1d6b77688157716fb1a5271146f7464951c96\")",
+            "client.init(\"lsv9_pt_c5f02e2680224b76a06e169b365cd81b_7de13efba5\")",
+        ] {
+            assert_eq!(secret_rules("a.txt", line), vec!["secret-provider-token"], "{line}");
+        }
+        // Ids, names and digests keep their dashes or their prefix.
+        for line in [
+            "client.init(\"user-id-9da5da9c-4218-4c22-aed6-b5c8baebfff5\")",
+            "client.init(\"registry-mirror-v2-service-account-reader\")",
+            "client.init(\"sha256-v1-0e6f44a47a05f1dad2ad7e88c4c1d6b77688157716fb1a5271146f7464951c96\")",
+        ] {
+            assert!(secret_rules("a.txt", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_cut_devops_token_is_not_read_as_another_azure_key() {
+        let body =
+            "6RtqHqPc66Y6DYbkydbrrFJTYnRoA7r40ts7LWS2SkINSFsRABxhJQQJ99BFACAAAAALGcqjAAASAZDO3eq";
+        assert!(secret_rules("a.txt", body).is_empty());
+        assert_eq!(
+            secret_rules("a.txt", &format!("{body}U")),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn a_value_with_a_listed_tail_but_not_its_format_is_a_look_alike() {
+        for line in [
+            "license_key: a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL",
+            " --set global.licenseKey=a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8NRAL `",
+        ] {
+            assert!(secret_rules("values.yaml", line).is_empty(), "{line}");
+        }
+        assert_eq!(
+            secret_rules(
+                "values.yaml",
+                "license_key: eu01xx8f3c2e9a7b6d5c4e3f2a1b0c9d8e7fNRAL"
+            ),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn a_numbered_resource_name_under_a_keys_name_is_not_a_key() {
+        for line in [
+            "  keyVaultToStoreSecrets: cmp2-qat-1208358310",
+            "secret_store: prod-eu-20240131",
+        ] {
+            assert!(secret_rules("deploy.yml", line).is_empty(), "{line}");
+        }
+        assert_eq!(
+            secret_rules("deploy.yml", "api_secret: q8Zr-kx2T-1208358310-Lm9w"),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn passwords_given_to_administration_commands_are_found() {
+        for (path, line) in [
+            (
+                "map.bat",
+                "net use \\\\fs01\\share /user:CORP\\svc Xk9mQ2vTr7Lp",
+            ),
+            (
+                "map.bat",
+                "net use \\\\fs01\\share Xk9mQ2vTr7Lp /user:CORP\\svc",
+            ),
+            ("add.bat", "net user backupadmin Xk9mQ2vTr7Lp /add"),
+            (
+                "job.bat",
+                "schtasks /create /tn job /tr run.bat /ru CORP\\svc /rp Xk9mQ2vTr7Lp",
+            ),
+            ("rdp.sh", "xfreerdp /u:admin /p:Xk9mQ2vTr7Lp /v:10.0.0.5"),
+            ("rdp.sh", "rdesktop -u admin -p Xk9mQ2vTr7Lp 10.0.0.5"),
+            ("smb.sh", "smbclient //server/share -U admin%Xk9mQ2vTr7Lp"),
+            ("ping.sh", "redis-cli -h cache -a Xk9mQ2vTr7Lp ping"),
+            ("db.sh", "sqlplus scott/Xk9mQ2vTr7Lp@orcl"),
+            (
+                "ldap.sh",
+                "ldapsearch -x -D cn=admin,dc=example,dc=org -w Xk9mQ2vTr7Lp -b dc=org",
+            ),
+            (
+                "schema.sql",
+                "CREATE USER app IDENTIFIED BY 'Xk9mQ2vTr7Lp';",
+            ),
+            ("ipsec.secrets", ": PSK \"Xk9mQ2vTr7Lp\""),
+            ("setup.sh", "htpasswd -b -c .htpasswd admin Xk9mQ2vTr7Lp"),
+            (
+                "db.sh",
+                "sqlcmd -S db.example.com -U sa -P Xk9mQ2vTr7Lp -Q \"SELECT 1\"",
+            ),
+            ("db.sh", "mariadb -u root -pXk9mQ2vTr7Lp app"),
+            ("mq.sh", "rabbitmqctl add_user admin Xk9mQ2vTr7Lp"),
+            ("ftp.sh", "lftp -u uploader,Xk9mQ2vTr7Lp ftp.example.com"),
+            (
+                "ci.sh",
+                "echo Xk9mQ2vTr7Lp | docker login -u deploy --password-stdin",
+            ),
+            ("ci.sh", "echo 'Xk9mQ2vTr7Lp' | sudo -S apt-get update"),
+            ("keys.sh", "ssh-keygen -t ed25519 -N 'Xk9mQ2vTr7Lp' -f key"),
+            (
+                "wifi.sh",
+                "nmcli dev wifi connect HomeNet password Xk9mQ2vTr7Lp",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        // Prompts, variables and placeholders are not passwords.
+        for (path, line) in [
+            ("map.bat", "net use \\\\fs01\\share /user:CORP\\svc *"),
+            ("add.bat", "net user backupadmin %NEW_PASSWORD% /add"),
+            ("add.bat", "net user backupadmin /delete"),
+            ("rdp.sh", "rdesktop -u admin -p - 10.0.0.5"),
+            ("ping.sh", "redis-cli -h cache -a \"$REDIS_PASSWORD\" ping"),
+            (
+                "ldap.sh",
+                "ldapsearch -x -D cn=admin,dc=example,dc=org -W -b dc=org",
+            ),
+            ("schema.sql", "CREATE USER app IDENTIFIED BY 'changeme';"),
+            (
+                "ci.sh",
+                "echo \"$REGISTRY_PASSWORD\" | docker login -u deploy --password-stdin",
+            ),
+            ("keys.sh", "ssh-keygen -t ed25519 -N '' -f key"),
+            ("db.sh", "sqlcmd -S db.example.com -U sa -P $SA_PASSWORD"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_sql_password_clause_and_short_password_names_are_credentials() {
+        for (path, line) in [
+            (
+                "schema.sql",
+                "ALTER USER app_user WITH PASSWORD 'Xk9mQ2vTr7Lp';",
+            ),
+            (
+                "schema.sql",
+                "CREATE ROLE reporter LOGIN PASSWORD 'Xk9mQ2vTr7Lp';",
+            ),
+            ("ldap.env", "LDAP_BIND_PW=Xk9mQ2vTr7Lp"),
+            ("wpa_supplicant.conf", "  psk=\"Xk9mQ2vTr7Lp\""),
+            (
+                "wg0.conf",
+                "PresharedKey = /UwcSPg38hW/D9Y3tcS1FOV0K1wuURMbS0sesJEP5ak=",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for (path, line) in [
+            (
+                "schema.sql",
+                "COMMENT ON COLUMN users.password IS 'bcrypt hash';",
+            ),
+            ("schema.sql", "SELECT password 'x' FROM t;"),
+            ("wg0.conf", "PresharedKey = /etc/wireguard/psk/peer1.key"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_jwt_signing_secret_passed_inline_is_a_credential() {
+        for line in [
+            "token = jwt.encode(payload, 'Xk9mQ2vTr7Lp', algorithm='HS256')",
+            "const t = jwt.sign({ id }, \"Xk9mQ2vTr7Lp\", { expiresIn: '1h' });",
+        ] {
+            assert_eq!(
+                secret_rules("app.js", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in [
+            "const t = jwt.sign({ id }, process.env.JWT_SECRET);",
+            "token = jwt.encode(payload, 'secret', algorithm='HS256')",
+            "claims = jwt.decode(token, options={'verify_signature': False})",
+        ] {
+            assert!(secret_rules("app.js", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_xml_attributes_and_elements_with_attributes_are_found() {
+        for (path, line) in [
+            (
+                "AndroidManifest.xml",
+                "<meta-data android:name=\"com.example.API_KEY\" android:value=\"9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c\"/>",
+            ),
+            ("sitemanager.xml", "<Pass encoding=\"base64\">WGs5bVEydlRyN0xw</Pass>"),
+            (
+                "Client.cs",
+                "var auth = new HttpBasicAuthenticator(\"api\", \"9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c\");",
+            ),
+        ] {
+            assert_eq!(secret_rules(path, line), vec!["secret-assignment"], "{line}");
+        }
+        for (path, line) in [
+            ("AndroidManifest.xml", "<meta-data android:name=\"com.example.API_KEY\" android:value=\"@string/api_key\"/>"),
+            ("sitemanager.xml", "<Pass encoding=\"base64\" />"),
+            ("Client.cs", "var auth = new HttpBasicAuthenticator(\"api\", apiKey);"),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn http_clients_given_a_token_or_a_password_are_found() {
+        let token = "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c";
+        for line in [
+            format!("curl --oauth2-bearer {token} https://api.example.com"),
+            "http -a admin:Xk9mQ2vTr7Lp https://api.example.com/items".to_string(),
+            "http --auth admin:Xk9mQ2vTr7Lp https://api.example.com/items".to_string(),
+            format!("curl -u {token}: https://api.example.com/v1/charges"),
+            format!("fetch(url, {{ headers: {{ Authorization: `Bearer {token}` }} }})"),
+        ] {
+            assert_eq!(
+                secret_rules("run.sh", &line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        for line in [
+            "curl --oauth2-bearer \"$TOKEN\" https://api.example.com",
+            "http -a admin: https://api.example.com/items",
+            "curl -u admin: https://api.example.com/v1/charges",
+            "fetch(url, { headers: { Authorization: `Bearer ${token}` } })",
+        ] {
+            assert!(secret_rules("run.sh", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_password_given_to_a_database_connection_call_is_found() {
+        for (path, line) in [
+            (
+                "db.php",
+                "$pdo = new PDO('mysql:host=db;dbname=app', 'app', 'Xk9mQ2vTr7Lp');",
+            ),
+            (
+                "db.php",
+                "$conn = mysqli_connect('db', 'app', 'Xk9mQ2vTr7Lp', 'app');",
+            ),
+            (
+                "Db.java",
+                "DriverManager.getConnection(\"jdbc:mysql://db/app\", \"app\", \"Xk9mQ2vTr7Lp\");",
+            ),
+            (
+                "db.py",
+                "conn = pymysql.connect('db', 'app', 'Xk9mQ2vTr7Lp', 'app')",
+            ),
+            (
+                "db.go",
+                "db, err := sql.Open(\"mysql\", \"app:Xk9mQ2vTr7Lp@tcp(db:3306)/app\")",
+            ),
+            (
+                "app.properties",
+                "url = jdbc:oracle:thin:scott/Xk9mQ2vTr7Lp@db:1521/ORCL",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-auth-header"],
+                "{line}"
+            );
+        }
+        for (path, line) in [
+            ("db.php", "$pdo = new PDO($dsn, $user, $password);"),
+            (
+                "db.php",
+                "$conn = mysqli_connect('db', 'app', getenv('DB_PASSWORD'), 'app');",
+            ),
+            (
+                "Db.java",
+                "DriverManager.getConnection(url, \"app\", password);",
+            ),
+            (
+                "db.go",
+                "db, err := sql.Open(\"mysql\", user+\":\"+pass+\"@tcp(db:3306)/app\")",
+            ),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+    }
 }
