@@ -226,10 +226,10 @@ fn messages_for_users_are_not_debugging() {
     assert_eq!(new_file("lib/check.py", py), vec![]);
     let banner = "server.listen(3000, () => {\n  console.log('listening on port 3000');\n});\n";
     assert_eq!(new_file("lib/server.js", banner), vec![]);
-    let failure = "server.on('error', (err) => { console.log('Server error', err) })\nconsole.log('data', error)\n";
+    let failure = "server.on('error', (err) => { console.log('Server error', err) })\nconsole.log('data', error)\ntry {\n  run()\n} catch (e) {\n  console.log('run failed:', e)\n}\nconsole.log(`pipeline error: ${e}`)\n";
     assert_eq!(
         new_file("lib/proxy.js", failure),
-        vec![rule("debug-console-log", 2)]
+        vec![rule("debug-console-log", 2), rule("debug-console-log", 8)]
     );
 }
 

@@ -312,6 +312,7 @@ impl<'a> Site<'a> {
             || self.prints_on_purpose()
             || self.exits_after(index)
             || self.expected_to_throw(index, at)
+            || self.reports_a_failure(index, at)
         {
             return true;
         }
@@ -428,6 +429,43 @@ impl<'a> Site<'a> {
             }
         }
         false
+    }
+
+    /// An error handler tells its reader what failed: the output's first
+    /// literal says "error" or "failed" and the line or the one above
+    /// catches the error (`server.on('error', err => console.log('Server
+    /// error', err))`, `catch (e) {`, `except OSError:`). A test's
+    /// `console.log(\`pipeline error: ${e}\`)` elsewhere still shows a value.
+    fn reports_a_failure(&self, index: usize, at: usize) -> bool {
+        let call = self.lines[index].get(at..).unwrap_or("");
+        let Some(open) = call.find(['"', '\'', '`']) else {
+            return false;
+        };
+        let quote = call[open..].chars().next().unwrap_or('"');
+        let literal = call[open + 1..].split(quote).next().unwrap_or("");
+        let says = literal.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+            matches!(
+                w.to_ascii_lowercase().as_str(),
+                "error" | "failed" | "failure"
+            )
+        });
+        if !says {
+            return false;
+        }
+        let above = self.lines[..index]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let own = self.lines[index].get(..at).unwrap_or("");
+        [own, above].iter().any(|l| {
+            l.contains("catch")
+                || l.starts_with("except")
+                || l.contains("'error'")
+                || l.contains("\"error\"")
+                || l.contains("if err != nil")
+        })
     }
 
     /// A test evaluates the output's argument for the error it must raise:
@@ -844,17 +882,9 @@ fn addresses_users(call: &str) -> bool {
         .trim_start_matches(['"', '\'', '`'])
         .trim_start_matches(['\\', 'n', ' '])
         .to_ascii_lowercase();
-    // The first literal alone: `'Server error', err` reports a failure;
-    // `'data', error` shows a value.
-    let quote = call[open..].chars().next().unwrap_or('"');
-    let literal = text.split(quote).next().unwrap_or("");
-    let reports_failure = literal
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .any(|w| matches!(w, "error" | "failed" | "failure"));
-    reports_failure
-        || ["usage", "warning", "error", "deprecat"]
-            .iter()
-            .any(|w| text.starts_with(w))
+    ["usage", "warning", "error", "deprecat"]
+        .iter()
+        .any(|w| text.starts_with(w))
         || [
             "deprecated",
             "listening on",
