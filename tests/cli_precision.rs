@@ -98,8 +98,24 @@ fn in_a_changelog_only_a_task_marker_is_a_todo_never_a_placeholder() {
 
 #[test]
 fn a_templates_instruction_to_its_reader_is_not_a_task() {
-    let ci = "install:\n  # TODO modify this phase as you see fit\n  - cargo build\n  # TODO: drop this once 1.80 is the MSRV\n  - cargo test\n";
-    assert_eq!(new_file("appveyor.yml", ci), vec![rule("todo-comment", 4)]);
+    let ci = "install:\n  # TODO modify this phase as you see fit\n  - cargo build\n  # TODO: drop this once 1.80 is the MSRV\n  - cargo test\n  # TODO: see if you can drop this\n";
+    assert_eq!(
+        new_file("appveyor.yml", ci),
+        vec![rule("todo-comment", 4), rule("todo-comment", 6)]
+    );
+}
+
+#[test]
+fn todo_as_a_word_inside_a_sentence_is_not_a_task() {
+    let go = "package rebase\n\n// is from a TODO file for an interactive rebase.\n// this is where my non-TODO commits begin\nfunc a() {} // TODO: split\n// but we only use one. (TODO)\n/* FIXME handle errors */\n";
+    assert_eq!(
+        new_file("pkg/rebase.go", go),
+        vec![
+            rule("todo-comment", 5),
+            rule("todo-comment", 6),
+            rule("todo-comment", 7)
+        ]
+    );
 }
 
 #[test]

@@ -878,7 +878,11 @@ fn applies(
         Place::NotComment => site.region(index, at) != Region::Comment,
         Place::Comment if site.is_prose() => is_task_marker(text, at),
         Place::Comment => match site.region(index, at) {
-            Region::Comment => true,
+            // `// is from a TODO file`, `non-TODO commits`: a word inside a
+            // sentence, not a marker opening the comment.
+            Region::Comment => {
+                opens_comment(text, at) || is_task_marker(text, at) || bracketed(text, at, span.end)
+            }
             // `@skip("TODO: fix #12")`: a task marker opening a string.
             Region::String => opens_string(text, at) && is_task_marker(text, at),
             Region::Code => false,
@@ -952,14 +956,41 @@ fn defines(text: &str, at: usize) -> bool {
     modifiers_only && line.ends_with('{') && !line.contains('=')
 }
 
-/// A task's text speaks to whoever reads it ("you", "your").
+/// A task's text speaks to whoever uses the template or the guide: "your
+/// project", "as you see fit", "you may want to", "if you need to". ("See
+/// if you can drop this" is the author's own task.)
 fn addresses_reader(task: &str) -> bool {
-    task.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
-        matches!(
-            w.to_ascii_lowercase().as_str(),
-            "you" | "your" | "yours" | "yourself"
-        )
+    let words: Vec<String> = task
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+        matches!(w.as_str(), "your" | "yours" | "yourself")
+            || w == "you" && matches!(next, "may" | "might" | "want" | "need" | "see" | "wish")
     })
+}
+
+/// The marker from `at` to `end` stands in brackets of its own: `(TODO)`,
+/// `[FIXME]`.
+fn bracketed(text: &str, at: usize, end: usize) -> bool {
+    text[..at].ends_with(['(', '[']) && text[end..].starts_with([')', ']'])
+}
+
+/// The word at byte `at` opens its comment's text: only comment markers,
+/// blanks and punctuation (`//`, `#`, ` * `, `(`, `-`) stand before it on
+/// the line, after the comment opens (`x = 1  # TODO: …`, `/* FIXME …`).
+fn opens_comment(text: &str, at: usize) -> bool {
+    let before = &text[..at];
+    let comment = ["//", "#", "/*", "--", "<!--", ";", "\"\"\"", "'''"]
+        .iter()
+        .filter_map(|m| before.rfind(m).map(|i| i + m.len()))
+        .max()
+        .unwrap_or(0);
+    before[comment..].chars().all(|c| {
+        c.is_whitespace() || matches!(c, '*' | '/' | '!' | '(' | '[' | '-' | ':' | '#' | '>')
+    }) && !before.ends_with('-')
 }
 
 /// What SQL text from its opening quote splices in (`${…}`, `{…}`, `" +
@@ -1889,6 +1920,12 @@ mod tests {
             (
                 "Makefile",
                 "\t@docker run --rm --user $(docker_user) -v $(shell pwd):/project golang:1.22 /bin/sh -c \"mkdir -p /tmp/go-cache && make\"",
+            ),
+            // Colours under a name that says "pass".
+            ("lib/browser.css", "  --mocha-test-pass-color: #00d6b2;"),
+            (
+                "lib/browser.css",
+                "  --mocha-test-pass-shadow-color: rgba(0, 0, 0, 0.2);",
             ),
             // A signed request's scheme (AWS Signature Version 4).
             (

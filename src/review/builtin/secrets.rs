@@ -2967,6 +2967,13 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     let pattern = ["\\w", "\\d", "\\s", "(?:", "[0-9", "[a-z", "[A-Z"]
         .iter()
         .any(|m| v.contains(m));
+    // `--mocha-test-pass-color: #00d6b2`: a colour.
+    let colour = v.strip_prefix('#').is_some_and(|hex| {
+        matches!(hex.len(), 3 | 4 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    if colour {
+        return false;
+    }
     // `Authorization: AWS4-HMAC-SHA256 Credential=…, Signature=…`: the
     // scheme of a signed request (its signature is good for one request).
     let algorithm = v.split('-').count() >= 2
