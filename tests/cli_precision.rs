@@ -247,6 +247,12 @@ fn messages_for_users_are_not_debugging() {
         new_file("lib/proxy.js", failure),
         vec![rule("debug-console-log", 2), rule("debug-console-log", 8)]
     );
+    // In a test the same handler's print is a leftover like any other.
+    let in_test = "server.on('error', (err) => { console.log('Server error', err) })\n";
+    assert_eq!(
+        new_file("test/proxy.test.js", in_test),
+        vec![rule("debug-console-log", 1)]
+    );
 }
 
 #[test]
