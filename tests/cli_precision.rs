@@ -248,7 +248,7 @@ fn messages_for_users_are_not_debugging() {
         vec![rule("debug-console-log", 2), rule("debug-console-log", 8)]
     );
     // In a test the same handler's print is a leftover like any other.
-    let in_test = "server.on('error', (err) => { console.log('Server error', err) })\n";
+    let in_test = "server.on('error', (err) => { console.log('Server error', err) })\nassert.ok(server.listening)\n";
     assert_eq!(
         new_file("test/proxy.test.js", in_test),
         vec![rule("debug-console-log", 1)]
