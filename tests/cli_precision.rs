@@ -157,6 +157,16 @@ fn the_same_call_moved_into_another_statement_is_not_new() {
 }
 
 #[test]
+fn a_note_turned_into_a_task_or_a_misspelt_marker_corrected_is_not_new() {
+    let before = "function f() {\n  // remove once Node.js fixes the problem.\n  g();\n  // TOOD: find a way to bring this back\n  h();\n  // the cache is warm here\n  k();\n}\n";
+    let after = "function f() {\n  // TODO: remove once Node.js fixes the problem.\n  g();\n  // TODO: find a way to bring this back\n  h();\n  // TODO: evict the cache on reload\n  k();\n}\n";
+    assert_eq!(
+        findings("lib/f.js", before, after),
+        vec![rule("todo-comment", 6)]
+    );
+}
+
+#[test]
 fn a_task_kept_by_each_part_of_a_split_file_is_not_new() {
     let repo = TestRepo::with_commit(&[(
         "tests/test_all.py",
