@@ -894,10 +894,10 @@ fn applies(
     // `# TODO modify this phase as you see fit`, `// TODO: use your favorite
     // router`: a template's or a guide's instruction to its reader, not a
     // task its author left.
-    if rule.id == "todo-comment" && addresses_reader(text.get(span.end..).unwrap_or("")) {
+    let rest = text.get(span.end..).unwrap_or("");
+    if rule.id == "todo-comment" && addresses_reader(rest) {
         return false;
     }
-    let rest = text.get(span.end..).unwrap_or("");
     let constant = rule.literal_is_safe && only_a_literal(rest)
         || rule.id == "danger-shell-true" && literal_command(site.call_text(index, at));
     // `pickle.loads(pickle.dumps(obj))` copies the program's own object: no
@@ -1172,7 +1172,8 @@ mod tests {
         assert!(with_tree.iter().all(|f| f.line == 3));
     }
 
-    fn secret_rules(path: &str, text: &str) -> Vec<String> {
+    /// Rule ids the secret rules report on `text` as a new file at `path`.
+    pub(super) fn secret_rules(path: &str, text: &str) -> Vec<String> {
         review_file(&FileChange::new_file(path, format!("{text}\n")), true)
             .into_iter()
             .filter_map(|f| f.rule)
@@ -1872,6 +1873,12 @@ mod tests {
         assert!(secret_rules("docs/install.md", docs).is_empty());
         let go = "httpmock.JSONResponse(PubKey{ID: \"123\", Key: \"CDjXqf7AJBXWhMczcy+Fs7JlACEptgceysutztHaFQI=\"}))";
         assert!(secret_rules("pkg/set_test.go", go).is_empty());
+        // The look-back counts characters, in any script.
+        let wide = format!(
+            "cfg := PubKey{{{}: 1, Key: \"CDjXqf7AJBXWhMczcy+Fs7JlACEptgceysutztHaFQI=\"}}",
+            "Ж".repeat(22)
+        );
+        assert!(secret_rules("pkg/wide_test.go", &wide).is_empty());
         let go_secret =
             "cfg := Config{ID: \"123\", Key: \"CDjXqf7AJBXWhMczcy+Fs7JlACEptgceysutztHaFQI=\"}";
         assert_eq!(

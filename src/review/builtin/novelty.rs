@@ -281,6 +281,7 @@ fn without_copied_tasks(
         .filter(|r| RULES[r.rule].place == Place::Comment && r.words.len() >= MIN_WORDS)
         .map(|r| (r.rule, r.words.clone()))
         .collect();
+    let old_lines = crate::diff::lines(&file.old_text);
     for (index, rule) in RULES.iter().enumerate() {
         if rule.place != Place::Comment || !rule.langs.matches(&file.path) {
             continue;
@@ -288,7 +289,7 @@ fn without_copied_tasks(
         let Some(regex) = compiled(index) else {
             continue;
         };
-        for text in crate::diff::lines(&file.old_text) {
+        for text in &old_lines {
             if text.len() > 4000 {
                 continue;
             }
@@ -305,7 +306,6 @@ fn without_copied_tasks(
     // Node.js fixes it`) or a misspelt marker corrected (`TOOD` → `TODO`)
     // was written down before.
     let comments = Comments::of(&file.path);
-    let old_lines = crate::diff::lines(&file.old_text);
     let old_notes: Vec<Vec<String>> = file
         .diff
         .hunks

@@ -2088,8 +2088,10 @@ fn assignments<'a>(
 /// The text before a bare `key` names a public key's type or constructor:
 /// `PubKey{`, `PublicKey(`, `public_key = dict(`.
 fn holds_public_key(before: &str) -> bool {
-    let lower = before.to_ascii_lowercase();
-    let tail = &lower[lower.len().saturating_sub(48)..];
+    // The last 48 characters (counted as characters: a name in any script
+    // is cut between two of them).
+    let start = before.char_indices().rev().nth(47).map_or(0, |(i, _)| i);
+    let tail = before[start..].to_ascii_lowercase();
     ["pubkey", "publickey", "public_key", "pub_key", "public-key"]
         .iter()
         .any(|w| tail.contains(w))
@@ -3580,14 +3582,8 @@ pub(super) fn randomness(v: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::super::review_file;
+    use super::super::tests::secret_rules;
     use crate::review::FileChange;
-
-    fn secret_rules(path: &str, text: &str) -> Vec<String> {
-        review_file(&FileChange::new_file(path, format!("{text}\n")), true)
-            .into_iter()
-            .filter_map(|f| f.rule)
-            .collect()
-    }
 
     #[test]
     fn a_gradle_property_call_assigns_a_providers_token() {
