@@ -49,6 +49,7 @@ fn hundred_line_change() -> ChangeSet {
     ChangeSet {
         files: vec![file],
         skipped: Vec::new(),
+        origin: None,
     }
 }
 

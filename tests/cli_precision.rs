@@ -189,6 +189,32 @@ fn a_task_kept_by_each_part_of_a_split_file_is_not_new() {
     );
 }
 
+#[test]
+fn a_task_pasted_with_its_code_from_a_file_the_change_leaves_alone_is_not_new() {
+    let template = "jobs:\n  build:\n    steps:\n      - uses: actions/checkout@v4\n      # TODO: pin the toolchain once the next release is out\n      - run: make build\n";
+    let repo = TestRepo::with_commit(&[
+        (".github/workflows/ci.yml", template),
+        ("README.md", "# x\n"),
+    ]);
+    // A new workflow made from the template keeps its task: not written here.
+    let release: String = (0..12)
+        .map(|i| format!("  publish{i}:\n    runs-on: ubuntu-latest\n"))
+        .collect();
+    repo.write(
+        ".github/workflows/release.yml",
+        &format!("name: release\n{template}{release}"),
+    );
+    // The same words beside other code, and a task of its own, are new.
+    repo.write(
+        ".github/workflows/docs.yml",
+        "jobs:\n  docs:\n    steps:\n      # TODO: pin the toolchain once the next release is out\n      - run: make docs\n      # TODO: publish the docs on tags only\n      - run: make publish\n",
+    );
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![rule("todo-comment", 4), rule("todo-comment", 6)]
+    );
+}
+
 // Intent: printing that is the program's job.
 
 #[test]

@@ -120,6 +120,7 @@ fn set(files: Vec<FileChange>) -> ChangeSet {
     ChangeSet {
         files,
         skipped: Vec::new(),
+        origin: None,
     }
 }
 

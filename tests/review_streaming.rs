@@ -75,6 +75,7 @@ fn lite_change() -> ChangeSet {
     ChangeSet {
         files: vec![FileChange::new("src/a.rs", ChangeKind::Modified, old, new)],
         skipped: Vec::new(),
+        origin: None,
     }
 }
 
@@ -266,6 +267,7 @@ async fn a_secret_a_model_quotes_is_masked_in_streamed_findings_as_in_final_ones
     let changes = ChangeSet {
         files: vec![FileChange::new("src/k.rs", ChangeKind::Modified, old, new)],
         skipped: Vec::new(),
+        origin: None,
     };
     let fake = FakeOpenAi::start().await;
     let answer = json!({"findings": [{"path": "src/k.rs", "line": 2, "severity": "warning",

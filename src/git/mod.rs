@@ -185,6 +185,60 @@ impl Repo {
         Ok(found)
     }
 
+    /// Hands `visit` the path and bytes of each file at `base` whose path
+    /// `wanted` accepts, skipping files over `max_file_bytes`, until `budget`
+    /// bytes have been read (a huge repository is read in part, never
+    /// whole) or `visit` returns `false`. Submodules are not entered.
+    pub fn for_each_base_file(
+        &self,
+        base: &Base,
+        wanted: impl Fn(&str) -> bool,
+        max_file_bytes: u64,
+        budget: u64,
+        mut visit: impl FnMut(&str, &[u8]) -> bool,
+    ) -> Result<(), GitError> {
+        let Some(tree_id) = base.tree else {
+            return Ok(());
+        };
+        let repo = self.lock();
+        let tree = repo.find_tree(tree_id)?;
+        let odb = repo.odb()?;
+        let mut read = 0u64;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let Some(name) = entry.name() else {
+                return git2::TreeWalkResult::Ok;
+            };
+            let path = format!("{dir}{name}");
+            if !wanted(&path) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let size = match odb.read_header(entry.id()) {
+                Ok((size, _)) => size as u64,
+                Err(_) => return git2::TreeWalkResult::Ok,
+            };
+            if size > max_file_bytes {
+                return git2::TreeWalkResult::Ok;
+            }
+            let Ok(blob) = repo.find_blob(entry.id()) else {
+                return git2::TreeWalkResult::Ok;
+            };
+            read += size;
+            if !visit(&path, blob.content()) || read > budget {
+                return git2::TreeWalkResult::Abort;
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .or_else(|e| match e.code() {
+            // Abort is how the walk stops early; it is not a failure.
+            git2::ErrorCode::User => Ok(()),
+            _ => Err(e),
+        })?;
+        Ok(())
+    }
+
     /// Size in bytes of `path` at `base` without reading it, for size limits.
     pub fn base_blob_size(&self, base: &Base, path: &str) -> Result<Option<u64>, GitError> {
         let Some(tree_id) = base.tree else {

@@ -659,6 +659,14 @@ impl Session {
                         &text,
                         &config.review,
                     );
+                    // What else HEAD holds: a task pasted with its code
+                    // from another file is not this edit's.
+                    changes.origin = ws.repo.resolve_base("HEAD").ok().map(|base| {
+                        crate::review::changes::Origin {
+                            root: ws.root.clone(),
+                            base,
+                        }
+                    });
                     let kept = match (tree, changes.files.first_mut()) {
                         (Some(tree), Some(file)) => file.keep_tree(tree),
                         _ => false,

@@ -77,6 +77,17 @@ impl FileChange {
 pub struct ChangeSet {
     pub files: Vec<FileChange>,
     pub skipped: Vec<Skipped>,
+    /// The repository and revision the files were compared against, when
+    /// there is one to read again (what else the project held there).
+    pub origin: Option<Origin>,
+}
+
+/// Where a change set's base can be read again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    /// The working-tree root of the repository.
+    pub root: std::path::PathBuf,
+    pub base: Base,
 }
 
 impl ChangeSet {
@@ -130,7 +141,13 @@ impl ChangeSet {
         side: NewSide,
     ) -> Result<Self, GitError> {
         let exclude = globs(&config.exclude);
-        let mut set = ChangeSet::default();
+        let mut set = ChangeSet {
+            origin: Some(Origin {
+                root: repo.root().to_path_buf(),
+                base: base.clone(),
+            }),
+            ..ChangeSet::default()
+        };
         for changed in changed_paths {
             let deleted = changed.kind == ChangeKind::Deleted;
             if changed.kind == ChangeKind::Submodule {

@@ -378,6 +378,7 @@ fn classify_reviewable(changes: &ChangeSet, config: &Config) -> Tier {
             .cloned()
             .collect(),
         skipped: Vec::new(),
+        origin: None,
     };
     Tier::classify(&reviewable)
 }
@@ -659,7 +660,7 @@ impl<'a> Review<'a> {
                     reason: format!("{why}; {fallback}"),
                 });
             }
-            builtin::review_files(&self.changes.files, &self.engine.builtin)
+            super::builtin_findings(self.changes, &self.engine.builtin)
                 .into_iter()
                 .flat_map(|mut found| {
                     builtin_truncated.extend(super::cap_per_file(&mut found, cap));

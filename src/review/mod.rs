@@ -6,6 +6,7 @@ pub mod builtin;
 pub mod changes;
 pub mod context;
 pub mod coordinator;
+pub mod copied;
 pub mod dismissed;
 pub mod engine;
 pub mod finding;
@@ -117,6 +118,15 @@ pub fn review_secrets_only(
     findings
 }
 
+/// The built-in reviewer's findings on `changes`, one list per file: what
+/// the change introduces, less the tasks it copied with their code from
+/// elsewhere in the project.
+pub fn builtin_findings(changes: &ChangeSet, policy: &builtin::Policy) -> Vec<Vec<Finding>> {
+    let mut per_file = builtin::review_files(&changes.files, policy);
+    copied::drop_copied_tasks(&mut per_file, changes);
+    per_file
+}
+
 /// Runs the built-in reviewer over every file of `changes`, with the rules
 /// `policy` (the `[builtin]` table) leaves on.
 pub fn review_offline(changes: &ChangeSet, tier: Option<Tier>, policy: &builtin::Policy) -> Report {
@@ -133,7 +143,7 @@ pub fn review_offline_capped(
     let mut findings = Vec::new();
     let mut truncated = Vec::new();
     // Capped file by file, so a generated file's findings never pile up.
-    for mut found in builtin::review_files(&changes.files, policy) {
+    for mut found in builtin_findings(changes, policy) {
         truncated.extend(cap_per_file(&mut found, cap));
         findings.extend(found);
     }

@@ -1,0 +1,284 @@
+//! Tasks that came with copied code. A change that pastes a block holding
+//! a TODO from elsewhere in the project (a workflow made from a template, a
+//! test file split in three, a function duplicated) did not write that
+//! task: the project already carries it where the block came from. A
+//! built-in task finding is dropped when its line and a line beside it,
+//! both added by the change, already stand together in some file of the
+//! base revision. Reads the base through `git`, only for such findings and
+//! within a byte budget; knows the built-in task rule by id and touches no
+//! other finding.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{LazyLock, Mutex};
+
+use super::changes::{ChangeSet, FileChange};
+use super::finding::Finding;
+use crate::git::Repo;
+
+const TASK_RULE: &str = "todo-comment";
+/// A pasted block is at least this many added lines in a row: a line or
+/// two added beside existing code were typed, not copied.
+const MIN_BLOCK: u32 = 3;
+/// The task line and its neighbour together say at least this much (in
+/// characters, trimmed): a bare `// TODO` above a `}` proves nothing.
+const MIN_EVIDENCE: usize = 30;
+/// Files over this size at the base are not read for a copy's source.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+/// At most this much of the base is read per review: a huge repository is
+/// searched in part, never stalls a review.
+const BUDGET: u64 = 128 << 20;
+/// Answers kept across reviews (the language server asks again each time).
+const CACHE_LIMIT: usize = 4096;
+
+/// A task line as the change added it, with the non-blank lines around it
+/// that the change added too (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Probe {
+    task: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+type Key = (git2::Oid, Probe);
+
+static ANSWERS: LazyLock<Mutex<HashMap<Key, bool>>> = LazyLock::new(Mutex::default);
+
+/// Drops from `per_file` (one list per file of `changes`, in order) the
+/// task findings whose block the change copied from a file of the base.
+pub fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
+    let Some(origin) = &changes.origin else {
+        return;
+    };
+    let Some(tree) = origin.base.tree else {
+        return;
+    };
+    let mut asked: Vec<(usize, usize, Probe)> = Vec::new();
+    for (fi, (found, file)) in per_file.iter().zip(&changes.files).enumerate() {
+        for (i, f) in found.iter().enumerate() {
+            if f.rule.as_deref() == Some(TASK_RULE) {
+                if let Some(probe) = probe(file, f.line) {
+                    asked.push((fi, i, probe));
+                }
+            }
+        }
+    }
+    if asked.is_empty() {
+        return;
+    }
+    let mut answers: HashMap<Probe, bool> = HashMap::new();
+    {
+        let cache = ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, _, p) in &asked {
+            if let Some(&known) = cache.get(&(tree, p.clone())) {
+                answers.insert(p.clone(), known);
+            }
+        }
+    }
+    let open: Vec<Probe> = asked
+        .iter()
+        .map(|(_, _, p)| p)
+        .filter(|p| !answers.contains_key(*p))
+        .cloned()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if !open.is_empty() {
+        let kinds: HashSet<String> = asked
+            .iter()
+            .map(|(fi, _, _)| kind_of(&changes.files[*fi].path))
+            .collect();
+        let found = match Repo::discover(&origin.root) {
+            Ok(repo) => search(&repo, &origin.base, &kinds, &open),
+            Err(e) => {
+                tracing::debug!("cannot reopen the repository to look for copied tasks: {e}");
+                vec![false; open.len()]
+            }
+        };
+        let mut cache = ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > CACHE_LIMIT {
+            cache.clear();
+        }
+        for (p, hit) in open.into_iter().zip(found) {
+            cache.insert((tree, p.clone()), hit);
+            answers.insert(p, hit);
+        }
+    }
+    let mut copied: Vec<(usize, usize)> = asked
+        .into_iter()
+        .filter(|(_, _, p)| answers.get(p).copied().unwrap_or(false))
+        .map(|(fi, i, _)| (fi, i))
+        .collect();
+    // Highest index first, so earlier indexes stay valid while removing.
+    copied.sort_unstable_by(|a, b| b.cmp(a));
+    for (fi, i) in copied {
+        let f = per_file[fi].remove(i);
+        tracing::debug!(path = %f.path, line = f.line, "task copied with its code; not reported");
+    }
+}
+
+/// The probe for a task on 1-based `line`, when it sits in a block the
+/// change added and says enough to be recognised elsewhere.
+fn probe(file: &FileChange, line: u32) -> Option<Probe> {
+    let lines = crate::diff::lines(&file.new_text);
+    let added = |n: u32| n >= 1 && (n as usize) <= lines.len() && file.diff.is_added(n);
+    if !added(line) {
+        return None;
+    }
+    let mut first = line;
+    while added(first - 1) {
+        first -= 1;
+    }
+    let mut last = line;
+    while added(last + 1) {
+        last += 1;
+    }
+    if last - first + 1 < MIN_BLOCK {
+        return None;
+    }
+    let text = |n: u32| lines[n as usize - 1].trim();
+    let task = text(line).to_string();
+    let enough = |other: &str| task.chars().count() + other.chars().count() >= MIN_EVIDENCE;
+    let before = (first..line)
+        .rev()
+        .map(text)
+        .find(|t| !t.is_empty())
+        .filter(|t| enough(t))
+        .map(str::to_string);
+    let after = (line + 1..=last)
+        .map(text)
+        .find(|t| !t.is_empty())
+        .filter(|t| enough(t))
+        .map(str::to_string);
+    (before.is_some() || after.is_some()).then_some(Probe {
+        task,
+        before,
+        after,
+    })
+}
+
+/// What a copy's source looks like: the file's extension, or its name when
+/// it has none (`Makefile`).
+fn kind_of(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!(".{}", ext.to_ascii_lowercase()),
+        _ => name.to_string(),
+    }
+}
+
+/// For each probe, whether a file of `base` of one of `kinds` holds its
+/// task line next to one of its neighbours.
+fn search(
+    repo: &Repo,
+    base: &crate::git::Base,
+    kinds: &HashSet<String>,
+    probes: &[Probe],
+) -> Vec<bool> {
+    let mut hit = vec![false; probes.len()];
+    let finders: Vec<memchr::memmem::Finder<'_>> = probes
+        .iter()
+        .map(|p| memchr::memmem::Finder::new(p.task.as_bytes()))
+        .collect();
+    let result = repo.for_each_base_file(
+        base,
+        |path| kinds.contains(&kind_of(path)),
+        MAX_FILE_BYTES,
+        BUDGET,
+        |_, bytes| {
+            let mut text: Option<Vec<&str>> = None;
+            for (i, p) in probes.iter().enumerate() {
+                if hit[i] || finders[i].find(bytes).is_none() {
+                    continue;
+                }
+                let Ok(s) = std::str::from_utf8(bytes) else {
+                    continue;
+                };
+                let kept = text.get_or_insert_with(|| {
+                    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+                });
+                hit[i] = stands_together(kept, p);
+            }
+            hit.iter().any(|h| !h)
+        },
+    );
+    if let Err(e) = result {
+        tracing::debug!("cannot read the base to look for copied tasks: {e}");
+    }
+    hit
+}
+
+/// Whether `lines` (non-blank, trimmed) hold the probe's task with its
+/// line before or after it.
+fn stands_together(lines: &[&str], p: &Probe) -> bool {
+    lines.iter().enumerate().any(|(i, l)| {
+        *l == p.task
+            && (p
+                .before
+                .as_deref()
+                .is_some_and(|b| i > 0 && lines[i - 1] == b)
+                || p.after
+                    .as_deref()
+                    .is_some_and(|a| lines.get(i + 1) == Some(&a)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::ChangeKind;
+
+    fn change(old: &str, new: &str) -> FileChange {
+        FileChange::new("src/b.py", ChangeKind::Modified, old.into(), new.into())
+    }
+
+    #[test]
+    fn a_task_inside_a_pasted_block_is_probed_with_its_neighbours() {
+        let file = change(
+            "x = 1\n",
+            "x = 1\ndef load(path):\n    # TODO: cache the parsed file\n    return parse(path)\n",
+        );
+        let p = probe(&file, 3).expect("a three-line block");
+        assert_eq!(p.task, "# TODO: cache the parsed file");
+        assert_eq!(p.before.as_deref(), Some("def load(path):"));
+        assert_eq!(p.after.as_deref(), Some("return parse(path)"));
+    }
+
+    #[test]
+    fn a_task_typed_beside_existing_code_is_not_probed() {
+        let file = change(
+            "def load(path):\n    return parse(path)\n",
+            "def load(path):\n    # TODO: cache the parsed file\n    return parse(path)\n",
+        );
+        assert_eq!(probe(&file, 2), None);
+    }
+
+    #[test]
+    fn a_bare_task_beside_a_brace_says_too_little_to_be_a_copy() {
+        let file = change("", "{\n// TODO\n}\n");
+        assert_eq!(probe(&file, 2), None);
+    }
+
+    #[test]
+    fn the_copy_must_keep_the_task_beside_the_same_line() {
+        let p = Probe {
+            task: "# TODO: cache the parsed file".into(),
+            before: Some("def load(path):".into()),
+            after: None,
+        };
+        assert!(stands_together(
+            &["def load(path):", "# TODO: cache the parsed file"],
+            &p
+        ));
+        assert!(!stands_together(
+            &["def save(path):", "# TODO: cache the parsed file"],
+            &p
+        ));
+    }
+
+    #[test]
+    fn kinds_are_extensions_or_names() {
+        assert_eq!(kind_of("a/b/ci.YML"), ".yml");
+        assert_eq!(kind_of("Makefile"), "Makefile");
+        assert_eq!(kind_of(".github/.env"), ".env");
+    }
+}
