@@ -202,7 +202,7 @@ fn a_task_pasted_with_its_code_from_a_file_the_change_leaves_alone_is_not_new() 
         .collect();
     repo.write(
         ".github/workflows/release.yml",
-        &format!("name: release\n{template}{release}"),
+        format!("name: release\n{template}{release}"),
     );
     // The same words beside other code, and a task of its own, are new.
     repo.write(
