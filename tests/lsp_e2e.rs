@@ -67,6 +67,24 @@ fn unsaved_edit_is_reviewed_and_published_with_its_version() {
 }
 
 #[test]
+fn a_task_pasted_with_its_code_from_another_file_is_not_this_edits() {
+    let helper =
+        "def load(path):\n    # TODO: cache the parsed file between runs\n    return parse(path)\n";
+    let repo = TestRepo::new(&[("a.py", BASE_PY), ("b.py", helper)]);
+    let mut client = started(&repo);
+    let uri = repo.uri("a.py");
+    // The block pasted from b.py keeps b.py's task; the one typed is new.
+    let pasted = format!("{BASE_PY}\n{helper}\ndef save(path):\n    # TODO: write atomically\n    return dump(path)\n");
+    let diags = edit_and_review(&mut client, &uri, &pasted);
+    let lines: Vec<u64> = diags
+        .iter()
+        .map(|d| d["range"]["start"]["line"].as_u64().unwrap_or(u64::MAX))
+        .collect();
+    assert_eq!(lines, vec![8], "{diags:?}");
+    client.shutdown();
+}
+
+#[test]
 fn warning_maps_to_warning_severity() {
     let repo = TestRepo::new(&[("a.py", BASE_PY)]);
     let mut client = started(&repo);
