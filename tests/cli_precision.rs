@@ -215,6 +215,24 @@ fn a_task_pasted_with_its_code_from_a_file_the_change_leaves_alone_is_not_new() 
     );
 }
 
+#[test]
+fn a_task_a_revert_brings_back_is_not_new() {
+    let with_task = "def sync():\n    # TODO: retry when the server answers 503 with Retry-After\n    # TODO: remove\n    return push()\n";
+    let repo = TestRepo::with_commit(&[("app/sync.py", with_task)]);
+    repo.write("app/sync.py", "def sync():\n    return push()\n");
+    repo.commit("resolve the tasks");
+    // The revert restores both lines; a short leftover typed again is
+    // reported, as is a task of its own.
+    repo.write(
+        "app/sync.py",
+        format!("{with_task}\n\ndef pull():\n    # TODO: page through results beyond the first hundred\n    return fetch()\n"),
+    );
+    assert_eq!(
+        repo.check_json(&["--offline"]).rules_and_lines(),
+        vec![rule("todo-comment", 3), rule("todo-comment", 8)]
+    );
+}
+
 // Intent: printing that is the program's job.
 
 #[test]

@@ -239,6 +239,56 @@ impl Repo {
         Ok(())
     }
 
+    /// The earlier versions of `path`: its distinct contents in the first
+    /// `commits` first-parent ancestors of `base` (the base's own version
+    /// left out), newest first, at most `versions` of them and none over
+    /// `max_file_bytes`. What a revert brings back was in one of them.
+    pub fn earlier_versions(
+        &self,
+        base: &Base,
+        path: &str,
+        commits: usize,
+        versions: usize,
+        max_file_bytes: u64,
+    ) -> Result<Vec<Vec<u8>>, GitError> {
+        let Some(commit_id) = base.commit else {
+            return Ok(Vec::new());
+        };
+        let repo = self.lock();
+        let odb = repo.odb()?;
+        let blob_at = |tree: &git2::Tree<'_>| {
+            tree.get_path(Path::new(path))
+                .ok()
+                .filter(|e| e.kind() == Some(git2::ObjectType::Blob))
+                .map(|e| e.id())
+        };
+        let mut seen: std::collections::HashSet<git2::Oid> = std::collections::HashSet::new();
+        let mut commit = repo.find_commit(commit_id)?;
+        if let Some(own) = blob_at(&commit.tree()?) {
+            seen.insert(own);
+        }
+        let mut out = Vec::new();
+        for _ in 0..commits {
+            let Ok(parent) = commit.parent(0) else { break };
+            commit = parent;
+            let Some(id) = blob_at(&commit.tree()?) else {
+                continue;
+            };
+            if !seen.insert(id) {
+                continue;
+            }
+            match odb.read_header(id) {
+                Ok((size, _)) if size as u64 <= max_file_bytes => {}
+                _ => continue,
+            }
+            out.push(repo.find_blob(id)?.content().to_vec());
+            if out.len() >= versions {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Size in bytes of `path` at `base` without reading it, for size limits.
     pub fn base_blob_size(&self, base: &Base, path: &str) -> Result<Option<u64>, GitError> {
         let Some(tree_id) = base.tree else {

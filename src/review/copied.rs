@@ -1,12 +1,14 @@
-//! Tasks that came with copied code. A change that pastes a block holding
-//! a TODO from elsewhere in the project (a workflow made from a template, a
+//! Tasks the project already had. A change that pastes a block holding a
+//! TODO from elsewhere in the project (a workflow made from a template, a
 //! test file split in three, a function duplicated) did not write that
-//! task: the project already carries it where the block came from. A
-//! built-in task finding is dropped when its line and a line beside it,
-//! both added by the change, already stand together in some file of the
-//! base revision. Reads the base through `git`, only for such findings and
-//! within a byte budget; knows the built-in task rule by id and touches no
-//! other finding.
+//! task: the project carries it where the block came from. Nor did a
+//! revert that brings a file's earlier text back. A built-in task finding
+//! is dropped when its line and a line beside it, both added by the
+//! change, already stand together in some file of the base revision, or
+//! when its line, saying enough to be told apart, stood in an earlier
+//! version of the same file. Reads the base and its history through
+//! `git`, only for such findings and within budgets; knows the built-in
+//! task rule by id and touches no other finding.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
@@ -29,6 +31,13 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 const BUDGET: u64 = 128 << 20;
 /// Answers kept across reviews (the language server asks again each time).
 const CACHE_LIMIT: usize = 4096;
+/// A task line restored from the file's history says at least this much
+/// (trimmed characters): `// TODO: remove` typed again is a new leftover.
+const MIN_RESTORED: usize = 30;
+/// How far back a revert is looked for: first-parent commits, and distinct
+/// earlier versions of the file read.
+const HISTORY_COMMITS: usize = 200;
+const HISTORY_VERSIONS: usize = 24;
 
 /// A task line as the change added it, with the non-blank lines around it
 /// that the change added too (trimmed).
@@ -42,6 +51,10 @@ struct Probe {
 type Key = (git2::Oid, Probe);
 
 static ANSWERS: LazyLock<Mutex<HashMap<Key, bool>>> = LazyLock::new(Mutex::default);
+/// (base commit, path, task line): whether an earlier version had it.
+type HistoryKey = (git2::Oid, String, String);
+
+static RESTORED: LazyLock<Mutex<HashMap<HistoryKey, bool>>> = LazyLock::new(Mutex::default);
 
 /// Drops from `per_file` (one list per file of `changes`, in order) the
 /// task findings whose block the change copied from a file of the base.
@@ -113,6 +126,89 @@ pub fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
     for (fi, i) in copied {
         let f = per_file[fi].remove(i);
         tracing::debug!(path = %f.path, line = f.line, "task copied with its code; not reported");
+    }
+    drop_restored_tasks(per_file, changes);
+}
+
+/// Drops the task findings whose line an earlier version of the same file
+/// already held: a revert, or a file's old text brought back.
+fn drop_restored_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
+    let Some(origin) = &changes.origin else {
+        return;
+    };
+    let Some(commit) = origin.base.commit else {
+        return;
+    };
+    let mut repo: Option<Option<Repo>> = None;
+    for (found, file) in per_file.iter_mut().zip(&changes.files) {
+        let lines = crate::diff::lines(&file.new_text);
+        let tasks: Vec<(usize, String)> = found
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.rule.as_deref() == Some(TASK_RULE))
+            .filter_map(|(i, f)| {
+                let text = lines.get((f.line as usize).checked_sub(1)?)?.trim();
+                (text.chars().count() >= MIN_RESTORED).then(|| (i, text.to_string()))
+            })
+            .collect();
+        if tasks.is_empty() {
+            continue;
+        }
+        let mut restored = vec![false; tasks.len()];
+        let mut open = Vec::new();
+        {
+            let cache = RESTORED.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, (_, text)) in tasks.iter().enumerate() {
+                match cache.get(&(commit, file.path.clone(), text.clone())) {
+                    Some(&known) => restored[k] = known,
+                    None => open.push(k),
+                }
+            }
+        }
+        if !open.is_empty() {
+            let repo = repo.get_or_insert_with(|| Repo::discover(&origin.root).ok());
+            let Some(repo) = repo.as_ref() else {
+                return;
+            };
+            let earlier = repo
+                .earlier_versions(
+                    &origin.base,
+                    &file.path,
+                    HISTORY_COMMITS,
+                    HISTORY_VERSIONS,
+                    MAX_FILE_BYTES,
+                )
+                .unwrap_or_else(|e| {
+                    tracing::debug!("cannot read the history of {}: {e}", file.path);
+                    Vec::new()
+                });
+            let old: HashSet<&str> = earlier
+                .iter()
+                .filter_map(|bytes| std::str::from_utf8(bytes).ok())
+                .flat_map(str::lines)
+                .map(str::trim)
+                .collect();
+            let mut cache = RESTORED.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() > CACHE_LIMIT {
+                cache.clear();
+            }
+            for k in open {
+                let text = &tasks[k].1;
+                restored[k] = old.contains(text.as_str());
+                cache.insert((commit, file.path.clone(), text.clone()), restored[k]);
+            }
+        }
+        let mut gone: Vec<usize> = tasks
+            .iter()
+            .zip(&restored)
+            .filter(|(_, r)| **r)
+            .map(|((i, _), _)| *i)
+            .collect();
+        gone.sort_unstable_by(|a, b| b.cmp(a));
+        for i in gone {
+            let f = found.remove(i);
+            tracing::debug!(path = %f.path, line = f.line, "task restored from the file's history; not reported");
+        }
     }
 }
 
