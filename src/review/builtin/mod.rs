@@ -579,6 +579,50 @@ fn is_documentation(path: &str) -> bool {
         || lower.contains("/doc/")
 }
 
+/// Values under one name this many times in one file's change are a table.
+const TABLE_ROWS: usize = 4;
+
+/// Drops the named-value secret findings of a table: code that assigns a
+/// value under the same secret-sounding name four times and more in one
+/// change (a test's table of cache keys, a list of sample records) holds
+/// data. A leaked credential comes once or twice, under its own name.
+/// `named` pairs the line of each such value with its name.
+fn drop_value_tables(findings: &mut Vec<Finding>, named: &[(u32, String)]) {
+    let mut rows: HashMap<&str, usize> = HashMap::new();
+    for (_, name) in named {
+        *rows.entry(name.as_str()).or_default() += 1;
+    }
+    let table: std::collections::HashSet<u32> = named
+        .iter()
+        .filter(|(_, name)| !name.is_empty() && rows[name.as_str()] >= TABLE_ROWS)
+        .map(|(line, _)| *line)
+        .collect();
+    if !table.is_empty() {
+        findings.retain(|f| {
+            !(table.contains(&f.line) && f.rule.as_deref() == Some("secret-assignment"))
+        });
+    }
+}
+
+/// The name a value at byte `start` of `line` is assigned to: the last
+/// identifier before it (`token` in `token: "…"`, `api_key` in
+/// `self.api_key = "…"`), lower-cased; empty when there is none.
+fn assigned_name(line: &str, start: usize) -> String {
+    let before = &line[..floor_char(line, start)];
+    let trimmed = before.trim_end_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '`' | '=' | ':' | '>' | ',' | '(' | '[' | '{'
+            )
+    });
+    trimmed
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// Reviews the added lines of one file with every rule on. `only_secrets`
 /// restricts the run to the secret rules (used beside model reviewers).
 pub fn review_file(file: &FileChange, only_secrets: bool) -> Vec<Finding> {
@@ -692,6 +736,9 @@ pub fn review_file_in(
     // them: `shell=True` or `eval` there is not injection (bandit and
     // ruff's `S` rules are switched off for them the same way).
     let trusted_input = tests || runs_own_input(&file.path);
+    // (line, name) of each value found under its name alone (no
+    // provider's format) in code.
+    let mut named_values: Vec<(u32, String)> = Vec::new();
     for line_no in file.diff.added_lines() {
         let index = line_no as usize - 1;
         let Some(text) = lines.get(index) else {
@@ -762,6 +809,11 @@ pub fn review_file_in(
                 hit.rule == "secret-private-key" || !baseline.had_secret(value)
             });
             if let Some(hit) = found {
+                if code && hit.provider.is_none() && !hit.live && hit.rule == "secret-assignment" {
+                    // Counted whether reported or not (suppressed, off):
+                    // a table is a table.
+                    named_values.push((line_no, assigned_name(text, hit.start)));
+                }
                 if let Some(rule) = rule(hit.rule) {
                     if policy.runs(rule.id, &file.path) && !suppressed(&lines, index, rule.id) {
                         let severity = if doc && !hit.live {
@@ -843,6 +895,7 @@ pub fn review_file_in(
             end: span.end,
         });
     }
+    drop_value_tables(&mut findings, &named_values);
     for hit in baseline.introduced(file, &lines, hits) {
         let rule = &RULES[hit.rule];
         push(
@@ -1381,6 +1434,42 @@ mod tests {
         assert_eq!(
             rules(&added("a.py", "api_key = \"q8Zr2LmX9vTa7KpW\"\n")),
             vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_table_of_values_under_one_name_in_code_is_data_and_distinct_credentials_are_not() {
+        let values = [
+            "q8Zr2LmX9vTa7KpW3nB5cD1e",
+            "Hn4bT7qWz2XkP9sLmV3cR8dF",
+            "Wm5rK2xQ8zTn4bLp7vC3hJ9d",
+            "Zt6yN3pK9wQm2xVb8rL4cF7h",
+        ];
+        let table: String = values
+            .iter()
+            .map(|v| format!("  {{ name: 'case', token: '{v}' }},\n"))
+            .collect();
+        let found = added("src/cases.js", &format!("const CASES = [\n{table}];\n"));
+        assert!(rules(&found).is_empty(), "{found:?}");
+        // Three rows are not yet a table.
+        let three: String = table.lines().take(3).map(|l| format!("{l}\n")).collect();
+        assert_eq!(
+            rules(&added(
+                "src/cases.js",
+                &format!("const CASES = [\n{three}];\n")
+            )),
+            vec!["secret-assignment"; 3]
+        );
+        // A settings module naming four credentials leaks four.
+        let names = ["SECRET_KEY", "DB_PASSWORD", "MAIL_PASSWORD", "API_TOKEN"];
+        let settings: String = names
+            .iter()
+            .zip(values)
+            .map(|(n, v)| format!("{n} = \"{v}\"\n"))
+            .collect();
+        assert_eq!(
+            rules(&added("app/settings.py", &settings)),
+            vec!["secret-assignment"; 4]
         );
     }
 
