@@ -248,6 +248,18 @@ fn a_module_with_a_main_guard_is_a_script_and_prints_on_purpose() {
 }
 
 #[test]
+fn a_node_script_that_exports_nothing_and_exits_prints_on_purpose() {
+    let script = "import { program } from '../esm.mjs';\n\nfunction check(condition, explanation) {\n  if (!condition) {\n    console.log(`Failed assertion: ${explanation}`);\n    process.exit(2);\n  }\n}\n\nconsole.log('Checking program');\ncheck(typeof program === 'object', 'program is object');\nconsole.log('No problems');\n";
+    assert_eq!(new_file("tests/esm-test.mjs", script), vec![]);
+    // A library that exits on a fatal error still has its leftovers.
+    let lib = "function fail(code) {\n  process.exit(code);\n}\n\nfunction parse(args) {\n  console.log(args);\n  return args.slice(2);\n}\n\nmodule.exports = { fail, parse };\n";
+    assert_eq!(
+        new_file("lib/command.js", lib),
+        vec![rule("debug-console-log", 6)]
+    );
+}
+
+#[test]
 fn main_of_a_command_line_program_prints_on_purpose_and_its_helpers_do_not() {
     let cli = "import argparse\n\ndef parse(argv):\n    print(argv)\n    return argv\n\ndef main():\n    print(parse(None))\n";
     assert_eq!(new_file("lib/tool.py", cli), vec![rule("debug-print", 4)]);

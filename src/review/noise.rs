@@ -46,6 +46,16 @@ const VENDORED_DIRS: &[&str] = &[
 /// A line this long is a bundle, not something a person wrote.
 const MINIFIED_LINE_CHARS: usize = 1000;
 
+/// A minified line: at least this long, with under 1 space in 25 chars.
+const DENSE_LINE_CHARS: usize = 300;
+/// Dense lines among a file's first 50 that make it minified.
+const DENSE_LINES: usize = 3;
+
+fn is_dense(line: &str) -> bool {
+    let chars = line.chars().count();
+    chars >= DENSE_LINE_CHARS && line.chars().filter(|c| c.is_whitespace()).count() * 25 < chars
+}
+
 /// Lines scanned for an `@generated` marker.
 const GENERATED_MARKER_LINES: usize = 5;
 
@@ -96,6 +106,17 @@ pub fn noise_reason(path: &str, text: &str) -> Option<&'static str> {
         .any(|l| l.chars().count() > MINIFIED_LINE_CHARS)
     {
         return Some("minified or bundled (very long lines)");
+    }
+    // Minified by hand or by an old tool (`prettify.js` checked in with a
+    // website): lines of a few hundred characters with hardly a space.
+    if text
+        .lines()
+        .take(50)
+        .filter(|l| is_dense(l))
+        .nth(DENSE_LINES - 1)
+        .is_some()
+    {
+        return Some("minified (dense long lines)");
     }
     // A terminal's output recorded with its colour codes (a highlighter's
     // expected output, a CLI snapshot): bytes a program wrote, not code.
@@ -234,6 +255,24 @@ mod tests {
             Some("minified asset")
         );
         assert_eq!(noise_reason("static/app.js.map", ""), Some("source map"));
+        // Three dense lines of a few hundred characters: minified by hand.
+        let dense = "t))){s&&(G=G.replace(d,\"\\r\"));A.nodeValue=G;var L=A.ownerDocument,o=L.createElement(\"span\");".repeat(4);
+        let script = format!("{dense}\n{dense}\n{dense}\n");
+        assert_eq!(
+            noise_reason("website/static/prettify.js", &script),
+            Some("minified (dense long lines)")
+        );
+        // Long prose lines, and two dense lines, are not.
+        let prose =
+            "This paragraph runs long because Markdown lets it, and it has spaces. ".repeat(6);
+        assert_eq!(
+            noise_reason("README.md", &format!("{prose}\n{prose}\n{prose}\n")),
+            None
+        );
+        assert_eq!(
+            noise_reason("a.js", &format!("{dense}\n{dense}\nx\n")),
+            None
+        );
         let long = "x".repeat(5000);
         assert!(noise_reason("static/app.js", &long).is_some());
     }

@@ -670,8 +670,16 @@ impl<'a> Site<'a> {
                     || top_level("sys.exit(")
                     || top_level("raise SystemExit")
             }
+            // So does a module that exports nothing and ends the program
+            // (`process.exit(2)` after a failed check): a script run with
+            // `node`, not a library (a CLI framework's `process.exit` sits
+            // in a module that exports).
             Some(Lang::JavaScript | Lang::TypeScript | Lang::Tsx) => {
                 self.text.contains("require.main === module")
+                    || (self.text.contains("process.exit(")
+                        && !top_level("export ")
+                        && !self.text.contains("module.exports")
+                        && !self.text.contains("exports."))
             }
             Some(Lang::Rust) => top_level("fn main(") || top_level("async fn main("),
             _ => false,
