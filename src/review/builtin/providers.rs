@@ -204,7 +204,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("packagist-token", "Private Packagist token", &["packagist_"], "packagist_[a-z]{3}_[a-f0-9]{32,}", "packagist_out_{h48}"),
     p("sidekiq-credentials", "Sidekiq Enterprise credentials", &["contribsys"], r"[a-f0-9]{8}:[a-f0-9]{8}@(?:gems|enterprise)\.contribsys\.com", "{h8}:{h8}@gems.contribsys.com"),
     c("sidekiq-secret", "Sidekiq Enterprise credentials", &["contribsys", "sidekiq"], "[a-f0-9]{8}:[a-f0-9]{8}", "{h8}:{h8}"),
-    p("postman-api-key", "Postman API key", &["pmak-"], "PMAK-[A-Za-z0-9]{24}-[A-Za-z0-9]{34}", "PMAK-{h24}-{h34}"),
+    p("postman-api-key", "Postman API key", &["pmak-"], "PMAK-[A-Za-z0-9-]{59}", "PMAK-{h24}-{h34}"),
     p("readme-api-key", "ReadMe API key", &["rdme_"], "rdme_[a-z0-9]{70}", "rdme_{n70}"),
     p("prefect-api-key", "Prefect API key", &["pnu_"], "pnu_[A-Za-z0-9]{36}", "pnu_{a36}"),
     p("infracost-key", "Infracost API key", &["ico-"], "ico-[A-Za-z0-9]{32}", "ico-{a32}"),
@@ -308,7 +308,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("lob-key", "Lob API key", &["live_", "test_"], "(?:live|test)_(?:pub_)?[a-f0-9]{35}", "live_{h35}"),
     p("pagarme-key", "Pagar.me API key", &["ak_live_"], "ak_live_[A-Za-z0-9]{30}", "ak_live_{a30}"),
     p("mollie-key", "Mollie API key", &["live_", "test_"], "(?:live|test)_[A-Za-z0-9]{30}", "live_{a30}"),
-    p("checkout-key", "Checkout.com secret key", &["sk_sbox_", "sk_"], "sk_(?:sbox_)?[a-z0-9]{26}", "sk_sbox_{n26}"),
+    p("checkout-key", "Checkout.com secret key", &["sk_sbox_", "sk_test_", "sk_"], "sk_(?:sbox_)?[a-z0-9]{26}|sk_(?:test_)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "sk_sbox_{n26}"),
     p("sumup-key", "SumUp API key", &["sup_sk_"], "sup_sk_[A-Za-z0-9]{32}", "sup_sk_{a32}"),
     p("plaid-token", "Plaid access token", &["access-sandbox-", "access-development-", "access-production-"], "access-(?:sandbox|development|production)-[0-9a-f-]{36}", "access-production-{uuid}"),
     c("plaid-secret", "Plaid secret", &["plaid"], "[a-f0-9]{30}", "{h30}"),
@@ -584,4 +584,8 @@ pub static PROVIDERS: &[Provider] = &[
     p("cloudflare-global-key-cfk", "Cloudflare global API key", &["cfk_"], "cfk_[A-Za-z0-9]{40}[a-f0-9]{8}", "cfk_{a40}{h8}"),
     // SonarQube Cloud token: `sqco_` and 59 letters and digits.
     p("sonarcloud-token", "SonarQube Cloud token", &["sqco_"], "sqco_[A-Za-z0-9]{59}", "sqco_{a59}"),
+    // A Power Automate workflow's trigger URL (what Teams' Workflows app
+    // gives in place of an Office 365 connector): its `sig` lets anyone
+    // who has the URL post to the channel.
+    p("power-automate-trigger-url", "Power Automate workflow trigger URL", &["environment.api.powerplatform.com"], r"[a-z0-9]+\.[0-9]+\.environment\.api\.powerplatform\.com(?::[0-9]+)?/powerautomate/automations/direct/workflows/[a-f0-9]{32}/triggers/[A-Za-z0-9_]+/paths/invoke\?[^\s'\x22<>]*sig=[A-Za-z0-9_-]{20,}", "default{h32}.62.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{h32}/triggers/manual/paths/invoke?api-version=1&sig={w43}"),
 ];
