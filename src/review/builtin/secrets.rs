@@ -1410,13 +1410,24 @@ fn off_exact_format(token: &str, body: &str) -> bool {
         });
         // Shorter than the format allows: cut short (`xai-` and 43 where
         // xAI writes 80). Longer may be the format's next version.
-        let short = token.len() < shortest_match(p.pattern);
-        long || hex && hex_body || short
+        long || hex && hex_body || token.len() < shortest_of(i)
     };
     owners.iter().all(|&i| exact(i))
         && !owners
             .iter()
             .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+}
+
+/// The fewest characters a token of provider `i`'s format has (worked out
+/// once per provider).
+fn shortest_of(i: usize) -> usize {
+    static SHORTEST: LazyLock<Vec<usize>> = LazyLock::new(|| {
+        PROVIDERS
+            .iter()
+            .map(|p| shortest_match(p.pattern))
+            .collect()
+    });
+    SHORTEST[i]
 }
 
 /// The fewest characters a match of `pattern` has (the simple regexes of
