@@ -4228,4 +4228,22 @@ mod tests {
         assert!(secret_rules("settings.cfg", "deepseek.key = sk-abc123invalid").is_empty());
         assert!(secret_rules("settings.cfg", "api_key = \"invalid-key-format\"").is_empty());
     }
+
+    #[test]
+    fn checkout_uuid_keys_and_undashed_postman_keys_are_their_providers_tokens() {
+        let checkout = "checkout_api_key: \"sk_test_14a67eEd-21Fd-B18d-2B8D-275697febE7D\"";
+        assert_eq!(
+            secret_rules("config.yaml", checkout),
+            vec!["secret-provider-token"]
+        );
+        // A UUID cut short is not one.
+        let cut = "checkout_api_key: \"sk_test_14a67eEd-21Fd-B18d-2B8D\"";
+        assert!(secret_rules("config.yaml", cut).is_empty());
+        let postman =
+            "postman token = 'PMAK-aMUVdak2ohpOeeJQVlb1G9EWB09YVQfbvH6YH8HpPRkXHPBg5qYvp9YGOhI'";
+        assert_eq!(
+            secret_rules("settings.cfg", postman),
+            vec!["secret-provider-token"]
+        );
+    }
 }
