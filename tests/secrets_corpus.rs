@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 const FILES: &[&str] = &["kingfisher.jsonl", "near-miss.jsonl", "code.jsonl"];
 
 /// Issue 10 asks for 90% recall at most 5% false alarms; both hold on the
-/// held-out part (90.1% recall, 0.7% false alarms: see the printed figures;
+/// held-out part (90.2% recall, 0.7% false alarms: see the printed figures;
 /// most of the tuning part's misses are client ids, public keys and
 /// `…EXAMPLE` values the rules leave alone on purpose).
 const RECALL_FLOOR: f64 = 0.90;

@@ -201,10 +201,10 @@ pub static PROVIDERS: &[Provider] = &[
     p("pypi-token", "PyPI upload token", &["pypi-ageichlwas5vcmc"], "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", "pypi-AgEIcHlwaS5vcmc{w70}"),
     p("rubygems-key", "RubyGems API key", &["rubygems_"], "rubygems_[a-f0-9]{48}", "rubygems_{h48}"),
     p("clojars-token", "Clojars deploy token", &["clojars_"], "CLOJARS_[a-z0-9]{60}", "CLOJARS_{n60}"),
-    p("packagist-token", "Private Packagist token", &["packagist_"], "packagist_[a-z]{3}_[a-f0-9]{64,}", "packagist_out_{h68}"),
+    p("packagist-token", "Private Packagist token", &["packagist_"], "packagist_[a-z]{3}_[a-f0-9]{32,}", "packagist_out_{h48}"),
     p("sidekiq-credentials", "Sidekiq Enterprise credentials", &["contribsys"], r"[a-f0-9]{8}:[a-f0-9]{8}@(?:gems|enterprise)\.contribsys\.com", "{h8}:{h8}@gems.contribsys.com"),
     c("sidekiq-secret", "Sidekiq Enterprise credentials", &["contribsys", "sidekiq"], "[a-f0-9]{8}:[a-f0-9]{8}", "{h8}:{h8}"),
-    p("postman-api-key", "Postman API key", &["pmak-"], "PMAK-[A-Za-z0-9]{24}-[A-Za-z0-9]{34}", "PMAK-{h24}-{h34}"),
+    p("postman-api-key", "Postman API key", &["pmak-"], "PMAK-[A-Za-z0-9-]{59}", "PMAK-{h24}-{h34}"),
     p("readme-api-key", "ReadMe API key", &["rdme_"], "rdme_[a-z0-9]{70}", "rdme_{n70}"),
     p("prefect-api-key", "Prefect API key", &["pnu_"], "pnu_[A-Za-z0-9]{36}", "pnu_{a36}"),
     p("infracost-key", "Infracost API key", &["ico-"], "ico-[A-Za-z0-9]{32}", "ico-{a32}"),
@@ -226,7 +226,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("perplexity-key", "Perplexity API key", &["pplx-"], "pplx-[A-Za-z0-9]{48}", "pplx-{a48}"),
     p("replicate-token", "Replicate API token", &["r8_"], "r8_[A-Za-z0-9]{37}", "r8_{a37}"),
     p("langsmith-key", "LangSmith API key", &["lsv2_"], "lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}", "lsv2_pt_{h32}_{h10}"),
-    p("pinecone-key", "Pinecone API key", &["pcsk_"], "pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,}", "pcsk_{a5}_{a63}"),
+    p("pinecone-key", "Pinecone API key", &["pcsk_"], "pcsk_[A-Za-z0-9]{5,6}_[A-Za-z0-9]{63}", "pcsk_{a5}_{a63}"),
     p("fireworks-key", "Fireworks AI API key", &["fw_"], "fw_[A-Za-z0-9]{24}", "fw_{a24}"),
     p("elevenlabs-key", "ElevenLabs API key", &["sk_"], "sk_[a-f0-9]{48}", "sk_{h48}"),
     p("cerebras-key", "Cerebras API key", &["csk-"], "csk-[a-z0-9]{48}", "csk-{n48}"),
@@ -308,7 +308,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("lob-key", "Lob API key", &["live_", "test_"], "(?:live|test)_(?:pub_)?[a-f0-9]{35}", "live_{h35}"),
     p("pagarme-key", "Pagar.me API key", &["ak_live_"], "ak_live_[A-Za-z0-9]{30}", "ak_live_{a30}"),
     p("mollie-key", "Mollie API key", &["live_", "test_"], "(?:live|test)_[A-Za-z0-9]{30}", "live_{a30}"),
-    p("checkout-key", "Checkout.com secret key", &["sk_sbox_", "sk_"], "sk_(?:sbox_)?[a-z0-9]{26}", "sk_sbox_{n26}"),
+    p("checkout-key", "Checkout.com secret key", &["sk_sbox_", "sk_test_", "sk_"], "sk_(?:sbox_)?[a-z0-9]{26}|sk_(?:test_)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "sk_sbox_{n26}"),
     p("sumup-key", "SumUp API key", &["sup_sk_"], "sup_sk_[A-Za-z0-9]{32}", "sup_sk_{a32}"),
     p("plaid-token", "Plaid access token", &["access-sandbox-", "access-development-", "access-production-"], "access-(?:sandbox|development|production)-[0-9a-f-]{36}", "access-production-{uuid}"),
     c("plaid-secret", "Plaid secret", &["plaid"], "[a-f0-9]{30}", "{h30}"),
@@ -447,7 +447,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("ghost-admin-key", "Ghost Admin API key", &["ghost"], "[a-f0-9]{24}:[a-f0-9]{64}", "{h24}:{h64}"),
     p("teams-webhook-legacy", "Microsoft Teams webhook URL", &["outlook.office.com/webhook"], r"outlook\.office\.com/webhook/[a-f0-9-]{36}@[a-f0-9-]{36}/IncomingWebhook/[A-Za-z0-9]{32}/[a-f0-9-]{36}", "outlook.office.com/webhook/{uuid}@{uuid}/IncomingWebhook/{h32}/{uuid}"),
     p("onfido-token", "Onfido API token", &["api_live", "api_sandbox"], r"api_(?:live|sandbox)(?:_[a-z]{2})?\.[A-Za-z0-9_-]{30,}", "api_live.{w32}"),
-    p("permit-key", "Permit.io API key", &["permit_key_"], "permit_key_[A-Za-z0-9]{90,}", "permit_key_{a96}"),
+    p("permit-key", "Permit.io API key", &["permit_key_"], "permit_key_[A-Za-z0-9]{80,}", "permit_key_{a96}"),
     p("pyx-key", "Pyx API key", &["sk-pyx-"], "sk-pyx-[A-Za-z0-9]{40,}", "sk-pyx-{a60}"),
     p("statsig-secret", "Statsig server secret", &["secret-"], "secret-[A-Za-z0-9]{40,}", "secret-{a43}"),
     p("tinybird-token", "Tinybird token", &["p.eyj"], r"p\.eyJ[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{20,}", "p.eyJ{w60}.{w43}"),
@@ -571,4 +571,21 @@ pub static PROVIDERS: &[Provider] = &[
     // Windows password hashes as dumping tools print them
     // (`user:RID:LM:NT:::`): crackable, and usable as they are (pass-the-hash).
     p("ntlm-pwdump-hash", "NTLM password hash", &[":::"], r"[0-9]{1,10}:[a-fA-F0-9]{32}:[a-fA-F0-9]{32}:::", "500:{h32}:{h32}:::"),
+    // New Relic's browser key: `NRBR-` and 19 hex digits (the `NRJS-` row's
+    // other prefix).
+    p("newrelic-browser-key-nrbr", "New Relic browser key", &["nrbr-"], "NRBR-[a-f0-9]{19}", "NRBR-{h19}"),
+    // Spectral (Check Point) personal token: `spu-` and 32 lower-case
+    // letters and digits.
+    p("spectralops-token", "SpectralOps token", &["spu-"], "spu-[a-z0-9]{32}", "spu-{n32}"),
+    // pganalyze API key: `pgar_` and 27 letters and digits.
+    p("pganalyze-key", "pganalyze API key", &["pgar_"], "pgar_[A-Za-z0-9]{27}", "pgar_{a27}"),
+    // Cloudflare's prefixed global API key: `cfk_`, 40 letters and digits,
+    // an 8-hex-digit tail.
+    p("cloudflare-global-key-cfk", "Cloudflare global API key", &["cfk_"], "cfk_[A-Za-z0-9]{40}[a-f0-9]{8}", "cfk_{a40}{h8}"),
+    // SonarQube Cloud token: `sqco_` and 59 letters and digits.
+    p("sonarcloud-token", "SonarQube Cloud token", &["sqco_"], "sqco_[A-Za-z0-9]{59}", "sqco_{a59}"),
+    // A Power Automate workflow's trigger URL (what Teams' Workflows app
+    // gives in place of an Office 365 connector): its `sig` lets anyone
+    // who has the URL post to the channel.
+    p("power-automate-trigger-url", "Power Automate workflow trigger URL", &["environment.api.powerplatform.com"], r"[a-z0-9]+\.[0-9]+\.environment\.api\.powerplatform\.com(?::[0-9]+)?/powerautomate/automations/direct/workflows/[a-f0-9]{32}/triggers/[A-Za-z0-9_]+/paths/invoke\?[^\s'\x22<>]*sig=[A-Za-z0-9_-]{20,}", "default{h32}.62.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{h32}/triggers/manual/paths/invoke?api-version=1&sig={w43}"),
 ];

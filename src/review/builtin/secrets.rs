@@ -444,7 +444,10 @@ fn asset_name(line: &str, hit: &Hit) -> bool {
 fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let line = lines[index];
     if !code {
-        if let Some(h) = device_config(line).or_else(|| xml_password_value(line)) {
+        if let Some(h) = device_config(line)
+            .or_else(|| xml_password_value(line))
+            .or_else(|| xml_secret_text(line))
+        {
             return Some(h);
         }
     }
@@ -695,6 +698,35 @@ fn xml_password_value(line: &str) -> Option<Hit> {
         return None;
     }
     Some(hit("secret-assignment", m.start(), m.end()))
+}
+
+/// `<secret>{AQAAABAAA q8Zr…}</secret>` (a Jenkins credential),
+/// `<password>prod q8Zr…</password>`: an element named for a credential
+/// whose text holds words beside a random token. (Text of one piece is an
+/// assignment, judged as such.)
+fn xml_secret_text(line: &str) -> Option<Hit> {
+    if !line.contains("</") {
+        return None;
+    }
+    regex!(
+        XML_SECRET,
+        r"(?i)<([a-z_]*(?:secret|password|passwd|token|apikey|api_key|passphrase)[a-z_]*)>([^<]{16,300})</([a-z_]+)>"
+    );
+    let caps = XML_SECRET.captures(line.as_bytes())?;
+    let (open, text, close) = (caps.get(1)?, caps.get(2)?, caps.get(3)?);
+    if !line[open.start()..open.end()].eq_ignore_ascii_case(&line[close.start()..close.end()]) {
+        return None;
+    }
+    let text = &line[text.start()..text.end()];
+    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
+    if inner.split_whitespace().count() < 2 {
+        return None;
+    }
+    let piece = inner.split_whitespace().find(|p| {
+        p.len() >= 16 && strong_random(p) && !placeholder(p) && !reference(p) && !path_or_url(p)
+    })?;
+    let start = piece.as_ptr() as usize - line.as_ptr() as usize;
+    Some(hit("secret-assignment", start, start + piece.len()))
 }
 
 /// A configuration line that is nothing but one long random token (a key
@@ -1376,12 +1408,112 @@ fn off_exact_format(token: &str, body: &str) -> bool {
                 n > 0 && rest[n..].starts_with('}')
             })
         });
-        long || hex && hex_body
+        // Shorter than the format allows: cut short (`xai-` and 43 where
+        // xAI writes 80). Longer may be the format's next version.
+        long || hex && hex_body || token.len() < shortest_of(i)
     };
     owners.iter().all(|&i| exact(i))
         && !owners
             .iter()
             .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+}
+
+/// The fewest characters a token of provider `i`'s format has (worked out
+/// once per provider).
+fn shortest_of(i: usize) -> usize {
+    static SHORTEST: LazyLock<Vec<usize>> = LazyLock::new(|| {
+        PROVIDERS
+            .iter()
+            .map(|p| shortest_match(p.pattern))
+            .collect()
+    });
+    SHORTEST[i]
+}
+
+/// The fewest characters a match of `pattern` has (the simple regexes of
+/// the provider table: literals, escapes, classes, groups, alternation and
+/// counted repetition).
+fn shortest_match(pattern: &str) -> usize {
+    fn seq(b: &[u8], i: &mut usize) -> usize {
+        // One alternative after another, up to `)` or the end: the shortest.
+        let mut best = usize::MAX;
+        let mut len = 0;
+        while *i < b.len() && b[*i] != b')' {
+            if b[*i] == b'|' {
+                best = best.min(len);
+                len = 0;
+                *i += 1;
+                continue;
+            }
+            let atom = match b[*i] {
+                b'(' => {
+                    *i += 1;
+                    if b.get(*i) == Some(&b'?') {
+                        // `(?:`, `(?i)`: skip the group's flags.
+                        while *i < b.len() && !matches!(b[*i], b':' | b')') {
+                            *i += 1;
+                        }
+                        if b.get(*i) == Some(&b')') {
+                            *i += 1;
+                            continue;
+                        }
+                        *i += 1;
+                    }
+                    let n = seq(b, i);
+                    *i += 1;
+                    n
+                }
+                b'[' => {
+                    *i += 1;
+                    while *i < b.len() && b[*i] != b']' {
+                        *i += if b[*i] == b'\\' { 2 } else { 1 };
+                    }
+                    *i += 1;
+                    1
+                }
+                b'\\' => {
+                    *i += 2;
+                    1
+                }
+                b'^' | b'$' => {
+                    *i += 1;
+                    0
+                }
+                _ => {
+                    *i += 1;
+                    1
+                }
+            };
+            // Its repetition: the least count it allows.
+            let times = match b.get(*i) {
+                Some(b'?' | b'*') => {
+                    *i += 1;
+                    0
+                }
+                Some(b'+') => {
+                    *i += 1;
+                    1
+                }
+                Some(b'{') => {
+                    let start = *i + 1;
+                    while *i < b.len() && b[*i] != b'}' {
+                        *i += 1;
+                    }
+                    let inner = std::str::from_utf8(&b[start..*i]).unwrap_or("1");
+                    *i += 1;
+                    inner
+                        .split(',')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1)
+                }
+                _ => 1,
+            };
+            len += atom * times;
+        }
+        best.min(len)
+    }
+    seq(pattern.as_bytes(), &mut 0)
 }
 
 /// `value` carries a listed provider's prefix and matches none of the
@@ -3365,6 +3497,7 @@ fn placeholder(v: &str) -> bool {
         "secret_value",
         "token_value",
         "lorem",
+        "invalid",
     ];
     // Short words that a long random token contains by chance ("qIMNULLj"):
     // they count in a short value, or standing apart (`fake-key`).
@@ -4026,5 +4159,91 @@ mod tests {
         ] {
             assert!(secret_rules(path, line).is_empty(), "{line}");
         }
+    }
+
+    #[test]
+    fn a_random_token_among_words_in_an_xml_credential_element_is_found() {
+        // A Jenkins credential: the value sits inside `{…}` beside a header.
+        let jenkins = "<secret>{AQAAABAAA q8ZrT4vN2mXk9LpW3sYd7HbQ}</secret>";
+        assert_eq!(
+            secret_rules("credentials.xml", jenkins),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules(
+                "config.xml",
+                "<apiToken>prod 7dK2pQ9xLm4ZtR8vWb3N</apiToken>"
+            ),
+            vec!["secret-assignment"]
+        );
+        // Words only, a placeholder, or an element not named for a credential.
+        assert!(secret_rules("config.xml", "<secret>{ the secret goes here }</secret>").is_empty());
+        assert!(secret_rules(
+            "config.xml",
+            "<secret>{AQAAABAAA xxxxxxxxxxxxxxxxxxxxxxxx}</secret>"
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "config.xml",
+            "<id>{AQAAABAAA q8ZrT4vN2mXk9LpW3sYd7HbQ}</id>"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_token_shorter_than_its_providers_documented_length_is_a_look_alike() {
+        // xAI writes `xai-` and 80 characters; 43 is a key cut short.
+        let full = format!(
+            "const k = \"xai-{}\";",
+            &"W5zbfUkzlXedo7qD42AbBLlRSsyJrOW5zbfUkzlXeQ".repeat(2)[..80]
+        );
+        assert_eq!(
+            secret_rules("src/app.js", &full),
+            vec!["secret-provider-token"]
+        );
+        let cut = "const k = \"xai-W5zbfUkzlXedo7qD42AbBLlRSsyJrOW5zbfUkzlXe\";";
+        assert!(secret_rules("src/app.js", cut).is_empty());
+        // Postman's `PMAK-` and 24-34 characters, cut by a stray `?`.
+        let pmak = "postman = 'PMAK-aMUVdak2ohpOeeJQVlb1G9EWB09?VQfbvH6YH8HpPRkXHPBg5qYvp9YGOhI'";
+        assert!(secret_rules("settings.cfg", pmak).is_empty());
+    }
+
+    #[test]
+    fn shortest_match_counts_literals_classes_groups_and_repetition() {
+        assert_eq!(super::shortest_match("xai-[A-Za-z0-9]{80}"), 84);
+        assert_eq!(
+            super::shortest_match(r"pcsk_[A-Za-z0-9]{5,6}_[A-Za-z0-9]{63}"),
+            74
+        );
+        assert_eq!(
+            super::shortest_match(r"glpat-[A-Za-z0-9_-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?"),
+            26
+        );
+        assert_eq!(super::shortest_match(r"(?:AKIA|AS)[A-Z0-9]{16}"), 18);
+        assert_eq!(super::shortest_match(r"ya29\.[0-9A-Za-z_-]+"), 6);
+    }
+
+    #[test]
+    fn a_value_that_says_it_is_invalid_is_a_placeholder() {
+        assert!(secret_rules("settings.cfg", "deepseek.key = sk-abc123invalid").is_empty());
+        assert!(secret_rules("settings.cfg", "api_key = \"invalid-key-format\"").is_empty());
+    }
+
+    #[test]
+    fn checkout_uuid_keys_and_undashed_postman_keys_are_their_providers_tokens() {
+        let checkout = "checkout_api_key: \"sk_test_14a67eEd-21Fd-B18d-2B8D-275697febE7D\"";
+        assert_eq!(
+            secret_rules("config.yaml", checkout),
+            vec!["secret-provider-token"]
+        );
+        // A UUID cut short is not one.
+        let cut = "checkout_api_key: \"sk_test_14a67eEd-21Fd-B18d-2B8D\"";
+        assert!(secret_rules("config.yaml", cut).is_empty());
+        let postman =
+            "postman token = 'PMAK-aMUVdak2ohpOeeJQVlb1G9EWB09YVQfbvH6YH8HpPRkXHPBg5qYvp9YGOhI'";
+        assert_eq!(
+            secret_rules("settings.cfg", postman),
+            vec!["secret-provider-token"]
+        );
     }
 }
