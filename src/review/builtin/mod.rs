@@ -792,7 +792,11 @@ pub fn review_file_in(
                             l.contains("indexname") || l.contains("docsearch")
                         })
                     };
-                    let dismissed = own_shape_only && named || search_only || sample_jwt;
+                    // A password hash on a documentation page shows the
+                    // format (`password: "$2b$12$…"` in a config guide).
+                    let doc_hash = doc && hit.provider == Some("bcrypt password hash");
+                    let dismissed =
+                        own_shape_only && named || search_only || sample_jwt || doc_hash;
                     !dismissed
                         && !(generic
                             && (doc
@@ -1435,6 +1439,33 @@ mod tests {
             rules(&added("a.py", "api_key = \"q8Zr2LmX9vTa7KpW\"\n")),
             vec!["secret-assignment"]
         );
+    }
+
+    #[test]
+    fn documented_example_tokens_and_a_password_hash_in_a_guide_are_not_reported() {
+        let guide = "Set `password: \"$2b$12$KIXQJwz6Yq9Zx8tW1mRp2OeGz5N3h7Lk0vQa9sTfB4cDdE2yHjW6u\"` in users.yml.\nThe token looks like `110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw`.\n";
+        let found = added("docs/users.md", guide);
+        assert!(found.is_empty(), "{found:?}");
+        // The same hash in code, and a Telegram token of someone's, count.
+        assert_eq!(
+            rules(&added(
+                "app/seed.py",
+                "ADMIN_HASH = \"$2b$12$KIXQJwz6Yq9Zx8tW1mRp2OeGz5N3h7Lk0vQa9sTfB4cDdE2yHjW6u\"\n"
+            )),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            rules(&added(
+                "bot/config.py",
+                "TOKEN = \"824309155:AAGk3Rt9qZxW2mPvL7nB4cY8sD1fH6jK0eQ\"\n"
+            )),
+            vec!["secret-provider-token"]
+        );
+        assert!(added(
+            "bot/config.py",
+            "TOKEN = \"110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw\"\n"
+        )
+        .is_empty());
     }
 
     #[test]

@@ -1174,12 +1174,27 @@ fn body_run(text: &str) -> bool {
 
 // ----------------------------------------------------------- providers
 
+/// Tokens the providers print in their own documentation as the example
+/// (copied into countless READMEs and tutorials): public, never anyone's
+/// credential. AWS's `…EXAMPLE` keys are caught as placeholders.
+const DOCUMENTED_EXAMPLES: &[&str] = &[
+    // Telegram Bot API, "Authorizing your bot".
+    "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+    "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+    // Stripe's API reference, before per-account test keys.
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "pk_test_TYooMQauvdEDq54NiTphI7jx",
+];
+
 fn provider_token(line: &str, index: usize) -> Option<Hit> {
     let p = &PROVIDERS[index];
     for caps in provider_regex(index).captures_iter(line.as_bytes()) {
         let Some(m) = caps.get(1) else { continue };
         let token = &line[m.start()..m.end()];
-        if placeholder_token(p, token) || signed_for_another(p, token) {
+        if placeholder_token(p, token)
+            || signed_for_another(p, token)
+            || DOCUMENTED_EXAMPLES.contains(&token)
+        {
             continue;
         }
         let live = match p.checksum {
@@ -3465,6 +3480,9 @@ fn reference(v: &str) -> bool {
 
 /// Text people write in place of a real secret.
 fn placeholder(v: &str) -> bool {
+    if DOCUMENTED_EXAMPLES.contains(&v) {
+        return true;
+    }
     let lower = v.to_ascii_lowercase();
     const WORDS: &[&str] = &[
         "example",
