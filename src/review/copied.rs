@@ -67,9 +67,11 @@ pub fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
     };
     let mut asked: Vec<(usize, usize, Probe)> = Vec::new();
     for (fi, (found, file)) in per_file.iter().zip(&changes.files).enumerate() {
+        let mut lines = None;
         for (i, f) in found.iter().enumerate() {
             if f.rule.as_deref() == Some(TASK_RULE) {
-                if let Some(probe) = probe(file, f.line) {
+                let lines = lines.get_or_insert_with(|| crate::diff::lines(&file.new_text));
+                if let Some(probe) = probe(file, lines, f.line) {
                     asked.push((fi, i, probe));
                 }
             }
@@ -212,10 +214,10 @@ fn drop_restored_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
     }
 }
 
-/// The probe for a task on 1-based `line`, when it sits in a block the
+/// The probe for a task on 1-based `line` (`lines`: the file's new text),
+/// when it sits in a block the
 /// change added and says enough to be recognised elsewhere.
-fn probe(file: &FileChange, line: u32) -> Option<Probe> {
-    let lines = crate::diff::lines(&file.new_text);
+fn probe(file: &FileChange, lines: &[&str], line: u32) -> Option<Probe> {
     let added = |n: u32| n >= 1 && (n as usize) <= lines.len() && file.diff.is_added(n);
     if !added(line) {
         return None;
@@ -333,7 +335,7 @@ mod tests {
             "x = 1\n",
             "x = 1\ndef load(path):\n    # TODO: cache the parsed file\n    return parse(path)\n",
         );
-        let p = probe(&file, 3).expect("a three-line block");
+        let p = probe(&file, &crate::diff::lines(&file.new_text), 3).expect("a three-line block");
         assert_eq!(p.task, "# TODO: cache the parsed file");
         assert_eq!(p.before.as_deref(), Some("def load(path):"));
         assert_eq!(p.after.as_deref(), Some("return parse(path)"));
@@ -345,13 +347,13 @@ mod tests {
             "def load(path):\n    return parse(path)\n",
             "def load(path):\n    # TODO: cache the parsed file\n    return parse(path)\n",
         );
-        assert_eq!(probe(&file, 2), None);
+        assert_eq!(probe(&file, &crate::diff::lines(&file.new_text), 2), None);
     }
 
     #[test]
     fn a_bare_task_beside_a_brace_says_too_little_to_be_a_copy() {
         let file = change("", "{\n// TODO\n}\n");
-        assert_eq!(probe(&file, 2), None);
+        assert_eq!(probe(&file, &crate::diff::lines(&file.new_text), 2), None);
     }
 
     #[test]
