@@ -1469,6 +1469,34 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_naming_another_and_oracles_demo_account_are_not_credentials() {
+        assert!(secret_rules(
+            "a.py",
+            "REVISION_SCRIPT_TOKEN = \"REVISION_SCRIPT_FILENAME\""
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "setup.cfg",
+            "oracle=oracle+oracledb://scott:tiger@oracle23c/freepdb1"
+        )
+        .is_empty());
+        assert_eq!(
+            secret_rules(
+                "setup.cfg",
+                "oracle=oracle://scott:Xk29vLq7Tz@db.internal/xe"
+            ),
+            vec!["secret-url-credentials"]
+        );
+        assert_eq!(
+            secret_rules(
+                "a.py",
+                "REVISION_SCRIPT_TOKEN = \"q8Zr2LmX9vTa7KpW3nB5cD1e\""
+            ),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
     fn a_table_of_values_under_one_name_in_code_is_data_and_distinct_credentials_are_not() {
         let values = [
             "q8Zr2LmX9vTa7KpW3nB5cD1e",

@@ -1723,6 +1723,10 @@ fn url_credentials(line: &str) -> Option<Hit> {
         if percent_decoded(password).contains(char::is_whitespace) {
             continue;
         }
+        // Oracle's demo account, in every SQLAlchemy and JDBC example.
+        if username.eq_ignore_ascii_case("scott") && password.eq_ignore_ascii_case("tiger") {
+            continue;
+        }
         return Some(hit("secret-url-credentials", pass.start(), pass.end()));
     }
     // A token as the user part: `https://<token>@push.fury.io/…`.
@@ -3270,11 +3274,11 @@ fn identifier_shaped(v: &str) -> bool {
             if i == b.len() || b[i].is_ascii_uppercase() {
                 let word = &b[start..i];
                 let tail_lower = word[1..].iter().all(u8::is_ascii_lowercase);
-                // Vowels at a word's rate (`block` has one in five).
+                // Vowels at a word's rate (`script` has one in six).
                 let vowels = word.iter().filter(|c| b"aeiouyAEIOUY".contains(c)).count();
                 let lower = String::from_utf8_lossy(word).to_ascii_lowercase();
                 let spelled = word.len() <= 14
-                    && (vowels * 5 >= word.len() && vowels * 10 <= word.len() * 7
+                    && (vowels * 6 >= word.len() && vowels * 10 <= word.len() * 7
                         || CONSONANT_WORDS.contains(&lower.as_str()));
                 if word.len() < 3 || !tail_lower || !spelled {
                     return false;
