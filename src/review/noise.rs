@@ -77,6 +77,11 @@ pub fn noise_reason(path: &str, text: &str) -> Option<&'static str> {
     if lower_file.ends_with(".map") {
         return Some("source map");
     }
+    // A recorded change (an example diff, a patch applied to a
+    // dependency): its lines are someone's code quoted, not written here.
+    if lower_file.ends_with(".diff") || lower_file.ends_with(".patch") {
+        return Some("patch file");
+    }
     if generated_name(&lower_file) {
         return Some("generated code (by its file name)");
     }
@@ -255,6 +260,14 @@ mod tests {
             Some("minified asset")
         );
         assert_eq!(noise_reason("static/app.js.map", ""), Some("source map"));
+        assert_eq!(
+            noise_reason("etc/examples/822-merge-conflict.diff", "+// TODO: x\n"),
+            Some("patch file")
+        );
+        assert_eq!(
+            noise_reason("patches/fix-build.patch", ""),
+            Some("patch file")
+        );
         // Three dense lines of a few hundred characters: minified by hand.
         let dense = "t))){s&&(G=G.replace(d,\"\\r\"));A.nodeValue=G;var L=A.ownerDocument,o=L.createElement(\"span\");".repeat(4);
         let script = format!("{dense}\n{dense}\n{dense}\n");
