@@ -370,6 +370,8 @@ fn examples_docs_scripts_and_benchmarks_print_on_purpose() {
         "benchmarks/run.js",
         "docs_src/python_types/tutorial006.js",
         "tutorial/step1.js",
+        "play.ts",
+        "packages/core/playground.mjs",
     ] {
         assert_eq!(new_file(path, "console.log(result);\n"), vec![], "{path}");
     }

@@ -550,8 +550,19 @@ fn runs_own_input(path: &str) -> bool {
         "noxfile.py",
         "setup.py",
     ];
+    // A playground or demo file of its own (`play.ts` at the root).
+    const SCRATCH: &[&str] = &[
+        "play",
+        "playground",
+        "scratch",
+        "sandbox",
+        "demo",
+        "example",
+    ];
+    let stem = file.split('.').next().unwrap_or("");
     parts.any(|d| DIRS.iter().any(|x| d.eq_ignore_ascii_case(x)))
         || BUILD_SCRIPTS.contains(&file.as_str())
+        || SCRATCH.contains(&stem)
         || file.contains(".conf.")
         || file.contains(".config.")
 }
