@@ -4,11 +4,12 @@
 //! task: the project carries it where the block came from. Nor did a
 //! revert that brings a file's earlier text back. A built-in task finding
 //! is dropped when its line and a line beside it, both added by the
-//! change, already stand together in some file of the base revision, or
+//! change, already stand together in some file of the base revision; a
+//! finding of any built-in code rule (a task, a print, a dangerous call)
 //! when its line, saying enough to be told apart, stood in an earlier
 //! version of the same file. Reads the base and its history through
-//! `git`, only for such findings and within budgets; knows the built-in
-//! task rule by id and touches no other finding.
+//! `git`, only for such findings and within budgets; never drops a secret
+//! or a model's finding.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
@@ -31,8 +32,9 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 const BUDGET: u64 = 128 << 20;
 /// Answers kept across reviews (the language server asks again each time).
 const CACHE_LIMIT: usize = 4096;
-/// A task line restored from the file's history says at least this much
-/// (trimmed characters): `// TODO: remove` typed again is a new leftover.
+/// A line restored from the file's history says at least this much
+/// (trimmed characters): `// TODO: remove` or `print(x)` typed again is a
+/// new leftover.
 const MIN_RESTORED: usize = 30;
 /// How far back a revert is looked for: first-parent commits, and distinct
 /// earlier versions of the file read.
@@ -129,12 +131,14 @@ pub fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
         let f = per_file[fi].remove(i);
         tracing::debug!(path = %f.path, line = f.line, "task copied with its code; not reported");
     }
-    drop_restored_tasks(per_file, changes);
+    drop_restored(per_file, changes);
 }
 
-/// Drops the task findings whose line an earlier version of the same file
-/// already held: a revert, or a file's old text brought back.
-fn drop_restored_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
+/// Drops the findings of code rules (a task, a print, a dangerous call)
+/// whose line an earlier version of the same file already held: a revert,
+/// or a file's old text brought back. Secrets are judged by their value
+/// elsewhere and always stay.
+fn drop_restored(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
     let Some(origin) = &changes.origin else {
         return;
     };
@@ -147,7 +151,7 @@ fn drop_restored_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
         let tasks: Vec<(usize, String)> = found
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.rule.as_deref() == Some(TASK_RULE))
+            .filter(|(_, f)| restorable(f))
             .filter_map(|(i, f)| {
                 let text = lines.get((f.line as usize).checked_sub(1)?)?.trim();
                 (text.chars().count() >= MIN_RESTORED).then(|| (i, text.to_string()))
@@ -209,9 +213,19 @@ fn drop_restored_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
         gone.sort_unstable_by(|a, b| b.cmp(a));
         for i in gone {
             let f = found.remove(i);
-            tracing::debug!(path = %f.path, line = f.line, "task restored from the file's history; not reported");
+            tracing::debug!(path = %f.path, line = f.line, "line restored from the file's history; not reported");
         }
     }
+}
+
+/// Whether a finding is of a rule whose line a revert can bring back: the
+/// built-in reviewer's code rules, not its secret rules (a key is reported
+/// wherever it is added) nor a model's findings.
+fn restorable(f: &Finding) -> bool {
+    f.reviewer == super::builtin::REVIEWER
+        && f.rule.as_deref().is_some_and(|r| {
+            super::builtin::rule(r).is_some() && !super::builtin::is_secret_rule(r)
+        })
 }
 
 /// The probe for a task on 1-based `line` (`lines`: the file's new text),
