@@ -940,6 +940,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !path_or_url(v)
         && !public_document(v)
         && !off_strict_format(name, v)
+        && !typed_in_character(v)
         && !off_listed_suffix(v))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
@@ -4265,6 +4266,14 @@ mod tests {
             let line = format!("vendor_api_key = '{typed}'");
             assert!(secret_rules("settings.cfg", &line).is_empty(), "{line}");
         }
+        // Under a name that is no credential's, in a configuration file.
+        let setting = "moderation = 'ZxuB8KrC1jO7tANvLp2D6oWF5Mq9yBaL3Hg'";
+        assert_eq!(
+            secret_rules("settings.cfg", setting),
+            vec!["secret-assignment"]
+        );
+        let typed = "moderation = '=ZxuB8KrC1jO7tANvLp2D6oWF5Mq9yBaL3Hg'";
+        assert!(secret_rules("settings.cfg", typed).is_empty());
         // Symbols throughout (a generated secret of a wider alphabet), an
         // id joined to its token by `|`, and a password: still credentials.
         for line in [
