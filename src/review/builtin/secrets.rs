@@ -940,6 +940,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !path_or_url(v)
         && !public_document(v)
         && !off_strict_format(name, v)
+        && !typed_in_character(v)
         && !off_listed_suffix(v))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
@@ -2075,6 +2076,7 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
     }
     let bare = a.value.trim_matches(['"', '\'', '\\']);
     (credential_value(a, code)
+        && (a.kind == NameKind::Password || !typed_in_character(bare))
         && !off_strict_format(a.name, a.value)
         && !off_listed_format(bare)
         && !off_listed_suffix(bare))
@@ -2687,6 +2689,43 @@ fn base64_bytes(b64: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// A generated key with characters typed into it (`F7CTEQ0FK6?SPCSG…`,
+/// `…tZB@oCxc…`, `…gSD%c^`, `=0UXRQ2DBF5r…`): letters and
+/// digits, and one or two places holding characters that no key alphabet
+/// holds (key alphabets add at most `-_./+=:~` to letters and digits, and
+/// `=` does not open a value). A secret drawn from an alphabet with symbols has
+/// them all along; symbols in one or two places of a long run of letters
+/// and digits mark a look-alike, as scanners' test fixtures write them.
+/// (Passwords are not judged so.) A `|` after a number or a qualified name
+/// joins an id to its token (Laravel Sanctum's `49|07KJ…`, Convex's
+/// `prod:name|eyJ…`).
+fn typed_in_character(v: &str) -> bool {
+    let b = v.as_bytes();
+    let id_joint = |i: usize| {
+        let head = &b[..i];
+        !head.is_empty() && (head.iter().all(u8::is_ascii_digit) || head.contains(&b':'))
+    };
+    let stray = |i: usize, c: u8| {
+        !(c.is_ascii_alphanumeric()
+            || b"-_./+:~".contains(&c)
+            || c == b'=' && i > 0
+            || c == b'|' && id_joint(i))
+    };
+    // Places: strays at most one character apart are one place (`%c^`).
+    let (mut odd, mut places, mut last) = (0usize, 0usize, None::<usize>);
+    for (i, &c) in b.iter().enumerate() {
+        if stray(i, c) {
+            odd += 1;
+            if last.is_none_or(|l| i - l > 2) {
+                places += 1;
+            }
+            last = Some(i);
+        }
+    }
+    let alnum = b.iter().filter(|c| c.is_ascii_alphanumeric()).count();
+    b.len() >= 16 && (1..=2).contains(&places) && odd <= 6 && alnum * 4 >= b.len() * 3
 }
 
 fn strong_random(v: &str) -> bool {
@@ -4228,6 +4267,45 @@ mod tests {
         // Postman's `PMAK-` and 24-34 characters, cut by a stray `?`.
         let pmak = "postman = 'PMAK-aMUVdak2ohpOeeJQVlb1G9EWB09?VQfbvH6YH8HpPRkXHPBg5qYvp9YGOhI'";
         assert!(secret_rules("settings.cfg", pmak).is_empty());
+    }
+
+    #[test]
+    fn a_key_with_a_stray_symbol_typed_into_it_is_a_look_alike() {
+        // The same key as written, then with a `?`, an `@`, a leading `=`
+        // or a few symbols in one place typed into it.
+        let key = "F7CTEQ0FK6Q8SPCSG24XMBULREVNG4AL3RTQK";
+        assert_eq!(
+            secret_rules("settings.cfg", &format!("vendor_api_key = '{key}'")),
+            vec!["secret-assignment"]
+        );
+        for typed in [
+            "F7CTEQ0FK6?SPCSG24XMBULREVNG4AL3RTQK",
+            "rc6iLoUEFGGAWNLsuBJnmsh4tZB@oCxcDUmc45HIPcuiQvfUEuqo8wb9YrUd2LyB",
+            "=0UXRQ2DBF5rEJ-qlJTgJvwGqUJ",
+            "2xN7puShxzNf5fZleQthTg305l95D3gSD%c^",
+            "I_Mn%^&*qlBCakI5vwkwFD4_zRUY",
+        ] {
+            let line = format!("vendor_api_key = '{typed}'");
+            assert!(secret_rules("settings.cfg", &line).is_empty(), "{line}");
+        }
+        // Under a name that is no credential's, in a configuration file.
+        let setting = "moderation = 'ZxuB8KrC1jO7tANvLp2D6oWF5Mq9yBaL3Hg'";
+        assert_eq!(
+            secret_rules("settings.cfg", setting),
+            vec!["secret-assignment"]
+        );
+        let typed = "moderation = '=ZxuB8KrC1jO7tANvLp2D6oWF5Mq9yBaL3Hg'";
+        assert!(secret_rules("settings.cfg", typed).is_empty());
+        // Symbols throughout (a generated secret of a wider alphabet), an
+        // id joined to its token by `|`, and a password: still credentials.
+        for line in [
+            "DJANGO_SECRET_KEY = 'wwf*2#86t64!fgh6yav$aoeuo@u2o@fy&*gg76q!&%6x_wbduad'",
+            "api_token = '49|07KJzQmRfD2t8VbXc4NwLp6YhGs1AeUo3iTkMvZr'",
+            "CONVEX_DEPLOY_KEY=prod:qualified-jaguar-123|eyJhbGciOiJIUzI1NiJ9Xk4pQ8",
+            "db_password = 'Tr0ub4dor&3horsebattery'",
+        ] {
+            assert!(!secret_rules("settings.cfg", line).is_empty(), "{line}");
+        }
     }
 
     #[test]
