@@ -216,6 +216,20 @@ fn a_task_pasted_with_its_code_from_a_file_the_change_leaves_alone_is_not_new() 
 }
 
 #[test]
+fn a_dangerous_call_a_revert_brings_back_alone_is_not_new() {
+    let with_call =
+        "def restore(pickled_value):\n    value = pickle.loads(pickled_value)\n    return value\n";
+    let repo = TestRepo::with_commit(&[("pkg/state.py", with_call)]);
+    repo.write(
+        "pkg/state.py",
+        "def restore(pickled_value):\n    return None\n",
+    );
+    repo.commit("Revert the unpickling");
+    repo.write("pkg/state.py", with_call);
+    assert_eq!(repo.check_json(&["--offline"]).rules_and_lines(), vec![]);
+}
+
+#[test]
 fn a_task_or_print_a_revert_brings_back_is_not_new() {
     let with_task = "def sync():\n    # TODO: retry when the server answers 503 with Retry-After\n    # TODO: remove\n    print(\"pushing\", len(pending_changes))\n    return push()\n";
     let repo = TestRepo::with_commit(&[("app/sync.py", with_task)]);

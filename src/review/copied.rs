@@ -59,8 +59,16 @@ type HistoryKey = (git2::Oid, String, String);
 static RESTORED: LazyLock<Mutex<HashMap<HistoryKey, bool>>> = LazyLock::new(Mutex::default);
 
 /// Drops from `per_file` (one list per file of `changes`, in order) the
-/// task findings whose block the change copied from a file of the base.
-pub fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
+/// findings of what the project already had: tasks whose block the change
+/// copied from a file of the base, lines a revert brought back.
+pub fn drop_already_there(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
+    drop_copied_tasks(per_file, changes);
+    drop_restored(per_file, changes);
+}
+
+/// Drops the task findings whose block the change copied from a file of
+/// the base.
+fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
     let Some(origin) = &changes.origin else {
         return;
     };
@@ -131,7 +139,6 @@ pub fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
         let f = per_file[fi].remove(i);
         tracing::debug!(path = %f.path, line = f.line, "task copied with its code; not reported");
     }
-    drop_restored(per_file, changes);
 }
 
 /// Drops the findings of code rules (a task, a print, a dangerous call)

@@ -123,7 +123,7 @@ pub fn review_secrets_only(
 /// elsewhere in the project.
 pub fn builtin_findings(changes: &ChangeSet, policy: &builtin::Policy) -> Vec<Vec<Finding>> {
     let mut per_file = builtin::review_files(&changes.files, policy);
-    copied::drop_copied_tasks(&mut per_file, changes);
+    copied::drop_already_there(&mut per_file, changes);
     per_file
 }
 
