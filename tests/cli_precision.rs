@@ -357,6 +357,19 @@ fn a_print_that_a_test_expects_to_throw_is_the_expression_under_test() {
 }
 
 #[test]
+fn a_print_inside_a_helper_that_captures_the_output_is_the_output_under_test() {
+    let test = "describe('getCompletion()', function () {\n  it('returns completions', function () {\n    var r = checkUsage(function () {\n      yargs().getCompletion([''], function (completions) {\n        completions.forEach(function (c) {\n          console.log(c)\n        })\n      })\n    })\n    r.logs.should.include('apple')\n  })\n})\n";
+    assert_eq!(new_file("test/completion.js", test), vec![]);
+}
+
+#[test]
+fn a_task_runners_file_prints_on_purpose() {
+    for path in ["invokefile.py", "fabfile.py", "dodo.py"] {
+        assert_eq!(new_file(path, "print(\"Building!\")\n"), vec![], "{path}");
+    }
+}
+
+#[test]
 fn a_print_left_in_a_test_is_still_a_leftover() {
     let text = "def test_get(http):\n    r = http('GET', '/')\n    print(r)\n    assert r.ok\n";
     assert_eq!(

@@ -549,6 +549,9 @@ fn runs_own_input(path: &str) -> bool {
         "jakefile.js",
         "noxfile.py",
         "setup.py",
+        "invokefile.py",
+        "fabfile.py",
+        "dodo.py",
     ];
     // A playground or demo file of its own (`play.ts` at the root).
     const SCRATCH: &[&str] = &[
@@ -1504,6 +1507,32 @@ mod tests {
                 "REVISION_SCRIPT_TOKEN = \"q8Zr2LmX9vTa7KpW3nB5cD1e\""
             ),
             vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_methods_argument_and_a_diff_flag_are_not_credentials() {
+        assert!(secret_rules(
+            "requests/auth.py",
+            "        password = password.encode(\"latin1\")"
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "rakelib/ruby19.rake",
+            "    sh %{diff -u #{Ruby19::SVN}/lib/rake.rb lib/rake.rb}"
+        )
+        .is_empty());
+        // A literal assigned, and curl's user and password, still count.
+        assert_eq!(
+            secret_rules("a.py", "password = \"Tr0ub4dor&3x\".encode(\"latin1\")"),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules(
+                "run.sh",
+                "curl -u deploy:Zq8Lm2XvRt5Wk9Pq https://api.example.com"
+            ),
+            vec!["secret-auth-header"]
         );
     }
 

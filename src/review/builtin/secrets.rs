@@ -292,7 +292,7 @@ regex!(
 );
 regex!(
     CURL_USER,
-    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"]{0,128})["']?:["']?([^\s'"]{3,256}|)"#
+    r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)["']?([^\s:'"{}/#]{0,128})["']?:["']?([^\s'"]{3,256}|)"#
 );
 regex!(SSHPASS, r#"sshpass\s+-p\s*["']?([^\s'"]{4,})"#);
 // Passwords on the command lines of tools that encrypt or sign:
@@ -2279,6 +2279,44 @@ fn credential_call(name: &str) -> bool {
         )
     });
     if reads {
+        return false;
+    }
+    // `password.encode("latin1")`, `token.startsWith("Bearer")`: a method of
+    // the value itself, handed something else.
+    const VALUE_METHODS: &[&str] = &[
+        "encode",
+        "decode",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "trim",
+        "lower",
+        "upper",
+        "format",
+        "replace",
+        "split",
+        "join",
+        "startswith",
+        "endswith",
+        "includes",
+        "contains",
+        "indexof",
+        "match",
+        "test",
+        "equals",
+        "compare",
+        "concat",
+        "slice",
+        "substring",
+        "substr",
+        "padstart",
+        "padend",
+        "tostring",
+        "hex",
+        "update",
+        "digest",
+    ];
+    if last.len() < name.len() && VALUE_METHODS.contains(&last.to_ascii_lowercase().as_str()) {
         return false;
     }
     if last.len() < name.len() {

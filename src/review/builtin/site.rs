@@ -541,6 +541,17 @@ impl<'a> Site<'a> {
                 "console.debug = ",
                 "stubGlobal('console'",
                 "stubGlobal(\"console\"",
+                // A helper that runs a callback and hands back what it
+                // logged (`checkUsage(() => …)` then `r.logs.should…`).
+                "checkOutput(",
+                "checkUsage(",
+                "captureOutput(",
+                "captureStdout(",
+                "captureConsole(",
+                "interceptStdout(",
+                "mockConsole(",
+                ".logs.should",
+                ".logs).to",
             ],
             _ => &[],
         };
