@@ -1511,6 +1511,26 @@ mod tests {
     }
 
     #[test]
+    fn a_value_whose_name_says_it_is_fake_is_not_a_credential() {
+        for line in [
+            "nonMatchingToken := \"elmv3ezs416op76rQx9Lm2Tz\"",
+            "fake_api_key = \"q8Zr2LmX9vTa7KpW3nB5cD1e\"",
+            "const invalidPassword = 'Tr0ub4dor&3x';",
+        ] {
+            assert!(secret_rules("a.go", line).is_empty(), "{line}");
+        }
+        // A provider's own format still counts, whatever the name says.
+        assert_eq!(
+            secret_rules("a.py", "fake_token = \"sk_live_4q8Zr2LmX9vTa7KpW3nB5cD1\""),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules("a.py", "api_key = \"q8Zr2LmX9vTa7KpW3nB5cD1e\""),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
     fn a_methods_argument_and_a_diff_flag_are_not_credentials() {
         assert!(secret_rules(
             "requests/auth.py",

@@ -2075,7 +2075,16 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
         }
     }
     let bare = a.value.trim_matches(['"', '\'', '\\']);
-    (credential_value(a, code)
+    // `fakeToken`, `invalid_password`, `nonMatchingToken`: the name says
+    // the value is not a working credential (a test's wrong input).
+    let declared_fake = segments(a.name).iter().any(|s| {
+        matches!(
+            s.to_ascii_lowercase().as_str(),
+            "fake" | "dummy" | "mock" | "bogus" | "invalid" | "wrong" | "incorrect" | "bad" | "non"
+        )
+    });
+    (!declared_fake
+        && credential_value(a, code)
         && (a.kind == NameKind::Password || !typed_in_character(bare))
         && !off_strict_format(a.name, a.value)
         && !off_listed_format(bare)
