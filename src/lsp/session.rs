@@ -652,20 +652,18 @@ impl Session {
             };
             let text = rope.to_string();
             match ws.base_blob(&rel) {
-                Ok(base) => {
+                Ok((head, blob)) => {
                     let mut changes = ChangeSet::from_buffer(
                         &rel,
-                        base.as_deref().map(Vec::as_slice),
+                        blob.as_deref().map(Vec::as_slice),
                         &text,
                         &config.review,
                     );
                     // What else HEAD holds: a task pasted with its code
                     // from another file is not this edit's.
-                    changes.origin = ws.repo.resolve_base("HEAD").ok().map(|base| {
-                        crate::review::changes::Origin {
-                            root: ws.root.clone(),
-                            base,
-                        }
+                    changes.origin = Some(crate::review::changes::Origin {
+                        root: ws.root.clone(),
+                        base: head,
                     });
                     let kept = match (tree, changes.files.first_mut()) {
                         (Some(tree), Some(file)) => file.keep_tree(tree),

@@ -7,7 +7,7 @@
 //! No protocol types here.
 
 use crate::config::{self, Config, Origin};
-use crate::git::Repo;
+use crate::git::{Base, Repo};
 use crate::review::team_dismissed::{TeamDismissed, TEAM_DISMISSED_FILE};
 use crate::review::{DismissedStore, Engine};
 use std::collections::HashMap;
@@ -154,14 +154,14 @@ impl Workspace {
         Ok(())
     }
 
-    /// The bytes of `rel_path` at the current HEAD. HEAD is resolved on
-    /// every call (cheap), so a commit or checkout is picked up at the next
-    /// review; the blob itself is cached by (commit, path).
-    pub fn base_blob(&self, rel_path: &str) -> Result<BaseBlob, WorkspaceError> {
+    /// The current HEAD and the bytes of `rel_path` there. HEAD is resolved
+    /// on every call (cheap), so a commit or checkout is picked up at the
+    /// next review; the blob itself is cached by (commit, path).
+    pub fn base_blob(&self, rel_path: &str) -> Result<(Base, BaseBlob), WorkspaceError> {
         let base = self.repo.resolve_base("HEAD")?;
         let key = (base.id(), rel_path.to_string());
-        if let Some(hit) = self.cache().get(&key) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.cache().get(&key).cloned() {
+            return Ok((base, hit));
         }
         let blob = self.repo.base_blob(&base, rel_path)?.map(Arc::new);
         let mut cache = self.cache();
@@ -169,7 +169,7 @@ impl Workspace {
             cache.clear();
         }
         cache.insert(key, blob.clone());
-        Ok(blob)
+        Ok((base, blob))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), BaseBlob>> {

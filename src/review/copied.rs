@@ -12,9 +12,10 @@
 //! or a model's finding.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::{LazyLock, Mutex};
 
-use super::changes::{ChangeSet, FileChange};
+use super::changes::{ChangeSet, FileChange, Origin};
 use super::finding::Finding;
 use crate::git::Repo;
 
@@ -50,94 +51,135 @@ struct Probe {
     after: Option<String>,
 }
 
-type Key = (git2::Oid, Probe);
-
-static ANSWERS: LazyLock<Mutex<HashMap<Key, bool>>> = LazyLock::new(Mutex::default);
-/// (base commit, path, task line): whether an earlier version had it.
+/// (base tree, probe): whether a file of the base holds the block.
+type CopyKey = (git2::Oid, Probe);
+/// (base commit, path, line): whether an earlier version of the file had it.
 type HistoryKey = (git2::Oid, String, String);
 
+static COPIED: LazyLock<Mutex<HashMap<CopyKey, bool>>> = LazyLock::new(Mutex::default);
 static RESTORED: LazyLock<Mutex<HashMap<HistoryKey, bool>>> = LazyLock::new(Mutex::default);
 
 /// Drops from `per_file` (one list per file of `changes`, in order) the
 /// findings of what the project already had: tasks whose block the change
 /// copied from a file of the base, lines a revert brought back.
 pub fn drop_already_there(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
-    drop_copied_tasks(per_file, changes);
-    drop_restored(per_file, changes);
+    let Some(origin) = &changes.origin else {
+        return;
+    };
+    // Opened once per review, and only when some answer is not cached.
+    let mut repo: Option<Option<Repo>> = None;
+    drop_copied_tasks(per_file, changes, origin, &mut repo);
+    drop_restored(per_file, changes, origin, &mut repo);
+}
+
+/// The repository of `origin`, opened the first time it is needed.
+fn opened<'r>(repo: &'r mut Option<Option<Repo>>, origin: &Origin) -> Option<&'r Repo> {
+    repo.get_or_insert_with(|| {
+        Repo::discover(&origin.root)
+            .map_err(|e| tracing::debug!("cannot reopen the repository: {e}"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Each key's answer: from `cache` when known, else from one call of
+/// `compute` for all the unknown ones, which are then remembered (the cache
+/// is emptied when it grows past its limit).
+fn remembered<K: Clone + Eq + Hash>(
+    cache: &Mutex<HashMap<K, bool>>,
+    keys: &[K],
+    compute: impl FnOnce(&[K]) -> Vec<bool>,
+) -> Vec<bool> {
+    let lock = || cache.lock().unwrap_or_else(|p| p.into_inner());
+    let known: Vec<Option<bool>> = {
+        let cache = lock();
+        keys.iter().map(|k| cache.get(k).copied()).collect()
+    };
+    let open: Vec<K> = keys
+        .iter()
+        .zip(&known)
+        .filter(|(_, answer)| answer.is_none())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut fresh: HashMap<K, bool> = HashMap::new();
+    if !open.is_empty() {
+        let found = compute(&open);
+        let mut cache = lock();
+        if cache.len() > CACHE_LIMIT {
+            cache.clear();
+        }
+        for (k, hit) in open.into_iter().zip(found) {
+            cache.insert(k.clone(), hit);
+            fresh.insert(k, hit);
+        }
+    }
+    keys.iter()
+        .zip(known)
+        .map(|(k, answer)| answer.or_else(|| fresh.get(k).copied()).unwrap_or(false))
+        .collect()
+}
+
+/// Removes the findings at `indexes` (positions in `found`).
+fn remove_at(found: &mut Vec<Finding>, indexes: &HashSet<usize>, why: &str) {
+    let mut i = 0;
+    found.retain(|f| {
+        let keep = !indexes.contains(&i);
+        i += 1;
+        if !keep {
+            tracing::debug!(path = %f.path, line = f.line, "{why}; not reported");
+        }
+        keep
+    });
 }
 
 /// Drops the task findings whose block the change copied from a file of
 /// the base.
-fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
-    let Some(origin) = &changes.origin else {
-        return;
-    };
+fn drop_copied_tasks(
+    per_file: &mut [Vec<Finding>],
+    changes: &ChangeSet,
+    origin: &Origin,
+    repo: &mut Option<Option<Repo>>,
+) {
     let Some(tree) = origin.base.tree else {
         return;
     };
-    let mut asked: Vec<(usize, usize, Probe)> = Vec::new();
+    // (file, finding) of each probe.
+    let mut at: Vec<(usize, usize)> = Vec::new();
+    let mut keys: Vec<CopyKey> = Vec::new();
     for (fi, (found, file)) in per_file.iter().zip(&changes.files).enumerate() {
         let mut lines = None;
         for (i, f) in found.iter().enumerate() {
             if f.rule.as_deref() == Some(TASK_RULE) {
                 let lines = lines.get_or_insert_with(|| crate::diff::lines(&file.new_text));
                 if let Some(probe) = probe(file, lines, f.line) {
-                    asked.push((fi, i, probe));
+                    at.push((fi, i));
+                    keys.push((tree, probe));
                 }
             }
         }
     }
-    if asked.is_empty() {
+    if keys.is_empty() {
         return;
     }
-    let mut answers: HashMap<Probe, bool> = HashMap::new();
-    {
-        let cache = ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, _, p) in &asked {
-            if let Some(&known) = cache.get(&(tree, p.clone())) {
-                answers.insert(p.clone(), known);
-            }
-        }
-    }
-    let open: Vec<Probe> = asked
-        .iter()
-        .map(|(_, _, p)| p)
-        .filter(|p| !answers.contains_key(*p))
-        .cloned()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    if !open.is_empty() {
-        let kinds: HashSet<String> = asked
+    let copied = remembered(&COPIED, &keys, |open| {
+        let kinds: HashSet<String> = at
             .iter()
-            .map(|(fi, _, _)| kind_of(&changes.files[*fi].path))
+            .map(|(fi, _)| kind_of(&changes.files[*fi].path))
             .collect();
-        let found = match Repo::discover(&origin.root) {
-            Ok(repo) => search(&repo, &origin.base, &kinds, &open),
-            Err(e) => {
-                tracing::debug!("cannot reopen the repository to look for copied tasks: {e}");
-                vec![false; open.len()]
-            }
-        };
-        let mut cache = ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() > CACHE_LIMIT {
-            cache.clear();
+        let probes: Vec<Probe> = open.iter().map(|(_, p)| p.clone()).collect();
+        match opened(repo, origin) {
+            Some(repo) => search(repo, &origin.base, &kinds, &probes),
+            None => vec![false; probes.len()],
         }
-        for (p, hit) in open.into_iter().zip(found) {
-            cache.insert((tree, p.clone()), hit);
-            answers.insert(p, hit);
+    });
+    let mut gone: Vec<HashSet<usize>> = vec![HashSet::new(); per_file.len()];
+    for ((fi, i), copied) in at.into_iter().zip(copied) {
+        if copied {
+            gone[fi].insert(i);
         }
     }
-    let mut copied: Vec<(usize, usize)> = asked
-        .into_iter()
-        .filter(|(_, _, p)| answers.get(p).copied().unwrap_or(false))
-        .map(|(fi, i, _)| (fi, i))
-        .collect();
-    // Highest index first, so earlier indexes stay valid while removing.
-    copied.sort_unstable_by(|a, b| b.cmp(a));
-    for (fi, i) in copied {
-        let f = per_file[fi].remove(i);
-        tracing::debug!(path = %f.path, line = f.line, "task copied with its code; not reported");
+    for (found, gone) in per_file.iter_mut().zip(&gone) {
+        remove_at(found, gone, "task copied with its code");
     }
 }
 
@@ -145,43 +187,36 @@ fn drop_copied_tasks(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
 /// whose line an earlier version of the same file already held: a revert,
 /// or a file's old text brought back. Secrets are judged by their value
 /// elsewhere and always stay.
-fn drop_restored(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
-    let Some(origin) = &changes.origin else {
-        return;
-    };
+fn drop_restored(
+    per_file: &mut [Vec<Finding>],
+    changes: &ChangeSet,
+    origin: &Origin,
+    repo: &mut Option<Option<Repo>>,
+) {
     let Some(commit) = origin.base.commit else {
         return;
     };
-    let mut repo: Option<Option<Repo>> = None;
     for (found, file) in per_file.iter_mut().zip(&changes.files) {
+        if !found.iter().any(restorable) {
+            continue;
+        }
         let lines = crate::diff::lines(&file.new_text);
-        let tasks: Vec<(usize, String)> = found
+        let (at, keys): (Vec<usize>, Vec<HistoryKey>) = found
             .iter()
             .enumerate()
             .filter(|(_, f)| restorable(f))
             .filter_map(|(i, f)| {
                 let text = lines.get((f.line as usize).checked_sub(1)?)?.trim();
-                (text.chars().count() >= MIN_RESTORED).then(|| (i, text.to_string()))
+                (text.chars().count() >= MIN_RESTORED)
+                    .then(|| (i, (commit, file.path.clone(), text.to_string())))
             })
-            .collect();
-        if tasks.is_empty() {
+            .unzip();
+        if keys.is_empty() {
             continue;
         }
-        let mut restored = vec![false; tasks.len()];
-        let mut open = Vec::new();
-        {
-            let cache = RESTORED.lock().unwrap_or_else(|p| p.into_inner());
-            for (k, (_, text)) in tasks.iter().enumerate() {
-                match cache.get(&(commit, file.path.clone(), text.clone())) {
-                    Some(&known) => restored[k] = known,
-                    None => open.push(k),
-                }
-            }
-        }
-        if !open.is_empty() {
-            let repo = repo.get_or_insert_with(|| Repo::discover(&origin.root).ok());
-            let Some(repo) = repo.as_ref() else {
-                return;
+        let restored = remembered(&RESTORED, &keys, |open| {
+            let Some(repo) = opened(repo, origin) else {
+                return vec![false; open.len()];
             };
             let earlier = repo
                 .earlier_versions(
@@ -201,27 +236,16 @@ fn drop_restored(per_file: &mut [Vec<Finding>], changes: &ChangeSet) {
                 .flat_map(str::lines)
                 .map(str::trim)
                 .collect();
-            let mut cache = RESTORED.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() > CACHE_LIMIT {
-                cache.clear();
-            }
-            for k in open {
-                let text = &tasks[k].1;
-                restored[k] = old.contains(text.as_str());
-                cache.insert((commit, file.path.clone(), text.clone()), restored[k]);
-            }
-        }
-        let mut gone: Vec<usize> = tasks
-            .iter()
-            .zip(&restored)
-            .filter(|(_, r)| **r)
-            .map(|((i, _), _)| *i)
+            open.iter()
+                .map(|(_, _, text)| old.contains(text.as_str()))
+                .collect()
+        });
+        let gone: HashSet<usize> = at
+            .into_iter()
+            .zip(restored)
+            .filter_map(|(i, restored)| restored.then_some(i))
             .collect();
-        gone.sort_unstable_by(|a, b| b.cmp(a));
-        for i in gone {
-            let f = found.remove(i);
-            tracing::debug!(path = %f.path, line = f.line, "line restored from the file's history; not reported");
-        }
+        remove_at(found, &gone, "line restored from the file's history");
     }
 }
 
@@ -236,8 +260,8 @@ fn restorable(f: &Finding) -> bool {
 }
 
 /// The probe for a task on 1-based `line` (`lines`: the file's new text),
-/// when it sits in a block the
-/// change added and says enough to be recognised elsewhere.
+/// when it sits in a block the change added and says enough to be
+/// recognised elsewhere.
 fn probe(file: &FileChange, lines: &[&str], line: u32) -> Option<Probe> {
     let added = |n: u32| n >= 1 && (n as usize) <= lines.len() && file.diff.is_added(n);
     if !added(line) {
@@ -392,6 +416,22 @@ mod tests {
             &["def save(path):", "# TODO: cache the parsed file"],
             &p
         ));
+    }
+
+    #[test]
+    fn answers_are_computed_once_for_the_unknown_keys_and_remembered() {
+        let cache: Mutex<HashMap<u32, bool>> = Mutex::default();
+        let asked = std::cell::RefCell::new(Vec::new());
+        let even = |keys: &[u32]| {
+            asked.borrow_mut().push(keys.to_vec());
+            keys.iter().map(|k| k % 2 == 0).collect()
+        };
+        assert_eq!(remembered(&cache, &[1, 2], even), vec![false, true]);
+        assert_eq!(
+            remembered(&cache, &[2, 3, 1], even),
+            vec![true, false, false]
+        );
+        assert_eq!(*asked.borrow(), vec![vec![1, 2], vec![3]]);
     }
 
     #[test]

@@ -52,6 +52,10 @@ const DENSE_LINE_CHARS: usize = 300;
 const DENSE_LINES: usize = 3;
 
 fn is_dense(line: &str) -> bool {
+    // Never fewer bytes than characters: most lines stop here.
+    if line.len() < DENSE_LINE_CHARS {
+        return false;
+    }
     let chars = line.chars().count();
     chars >= DENSE_LINE_CHARS && line.chars().filter(|c| c.is_whitespace()).count() * 25 < chars
 }

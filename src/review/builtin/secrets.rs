@@ -1192,10 +1192,7 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
     for caps in provider_regex(index).captures_iter(line.as_bytes()) {
         let Some(m) = caps.get(1) else { continue };
         let token = &line[m.start()..m.end()];
-        if placeholder_token(p, token)
-            || signed_for_another(p, token)
-            || DOCUMENTED_EXAMPLES.contains(&token)
-        {
+        if placeholder_token(p, token) || signed_for_another(p, token) {
             continue;
         }
         let live = match p.checksum {
@@ -1243,8 +1240,12 @@ fn off_listed_suffix(value: &str) -> bool {
 }
 
 /// The random part of a token is a placeholder or a word: `ghp_xxxx…`,
-/// `AKIA…EXAMPLE`, `hf_requiredCharacteristicTypes…`.
+/// `AKIA…EXAMPLE`, `hf_requiredCharacteristicTypes…`; or the token is a
+/// provider's documented example.
 fn placeholder_token(p: &Provider, token: &str) -> bool {
+    if DOCUMENTED_EXAMPLES.contains(&token) {
+        return true;
+    }
     let lower = token.to_ascii_lowercase();
     let prefix = p
         .keywords
