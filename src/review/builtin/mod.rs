@@ -1483,6 +1483,107 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_in_a_json_string_ends_at_the_escaped_line_break() {
+        let line = r#"{"config.ini": "HEROKU_TOKEN=de2d7f4a-2f49-4ab5-b613-ba1eaed51f6d\nBACKUP_ENABLED=true"}"#;
+        let found = added("deploy/settings.json", &format!("{line}\n"));
+        assert_eq!(rules(&found), vec!["secret-provider-token"], "{found:?}");
+        // The value stops at `\n`: what follows is another setting.
+        let shown = &found[0].message;
+        assert!(!shown.contains("BACKUP_ENABLED"), "{shown}");
+        // A path with a backslash is still not a credential.
+        assert!(secret_rules(
+            "deploy/settings.json",
+            r#"{"config.ini": "TOKEN_FILE=C:\new\token.txt\nDEBUG=1"}"#
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn an_xml_element_written_over_three_lines_holds_its_value() {
+        let twilio = "<config>\n  <twilioToken>\n    SK18ec0928a454ce95ae9e71296adc481e\n  </twilioToken>\n</config>\n";
+        assert_eq!(
+            rules(&added("conf/app.xml", twilio)),
+            vec!["secret-assignment"]
+        );
+        let password = "<dbPassword>\n    q8Zr2LmX7vTn4KpW9sYd\n</dbPassword>\n";
+        assert_eq!(
+            rules(&added("conf/app.xml", password)),
+            vec!["secret-assignment"]
+        );
+        // Not a credential's element, a placeholder, a reference, or an
+        // element left open: nothing.
+        for quiet in [
+            "<description>\n    q8Zr2LmX7vTn4KpW9sYd\n</description>\n",
+            "<apiToken>\n    your-api-token-here\n</apiToken>\n",
+            "<apiToken>\n    ${API_TOKEN}\n</apiToken>\n",
+            "<apiToken>\n    q8Zr2LmX7vTn4KpW9sYd\n<other/>\n",
+        ] {
+            assert!(added("conf/app.xml", quiet).is_empty(), "{quiet}");
+        }
+    }
+
+    #[test]
+    fn example_keys_published_in_sdks_and_docs_are_not_reported() {
+        // A key from the Firebase SDKs' own sample configurations, and the
+        // password of NuGet's nuget.config reference.
+        assert!(secret_rules(
+            "app/google-services.json",
+            r#""current_key": "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs""#
+        )
+        .is_empty());
+        assert!(secret_rules(
+            "NuGet.Config",
+            r#"<add key="ClearTextPassword" value="33f!!lloppa" />"#
+        )
+        .is_empty());
+        // Anyone else's key of the same shapes is reported.
+        assert_eq!(
+            secret_rules(
+                "app/google-services.json",
+                r#""current_key": "AIzaSyC9x2Lq7VtR4mWn8KpZ3sYd6HfJ0bGcE1u""#
+            ),
+            vec!["secret-provider-token"]
+        );
+        assert_eq!(
+            secret_rules(
+                "NuGet.Config",
+                r#"<add key="ClearTextPassword" value="q8Zr2!LmX7vTn4Kp" />"#
+            ),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_token_with_a_fixed_head_past_its_prefix_but_without_it_is_a_look_alike() {
+        // Sentry's org tokens carry base64 JSON (`eyJ…`) after `sntrys_`.
+        let body = "omkELxwh1HHUyAzrXPCZ85xkVe9Lz1IytFoP9uB8Eanq2Ho5CUAWdkiUJPUtRW38vaLib2fNoycnKUbcfIcDRsXljZ";
+        assert!(secret_rules(
+            "ci.cfg",
+            &format!(
+                "sentry.org = {}{body}_AYrB3APXCumF4NjPGFmarmOhmC1sfnxEWR4cMGizNdJ",
+                "sntrys_"
+            )
+        )
+        .is_empty());
+        let real = "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";
+        assert_eq!(
+            secret_rules("ci.cfg", &format!("sentry.org = {real}")),
+            vec!["secret-provider-token"]
+        );
+    }
+
+    #[test]
+    fn slack_legacy_workspace_tokens_need_a_letter_in_their_body() {
+        assert_eq!(
+            secret_rules("app.json", r#""refresh_token": "xoxr-6-rr0f4ylkxmxu""#),
+            vec!["secret-provider-token"]
+        );
+        assert!(
+            secret_rules("notes.txt", "slack token - 'xoxa-08532509747?07570405353c'").is_empty()
+        );
+    }
+
+    #[test]
     fn a_constant_naming_another_and_oracles_demo_account_are_not_credentials() {
         assert!(secret_rules(
             "a.py",

@@ -441,7 +441,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("coderabbit-key", "CodeRabbit API key", &["cr-"], "cr-[a-f0-9]{58}", "cr-{h58}"),
     p("builderio-key", "Builder.io private key", &["bpk-"], "bpk-[a-f0-9]{32}", "bpk-{h32}"),
     p("elastic-serverless-key", "Elastic API key", &["essu_"], "essu_[A-Za-z0-9+/]{60,}={0,2}", "essu_{b80}=="),
-    p("gitlab-session-cookie", "GitLab session cookie", &["_gitlab_session="], "_gitlab_session=[a-f0-9]{32}", "_gitlab_session={h32}"),
+    p("gitlab-session-cookie", "GitLab session cookie", &["_gitlab_session="], "_gitlab_session=[a-z0-9]{32}", "_gitlab_session={n32}"),
     p("bitbucket-dc-token", "Bitbucket Data Center token", &["bbdc-"], "BBDC-[A-Za-z0-9+/]{40,}", "BBDC-{a44}"),
     p("fleetbase-key", "Fleetbase API key", &["flb_live_", "flb_test_"], "flb_(?:live|test)_[A-Za-z0-9]{20,}", "flb_live_{a20}"),
     p("ghost-admin-key", "Ghost Admin API key", &["ghost"], "[a-f0-9]{24}:[a-f0-9]{64}", "{h24}:{h64}"),
@@ -588,4 +588,10 @@ pub static PROVIDERS: &[Provider] = &[
     // gives in place of an Office 365 connector): its `sig` lets anyone
     // who has the URL post to the channel.
     p("power-automate-trigger-url", "Power Automate workflow trigger URL", &["environment.api.powerplatform.com"], r"[a-z0-9]+\.[0-9]+\.environment\.api\.powerplatform\.com(?::[0-9]+)?/powerautomate/automations/direct/workflows/[a-f0-9]{32}/triggers/[A-Za-z0-9_]+/paths/invoke\?[^\s'\x22<>]*sig=[A-Za-z0-9_-]{20,}", "default{h32}.62.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{h32}/triggers/manual/paths/invoke?api-version=1&sig={w43}"),
+    // The same token on a line that names Facebook, outside an assignment
+    // (`facebook 1308…|rhoK…` in notes and shell history).
+    p("facebook-app-token-named", "Facebook app access token", &["facebook"], r"[0-9]{15,16}\|[A-Za-z0-9_-]{27}", "{d15}|{w27}"),
+    // Legacy workspace app tokens of the short kind (`xoxa-2-…`, refresh
+    // tokens `xoxr-…`), as Slack issued them before granular bot tokens.
+    p("slack-legacy-workspace-token", "Slack legacy workspace token", &["xoxa-", "xoxr-"], "xox[ar]-(?:[0-9]-)?[0-9]*[a-zA-Z][0-9a-zA-Z]{7,47}", "xoxa-2-{n12}"),
 ];

@@ -76,6 +76,7 @@ const MID_TOKEN: &[&str] = &[
     "telegram-bot-token",
     "newrelic-license-key-nral",
     "maxmind-license-key",
+    "facebook-app-token-named",
 ];
 
 /// Words that make a name a credential's name (checked again, by segment,
@@ -1002,6 +1003,9 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
     }
+    if above.ends_with('>') {
+        return xml_element_text(lines, index, code);
+    }
     let above = match above.as_bytes().last() {
         Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
         _ => above,
@@ -1059,6 +1063,38 @@ fn without_block_indicator(line: &str) -> &str {
     } else {
         line
     }
+}
+
+/// An XML element written over three lines, `<apiToken>`, the value alone,
+/// `</apiToken>`: judged as the value assigned to the element's name.
+fn xml_element_text(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    let name = lines[index - 1]
+        .trim()
+        .strip_prefix('<')?
+        .strip_suffix('>')?;
+    let named = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    let closed = lines
+        .get(index + 1)
+        .and_then(|l| l.trim().strip_prefix("</"))
+        .and_then(|l| l.strip_suffix('>'))
+        == Some(name);
+    let line = lines[index];
+    let value = line.trim();
+    if !named || !closed || value.is_empty() || value.contains('<') {
+        return None;
+    }
+    let a = Assigned {
+        kind: name_kind(name)?,
+        compared: false,
+        name,
+        value,
+        start: line.len() - line.trim_start().len(),
+        quoted: true,
+    };
+    judge(&a, code)
 }
 
 /// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
@@ -1185,6 +1221,27 @@ const DOCUMENTED_EXAMPLES: &[&str] = &[
     // Stripe's API reference, before per-account test keys.
     "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     "pk_test_TYooMQauvdEDq54NiTphI7jx",
+    // Google API keys in the Firebase SDKs' own sample and test
+    // configurations (firebase-android-sdk), which scanners allow-list.
+    "AIzaSyabcdefghijklmnopqrstuvwxyz1234567",
+    "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+    "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM",
+    "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+    "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0",
+    "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",
+    "AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c",
+    "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",
+    "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY",
+    "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",
+    "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ",
+    "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",
+    "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU",
+    "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
+    "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE",
+    "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+    // The `ClearTextPassword` examples of NuGet's nuget.config reference.
+    "33f!!lloppa",
+    "hal+9ooo_da!sY",
 ];
 
 fn provider_token(line: &str, index: usize) -> Option<Hit> {
@@ -1418,7 +1475,17 @@ fn off_exact_format(token: &str, body: &str) -> bool {
     let hex_body = body.bytes().all(|b| b.is_ascii_hexdigit());
     let exact = |i: usize| {
         let p = &PROVIDERS[i];
-        let long = p.keywords.iter().any(|k| k.len() >= 12);
+        // The format fixes more than its prefix (`sntrys_eyJ…`: Sentry's
+        // org tokens carry base64 JSON after the prefix).
+        let head = p
+            .pattern
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+            .count();
+        let long = p
+            .keywords
+            .iter()
+            .any(|k| k.len() >= 12 || head >= k.len() + 2);
         let hex = ["[a-f0-9]{", "[0-9a-f]{"].iter().any(|class| {
             p.pattern.split(class).skip(1).any(|rest| {
                 let n = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -2839,6 +2906,11 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     let start = i;
     let mut j = i;
     while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'&".contains(&b[j]) {
+        // `"TOKEN=…\nDEBUG=true"`: an escaped line break inside a string
+        // ends the value.
+        if b[j] == b'\\' && matches!(b.get(j + 1), Some(b'n' | b'r' | b't')) {
+            break;
+        }
         j += 1;
     }
     let value = line.get(start..j)?;
