@@ -1855,6 +1855,24 @@ mod tests {
     }
 
     #[test]
+    fn a_token_whose_head_is_no_jose_header_is_not_a_jwt() {
+        let real = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTQ4MjEiLCJyb2xlIjoiYWRtaW4ifQ.q3kX9vLm2R7tYp4WnZs8HdCfJb6GaE1uK0oT5xNcVwQ";
+        assert_eq!(
+            secret_rules("app.cfg", &format!("session {real}")),
+            vec!["secret-jwt"]
+        );
+        // The same token with its head mangled, or cut short by a character.
+        let mangled = real.replacen("eyJhbGci", "eyJhbasdGciOiJIUadd", 1);
+        let cut = real.replacen("IkpXVCJ9.", "IkpXVCJ.", 1);
+        for token in [mangled, cut] {
+            assert!(
+                secret_rules("app.cfg", &format!("session {token}")).is_empty(),
+                "{token}"
+            );
+        }
+    }
+
+    #[test]
     fn jwt_url_credentials_and_auth_headers_are_found() {
         let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZSIsImlhdCI6MTcwMDAwMDAwMH0.k9Qz7Lr2WmX4nT8vB1cY6pD3sF5gH0jK";
         assert_eq!(

@@ -1731,12 +1731,28 @@ fn jwt(line: &str) -> Option<Hit> {
         let token = &line[m.start()..m.end()];
         // jwt.io's documented example ("John Doe"), whole: a token that
         // only borrows its signature carries a payload someone wrote.
-        if token == JWT_IO_EXAMPLE || placeholder(token) {
+        if token == JWT_IO_EXAMPLE || placeholder(token) || !jose_header(token) {
             continue;
         }
         return Some(hit("secret-jwt", m.start(), m.end()));
     }
     None
+}
+
+/// A JSON Web Token's first part decodes to its JOSE header, a JSON object
+/// naming the algorithm or type; a token whose head does not decode so is
+/// mangled (`eyJhbasdGciOiJIUadd…`) or cut, not one a server issued.
+fn jose_header(token: &str) -> bool {
+    let Some(head) = token.split('.').next().and_then(base64_bytes) else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&head);
+    let head = head.trim();
+    head.starts_with('{')
+        && head.ends_with('}')
+        && ["\"alg\"", "\"typ\"", "\"kid\"", "\"enc\""]
+            .iter()
+            .any(|k| head.contains(k))
 }
 
 /// Whether a JSON Web Token found in a test or documentation could still
