@@ -1360,22 +1360,18 @@ fn listed_prefix(value: &str) -> Option<Vec<usize>> {
     // By the prefix's first byte (lower case): most values meet a handful.
     static PREFIXES: LazyLock<Vec<Vec<(&'static str, usize)>>> = LazyLock::new(|| {
         let common = [
-            "api", "live", "test", "key", "token", "secret", "auth", "user",
+            "api", "live", "test", "sandbox", "key", "token", "secret", "auth", "user",
         ];
         let mut out = vec![Vec::new(); 256];
         for (i, p) in PROVIDERS.iter().enumerate() {
             for k in p.keywords.iter().filter(|k| k.len() >= 4) {
                 let stem = k.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-                // The keyword is where the pattern starts (`sntryu_`), or
-                // continues a literal start (`px-` then `dep-`).
-                let literal: String = p
-                    .pattern
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || "_-~".contains(*c))
-                    .collect::<String>()
-                    .to_ascii_lowercase();
-                let leads =
-                    literal.starts_with(*k) || literal.len() >= 3 && k.starts_with(&literal);
+                // The keyword is where the pattern starts (`sntryu_`, or
+                // `pat.` of `(?:pat|sat)\.`), or continues a literal start
+                // (`px-` then `dep-`).
+                let leads = literal_heads(p.pattern).iter().any(|literal| {
+                    literal.starts_with(*k) || literal.len() >= 3 && k.starts_with(literal)
+                });
                 if !p.contextual && leads && !common.contains(&stem) {
                     out[usize::from(k.as_bytes()[0])].push((*k, i));
                 }
@@ -1394,6 +1390,68 @@ fn listed_prefix(value: &str) -> Option<Vec<usize>> {
         .map(|&(_, i)| i)
         .collect();
     (!found.is_empty()).then_some(found)
+}
+
+/// The literal text a pattern starts with, lower-cased, one string for each
+/// way its first alternation or small class reads (`bk(?:ua|ar|ct)_` gives
+/// `bkua_`, `bkar_`, `bkct_`; `hv[sbr]\.` gives `hvs.`, `hvb.`, `hvr.`).
+/// It ends where the pattern stops being literal.
+fn literal_heads(pattern: &str) -> Vec<String> {
+    let b = pattern.as_bytes();
+    let mut heads = vec![String::new()];
+    let mut i = 0;
+    let literal = |c: u8| c.is_ascii_alphanumeric() || b"_-~".contains(&c);
+    // At most one alternation or class is read: the heads stay few.
+    let mut branched = false;
+    while i < b.len() {
+        let c = b[i];
+        let choices: Vec<String> = if literal(c) {
+            i += 1;
+            vec![char::from(c).to_string()]
+        } else if c == b'\\' && b.get(i + 1).is_some_and(|e| b".-_/".contains(e)) {
+            i += 2;
+            vec![char::from(b[i - 1]).to_string()]
+        } else if !branched && (pattern[i..].starts_with("(?:") || c == b'[') {
+            let (open, close, sep) = if c == b'[' {
+                (1, b']', None)
+            } else {
+                (3, b')', Some(b'|'))
+            };
+            let Some(len) = b[i + open..].iter().position(|&x| x == close) else {
+                break;
+            };
+            let inner = &pattern[i + open..i + open + len];
+            let parts: Vec<String> = match sep {
+                Some(_) => inner.split('|').map(str::to_string).collect(),
+                None => inner.chars().map(String::from).collect(),
+            };
+            let plain = parts.len() <= 4
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(literal));
+            // A repeated group or class is a token's body, not its prefix;
+            // an optional one (`(?:sandbox_)?`) may be there or not.
+            let after = b.get(i + open + len + 1).copied();
+            if !plain || after.is_some_and(|x| b"{*+".contains(&x)) {
+                break;
+            }
+            branched = true;
+            i += open + len + 1;
+            let mut parts = parts;
+            if after == Some(b'?') {
+                i += 1;
+                parts.push(String::new());
+            }
+            parts
+        } else {
+            break;
+        };
+        heads = heads
+            .iter()
+            .flat_map(|h| choices.iter().map(move |c| format!("{h}{c}")))
+            .collect();
+    }
+    heads.iter().map(|h| h.to_ascii_lowercase()).collect()
 }
 
 /// `u2vn3Lh6Kte2-…`: letters and digits alternating in what stands as the
@@ -4297,6 +4355,45 @@ mod tests {
             "<id>{AQAAABAAA q8ZrT4vN2mXk9LpW3sYd7HbQ}</id>"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_prefix_the_format_spells_as_alternatives_is_judged_by_that_format() {
+        // `bk(?:ua|ar|ct)_` and 40 hex digits; `(?:pat|sat)\.` and three parts.
+        for line in [
+            "buildkite_token = 'bkua_q7rk29zm51jtwe0jh12wcf27v05z023ly-mnop-xw81'",
+            "harness_token = 'pat.Zq8Lm2XvRt5Wk9PqT4vN2m.83a1f0c2d94b57e6a1c3d5f7.Rt5Wk9PqT4vN2mXk9'",
+        ] {
+            assert!(secret_rules("settings.cfg", line).is_empty(), "{line}");
+        }
+        for line in [
+            "buildkite_token = 'bkua_83a1f0c2d94b57e6a1c3d5f783a1f0c2d94b57e6'",
+            "harness_token = 'pat.Zq8Lm2XvRt5Wk9PqT4vN2m.83a1f0c2d94b57e6a1c3d5f7.Rt5Wk9PqT4vN2mXk9LpW'",
+        ] {
+            assert_eq!(
+                secret_rules("settings.cfg", line),
+                vec!["secret-provider-token"],
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_patterns_literal_start_reads_each_alternative() {
+        assert_eq!(
+            super::literal_heads(r"bk(?:ua|ar|ct)_[a-f0-9]{40}"),
+            ["bkua_", "bkar_", "bkct_"]
+        );
+        assert_eq!(
+            super::literal_heads(r"hv[sbr]\.[A-Za-z0-9]{24,}"),
+            ["hvs.", "hvb.", "hvr."]
+        );
+        assert_eq!(
+            super::literal_heads("(?:sandbox_)?sk_pr_[A-Za-z0-9]{1,64}"),
+            ["sandbox_sk_pr_", "sk_pr_"]
+        );
+        // A repeated class is the body: nothing literal before it.
+        assert_eq!(super::literal_heads("[A-Za-z0-9]{76}AZDO"), [""]);
     }
 
     #[test]
