@@ -1454,15 +1454,21 @@ fn literal_heads(pattern: &str) -> Vec<String> {
     heads.iter().map(|h| h.to_ascii_lowercase()).collect()
 }
 
-/// `u2vn3Lh6Kte2-…`: letters and digits alternating in what stands as the
-/// prefix, which is then random itself (a key's fragment), where providers
-/// pick a word or an abbreviation (`dub_`, `sk_car_`, `CCDB1_`).
+/// `u2vn3Lh6Kte2-…`, `g48QWZXPpNeQ-…`: letters and digits alternating in
+/// what stands as the prefix (twice among letters of both cases), which is
+/// then random itself (a key's fragment, an id cut at a `-` or `_`), where
+/// providers pick a word or an abbreviation in one case (`dub_`, `sk_car_`,
+/// `CCDB1_`, `acmePRIVATE-`).
 fn random_prefix(prefix: &str) -> bool {
     let b = prefix.as_bytes();
-    b.windows(2)
-        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
-        .count()
-        >= 3
+    let switches = |among_letters: bool| {
+        b.windows(2)
+            .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+            .filter(|w| !among_letters || w.iter().all(u8::is_ascii_alphanumeric))
+            .count()
+    };
+    let mixed_case = b.iter().any(u8::is_ascii_uppercase) && b.iter().any(u8::is_ascii_lowercase);
+    switches(false) >= 3 || switches(true) >= 2 && mixed_case
 }
 
 /// A token with the prefix of a listed format that is exact (a long
@@ -4372,6 +4378,29 @@ mod tests {
         ] {
             assert_eq!(
                 secret_rules("settings.cfg", line),
+                vec!["secret-provider-token"],
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_id_split_at_an_underscore_is_not_an_unlisted_prefix_and_token() {
+        // What stands before the `_` mixes cases and digits: the id's own
+        // random start, not a provider's word.
+        for line in [
+            "    \"playerId\": \"qwrtZ7Kdm_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq\",",
+            "ref: k48QWZXPpNeQ-Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq",
+        ] {
+            assert!(secret_rules("data.json", line).is_empty(), "{line}");
+        }
+        // A provider's word, in one case or as words.
+        for line in [
+            "    \"ref\": \"qwrtz_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq\",",
+            "ref: acmePRIVATE-Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq",
+        ] {
+            assert_eq!(
+                secret_rules("data.json", line),
                 vec!["secret-provider-token"],
                 "{line}"
             );
