@@ -591,4 +591,6 @@ pub static PROVIDERS: &[Provider] = &[
     // gives in place of an Office 365 connector): its `sig` lets anyone
     // who has the URL post to the channel.
     p("power-automate-trigger-url", "Power Automate workflow trigger URL", &["environment.api.powerplatform.com"], r"[a-z0-9]+\.[0-9]+\.environment\.api\.powerplatform\.com(?::[0-9]+)?/powerautomate/automations/direct/workflows/[a-f0-9]{32}/triggers/[A-Za-z0-9_]+/paths/invoke\?[^\s'\x22<>]*sig=[A-Za-z0-9_-]{20,}", "default{h32}.62.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{h32}/triggers/manual/paths/invoke?api-version=1&sig={w43}"),
+    // A Salesforce OAuth refresh token: `5Aep861` and some 80 characters.
+    p("salesforce-refresh-token", "Salesforce refresh token", &["5aep861"], "5Aep861[A-Za-z0-9._=]{80,}", "5Aep861{a83}"),
 ];

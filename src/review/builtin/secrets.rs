@@ -747,6 +747,7 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         || randomness(t) < 0.9
         || !strong_random(t)
+        || public_client_id(t)
     {
         return None;
     }
@@ -939,6 +940,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !reference(v)
         && !path_or_url(v)
         && !public_document(v)
+        && !public_client_id(v)
         && !off_strict_format(name, v)
         && !typed_in_character(v)
         && !off_listed_suffix(v))
@@ -967,6 +969,19 @@ pub(super) fn public_document(v: &str) -> bool {
     let signature = ["MEQCI", "MEUCI", "MEYCI"].iter().any(|p| v.starts_with(p));
     let json = v.starts_with("eyJ") && !v.contains('.');
     certificate || public_key || signature || json
+}
+
+/// An OAuth client's id in a provider's documented shape: public by
+/// design (it travels in every authorization URL), unlike the client's
+/// secret beside it. Salesforce calls it a connected app's consumer key:
+/// `3MVG9` and some 80 letters, digits, `.` and `_`.
+fn public_client_id(v: &str) -> bool {
+    v.strip_prefix("3MVG9").is_some_and(|rest| {
+        rest.len() >= 75
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+    })
 }
 
 /// A name with a credential's word that says it is something else:
@@ -3252,7 +3267,13 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         NameKind::ContextOnly if code => return false,
         NameKind::ContextOnly => 24,
     };
-    if n < min || n > 1000 || reference(v) || placeholder(v) || whole_word_placeholder(v) {
+    if n < min
+        || n > 1000
+        || reference(v)
+        || placeholder(v)
+        || whole_word_placeholder(v)
+        || public_client_id(v)
+    {
         return false;
     }
     if !a.quoted && code {
@@ -4405,6 +4426,32 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn an_oauth_clients_public_id_is_not_a_credential_but_its_secret_is() {
+        // A Salesforce connected app's consumer key (its OAuth client id).
+        let id = "3MVG9Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1.Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCqRt5Wk9PqT4v_N2m";
+        for line in [
+            format!("salesforce_key = \"{id}\""),
+            format!("SALESFORCE_CONSUMER_KEY={id}"),
+            id.to_string(),
+        ] {
+            assert!(secret_rules("settings.env", &line).is_empty(), "{line}");
+        }
+        let secret = "salesforce_secret = \"Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCqZq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQ\"";
+        assert_eq!(
+            secret_rules("settings.env", secret),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_refresh_token_cut_short_after_its_prefix_is_a_look_alike() {
+        let token = "5Aep861Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCqRt5Wk9PqT4v";
+        assert!(secret_rules("a.env", &format!("SF_REFRESH_TOKEN={token}"))
+            .contains(&"secret-provider-token".to_string()));
+        assert!(secret_rules("a.env", "SF_REFRESH_TOKEN=5Aep86111Zq8").is_empty());
     }
 
     #[test]
