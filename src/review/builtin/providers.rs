@@ -593,4 +593,8 @@ pub static PROVIDERS: &[Provider] = &[
     p("power-automate-trigger-url", "Power Automate workflow trigger URL", &["environment.api.powerplatform.com"], r"[a-z0-9]+\.[0-9]+\.environment\.api\.powerplatform\.com(?::[0-9]+)?/powerautomate/automations/direct/workflows/[a-f0-9]{32}/triggers/[A-Za-z0-9_]+/paths/invoke\?[^\s'\x22<>]*sig=[A-Za-z0-9_-]{20,}", "default{h32}.62.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{h32}/triggers/manual/paths/invoke?api-version=1&sig={w43}"),
     // A Salesforce OAuth refresh token: `5Aep861` and some 80 characters.
     p("salesforce-refresh-token", "Salesforce refresh token", &["5aep861"], "5Aep861[A-Za-z0-9._=]{80,}", "5Aep861{a83}"),
+    // Jira's and Confluence's Data Center personal access token: the base64
+    // of a 12-digit id, `:` and 20 random bytes (44 characters, starting
+    // `M`, `N` or `O` as the id's first digits do).
+    c("atlassian-dc-pat", "Atlassian Data Center personal access token", &["jira", "confluence"], "[MNO][A-Za-z0-9+/]{43}", "N{b43}"),
 ];

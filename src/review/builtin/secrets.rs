@@ -2119,6 +2119,24 @@ const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
     (&["twitch", "stream"], &["twitch-stream-key"]),
     // Sumo Logic: a 14-character access id (`su…`) and a 64-character key.
     (&["sumo"], &["sumologic-access-id", "sumologic-access-key"]),
+    // Jira and Confluence: a Cloud API token (24 characters, or `ATATT3…`)
+    // or a Data Center personal access token (44 characters of base64).
+    (
+        &["jira", "token"],
+        &[
+            "atlassian-api-token-legacy",
+            "atlassian-api-token",
+            "atlassian-dc-pat",
+        ],
+    ),
+    (
+        &["confluence", "token"],
+        &[
+            "atlassian-api-token-legacy",
+            "atlassian-api-token",
+            "atlassian-dc-pat",
+        ],
+    ),
 ];
 
 /// The value is not of the one format the name's provider documents.
@@ -4452,6 +4470,30 @@ mod tests {
         assert!(secret_rules("a.env", &format!("SF_REFRESH_TOKEN={token}"))
             .contains(&"secret-provider-token".to_string()));
         assert!(secret_rules("a.env", "SF_REFRESH_TOKEN=5Aep86111Zq8").is_empty());
+    }
+
+    #[test]
+    fn a_jira_token_is_one_of_atlassians_documented_formats() {
+        // Data Center: base64 of a 12-digit id, `:` and 20 bytes.
+        let pat = "NzQ1MjgxOTM2MDQyOqZ3kLm9XvRt5Wk9PqT4vN2mXk9L";
+        assert_eq!(pat.len(), 44);
+        for line in [
+            format!("jira_token: {pat}"),
+            "jira_token: Zq8Lm2XvRt5Wk9PqT4vN2mXk".to_string(),
+            "CONFLUENCE_API_TOKEN=Zq8Lm2XvRt5Wk9PqT4vN2mXk".to_string(),
+        ] {
+            assert!(!secret_rules("a.yml", &line).is_empty(), "{line}");
+        }
+        // Not the id's digits up front, cut short, or run on.
+        for line in [
+            format!("jira_token: A{}", &pat[1..]),
+            format!("jira_token: {}", &pat[..40]),
+            format!("confluence_token: {pat}Qw=="),
+        ] {
+            assert!(secret_rules("a.yml", &line).is_empty(), "{line}");
+        }
+        // A password under Jira's name is judged as a password.
+        assert!(!secret_rules("a.yml", "jira_password: Zq8Lm2XvRt5").is_empty());
     }
 
     #[test]
