@@ -2030,7 +2030,25 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
     credential_pair(line).or_else(|| {
         assignments(line, words, above, code)
             .iter()
+            .filter(|a| a.kind != NameKind::Password || !anonymous_login(line, above))
             .find_map(|a| judge(a, code))
+    })
+}
+
+regex!(
+    ANONYMOUS_USER,
+    r#"(?i)(?:user|username|login|uid)["']?\s*(?:=|:|=>)\s*["']?anonymous\b"#
+);
+
+/// The user beside the password, on its line or the one above, is
+/// `anonymous`: anonymous FTP and LDAP take any password (by convention an
+/// e-mail address), so it guards nothing.
+fn anonymous_login(line: &str, above: Option<&str>) -> bool {
+    [Some(line), above].into_iter().flatten().any(|l| {
+        l.as_bytes()
+            .windows(9)
+            .any(|w| w.eq_ignore_ascii_case(b"anonymous"))
+            && ANONYMOUS_USER.is_match(l.as_bytes())
     })
 }
 
@@ -4494,6 +4512,37 @@ mod tests {
         }
         // A password under Jira's name is judged as a password.
         assert!(!secret_rules("a.yml", "jira_password: Zq8Lm2XvRt5").is_empty());
+    }
+
+    #[test]
+    fn the_password_of_an_anonymous_login_guards_nothing() {
+        for text in [
+            "conn->user = \"anonymous\";\nconn->password = \"mirror@\";",
+            "ftp_login: anonymous\nftp_password: Zq8Lm2XvRt5",
+            "login(user=\"ANONYMOUS\", password=\"Zq8Lm2XvRt5\")",
+        ] {
+            let path = if text.contains("->") {
+                "ftp.c"
+            } else {
+                "ftp.yml"
+            };
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+        for text in [
+            "conn->user = \"mirror\";\nconn->password = \"mirror@\";",
+            "ftp_login: admin\nftp_password: Zq8Lm2XvRt5",
+        ] {
+            let path = if text.contains("->") {
+                "ftp.c"
+            } else {
+                "ftp.yml"
+            };
+            assert_eq!(
+                secret_rules(path, text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
     }
 
     #[test]
