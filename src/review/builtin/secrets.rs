@@ -2137,6 +2137,17 @@ const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
     (&["twitch", "stream"], &["twitch-stream-key"]),
     // Sumo Logic: a 14-character access id (`su…`) and a 64-character key.
     (&["sumo"], &["sumologic-access-id", "sumologic-access-key"]),
+    // Cloudflare: a key is the global API key (37 hex digits, or `cfk_…`),
+    // an Origin CA key (`v1.0-…`), or an API token (40 characters).
+    (
+        &["cloudflare", "key"],
+        &[
+            "cloudflare-global-key",
+            "cloudflare-global-key-cfk",
+            "cloudflare-origin-ca-key",
+            "cloudflare-api-token",
+        ],
+    ),
     // Jira and Confluence: a Cloud API token (24 characters, or `ATATT3…`)
     // or a Data Center personal access token (44 characters of base64).
     (
@@ -4543,6 +4554,26 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_cloudflare_key_is_one_of_cloudflares_key_formats() {
+        let global = "83a1f0c2d94b57e6a1c3d5f7e9b2d4f6a8c0e";
+        assert_eq!(global.len(), 37);
+        assert!(!secret_rules("a.env", &format!("CLOUDFLARE_API_KEY={global}")).is_empty());
+        // Two hex digits too many, or cut short: not the global key.
+        for line in [
+            format!("CLOUDFLARE_API_KEY={global}b1"),
+            format!("CLOUDFLARE_API_KEY={}", &global[..30]),
+        ] {
+            assert!(secret_rules("a.env", &line).is_empty(), "{line}");
+        }
+        // Tokens are not held to the key's formats.
+        assert!(!secret_rules(
+            "a.env",
+            "CLOUDFLARE_TUNNEL_TOKEN=Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1Vb7Qm2"
+        )
+        .is_empty());
     }
 
     #[test]
