@@ -1491,6 +1491,9 @@ fn random_prefix(prefix: &str) -> bool {
 /// digits such as Sentry's `sntryu_` and 64, not `{64,}`) but does not
 /// match it: a look-alike, not an unlisted provider's token.
 fn off_exact_format(token: &str, body: &str) -> bool {
+    if cut_from_common_prefix(token) {
+        return true;
+    }
     let Some(owners) = listed_prefix(token) else {
         return false;
     };
@@ -1512,6 +1515,44 @@ fn off_exact_format(token: &str, body: &str) -> bool {
         && !owners
             .iter()
             .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+}
+
+/// A format that opens with a common word (`live_`, `api-`) is no listed
+/// prefix (unlisted services use the word too), but one that goes on in
+/// parts (`live_`, the channel's number, `_`, 30 characters: a Twitch
+/// stream key) still marks its tokens: a value with every part but the last
+/// one short is that token cut short (`live_126031192_IgvU…` of 25).
+fn cut_from_common_prefix(token: &str) -> bool {
+    static CUT: LazyLock<Vec<(usize, Regex)>> = LazyLock::new(|| {
+        const COMMON: &[&str] = &["api", "live", "test", "sandbox", "key", "secret", "token"];
+        PROVIDERS
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.contextual && p.pattern.matches('{').count() >= 2)
+            .filter(|(_, p)| {
+                let heads = literal_heads(p.pattern);
+                p.keywords.iter().any(|k| {
+                    let stem = k.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                    COMMON.contains(&stem) && heads.iter().any(|h| h.starts_with(*k))
+                })
+            })
+            .filter_map(|(i, p)| {
+                // The last counted part takes from one character up.
+                let open = p.pattern.rfind('{')?;
+                let close = open + p.pattern[open..].find('}')?;
+                let counts = &p.pattern[open + 1..close];
+                let most = counts.rsplit(',').next().unwrap_or(counts);
+                let cut = format!(
+                    "{}{{1,{most}}}{}",
+                    &p.pattern[..open],
+                    &p.pattern[close + 1..]
+                );
+                Some((i, build(&format!("(?i)^(?:{cut})$"))))
+            })
+            .collect()
+    });
+    CUT.iter()
+        .any(|(i, cut)| cut.is_match(token.as_bytes()) && !any_case_match(*i, token))
 }
 
 /// The fewest characters a token of provider `i`'s format has (worked out
@@ -1618,6 +1659,7 @@ fn shortest_match(pattern: &str) -> usize {
 /// `f`, `sm_pat_` and ten characters.
 fn off_listed_format(value: &str) -> bool {
     listed_prefix(value).is_some_and(|owners| !owners.iter().any(|&i| any_case_match(i, value)))
+        || cut_from_common_prefix(value)
 }
 
 /// `value` is wholly of provider `i`'s format, read without regard to case.
@@ -4574,6 +4616,21 @@ mod tests {
             "CLOUDFLARE_TUNNEL_TOKEN=Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1Vb7Qm2"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_token_of_parts_after_a_common_word_cut_short_is_a_look_alike() {
+        // Twitch: `live_`, the channel's number, `_`, 30 characters.
+        let full = "live_126031192_Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3s";
+        assert_eq!(
+            secret_rules("stream.env", &format!("key: {full}")),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules("stream.env", &format!("key: {}", &full[..40])).is_empty());
+        // Another service's `live_` token of one part is not held to it.
+        assert!(
+            !secret_rules("stream.env", "key: live_Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7").is_empty()
+        );
     }
 
     #[test]
