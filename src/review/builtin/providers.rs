@@ -142,7 +142,7 @@ pub static PROVIDERS: &[Provider] = &[
     c("upstash-token", "Upstash token", &["upstash"], "[A-Za-z0-9=]{40,}", "{a60}"),
     p("tailscale-key", "Tailscale key", &["tskey-"], "tskey-(?:api|auth|client|webhook|scim)-[A-Za-z0-9]{10,}-[A-Za-z0-9]{20,}", "tskey-auth-{a12}-{a30}"),
     c("ngrok-token", "ngrok auth token", &["ngrok"], "[0-9][A-Za-z0-9]{26}_[A-Za-z0-9]{21}", "2{a26}_{a21}"),
-    p("cloudflare-origin-ca-key", "Cloudflare Origin CA key", &["v1.0-"], "v1\\.0-[a-f0-9]{24,64}-[a-f0-9]{100,}", "v1.0-{h24}-{h100}"),
+    p("cloudflare-origin-ca-key", "Cloudflare Origin CA key", &["v1.0-"], "v1\\.0-[A-Za-z0-9]{24,64}(?:-[A-Za-z0-9]{24,}){1,2}", "v1.0-{h24}-{h146}"),
     c("cloudflare-api-token", "Cloudflare API token", &["cloudflare", "cf_api", "cf_token"], "[A-Za-z0-9_-]{40}", "{w40}"),
     c("cloudflare-global-key", "Cloudflare global API key", &["cloudflare", "cf_api", "cf_key"], "[a-f0-9]{37}", "{h37}"),
     p("openshift-token", "OpenShift user token", &["sha256~"], "sha256~[A-Za-z0-9_-]{43}", "sha256~{w43}"),
@@ -189,7 +189,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("harness-pat", "Harness access token", &["pat.", "sat."], r"(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}", "pat.{w22}.{a24}.{a20}"),
     c("codecov-token", "Codecov token", &["codecov"], UUID, "{uuid}"),
     c("sonarqube-token-legacy", "SonarQube token", &["sonar"], "[a-f0-9]{40}", "{h40}"),
-    p("sonarqube-token", "SonarQube token", &["squ_", "sqp_", "sqa_"], "sq[upa]_[a-f0-9]{40}", "squ_{h40}"),
+    p("sonarqube-token", "SonarQube token", &["squ_", "sqp_", "sqa_"], "sq[upa]_[a-z0-9]{40}", "squ_{n40}"),
     c("snyk-token", "Snyk API token", &["snyk"], UUID, "{uuid}"),
     c("sourcegraph-token-legacy", "Sourcegraph access token", &["sourcegraph"], "[a-f0-9]{40}", "{h40}"),
     p("sourcegraph-token", "Sourcegraph access token", &["sgp_"], "sgp_(?:[a-fA-F0-9]{16}_)?(?:local_)?[a-fA-F0-9]{40}", "sgp_{h40}"),
@@ -582,6 +582,9 @@ pub static PROVIDERS: &[Provider] = &[
     // Cloudflare's prefixed global API key: `cfk_`, 40 letters and digits,
     // an 8-hex-digit tail.
     p("cloudflare-global-key-cfk", "Cloudflare global API key", &["cfk_"], "cfk_[A-Za-z0-9]{40}[a-f0-9]{8}", "cfk_{a40}{h8}"),
+    // Photoroom API key: `sk_pr_` (after `sandbox_` for a sandbox key), the
+    // key's name, `_` and 40 hex digits.
+    p("photoroom-key", "Photoroom API key", &["sk_pr_"], "(?:sandbox_)?sk_pr_[A-Za-z0-9]{1,64}_[a-fA-F0-9]{40}", "sk_pr_{a12}_{h40}"),
     // SonarQube Cloud token: `sqco_` and 59 letters and digits.
     p("sonarcloud-token", "SonarQube Cloud token", &["sqco_"], "sqco_[A-Za-z0-9]{59}", "sqco_{a59}"),
     // A Power Automate workflow's trigger URL (what Teams' Workflows app
@@ -594,4 +597,10 @@ pub static PROVIDERS: &[Provider] = &[
     // Legacy workspace app tokens of the short kind (`xoxa-2-…`, refresh
     // tokens `xoxr-…`), as Slack issued them before granular bot tokens.
     p("slack-legacy-workspace-token", "Slack legacy workspace token", &["xoxa-", "xoxr-"], "xox[ar]-(?:[0-9]-)?[0-9]*[a-zA-Z][0-9a-zA-Z]{7,47}", "xoxa-2-{n12}"),
+    // A Salesforce OAuth refresh token: `5Aep861` and some 80 characters.
+    p("salesforce-refresh-token", "Salesforce refresh token", &["5aep861"], "5Aep861[A-Za-z0-9._=]{80,}", "5Aep861{a83}"),
+    // Jira's and Confluence's Data Center personal access token: the base64
+    // of a 12-digit id, `:` and 20 random bytes (44 characters, starting
+    // `M`, `N` or `O` as the id's first digits do).
+    c("atlassian-dc-pat", "Atlassian Data Center personal access token", &["jira", "confluence"], "[MNO][A-Za-z0-9+/]{43}", "N{b43}"),
 ];

@@ -748,6 +748,7 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         || randomness(t) < 0.9
         || !strong_random(t)
+        || public_client_id(t)
     {
         return None;
     }
@@ -940,6 +941,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !reference(v)
         && !path_or_url(v)
         && !public_document(v)
+        && !public_client_id(v)
         && !off_strict_format(name, v)
         && !typed_in_character(v)
         && !off_listed_suffix(v))
@@ -968,6 +970,19 @@ pub(super) fn public_document(v: &str) -> bool {
     let signature = ["MEQCI", "MEUCI", "MEYCI"].iter().any(|p| v.starts_with(p));
     let json = v.starts_with("eyJ") && !v.contains('.');
     certificate || public_key || signature || json
+}
+
+/// An OAuth client's id in a provider's documented shape: public by
+/// design (it travels in every authorization URL), unlike the client's
+/// secret beside it. Salesforce calls it a connected app's consumer key:
+/// `3MVG9` and some 80 letters, digits, `.` and `_`.
+fn public_client_id(v: &str) -> bool {
+    v.strip_prefix("3MVG9").is_some_and(|rest| {
+        rest.len() >= 75
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+    })
 }
 
 /// A name with a credential's word that says it is something else:
@@ -1417,22 +1432,18 @@ fn listed_prefix(value: &str) -> Option<Vec<usize>> {
     // By the prefix's first byte (lower case): most values meet a handful.
     static PREFIXES: LazyLock<Vec<Vec<(&'static str, usize)>>> = LazyLock::new(|| {
         let common = [
-            "api", "live", "test", "key", "token", "secret", "auth", "user",
+            "api", "live", "test", "sandbox", "key", "token", "secret", "auth", "user",
         ];
         let mut out = vec![Vec::new(); 256];
         for (i, p) in PROVIDERS.iter().enumerate() {
             for k in p.keywords.iter().filter(|k| k.len() >= 4) {
                 let stem = k.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-                // The keyword is where the pattern starts (`sntryu_`), or
-                // continues a literal start (`px-` then `dep-`).
-                let literal: String = p
-                    .pattern
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || "_-~".contains(*c))
-                    .collect::<String>()
-                    .to_ascii_lowercase();
-                let leads =
-                    literal.starts_with(*k) || literal.len() >= 3 && k.starts_with(&literal);
+                // The keyword is where the pattern starts (`sntryu_`, or
+                // `pat.` of `(?:pat|sat)\.`), or continues a literal start
+                // (`px-` then `dep-`).
+                let leads = literal_heads(p.pattern).iter().any(|literal| {
+                    literal.starts_with(*k) || literal.len() >= 3 && k.starts_with(literal)
+                });
                 if !p.contextual && leads && !common.contains(&stem) {
                     out[usize::from(k.as_bytes()[0])].push((*k, i));
                 }
@@ -1453,15 +1464,83 @@ fn listed_prefix(value: &str) -> Option<Vec<usize>> {
     (!found.is_empty()).then_some(found)
 }
 
-/// `u2vn3Lh6Kte2-…`: letters and digits alternating in what stands as the
-/// prefix, which is then random itself (a key's fragment), where providers
-/// pick a word or an abbreviation (`dub_`, `sk_car_`, `CCDB1_`).
+/// The literal text a pattern starts with, lower-cased, one string for each
+/// way its first alternation or small class reads (`bk(?:ua|ar|ct)_` gives
+/// `bkua_`, `bkar_`, `bkct_`; `hv[sbr]\.` gives `hvs.`, `hvb.`, `hvr.`).
+/// It ends where the pattern stops being literal.
+fn literal_heads(pattern: &str) -> Vec<String> {
+    let b = pattern.as_bytes();
+    let mut heads = vec![String::new()];
+    let mut i = 0;
+    let literal = |c: u8| c.is_ascii_alphanumeric() || b"_-~".contains(&c);
+    // At most one alternation or class is read: the heads stay few.
+    let mut branched = false;
+    while i < b.len() {
+        let c = b[i];
+        let choices: Vec<String> = if literal(c) {
+            i += 1;
+            vec![char::from(c).to_string()]
+        } else if c == b'\\' && b.get(i + 1).is_some_and(|e| b".-_/".contains(e)) {
+            i += 2;
+            vec![char::from(b[i - 1]).to_string()]
+        } else if !branched && (pattern[i..].starts_with("(?:") || c == b'[') {
+            let (open, close, sep) = if c == b'[' {
+                (1, b']', None)
+            } else {
+                (3, b')', Some(b'|'))
+            };
+            let Some(len) = b[i + open..].iter().position(|&x| x == close) else {
+                break;
+            };
+            let inner = &pattern[i + open..i + open + len];
+            let parts: Vec<String> = match sep {
+                Some(_) => inner.split('|').map(str::to_string).collect(),
+                None => inner.chars().map(String::from).collect(),
+            };
+            let plain = parts.len() <= 4
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(literal));
+            // A repeated group or class is a token's body, not its prefix;
+            // an optional one (`(?:sandbox_)?`) may be there or not.
+            let after = b.get(i + open + len + 1).copied();
+            if !plain || after.is_some_and(|x| b"{*+".contains(&x)) {
+                break;
+            }
+            branched = true;
+            i += open + len + 1;
+            let mut parts = parts;
+            if after == Some(b'?') {
+                i += 1;
+                parts.push(String::new());
+            }
+            parts
+        } else {
+            break;
+        };
+        heads = heads
+            .iter()
+            .flat_map(|h| choices.iter().map(move |c| format!("{h}{c}")))
+            .collect();
+    }
+    heads.iter().map(|h| h.to_ascii_lowercase()).collect()
+}
+
+/// `u2vn3Lh6Kte2-…`, `g48QWZXPpNeQ-…`: letters and digits alternating in
+/// what stands as the prefix (twice among letters of both cases), which is
+/// then random itself (a key's fragment, an id cut at a `-` or `_`), where
+/// providers pick a word or an abbreviation in one case (`dub_`, `sk_car_`,
+/// `CCDB1_`, `acmePRIVATE-`).
 fn random_prefix(prefix: &str) -> bool {
     let b = prefix.as_bytes();
-    b.windows(2)
-        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
-        .count()
-        >= 3
+    let switches = |among_letters: bool| {
+        b.windows(2)
+            .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+            .filter(|w| !among_letters || w.iter().all(u8::is_ascii_alphanumeric))
+            .count()
+    };
+    let mixed_case = b.iter().any(u8::is_ascii_uppercase) && b.iter().any(u8::is_ascii_lowercase);
+    switches(false) >= 3 || switches(true) >= 2 && mixed_case
 }
 
 /// A token with the prefix of a listed format that is exact (a long
@@ -1469,6 +1548,9 @@ fn random_prefix(prefix: &str) -> bool {
 /// digits such as Sentry's `sntryu_` and 64, not `{64,}`) but does not
 /// match it: a look-alike, not an unlisted provider's token.
 fn off_exact_format(token: &str, body: &str) -> bool {
+    if cut_from_common_prefix(token) {
+        return true;
+    }
     let Some(owners) = listed_prefix(token) else {
         return false;
     };
@@ -1500,6 +1582,44 @@ fn off_exact_format(token: &str, body: &str) -> bool {
         && !owners
             .iter()
             .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+}
+
+/// A format that opens with a common word (`live_`, `api-`) is no listed
+/// prefix (unlisted services use the word too), but one that goes on in
+/// parts (`live_`, the channel's number, `_`, 30 characters: a Twitch
+/// stream key) still marks its tokens: a value with every part but the last
+/// one short is that token cut short (`live_126031192_IgvU…` of 25).
+fn cut_from_common_prefix(token: &str) -> bool {
+    static CUT: LazyLock<Vec<(usize, Regex)>> = LazyLock::new(|| {
+        const COMMON: &[&str] = &["api", "live", "test", "sandbox", "key", "secret", "token"];
+        PROVIDERS
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.contextual && p.pattern.matches('{').count() >= 2)
+            .filter(|(_, p)| {
+                let heads = literal_heads(p.pattern);
+                p.keywords.iter().any(|k| {
+                    let stem = k.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                    COMMON.contains(&stem) && heads.iter().any(|h| h.starts_with(*k))
+                })
+            })
+            .filter_map(|(i, p)| {
+                // The last counted part takes from one character up.
+                let open = p.pattern.rfind('{')?;
+                let close = open + p.pattern[open..].find('}')?;
+                let counts = &p.pattern[open + 1..close];
+                let most = counts.rsplit(',').next().unwrap_or(counts);
+                let cut = format!(
+                    "{}{{1,{most}}}{}",
+                    &p.pattern[..open],
+                    &p.pattern[close + 1..]
+                );
+                Some((i, build(&format!("(?i)^(?:{cut})$"))))
+            })
+            .collect()
+    });
+    CUT.iter()
+        .any(|(i, cut)| cut.is_match(token.as_bytes()) && !any_case_match(*i, token))
 }
 
 /// The fewest characters a token of provider `i`'s format has (worked out
@@ -1606,6 +1726,7 @@ fn shortest_match(pattern: &str) -> usize {
 /// `f`, `sm_pat_` and ten characters.
 fn off_listed_format(value: &str) -> bool {
     listed_prefix(value).is_some_and(|owners| !owners.iter().any(|&i| any_case_match(i, value)))
+        || cut_from_common_prefix(value)
 }
 
 /// `value` is wholly of provider `i`'s format, read without regard to case.
@@ -2034,7 +2155,25 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
     credential_pair(line).or_else(|| {
         assignments(line, words, above, code)
             .iter()
+            .filter(|a| a.kind != NameKind::Password || !anonymous_login(line, above))
             .find_map(|a| judge(a, code))
+    })
+}
+
+regex!(
+    ANONYMOUS_USER,
+    r#"(?i)(?:user|username|login|uid)["']?\s*(?:=|:|=>)\s*["']?anonymous\b"#
+);
+
+/// The user beside the password, on its line or the one above, is
+/// `anonymous`: anonymous FTP and LDAP take any password (by convention an
+/// e-mail address), so it guards nothing.
+fn anonymous_login(line: &str, above: Option<&str>) -> bool {
+    [Some(line), above].into_iter().flatten().any(|l| {
+        l.as_bytes()
+            .windows(9)
+            .any(|w| w.eq_ignore_ascii_case(b"anonymous"))
+            && ANONYMOUS_USER.is_match(l.as_bytes())
     })
 }
 
@@ -2123,6 +2262,35 @@ const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
     (&["twitch", "stream"], &["twitch-stream-key"]),
     // Sumo Logic: a 14-character access id (`su…`) and a 64-character key.
     (&["sumo"], &["sumologic-access-id", "sumologic-access-key"]),
+    // Cloudflare: a key is the global API key (37 hex digits, or `cfk_…`),
+    // an Origin CA key (`v1.0-…`), or an API token (40 characters).
+    (
+        &["cloudflare", "key"],
+        &[
+            "cloudflare-global-key",
+            "cloudflare-global-key-cfk",
+            "cloudflare-origin-ca-key",
+            "cloudflare-api-token",
+        ],
+    ),
+    // Jira and Confluence: a Cloud API token (24 characters, or `ATATT3…`)
+    // or a Data Center personal access token (44 characters of base64).
+    (
+        &["jira", "token"],
+        &[
+            "atlassian-api-token-legacy",
+            "atlassian-api-token",
+            "atlassian-dc-pat",
+        ],
+    ),
+    (
+        &["confluence", "token"],
+        &[
+            "atlassian-api-token-legacy",
+            "atlassian-api-token",
+            "atlassian-dc-pat",
+        ],
+    ),
 ];
 
 /// The value is not of the one format the name's provider documents.
@@ -3276,7 +3444,13 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         NameKind::ContextOnly if code => return false,
         NameKind::ContextOnly => 24,
     };
-    if n < min || n > 1000 || reference(v) || placeholder(v) || whole_word_placeholder(v) {
+    if n < min
+        || n > 1000
+        || reference(v)
+        || placeholder(v)
+        || whole_word_placeholder(v)
+        || public_client_id(v)
+    {
         return false;
     }
     if !a.quoted && code {
@@ -4385,6 +4559,184 @@ mod tests {
             "<id>{AQAAABAAA q8ZrT4vN2mXk9LpW3sYd7HbQ}</id>"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_prefix_the_format_spells_as_alternatives_is_judged_by_that_format() {
+        // `bk(?:ua|ar|ct)_` and 40 hex digits; `(?:pat|sat)\.` and three parts.
+        for line in [
+            "buildkite_token = 'bkua_q7rk29zm51jtwe0jh12wcf27v05z023ly-mnop-xw81'",
+            "harness_token = 'pat.Zq8Lm2XvRt5Wk9PqT4vN2m.83a1f0c2d94b57e6a1c3d5f7.Rt5Wk9PqT4vN2mXk9'",
+        ] {
+            assert!(secret_rules("settings.cfg", line).is_empty(), "{line}");
+        }
+        for line in [
+            "buildkite_token = 'bkua_83a1f0c2d94b57e6a1c3d5f783a1f0c2d94b57e6'",
+            "harness_token = 'pat.Zq8Lm2XvRt5Wk9PqT4vN2m.83a1f0c2d94b57e6a1c3d5f7.Rt5Wk9PqT4vN2mXk9LpW'",
+        ] {
+            assert_eq!(
+                secret_rules("settings.cfg", line),
+                vec!["secret-provider-token"],
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_id_split_at_an_underscore_is_not_an_unlisted_prefix_and_token() {
+        // What stands before the `_` mixes cases and digits: the id's own
+        // random start, not a provider's word.
+        for line in [
+            "    \"playerId\": \"qwrtZ7Kdm_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq\",",
+            "ref: k48QWZXPpNeQ-Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq",
+        ] {
+            assert!(secret_rules("data.json", line).is_empty(), "{line}");
+        }
+        // A provider's word, in one case or as words.
+        for line in [
+            "    \"ref\": \"qwrtz_Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq\",",
+            "ref: acmePRIVATE-Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCq",
+        ] {
+            assert_eq!(
+                secret_rules("data.json", line),
+                vec!["secret-provider-token"],
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oauth_clients_public_id_is_not_a_credential_but_its_secret_is() {
+        // A Salesforce connected app's consumer key (its OAuth client id).
+        let id = "3MVG9Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1.Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCqRt5Wk9PqT4v_N2m";
+        for line in [
+            format!("salesforce_key = \"{id}\""),
+            format!("SALESFORCE_CONSUMER_KEY={id}"),
+            id.to_string(),
+        ] {
+            assert!(secret_rules("settings.env", &line).is_empty(), "{line}");
+        }
+        let secret = "salesforce_secret = \"Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCqZq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQ\"";
+        assert_eq!(
+            secret_rules("settings.env", secret),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_refresh_token_cut_short_after_its_prefix_is_a_look_alike() {
+        let token = "5Aep861Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1Vb7Qm2Xk9LpR4tWz8Nc3Yh6JdF1sAbCqRt5Wk9PqT4v";
+        assert!(secret_rules("a.env", &format!("SF_REFRESH_TOKEN={token}"))
+            .contains(&"secret-provider-token".to_string()));
+        assert!(secret_rules("a.env", "SF_REFRESH_TOKEN=5Aep86111Zq8").is_empty());
+    }
+
+    #[test]
+    fn a_jira_token_is_one_of_atlassians_documented_formats() {
+        // Data Center: base64 of a 12-digit id, `:` and 20 bytes.
+        let pat = "NzQ1MjgxOTM2MDQyOqZ3kLm9XvRt5Wk9PqT4vN2mXk9L";
+        assert_eq!(pat.len(), 44);
+        for line in [
+            format!("jira_token: {pat}"),
+            "jira_token: Zq8Lm2XvRt5Wk9PqT4vN2mXk".to_string(),
+            "CONFLUENCE_API_TOKEN=Zq8Lm2XvRt5Wk9PqT4vN2mXk".to_string(),
+        ] {
+            assert!(!secret_rules("a.yml", &line).is_empty(), "{line}");
+        }
+        // Not the id's digits up front, cut short, or run on.
+        for line in [
+            format!("jira_token: A{}", &pat[1..]),
+            format!("jira_token: {}", &pat[..40]),
+            format!("confluence_token: {pat}Qw=="),
+        ] {
+            assert!(secret_rules("a.yml", &line).is_empty(), "{line}");
+        }
+        // A password under Jira's name is judged as a password.
+        assert!(!secret_rules("a.yml", "jira_password: Zq8Lm2XvRt5").is_empty());
+    }
+
+    #[test]
+    fn the_password_of_an_anonymous_login_guards_nothing() {
+        for text in [
+            "conn->user = \"anonymous\";\nconn->password = \"mirror@\";",
+            "ftp_login: anonymous\nftp_password: Zq8Lm2XvRt5",
+            "login(user=\"ANONYMOUS\", password=\"Zq8Lm2XvRt5\")",
+        ] {
+            let path = if text.contains("->") {
+                "ftp.c"
+            } else {
+                "ftp.yml"
+            };
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+        for text in [
+            "conn->user = \"mirror\";\nconn->password = \"mirror@\";",
+            "ftp_login: admin\nftp_password: Zq8Lm2XvRt5",
+        ] {
+            let path = if text.contains("->") {
+                "ftp.c"
+            } else {
+                "ftp.yml"
+            };
+            assert_eq!(
+                secret_rules(path, text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cloudflare_key_is_one_of_cloudflares_key_formats() {
+        let global = "83a1f0c2d94b57e6a1c3d5f7e9b2d4f6a8c0e";
+        assert_eq!(global.len(), 37);
+        assert!(!secret_rules("a.env", &format!("CLOUDFLARE_API_KEY={global}")).is_empty());
+        // Two hex digits too many, or cut short: not the global key.
+        for line in [
+            format!("CLOUDFLARE_API_KEY={global}b1"),
+            format!("CLOUDFLARE_API_KEY={}", &global[..30]),
+        ] {
+            assert!(secret_rules("a.env", &line).is_empty(), "{line}");
+        }
+        // Tokens are not held to the key's formats.
+        assert!(!secret_rules(
+            "a.env",
+            "CLOUDFLARE_TUNNEL_TOKEN=Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7HbQa1Vb7Qm2"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_token_of_parts_after_a_common_word_cut_short_is_a_look_alike() {
+        // Twitch: `live_`, the channel's number, `_`, 30 characters.
+        let full = "live_126031192_Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3s";
+        assert_eq!(
+            secret_rules("stream.env", &format!("key: {full}")),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules("stream.env", &format!("key: {}", &full[..40])).is_empty());
+        // Another service's `live_` token of one part is not held to it.
+        assert!(
+            !secret_rules("stream.env", "key: live_Zq8Lm2XvRt5Wk9PqT4vN2mXk9LpW3sYd7").is_empty()
+        );
+    }
+
+    #[test]
+    fn a_patterns_literal_start_reads_each_alternative() {
+        assert_eq!(
+            super::literal_heads(r"bk(?:ua|ar|ct)_[a-f0-9]{40}"),
+            ["bkua_", "bkar_", "bkct_"]
+        );
+        assert_eq!(
+            super::literal_heads(r"hv[sbr]\.[A-Za-z0-9]{24,}"),
+            ["hvs.", "hvb.", "hvr."]
+        );
+        assert_eq!(
+            super::literal_heads("(?:sandbox_)?sk_pr_[A-Za-z0-9]{1,64}"),
+            ["sandbox_sk_pr_", "sk_pr_"]
+        );
+        // A repeated class is the body: nothing literal before it.
+        assert_eq!(super::literal_heads("[A-Za-z0-9]{76}AZDO"), [""]);
     }
 
     #[test]
