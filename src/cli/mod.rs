@@ -153,6 +153,8 @@ pub fn check(args: CheckArgs) -> ExitCode {
 }
 
 fn run_check(args: &CheckArgs) -> Result<u8, CliError> {
+    // The rules' automata are built while the repository is read.
+    std::thread::spawn(crate::review::builtin::warm_up);
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::Usage(format!("cannot read the current folder: {e}")))?;
     let repo = discover(&cwd, &args.paths)?;

@@ -639,6 +639,14 @@ fn assigned_name(line: &str, start: usize) -> String {
 
 /// Reviews the added lines of one file with every rule on. `only_secrets`
 /// restricts the run to the secret rules (used beside model reviewers).
+/// Builds the secret rules' keyword automata now, so that a one-shot
+/// `redline check` can do it on another thread while it reads the
+/// repository (it is the largest start-up cost of the rules). Reviews that
+/// start before it is done wait for it rather than build it twice.
+pub fn warm_up() {
+    secrets::warm_up();
+}
+
 pub fn review_file(file: &FileChange, only_secrets: bool) -> Vec<Finding> {
     static ALL_ON: LazyLock<Policy> = LazyLock::new(Policy::default);
     review_file_with(file, only_secrets, &ALL_ON)
@@ -661,10 +669,46 @@ pub fn review_file_with(file: &FileChange, only_secrets: bool, policy: &Policy) 
 /// to another, or was reformatted or renamed, is not reported.
 pub fn review_files(files: &[FileChange], policy: &Policy) -> Vec<Vec<Finding>> {
     let mut baseline = Baseline::of(files);
+    let pending = pending_side_by_side(files, policy, &baseline);
     files
         .iter()
-        .map(|f| review_file_in(f, false, policy, &mut baseline))
+        .zip(pending)
+        .map(|(f, p)| finish(f, p, &mut baseline))
         .collect()
+}
+
+/// Files reviewed at once fewer than this are reviewed on the caller's
+/// thread (a language-server review is one buffer).
+const SIDE_BY_SIDE_FROM: usize = 8;
+
+/// [`review_pending`] of each file, in order, spread over the machine's
+/// cores when there are enough files (parsing dominates and each file
+/// parses alone).
+fn pending_side_by_side(
+    files: &[FileChange],
+    policy: &Policy,
+    baseline: &Baseline,
+) -> Vec<Pending> {
+    let one = |f: &FileChange| review_pending(f, false, policy, baseline);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if files.len() < SIDE_BY_SIDE_FROM || threads < 2 {
+        return files.iter().map(one).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(done) => done,
+                // A rule's panic is the caller's to contain, as on one thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// Reviews the added lines of one file; `baseline` holds what the review's
@@ -675,6 +719,18 @@ pub fn review_file_in(
     policy: &Policy,
     baseline: &mut Baseline,
 ) -> Vec<Finding> {
+    let pending = review_pending(file, only_secrets, policy, baseline);
+    finish(file, pending, baseline)
+}
+
+/// Everything of a file's review but the claims of the change's removed
+/// lines: what files can do side by side (it reads `baseline` only).
+fn review_pending(
+    file: &FileChange,
+    only_secrets: bool,
+    policy: &Policy,
+    baseline: &Baseline,
+) -> Pending {
     let lines = crate::diff::lines(&file.new_text);
     let doc = is_documentation(&file.path);
     let tests = is_test_code(&file.path);
@@ -714,7 +770,7 @@ pub fn review_file_in(
     let mut hits: Vec<novelty::Hit> = Vec::new();
     // (line index, rule index, the rule's matches on the line)
     let mut candidates: Vec<(usize, usize, Vec<std::ops::Range<usize>>)> = Vec::new();
-    let mut seen: HashMap<(String, &str), u32> = HashMap::new();
+    let mut seen: HashMap<(String, &'static str), u32> = HashMap::new();
     let mut push = |line_no: u32,
                     text: &str,
                     rule: &'static Rule,
@@ -723,27 +779,9 @@ pub fn review_file_in(
                     severity: Severity,
                     message: String,
                     findings: &mut Vec<Finding>| {
-        let (start, end) = (floor_char(text, start), floor_char(text, end));
-        let column = text[..start].chars().count() as u32 + 1;
-        let end_column = text[..end].chars().count() as u32 + 1;
-        let key = (text.trim().to_string(), rule.id);
-        let occurrence = seen.entry(key).or_insert(0);
-        let fix = (rule.removable_line && is_whole_statement(text, start)).then(String::new);
-        findings.push(Finding {
-            path: file.path.clone(),
-            line: line_no,
-            end_line: line_no,
-            column,
-            end_column: Some(end_column),
-            severity,
-            reviewer: REVIEWER.to_string(),
-            rule: Some(rule.id.to_string()),
-            title: rule.title.to_string(),
-            message,
-            fingerprint: fingerprint(&file.path, REVIEWER, rule.id, text, *occurrence),
-            fix,
-        });
-        *occurrence += 1;
+        push_finding(
+            file, &mut seen, line_no, text, rule, start, end, severity, message, findings,
+        );
     };
     let code = secrets::is_code(&file.path);
     // Tests, scripts, tools and examples run input their own author gives
@@ -914,9 +952,37 @@ pub fn review_file_in(
         });
     }
     drop_value_tables(&mut findings, &named_values);
+    Pending {
+        findings,
+        hits,
+        seen,
+    }
+}
+
+/// What a file's review found before the change's removed lines are
+/// consulted: its findings so far and the code rules' hits (see
+/// [`finish`]).
+struct Pending {
+    findings: Vec<Finding>,
+    hits: Vec<novelty::Hit>,
+    seen: HashMap<(String, &'static str), u32>,
+}
+
+/// The hits of `pending` the change introduced (those a removed hit does
+/// not claim) join its findings. Claims are taken in file order, so this
+/// runs file after file.
+fn finish(file: &FileChange, pending: Pending, baseline: &mut Baseline) -> Vec<Finding> {
+    let Pending {
+        mut findings,
+        hits,
+        mut seen,
+    } = pending;
+    let lines = crate::diff::lines(&file.new_text);
     for hit in baseline.introduced(file, &lines, hits) {
         let rule = &RULES[hit.rule];
-        push(
+        push_finding(
+            file,
+            &mut seen,
             hit.line,
             lines[hit.line as usize - 1],
             rule,
@@ -929,6 +995,44 @@ pub fn review_file_in(
     }
     findings.sort_by_key(|f| f.line);
     findings
+}
+
+/// Adds a finding of `rule` on line `line_no` (`text`), its fingerprint
+/// counting the same text's earlier findings of the rule in the file.
+#[allow(clippy::too_many_arguments)]
+fn push_finding(
+    file: &FileChange,
+    seen: &mut HashMap<(String, &'static str), u32>,
+    line_no: u32,
+    text: &str,
+    rule: &'static Rule,
+    start: usize,
+    end: usize,
+    severity: Severity,
+    message: String,
+    findings: &mut Vec<Finding>,
+) {
+    let (start, end) = (floor_char(text, start), floor_char(text, end));
+    let column = text[..start].chars().count() as u32 + 1;
+    let end_column = text[..end].chars().count() as u32 + 1;
+    let key = (text.trim().to_string(), rule.id);
+    let occurrence = seen.entry(key).or_insert(0);
+    let fix = (rule.removable_line && is_whole_statement(text, start)).then(String::new);
+    findings.push(Finding {
+        path: file.path.clone(),
+        line: line_no,
+        end_line: line_no,
+        column,
+        end_column: Some(end_column),
+        severity,
+        reviewer: REVIEWER.to_string(),
+        rule: Some(rule.id.to_string()),
+        title: rule.title.to_string(),
+        message,
+        fingerprint: fingerprint(&file.path, REVIEWER, rule.id, text, *occurrence),
+        fix,
+    });
+    *occurrence += 1;
 }
 
 /// Whether a match of `rule` at byte `at` of line `index` counts: it sits
@@ -2913,6 +3017,42 @@ mod tests {
         let found = review_files(&[gone, twice], &Policy::default());
         assert!(found[0].is_empty());
         assert_eq!(found[1].iter().map(|f| f.line).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
+    fn files_reviewed_side_by_side_claim_moved_lines_in_file_order_and_judge_alike() {
+        // Enough files to be spread over threads: the removed print is
+        // claimed by the first file that adds it back, whichever thread
+        // reviewed which file, and each file is judged as on its own.
+        let mut files = vec![FileChange::new(
+            "a00.py",
+            crate::git::ChangeKind::Modified,
+            "x = 1\nprint(x)\n".into(),
+            "x = 1\n".into(),
+        )];
+        for i in 1..(4 * SIDE_BY_SIDE_FROM) {
+            let added = if i == 5 || i == 4 * SIDE_BY_SIDE_FROM - 1 {
+                "print(x)\n"
+            } else {
+                "# TODO: drop\n"
+            };
+            files.push(FileChange::new(
+                format!("a{i:02}.py"),
+                crate::git::ChangeKind::Modified,
+                "y = 2\n".into(),
+                format!("y = 2\n{added}"),
+            ));
+        }
+        let together = review_files(&files, &Policy::default());
+        assert!(together[0].is_empty());
+        assert!(together[5].is_empty(), "{:?}", together[5]);
+        let last = &together[4 * SIDE_BY_SIDE_FROM - 1];
+        assert_eq!(rules(last), vec!["debug-print"]);
+        for (i, file) in files.iter().enumerate().skip(1) {
+            if i != 5 && i != 4 * SIDE_BY_SIDE_FROM - 1 {
+                assert_eq!(together[i], review_file(file, false), "{}", file.path);
+            }
+        }
     }
 
     #[test]

@@ -171,6 +171,12 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     (ac, triggers)
 });
 
+/// Forces the keyword automata (see [`super::warm_up`]).
+pub(super) fn warm_up() {
+    LazyLock::force(&PREFILTER);
+    LazyLock::force(&CONTEXT);
+}
+
 /// The contextual formats' provider words (`datadog`, `heroku`), to find
 /// which of them a credential's name mentions in one pass.
 static CONTEXT: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
