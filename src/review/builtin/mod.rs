@@ -575,19 +575,50 @@ fn runs_own_input(path: &str) -> bool {
 fn is_documentation(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    matches!(
-        ext,
-        "md" | "markdown"
-            | "rst"
-            | "txt"
-            | "adoc"
-            | "asciidoc"
-            | "mdx"
-            | "rdoc"
-            | "org"
-            | "textile"
-            | "pod"
-    ) || lower.starts_with("docs/")
+    // A `.txt` is a document when it is named as one (`README.txt`,
+    // `CHANGES.txt`, `INSTALL.txt`) or sits with the docs; other text
+    // files are notes, dumps and settings, where a credential is a leak.
+    let stem = lower
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .next()
+        .unwrap_or("");
+    let doc_text = ext == "txt"
+        && matches!(
+            stem,
+            "readme"
+                | "changes"
+                | "changelog"
+                | "history"
+                | "install"
+                | "news"
+                | "authors"
+                | "contributing"
+                | "license"
+                | "copying"
+                | "notice"
+                | "faq"
+                | "usage"
+                | "tutorial"
+                | "guide"
+                | "index"
+        );
+    doc_text
+        || matches!(
+            ext,
+            "md" | "markdown"
+                | "rst"
+                | "adoc"
+                | "asciidoc"
+                | "mdx"
+                | "rdoc"
+                | "org"
+                | "textile"
+                | "pod"
+        )
+        || lower.starts_with("docs/")
         || lower.starts_with("doc/")
         || lower.contains("/docs/")
         || lower.contains("/doc/")
@@ -1955,6 +1986,23 @@ mod tests {
             "token: !vault |",
         ] {
             assert!(secret_rules("app.py", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_text_file_is_documentation_only_when_named_or_kept_as_one() {
+        let line = "db_password = Tr0ub4dor&3x";
+        // Notes, dumps and settings in plain text: a password is a leak.
+        for path in ["deploy/notes.txt", "server-settings.txt"] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-assignment"],
+                "{path}"
+            );
+        }
+        // A document's example password (short, typed) is not reported.
+        for path in ["README.txt", "CHANGES.txt", "docs/setup.txt"] {
+            assert!(secret_rules(path, line).is_empty(), "{path}");
         }
     }
 
