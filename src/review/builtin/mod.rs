@@ -715,12 +715,12 @@ const SIDE_BY_SIDE_FROM: usize = 8;
 /// [`review_pending`] of each file, in order, spread over the machine's
 /// cores when there are enough files (parsing dominates and each file
 /// parses alone).
-fn pending_side_by_side(
-    files: &[FileChange],
+fn pending_side_by_side<'a>(
+    files: &'a [FileChange],
     policy: &Policy,
     baseline: &Baseline,
-) -> Vec<Pending> {
-    let one = |f: &FileChange| review_pending(f, false, policy, baseline);
+) -> Vec<Pending<'a>> {
+    let one = |f: &'a FileChange| review_pending(f, false, policy, baseline);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     if files.len() < SIDE_BY_SIDE_FROM || threads < 2 {
         return files.iter().map(one).collect();
@@ -756,12 +756,12 @@ pub fn review_file_in(
 
 /// Everything of a file's review but the claims of the change's removed
 /// lines: what files can do side by side (it reads `baseline` only).
-fn review_pending(
-    file: &FileChange,
+fn review_pending<'a>(
+    file: &'a FileChange,
     only_secrets: bool,
     policy: &Policy,
     baseline: &Baseline,
-) -> Pending {
+) -> Pending<'a> {
     let lines = crate::diff::lines(&file.new_text);
     let doc = is_documentation(&file.path);
     let tests = is_test_code(&file.path);
@@ -984,6 +984,7 @@ fn review_pending(
     }
     drop_value_tables(&mut findings, &named_values);
     Pending {
+        lines,
         findings,
         hits,
         seen,
@@ -993,7 +994,9 @@ fn review_pending(
 /// What a file's review found before the change's removed lines are
 /// consulted: its findings so far and the code rules' hits (see
 /// [`finish`]).
-struct Pending {
+struct Pending<'a> {
+    /// The file's new text in lines.
+    lines: Vec<&'a str>,
     findings: Vec<Finding>,
     hits: Vec<novelty::Hit>,
     seen: HashMap<(String, &'static str), u32>,
@@ -1002,13 +1005,13 @@ struct Pending {
 /// The hits of `pending` the change introduced (those a removed hit does
 /// not claim) join its findings. Claims are taken in file order, so this
 /// runs file after file.
-fn finish(file: &FileChange, pending: Pending, baseline: &mut Baseline) -> Vec<Finding> {
+fn finish(file: &FileChange, pending: Pending<'_>, baseline: &mut Baseline) -> Vec<Finding> {
     let Pending {
+        lines,
         mut findings,
         hits,
         mut seen,
     } = pending;
-    let lines = crate::diff::lines(&file.new_text);
     for hit in baseline.introduced(file, &lines, hits) {
         let rule = &RULES[hit.rule];
         push_finding(
