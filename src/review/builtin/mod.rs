@@ -1637,6 +1637,39 @@ mod tests {
     }
 
     #[test]
+    fn a_random_value_pasted_bare_into_code_is_a_literal_but_an_expression_is_not() {
+        // A setting pasted into code: no variable is named like that.
+        for (path, line) in [
+            (
+                "app/settings.py",
+                "atlassianToken = xpz6p8bes7huzmarx2zn072c\n",
+            ),
+            (
+                "cmd/main.go",
+                "zendeskToken = hu7o4h2b98ojpl5sdtow1drqgmxkg2vvzd3r6cxu\n",
+            ),
+            (
+                "src/config.js",
+                "sendbird_token: a4b071d724238122a7e4de15fb8b683711c91f86\n",
+            ),
+        ] {
+            assert_eq!(secret_rules(path, line).len(), 1, "{path}: {line}");
+        }
+        // Expressions stay expressions: names, calls, fields, words.
+        for line in [
+            "api_token = DEFAULT_API_TOKEN_FOR_TESTS\n",
+            "secret_key = settings.SECRET_KEY\n",
+            "password = get_password_from_vault(name)\n",
+            "auth_token = tokenFromEnvironmentOrConfigFile\n",
+            "token = sha256HashOfTheSecretKey2\n",
+            "secret_key = deadbeef\n",
+            "api_key = abcdefabcdefabcdefabcdef\n",
+        ] {
+            assert!(secret_rules("app/settings.py", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
     fn an_xml_element_written_over_three_lines_holds_its_value() {
         let twilio = "<config>\n  <twilioToken>\n    SK18ec0928a454ce95ae9e71296adc481e\n  </twilioToken>\n</config>\n";
         assert_eq!(

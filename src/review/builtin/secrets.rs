@@ -2462,8 +2462,10 @@ fn assignments<'a>(
             continue;
         };
         // In code a bare right-hand side is an expression (`key = map.get(k)`),
-        // unless it is a number: settled before the name is looked at.
-        if code && !quoted && !value.bytes().all(|b| b.is_ascii_digit()) {
+        // unless it is a number or stands as random on its own (a setting
+        // pasted into code: `lookerToken = a5eeniwpqp5w9q85pp5h` names no
+        // variable anyone writes): settled before the name is looked at.
+        if code && !quoted && !value.bytes().all(|b| b.is_ascii_digit()) && !strong_random(value) {
             continue;
         }
         let kind = match name_kind(name) {
@@ -3033,6 +3035,39 @@ fn typed_in_character(v: &str) -> bool {
     b.len() >= 16 && (1..=2).contains(&places) && odd <= 6 && alnum * 4 >= b.len() * 3
 }
 
+/// A bare word in code that can only be a pasted value: hex digits mixing
+/// letters and digits (a digest, a key, a UUID), or random on its own and
+/// not an identifier made of words (`sha256HashOfTheSecretKey2`).
+fn bare_literal(v: &str) -> bool {
+    let body: Vec<u8> = v.bytes().filter(|&b| b != b'-').collect();
+    let hex = body.len() >= 20
+        && body.iter().all(u8::is_ascii_hexdigit)
+        && body.iter().any(u8::is_ascii_digit)
+        && body.iter().any(u8::is_ascii_alphabetic);
+    hex || strong_random(v) && !identifier_of_words(v)
+}
+
+/// `v` is an identifier whose camel-case or snake-case parts, digits aside,
+/// read mostly as words.
+fn identifier_of_words(v: &str) -> bool {
+    let identifier = v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !identifier {
+        return false;
+    }
+    let parts: Vec<String> = segments(v)
+        .iter()
+        .map(|s| s.chars().filter(|c| c.is_ascii_alphabetic()).collect())
+        .collect();
+    let letters: usize = parts.iter().map(String::len).sum();
+    let in_words: usize = parts
+        .iter()
+        .filter(|p| p.len() >= 2 && word_like(p))
+        .map(String::len)
+        .sum();
+    letters > 0 && in_words * 10 >= letters * 6
+}
+
 fn strong_random(v: &str) -> bool {
     let v = v.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
     v.len() >= 20
@@ -3461,8 +3496,9 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
     if !a.quoted && code {
         // A bare right-hand side in code is an expression (`self.password`,
-        // `token_from(env)`), unless it is a number long enough to be a key.
-        if !v.chars().all(|c| c.is_ascii_digit()) {
+        // `token_from(env)`), unless it is a number long enough to be a key
+        // or a value random on its own (see `assignments`).
+        if !v.chars().all(|c| c.is_ascii_digit()) && !bare_literal(v) {
             return false;
         }
     }
