@@ -299,6 +299,10 @@ fn explain_opens_a_markdown_document() {
     let path = doc_uri.strip_prefix("file://").expect("file uri");
     let content = std::fs::read_to_string(path).expect("explanation file");
     assert!(content.contains("`print()` debugging left in code"));
+    // The explanations' private folder goes with the server.
+    let folder = std::path::Path::new(path).parent().expect("folder");
+    client.shutdown();
+    assert!(!folder.exists(), "{} left behind", folder.display());
 }
 
 #[test]
@@ -318,6 +322,7 @@ fn explain_falls_back_to_a_message_without_show_document() {
         |p| p["message"].as_str().is_some_and(|m| m.contains("logging")),
         TIMEOUT,
     );
+    client.shutdown();
 }
 
 #[test]
