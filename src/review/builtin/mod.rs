@@ -1664,6 +1664,7 @@ mod tests {
             "token = sha256HashOfTheSecretKey2\n",
             "secret_key = deadbeef\n",
             "api_key = abcdefabcdefabcdefabcdef\n",
+            "secret_key = sk_abcdefghijklmnopqrstuvwxyz123\n",
         ] {
             assert!(secret_rules("app/settings.py", line).is_empty(), "{line}");
         }

@@ -2465,7 +2465,7 @@ fn assignments<'a>(
         // unless it is a number or stands as random on its own (a setting
         // pasted into code: `lookerToken = a5eeniwpqp5w9q85pp5h` names no
         // variable anyone writes): settled before the name is looked at.
-        if code && !quoted && !value.bytes().all(|b| b.is_ascii_digit()) && !strong_random(value) {
+        if code && !quoted && !value.bytes().all(|b| b.is_ascii_digit()) && !bare_literal(value) {
             continue;
         }
         let kind = match name_kind(name) {
@@ -3044,7 +3044,26 @@ fn bare_literal(v: &str) -> bool {
         && body.iter().all(u8::is_ascii_hexdigit)
         && body.iter().any(u8::is_ascii_digit)
         && body.iter().any(u8::is_ascii_alphabetic);
-    hex || strong_random(v) && !identifier_of_words(v)
+    (hex || strong_random(v) && !identifier_of_words(v)) && !typed_run(v)
+}
+
+/// Fourteen or more consecutive letters or digits in order
+/// (`sk_abcdefghijklmnopqrstuvwxyz123`): typed by hand, not drawn at random.
+fn typed_run(v: &str) -> bool {
+    let min = 14;
+    let b = v.as_bytes();
+    let mut run = 1;
+    for w in b.windows(2) {
+        let next = w[1] == w[0].wrapping_add(1)
+            && (w[0].is_ascii_lowercase() && w[1].is_ascii_lowercase()
+                || w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase()
+                || w[0].is_ascii_digit() && w[1].is_ascii_digit());
+        run = if next { run + 1 } else { 1 };
+        if run >= min {
+            return true;
+        }
+    }
+    false
 }
 
 /// `v` is an identifier whose camel-case or snake-case parts, digits aside,
