@@ -3039,11 +3039,14 @@ fn typed_in_character(v: &str) -> bool {
 /// letters and digits (a digest, a key, a UUID), or random on its own and
 /// not an identifier made of words (`sha256HashOfTheSecretKey2`).
 fn bare_literal(v: &str) -> bool {
-    let body: Vec<u8> = v.bytes().filter(|&b| b != b'-').collect();
-    let hex = body.len() >= 20
-        && body.iter().all(u8::is_ascii_hexdigit)
-        && body.iter().any(u8::is_ascii_digit)
-        && body.iter().any(u8::is_ascii_alphabetic);
+    if v.len() < 20 {
+        return false;
+    }
+    let body = || v.bytes().filter(|&b| b != b'-');
+    let hex = body().count() >= 20
+        && body().all(|b| b.is_ascii_hexdigit())
+        && body().any(|b| b.is_ascii_digit())
+        && body().any(|b| b.is_ascii_alphabetic());
     (hex || strong_random(v) && !identifier_of_words(v)) && !typed_run(v)
 }
 
