@@ -668,8 +668,6 @@ fn assigned_name(line: &str, start: usize) -> String {
         .to_ascii_lowercase()
 }
 
-/// Reviews the added lines of one file with every rule on. `only_secrets`
-/// restricts the run to the secret rules (used beside model reviewers).
 /// Builds the secret rules' keyword automata now, so that a one-shot
 /// `redline check` can do it on another thread while it reads the
 /// repository (it is the largest start-up cost of the rules). Reviews that
@@ -678,6 +676,8 @@ pub fn warm_up() {
     secrets::warm_up();
 }
 
+/// Reviews the added lines of one file with every rule on. `only_secrets`
+/// restricts the run to the secret rules (used beside model reviewers).
 pub fn review_file(file: &FileChange, only_secrets: bool) -> Vec<Finding> {
     static ALL_ON: LazyLock<Policy> = LazyLock::new(Policy::default);
     review_file_with(file, only_secrets, &ALL_ON)
@@ -1692,6 +1692,14 @@ mod tests {
         ] {
             assert!(added("conf/app.xml", quiet).is_empty(), "{quiet}");
         }
+        // A folded YAML block ends its line with `>` too: still YAML.
+        assert_eq!(
+            secret_rules(
+                "conf/app.yml",
+                "api_token: >\n  q8Zr2LmX7vTn4KpW9sYd3HbQa1Vb\n"
+            ),
+            vec!["secret-assignment"]
+        );
     }
 
     #[test]

@@ -1024,7 +1024,8 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
     }
-    if above.ends_with('>') {
+    // `<apiToken>` (an element), not `api_token: >` (a folded YAML block).
+    if above.trim_start().starts_with('<') && above.ends_with('>') {
         return xml_element_text(lines, index, code);
     }
     let above = match above.as_bytes().last() {
@@ -2281,22 +2282,14 @@ const STRICT_FORMATS: &[(&[&str], &[&str])] = &[
     ),
     // Jira and Confluence: a Cloud API token (24 characters, or `ATATT3…`)
     // or a Data Center personal access token (44 characters of base64).
-    (
-        &["jira", "token"],
-        &[
-            "atlassian-api-token-legacy",
-            "atlassian-api-token",
-            "atlassian-dc-pat",
-        ],
-    ),
-    (
-        &["confluence", "token"],
-        &[
-            "atlassian-api-token-legacy",
-            "atlassian-api-token",
-            "atlassian-dc-pat",
-        ],
-    ),
+    (&["jira", "token"], ATLASSIAN_TOKENS),
+    (&["confluence", "token"], ATLASSIAN_TOKENS),
+];
+
+const ATLASSIAN_TOKENS: &[&str] = &[
+    "atlassian-api-token-legacy",
+    "atlassian-api-token",
+    "atlassian-dc-pat",
 ];
 
 /// The value is not of the one format the name's provider documents.
@@ -3053,7 +3046,7 @@ fn bare_literal(v: &str) -> bool {
 /// Fourteen or more consecutive letters or digits in order
 /// (`sk_abcdefghijklmnopqrstuvwxyz123`): typed by hand, not drawn at random.
 fn typed_run(v: &str) -> bool {
-    let min = 14;
+    const MIN: usize = 14;
     let b = v.as_bytes();
     let mut run = 1;
     for w in b.windows(2) {
@@ -3062,7 +3055,7 @@ fn typed_run(v: &str) -> bool {
                 || w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase()
                 || w[0].is_ascii_digit() && w[1].is_ascii_digit());
         run = if next { run + 1 } else { 1 };
-        if run >= min {
+        if run >= MIN {
             return true;
         }
     }
@@ -4721,27 +4714,26 @@ mod tests {
 
     #[test]
     fn the_password_of_an_anonymous_login_guards_nothing() {
-        for text in [
-            "conn->user = \"anonymous\";\nconn->password = \"mirror@\";",
-            "ftp_login: anonymous\nftp_password: Zq8Lm2XvRt5",
-            "login(user=\"ANONYMOUS\", password=\"Zq8Lm2XvRt5\")",
+        for (path, text) in [
+            (
+                "ftp.c",
+                "conn->user = \"anonymous\";\nconn->password = \"mirror@\";",
+            ),
+            ("ftp.yml", "ftp_login: anonymous\nftp_password: Zq8Lm2XvRt5"),
+            (
+                "ftp.yml",
+                "login(user=\"ANONYMOUS\", password=\"Zq8Lm2XvRt5\")",
+            ),
         ] {
-            let path = if text.contains("->") {
-                "ftp.c"
-            } else {
-                "ftp.yml"
-            };
             assert!(secret_rules(path, text).is_empty(), "{text}");
         }
-        for text in [
-            "conn->user = \"mirror\";\nconn->password = \"mirror@\";",
-            "ftp_login: admin\nftp_password: Zq8Lm2XvRt5",
+        for (path, text) in [
+            (
+                "ftp.c",
+                "conn->user = \"mirror\";\nconn->password = \"mirror@\";",
+            ),
+            ("ftp.yml", "ftp_login: admin\nftp_password: Zq8Lm2XvRt5"),
         ] {
-            let path = if text.contains("->") {
-                "ftp.c"
-            } else {
-                "ftp.yml"
-            };
             assert_eq!(
                 secret_rules(path, text),
                 vec!["secret-assignment"],
