@@ -2699,8 +2699,24 @@ mod tests {
             assert!(secret_rules("config.env", line).is_empty(), "{line}");
         }
         // An empty setting is not given the next setting's name as its value.
-        let file = "snowflake.password=\njdbc.snowflake.url=\n";
-        assert!(review_file(&FileChange::new_file("app.properties", file.into()), true).is_empty());
+        for file in [
+            "snowflake.password=\njdbc.snowflake.url=\n",
+            "ApiKey=\nVirtualgenerateApiKeySomeLongMethodName=\n",
+        ] {
+            assert!(
+                review_file(&FileChange::new_file("app.properties", file.into()), true).is_empty(),
+                "{file}"
+            );
+        }
+        // Base64's padding is no setting's name.
+        let padded = "api_key=\nQ2xpZW50U2VjcmV0OnE4WnIyTG1YOXZUYTdLcFc=\n";
+        assert_eq!(
+            rules(&review_file(
+                &FileChange::new_file("app.properties", padded.into()),
+                true
+            )),
+            vec!["secret-assignment"]
+        );
         assert_eq!(
             secret_rules("config.env", "SUMO_ACCESS_ID=suGyI5imvADdvU"),
             vec!["secret-provider-token"]

@@ -2372,14 +2372,14 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if !rest.is_empty() || (!quoted && code) {
         return None;
     }
-    // `snowflake.password=` above `jdbc.snowflake.url=`: an empty setting,
-    // then the next setting's name.
-    if !quoted
-        && value.contains('.')
-        && value.ends_with(['=', ':'])
-        && identifier_chain(value.trim_end_matches(['=', ':']))
-    {
-        return None;
+    // `snowflake.password=` above `jdbc.snowflake.url=`, `ApiKey=` above
+    // `generateApiKeyMethodName=`: an empty setting, then the next
+    // setting's name (base64's `=` padding ends no name made of words).
+    if !quoted && value.ends_with(['=', ':']) {
+        let next = value.trim_end_matches(['=', ':']);
+        if value.contains('.') && identifier_chain(next) || identifier_of_words(next) {
+            return None;
+        }
     }
     judge(
         &Assigned {
