@@ -2810,6 +2810,20 @@ mod tests {
         assert_eq!(secret_rules("config.json", line), vec!["secret-assignment"]);
         assert!(secret_rules("config.json", "  \"auth\": \"oauth2\"").is_empty());
         assert!(secret_rules("config.json", "  \"auth\": \"dHJ1ZQ==\"").is_empty());
+        // npm's `_auth` holds a credential whatever it decodes to.
+        for line in [
+            "_auth = stvtaW46YWRtaW4=",
+            "//registry.example.com/:_auth=Zr2LmX9vTa7KpW3n",
+        ] {
+            assert_eq!(
+                secret_rules(".npmrc", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        for line in ["_auth=${NPM_AUTH}", "_auth = changeme", "_auth=required"] {
+            assert!(secret_rules(".npmrc", line).is_empty(), "{line}");
+        }
     }
 
     #[test]

@@ -2464,8 +2464,11 @@ fn assignments<'a>(
         let kind = match name_kind(name) {
             Some(kind) => kind,
             None if contextual_name(name) => NameKind::ContextOnly,
-            // Docker's and npm's `"auth": "<base64 of user:password>"`.
-            None if matches!(name, "auth" | "_auth") && basic_credentials(value).is_some() => {
+            // Docker's and npm's `"auth": "<base64 of user:password>"`; npm's
+            // `_auth` holds nothing else, whatever it decodes to.
+            None if name == "_auth" && !wordy(value)
+                || name == "auth" && basic_credentials(value).is_some() =>
+            {
                 NameKind::Secret
             }
             None => continue,
