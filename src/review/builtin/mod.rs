@@ -2202,6 +2202,13 @@ mod tests {
         ] {
             assert!(!secret_rules("a.env", line).is_empty(), "{line}");
         }
+        // A listed prefix glued to the end of a word: neither that
+        // provider's token nor an unlisted one, alone on its line or not.
+        let body = "aBcDeFgHiJkLmNoPqRsT1234567890abcdefghijklmnopqrstuv";
+        for line in [format!("wordgsk_{body}"), format!("seed: wordgsk_{body}")] {
+            assert!(secret_rules("a.env", &line).is_empty(), "{line}");
+        }
+        assert!(!secret_rules("a.env", &format!("seed: wordtok_{body}")).is_empty());
     }
 
     #[test]

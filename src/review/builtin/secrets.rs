@@ -736,6 +736,18 @@ fn xml_secret_text(line: &str) -> Option<Hit> {
     Some(hit("secret-assignment", start, start + piece.len()))
 }
 
+/// `xntn_…`, `wordgsk_…`: a listed provider's prefix glued to the end of a
+/// word is a look-alike made from that provider's token, not a token.
+fn glued_prefix(token: &str) -> bool {
+    let Some(sep) = token.find(['_', '-']) else {
+        return false;
+    };
+    (1..sep.saturating_sub(1)).any(|k| {
+        token.as_bytes()[..k].iter().all(u8::is_ascii_alphabetic)
+            && listed_prefix(&token[k..]).is_some()
+    })
+}
+
 /// A configuration line that is nothing but one long random token (a key
 /// pasted on its own, as `.env` templates and notes hold them): letters of
 /// both cases and digits, 32 to 100 of them, outside a PEM block (whose
@@ -755,6 +767,7 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         || randomness(t) < 0.9
         || !strong_random(t)
         || public_client_id(t)
+        || glued_prefix(t)
     {
         return None;
     }
@@ -1416,6 +1429,7 @@ fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
             && camel_words(body);
         if random_body(body)
             && !test_name
+            && !glued_prefix(&line[m.start()..m.end()])
             && !digest_prefix(prefix)
             && !random_prefix(prefix)
             && !anchor
