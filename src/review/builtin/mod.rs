@@ -2212,6 +2212,27 @@ mod tests {
     }
 
     #[test]
+    fn a_token_under_another_providers_longer_prefix_is_not_this_providers() {
+        // OpenAI's `T3BlbkFJ` marker after Anthropic's or OpenRouter's prefix.
+        let tail = "Zq8Lm2Xv9TaK7pW3nB5cT3BlbkFJQr4Ws8Ty1Ux6Vz0Ab3Cd";
+        let says = |line: String| -> Vec<String> {
+            review_file(&FileChange::new_file("a.env", format!("{line}\n")), true)
+                .into_iter()
+                .map(|f| f.message)
+                .collect()
+        };
+        for head in ["sk-ant-", "sk-or-v1-"] {
+            let said = says(format!("{head}{tail}"));
+            assert!(
+                said.iter().all(|m| !m.contains("OpenAI")),
+                "{head}: {said:?}"
+            );
+        }
+        let said = says(format!("sk-proj-{tail}"));
+        assert!(said.len() == 1 && said[0].contains("OpenAI"), "{said:?}");
+    }
+
+    #[test]
     fn a_short_unit_typed_over_and_over_is_a_placeholder() {
         for line in [
             "GR134894112312312312312312312",

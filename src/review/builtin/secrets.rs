@@ -1284,7 +1284,10 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
     for caps in provider_regex(index).captures_iter(line.as_bytes()) {
         let Some(m) = caps.get(1) else { continue };
         let token = &line[m.start()..m.end()];
-        if placeholder_token(p, token) || signed_for_another(p, token) {
+        if placeholder_token(p, token)
+            || signed_for_another(p, token)
+            || anothers_prefix(index, token)
+        {
             continue;
         }
         let live = match p.checksum {
@@ -1300,6 +1303,36 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
         });
     }
     None
+}
+
+/// A token that opens with another provider's longer prefix (`sk-ant-…`,
+/// `sk-or-…` read by OpenAI's `sk-…`) is in that provider's namespace: it
+/// is that provider's token or a look-alike, never this one's.
+fn anothers_prefix(index: usize, token: &str) -> bool {
+    let opens = |k: &str| {
+        token
+            .get(..k.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(k))
+    };
+    let mine = PROVIDERS[index]
+        .keywords
+        .iter()
+        .filter(|k| opens(k))
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0);
+    listed_prefix(token).is_some_and(|owners| {
+        !owners.contains(&index)
+            && owners.iter().any(|&i| {
+                PROVIDERS[i]
+                    .keywords
+                    .iter()
+                    .any(|k| k.len() > mine && opens(k))
+            })
+            && !owners
+                .iter()
+                .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+    })
 }
 
 /// An Azure key read by the looser `JQQJ99` format that carries the
