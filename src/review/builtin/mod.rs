@@ -2838,6 +2838,12 @@ mod tests {
         assert_eq!(secret_rules("config.json", line), vec!["secret-assignment"]);
         assert!(secret_rules("config.json", "  \"auth\": \"oauth2\"").is_empty());
         assert!(secret_rules("config.json", "  \"auth\": \"dHJ1ZQ==\"").is_empty());
+        // A placeholder is one in base64 too ("dummy text data data data").
+        assert!(secret_rules("a.env", "ANY_KEY = ZHVtbXkgdGV4dCBkYXRhIGRhdGEgZGF0YQ==").is_empty());
+        assert_eq!(
+            secret_rules("a.env", "ANY_KEY = cTh6cjJMbVg5dlRhN0twVzNuQjVjWnE4TG0y"),
+            vec!["secret-assignment"]
+        );
         // npm's `_auth` holds a credential whatever it decodes to.
         for line in [
             "_auth = stvtaW46YWRtaW4=",

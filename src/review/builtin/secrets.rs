@@ -3554,6 +3554,8 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         || n > 1000
         || reference(v)
         || placeholder(v)
+        // A placeholder in base64 (`ZHVtbXkgdGV4dA==`, "dummy text").
+        || base64_text(v).is_some_and(|t| t.len() >= 4 && placeholder(&t))
         || whole_word_placeholder(v)
         || public_client_id(v)
     {
