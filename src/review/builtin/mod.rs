@@ -2766,6 +2766,81 @@ mod tests {
     }
 
     #[test]
+    fn a_template_parameters_default_is_its_value() {
+        // CloudFormation (YAML, JSON), an ARM template and its parameters
+        // file, Terraform: the value sits in a block the name opens.
+        for (path, text, line) in [
+            (
+                "stack.yaml",
+                "Parameters:\n  MasterPassword:\n    Description: 'Password'\n    Type: String\n    Default: 'asDjskjs73!'\n",
+                5,
+            ),
+            (
+                "stack.json",
+                "{\n  \"MasterPassword\": {\n    \"Type\": \"String\",\n    \"Default\": \"asDjskjs73!\"\n  }\n}\n",
+                4,
+            ),
+            (
+                "azuredeploy.json",
+                "\"adminPassword\": {\n  \"type\": \"securestring\",\n  \"defaultValue\": \"Zq8Lm2Xv9!TaK7\"\n}\n",
+                3,
+            ),
+            (
+                "azuredeploy.parameters.json",
+                "\"adminPassword\": {\n  \"value\": \"Zq8Lm2Xv9!TaK7\"\n}\n",
+                2,
+            ),
+            (
+                "main.tf",
+                "variable \"db_password\" {\n  type    = string\n  default = \"Zq8Lm2Xv9!TaK7\"\n}\n",
+                3,
+            ),
+        ] {
+            let found = review_file(&FileChange::new_file(path, text.into()), true);
+            assert_eq!(rules(&found), vec!["secret-assignment"], "{path}");
+            assert_eq!(found[0].line, line, "{path}");
+        }
+        // A block that names no credential, a default that is a reference.
+        for (path, text) in [
+            (
+                "stack.yaml",
+                "  InstanceType:\n    Type: String\n    Default: 'Zq8Lm2Xv9TaK7pW3'\n",
+            ),
+            (
+                "stack.yaml",
+                "  MasterPassword:\n    Type: String\n    Default: '{{resolve:secretsmanager:db}}'\n",
+            ),
+        ] {
+            assert!(
+                review_file(&FileChange::new_file(path, text.into()), true).is_empty(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn bicep_parameters_and_passwords_opening_with_an_at_sign() {
+        let line = "param adminPassword string = 'Zq8Lm2Xv9TaK7pW3n!'";
+        assert_eq!(secret_rules("main.bicep", line), vec!["secret-assignment"]);
+        // A parameter's name, bare, is a reference to it.
+        assert!(secret_rules(
+            "main.bicep",
+            "  administratorLoginPassword: secureParameter"
+        )
+        .is_empty());
+        assert_eq!(
+            secret_rules("stack.yaml", "Password: \"@skdsjdk0234!AB\""),
+            vec!["secret-assignment"]
+        );
+        for line in [
+            "Password: \"@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/p)\"",
+            "token: \"@env.API_TOKEN\"",
+        ] {
+            assert!(secret_rules("stack.yaml", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
     fn curl_credentials_on_a_continuation_line_or_quoted_are_found() {
         for line in [
             "  -u developer:yqDVtkqPECriaLRi \\",

@@ -414,7 +414,7 @@ regex!(
 const CODE_EXTS: &[&str] = &[
     "py", "pyw", "js", "jsx", "ts", "tsx", "mjs", "cjs", "rb", "go", "rs", "java", "kt", "kts",
     "scala", "cs", "php", "swift", "c", "cc", "cpp", "h", "hpp", "m", "dart", "lua", "pl", "r",
-    "ex", "exs", "clj", "groovy", "vue", "svelte", "fs", "jl",
+    "ex", "exs", "clj", "groovy", "vue", "svelte", "fs", "jl", "bicep",
 ];
 
 pub(super) fn is_code(path: &str) -> bool {
@@ -545,7 +545,8 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
-        if let Some(h) = assignment(line, &words, above, code) {
+        let owner = value_below_name(line).and_then(|_| owner_name(lines, index));
+        if let Some(h) = assignment(line, &words, above, owner, code) {
             return Some(h);
         }
     }
@@ -2170,7 +2171,13 @@ struct Assigned<'a> {
     quoted: bool,
 }
 
-fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> Option<Hit> {
+fn assignment(
+    line: &str,
+    words: &[usize],
+    above: Option<&str>,
+    owner: Option<&str>,
+    code: bool,
+) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
     // `jwt.sign(payload, '…')` (the signing secret, inline),
     // `<input type="password" value="…">`.
@@ -2207,7 +2214,7 @@ fn assignment(line: &str, words: &[usize], above: Option<&str>, code: bool) -> O
         }
     }
     credential_pair(line).or_else(|| {
-        assignments(line, words, above, code)
+        assignments(line, words, owner, code)
             .iter()
             .filter(|a| a.kind != NameKind::Password || !anonymous_login(line, above))
             .find_map(|a| judge(a, code))
@@ -2442,18 +2449,18 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
 }
 
 /// Every `name <op> value` in the line whose name is a credential's.
+/// `owner` names the block a `value:` or `default` line belongs to (see
+/// [`owner_name`]).
 fn assignments<'a>(
     line: &'a str,
     words: &[usize],
-    above: Option<&'a str>,
+    owner: Option<&'a str>,
     code: bool,
 ) -> Vec<Assigned<'a>> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
-    // `- name: DB_PASSWORD` above `  value: …` (Kubernetes, Compose);
-    // `variable "db_password" {` above `  default = …` (Terraform).
     if let Some(rest) = value_below_name(line) {
-        if let Some(name) = above.and_then(manifest_name) {
+        if let Some(name) = owner {
             if let Some(kind) = name_kind(name) {
                 let offset = line.len() - rest.len();
                 if let Some((value, start, quoted)) = read_value(line, offset) {
@@ -2670,12 +2677,68 @@ fn keyboard_chord(v: &str) -> bool {
 /// whose name is on the line above.
 fn value_below_name(line: &str) -> Option<&str> {
     let t = line.trim_start().trim_start_matches("- ");
-    t.strip_prefix("value:")
-        .or_else(|| t.strip_prefix("\"value\":"))
-        .or_else(|| {
-            let rest = t.strip_prefix("default")?.trim_start();
-            rest.strip_prefix('=').filter(|r| !r.starts_with('='))
-        })
+    let quoted = t.strip_prefix('"');
+    let t = quoted.unwrap_or(t);
+    let key = t.bytes().take_while(u8::is_ascii_alphabetic).count();
+    if !["value", "default", "defaultvalue"]
+        .iter()
+        .any(|k| t[..key].eq_ignore_ascii_case(k))
+    {
+        return None;
+    }
+    let rest = &t[key..];
+    let rest = if quoted.is_some() {
+        rest.strip_prefix('"')?
+    } else {
+        rest
+    };
+    // `value: …` (YAML, JSON), `default = …` (Terraform; not `==`).
+    rest.strip_prefix(':').or_else(|| {
+        rest.trim_start()
+            .strip_prefix('=')
+            .filter(|r| !r.starts_with('='))
+    })
+}
+
+/// The name a `value:` or `default` line gives its value: the name on the
+/// line above (`- name: DB_PASSWORD` then `value: …` in Kubernetes and
+/// Compose), or the key of the block it sits in, the nearest line above
+/// indented less (`ParentMasterPassword:` over its `Type:` and `Default:`
+/// in a CloudFormation template, `"adminPassword": {` over its
+/// `"defaultValue"` in an ARM template, `variable "db_password" {` over its
+/// `default = …` in Terraform).
+fn owner_name<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
+    let above = lines[index.checked_sub(1)?];
+    if let Some(name) = manifest_name(above) {
+        return Some(name);
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let own = indent(lines[index]);
+    let parent = lines[index.saturating_sub(10)..index]
+        .iter()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .find(|l| indent(l) < own)?;
+    if let Some(name) = parent
+        .trim_start()
+        .starts_with("variable ")
+        .then(|| manifest_name(parent))
+    {
+        return name;
+    }
+    // `ParentMasterPassword:`, `"adminPassword": {`: a key opening a block.
+    let key = parent
+        .trim()
+        .trim_end_matches('{')
+        .trim_end()
+        .strip_suffix(':')?
+        .trim_start_matches("- ")
+        .trim_matches(['"', '\'']);
+    (!key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+    .then_some(key)
 }
 
 /// The name a manifest entry or a Terraform variable gives on its first
@@ -2762,7 +2825,9 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         return Some(after);
     }
     // Go's `var apiToken string = "…"`, `const key Key = "…"`: skip the type.
-    let declared = before.ends_with("var") || before.ends_with("const");
+    // Bicep's `param adminPassword string = '…'`.
+    let declared =
+        before.ends_with("var") || before.ends_with("const") || before.ends_with("param");
     if declared && spaced {
         let ty = rest
             .bytes()
@@ -3908,7 +3973,16 @@ fn relative_path(v: &str) -> bool {
 fn reference(v: &str) -> bool {
     let t = v.trim();
     let lower = t.to_ascii_lowercase();
-    t.starts_with(['$', '%', '@', '{', '<', '(', '[', '!', '&', '*', '|', '>'])
+    // `@Microsoft.KeyVault(…)`, `@env.TOKEN`, `@{variables('k')}`: a
+    // reference; `@skdsjdk0234!AB` is a password that opens with `@`.
+    let at_reference = t.strip_prefix('@').is_some_and(|r| {
+        r.contains(['(', '{'])
+            || r.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.:/-".contains(&b))
+    });
+    t.starts_with(['$', '%', '{', '<', '(', '[', '!', '&', '*', '|', '>'])
+        || at_reference
         || t.ends_with(['(', '}'])
         || [
             "${",
