@@ -2800,6 +2800,14 @@ mod tests {
             assert_eq!(rules(&found), vec!["secret-assignment"], "{path}");
             assert_eq!(found[0].line, line, "{path}");
         }
+        // A list of key/value pairs (`- key: …` or ECS's `- Name: …`).
+        for text in [
+            "secrets:\n  - key: db.password\n    value: Zq8Lm2Xv9!TaK7\n",
+            "Environment:\n  - Name: DB_PASSWORD\n    Value: Zq8Lm2Xv9!TaK7\n",
+        ] {
+            let found = review_file(&FileChange::new_file("task.yaml", text.into()), true);
+            assert_eq!(rules(&found), vec!["secret-assignment"], "{text}");
+        }
         // A block that names no credential, a default that is a reference.
         for (path, text) in [
             (
@@ -2816,6 +2824,22 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_counter_after_a_credentials_word_keeps_the_name_a_credentials() {
+        for line in [
+            "static_password01 = \"Zq8Lm2Xv9!TaK7\";",
+            "const apiKey2 = \"q8Zr2LmX9vTa7KpW3nB5\";",
+        ] {
+            assert_eq!(
+                secret_rules("app.js", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        // A call written in a string is code, under any name.
+        assert!(secret_rules("app.js", "variable_password8 = \"obj.aFunctionCall()\";").is_empty());
     }
 
     #[test]

@@ -2753,9 +2753,16 @@ fn manifest_name(line: &str) -> Option<&str> {
         .trim_start_matches("- ")
         .trim_start_matches('{')
         .trim();
-    let rest = t
-        .strip_prefix("name:")
-        .or_else(|| t.strip_prefix("\"name\":"))?
+    // `name:` (Kubernetes, Compose), `Name:` (ECS in CloudFormation),
+    // `key:` (key/value lists).
+    let t = t.strip_prefix('"').unwrap_or(t);
+    let word = t.bytes().take_while(u8::is_ascii_alphabetic).count();
+    if !(t[..word].eq_ignore_ascii_case("name") || t[..word].eq_ignore_ascii_case("key")) {
+        return None;
+    }
+    let rest = t[word..]
+        .strip_prefix(':')
+        .or_else(|| t[word..].strip_prefix("\":"))?
         .trim();
     Some(
         rest.trim_end_matches(',')
@@ -3532,7 +3539,19 @@ const LOOKUP_KEY: &[&str] = &[
 ];
 
 fn name_kind(name: &str) -> Option<NameKind> {
-    let segs = segments(name);
+    // `password2`, `static_password01`, `token_v2`: a counter after the
+    // word does not change what the name holds.
+    let segs: Vec<String> = segments(name)
+        .into_iter()
+        .map(|s| {
+            let word = s.trim_end_matches(|c: char| c.is_ascii_digit());
+            if word.is_empty() {
+                s
+            } else {
+                word.to_string()
+            }
+        })
+        .collect();
     let last = segs.last()?;
     // `secret_id` (Vault AppRole) is a secret; `client_id` is not.
     let secret_id = last == "id" && segs.len() >= 2 && segs[segs.len() - 2] == "secret";
@@ -3635,6 +3654,10 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         }
     }
     if !a.quoted && (v.contains('.') && identifier_chain(v) || v.ends_with(':')) {
+        return false;
+    }
+    // `"obj.aFunctionCall()"`: a call written in a string (a template's).
+    if v.ends_with("()") && identifier_chain(v) {
         return false;
     }
     // `b[mapCtx.Start:len(b)]` (a template's code), `\w+|(?:u/\d+…` (a
