@@ -2827,6 +2827,22 @@ mod tests {
     }
 
     #[test]
+    fn a_requests_idempotency_token_and_a_forms_label_are_not_credentials() {
+        for (path, line) in [
+            ("main.tf", "  creation_token = \"my-product-efs-share\""),
+            ("step.json", "\"IdempotencyToken\": \"q8Zr2LmX9vTa7KpW3n\","),
+            ("messages.json", "\"one_time_password\": \"Engangskode:\","),
+        ] {
+            assert!(secret_rules(path, line).is_empty(), "{line}");
+        }
+        // A value that ends in a colon is not always a label.
+        assert_eq!(
+            secret_rules("config.json", "\"password\": \"q8Zr2Lm:\","),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
     fn a_counter_after_a_credentials_word_keeps_the_name_a_credentials() {
         for line in [
             "static_password01 = \"Zq8Lm2Xv9!TaK7\";",

@@ -3569,6 +3569,9 @@ fn name_kind(name: &str) -> Option<NameKind> {
                     | "csrftoken"
                     | "xsrftoken"
             )
+            // `creation_token`, `idempotency_token` (AWS): a request's id
+            // that makes a retry safe, not a credential.
+            || matches!(s.as_str(), "creation" | "idempotency")
         })
     {
         return None;
@@ -3698,6 +3701,14 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     // `…Label:"Password:",rememberMeLabel:"…`: what was read lies between
     // two string literals (a name inside a string), not inside one.
     if v.starts_with([',', ';']) && v.ends_with(':') {
+        return false;
+    }
+    // `"one_time_password": "Engangskode:"`: a form's label.
+    let label = v.strip_suffix(':').is_some_and(|text| {
+        text.starts_with(|c: char| c.is_uppercase())
+            && text.chars().all(|c| c.is_alphabetic() || c == ' ')
+    });
+    if label {
         return false;
     }
     // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version.
