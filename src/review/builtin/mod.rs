@@ -2843,6 +2843,29 @@ mod tests {
     }
 
     #[test]
+    fn a_value_after_its_name_and_a_space_or_a_dash_stands_on_its_own() {
+        for line in [
+            "owlbot TOKEN 8a5d3f9c2b7e41d6a0c8",
+            "shutterstock token - '35rqejvHx8E83LC82j65uBHEz8VRlWSw'",
+            "api key - Zq8Lm2Xv9TaK7pW3nB5c",
+        ] {
+            assert_eq!(
+                secret_rules("notes.txt", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        // A list of names and what they are for.
+        for line in [
+            "token - the token used to sign requests",
+            "- password - 'see the vault'",
+            "api_key - 1.2.3",
+        ] {
+            assert!(secret_rules("notes.txt", line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
     fn a_counter_after_a_credentials_word_keeps_the_name_a_credentials() {
         for line in [
             "static_password01 = \"Zq8Lm2Xv9!TaK7\";",

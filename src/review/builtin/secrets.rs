@@ -2917,16 +2917,26 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     if spaced && space_syntax && !rest.is_empty() {
         return Some(i);
     }
-    // `owlbot TOKEN 8a5d…`, `scaleway token 56bd…`: a space (or `is`) and a
-    // value random enough to stand on its own; checked in `credential_value`.
-    let word = rest.strip_prefix("is ").unwrap_or(rest);
+    // `owlbot TOKEN 8a5d…`, `scaleway token 56bd…`, `shutterstock token -
+    // '35rq…'` (a note's): a space (or `is`, or a dash) and a value random
+    // enough to stand on its own; checked in `credential_value`.
+    let word = rest
+        .strip_prefix("is ")
+        .or_else(|| rest.strip_prefix("- "))
+        .unwrap_or(rest);
     // `The default password is 'blooberry'`: prose that quotes a password.
     let quoted_password = word.len() < rest.len()
         && word.starts_with(['"', '\''])
         && PASSWORD_WORDS.contains(&line[start..end].to_ascii_lowercase().as_str());
     (spaced
         && !word.is_empty()
-        && (quoted_password || strong_random(word.split_whitespace().next().unwrap_or(""))))
+        && (quoted_password
+            || strong_random(
+                word.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches(['"', '\'']),
+            )))
     .then(|| line.len() - word.len())
 }
 
