@@ -2866,6 +2866,30 @@ mod tests {
     }
 
     #[test]
+    fn a_discord_bot_token_is_found_by_its_shape_alone() {
+        // The first part is the bot's id, 17 to 20 digits, in base64.
+        for (path, line) in [
+            (
+                "notes.cfg",
+                "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+            ),
+            (
+                "bot.py",
+                "client.run('Nzk5MjgxNDk0NDc2NDU1OTg3.YABS5g.2lmzECVlZv3vv6miVnUaKPQi2wI')",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, line),
+                vec!["secret-provider-token"],
+                "{line}"
+            );
+        }
+        // Three dotted parts whose first is not an id in base64.
+        let line = "x = 'MZ1yGvKTjE0rY0cV8i47CjAa.uRHQPq.Xb1Mk2nEhe-4iUcrGOuegj57zMC'";
+        assert!(secret_rules("a.py", line).is_empty());
+    }
+
+    #[test]
     fn a_counter_after_a_credentials_word_keeps_the_name_a_credentials() {
         for line in [
             "static_password01 = \"Zq8Lm2Xv9!TaK7\";",

@@ -274,6 +274,10 @@ regex!(
 );
 regex!(BASE64_RUN, r"[A-Za-z0-9+/=]{20,}");
 regex!(
+    DISCORD_BOT_TOKEN,
+    r"(?:^|[^A-Za-z0-9_.-])([MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40})(?:[^A-Za-z0-9_.-]|$)"
+);
+regex!(
     JWT,
     r"(?:^|[^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,})"
 );
@@ -503,6 +507,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
         return prefixed_token(line, code)
+            .or_else(|| discord_bot_token(line))
             .or_else(|| continued(lines, index, code))
             .or_else(|| unnamed_setting(line, code))
             .or_else(|| lone_token(lines, index, code))
@@ -556,6 +561,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         }
     }
     prefixed_token(line, code)
+        .or_else(|| discord_bot_token(line))
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
         .or_else(|| lone_token(lines, index, code))
@@ -746,6 +752,27 @@ fn glued_prefix(token: &str) -> bool {
     (1..sep.saturating_sub(1)).any(|k| {
         token.as_bytes()[..k].iter().all(u8::is_ascii_alphabetic)
             && listed_prefix(&token[k..]).is_some()
+    })
+}
+
+/// A Discord bot token with no word around it: three dotted parts, the
+/// first the bot's id (17 to 20 digits) in base64, which no other token
+/// and no random string is.
+fn discord_bot_token(line: &str) -> Option<Hit> {
+    if line.len() < 59 || memchr::memchr(b'.', line.as_bytes()).is_none() {
+        return None;
+    }
+    let m = DISCORD_BOT_TOKEN
+        .captures_iter(line.as_bytes())
+        .filter_map(|c| c.get(1))
+        .find(|m| {
+            let id = line[m.start()..m.end()].split('.').next().unwrap_or("");
+            base64_bytes(id)
+                .is_some_and(|b| (17..=20).contains(&b.len()) && b.iter().all(u8::is_ascii_digit))
+        })?;
+    Some(Hit {
+        provider: Some("Discord bot token"),
+        ..hit("secret-provider-token", m.start(), m.end())
     })
 }
 
