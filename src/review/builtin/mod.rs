@@ -2901,6 +2901,18 @@ mod tests {
                 "{line}"
             );
         }
+        // A holder's name run into `pass`; not an English word.
+        for line in [
+            "rootpass = \"Zq8Lm2Xv9!TaK7\"",
+            "storepass: \"Zq8Lm2Xv9!TaK7\"",
+        ] {
+            assert_eq!(
+                secret_rules("vars.yml", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        assert!(secret_rules("vars.yml", "bypass: \"Zq8Lm2Xv9!TaK7\"").is_empty());
         // A call written in a string is code, under any name.
         assert!(secret_rules("app.js", "variable_password8 = \"obj.aFunctionCall()\";").is_empty());
     }

@@ -3613,11 +3613,32 @@ fn name_kind(name: &str) -> Option<NameKind> {
     {
         return None;
     }
+    // `rootpass`, `dbpass`, `storepass`: a holder's name run into `pass`,
+    // but not an English word or a graphics pipeline's `subpass`.
+    const NOT_PASS: &[&str] = &[
+        "bypass",
+        "compass",
+        "encompass",
+        "surpass",
+        "trespass",
+        "overpass",
+        "underpass",
+        "subpass",
+        "multipass",
+        "renderpass",
+        "firstpass",
+        "secondpass",
+        "onepass",
+        "twopass",
+        "singlepass",
+        "nopass",
+    ];
     let password = segs.iter().any(|s| {
         PASSWORD_WORDS.contains(&s.as_str())
             || s.ends_with("password")
             || s.ends_with("passwd")
             || s.ends_with("pwd")
+            || s.len() > 4 && s.ends_with("pass") && !NOT_PASS.contains(&s.as_str())
     });
     if password {
         return Some(NameKind::Password);
