@@ -2202,13 +2202,17 @@ mod tests {
         ] {
             assert!(!secret_rules("a.env", line).is_empty(), "{line}");
         }
-        // A listed prefix glued to the end of a word: neither that
-        // provider's token nor an unlisted one, alone on its line or not.
-        let body = "aBcDeFgHiJkLmNoPqRsT1234567890abcdefghijklmnopqrstuv";
+        // A listed prefix glued to the end of a word, with a body that is
+        // not its format (Groq's is 52 long): neither that provider's token
+        // nor an unlisted one, alone on its line or not.
+        let body = "aBcDeFgHiJkLmNoPqRsT1234567890abcdefghijklmnopqrs";
         for line in [format!("wordgsk_{body}"), format!("seed: wordgsk_{body}")] {
             assert!(secret_rules("a.env", &line).is_empty(), "{line}");
         }
         assert!(!secret_rules("a.env", &format!("seed: wordtok_{body}")).is_empty());
+        // With the format's body it is the token, glued or not.
+        let pat = "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";
+        assert!(!secret_rules("a.env", &format!("our{pat}")).is_empty());
     }
 
     #[test]

@@ -743,15 +743,22 @@ fn xml_secret_text(line: &str) -> Option<Hit> {
     Some(hit("secret-assignment", start, start + piece.len()))
 }
 
-/// `xntn_…`, `wordgsk_…`: a listed provider's prefix glued to the end of a
-/// word is a look-alike made from that provider's token, not a token.
+/// `wordgsk_…` of the wrong length: a listed provider's prefix glued to the
+/// end of a word, with a body that is not that provider's format, is a
+/// look-alike made from its token, not a token. (With the format's body it
+/// is the token, glued or not: `ourgithub_pat_11BDE…`.)
 fn glued_prefix(token: &str) -> bool {
     let Some(sep) = token.find(['_', '-']) else {
         return false;
     };
     (1..sep.saturating_sub(1)).any(|k| {
+        let rest = &token[k..];
         token.as_bytes()[..k].iter().all(u8::is_ascii_alphabetic)
-            && listed_prefix(&token[k..]).is_some()
+            && listed_prefix(rest).is_some_and(|owners| {
+                !owners
+                    .iter()
+                    .any(|&i| provider_regex(i).is_match(rest.as_bytes()))
+            })
     })
 }
 
