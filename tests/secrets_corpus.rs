@@ -13,9 +13,10 @@
 //! pattern, several separated by `:`) also measures corpora derived from
 //! other scanners' fixtures, which are not in the repository; each file is
 //! reported on its own (`REDLINE_CORPUS_MISSES=<file stem>` lists its
-//! misses), none is split or asserted on. One whole source among them is
-//! kept held out (never read for tuning): on the shared corpus, the
-//! detector tests of a scanner whose rules were not used as a reference.
+//! misses), none is split or asserted on. A file whose stem ends in
+//! `-heldout` is the held-out half of its source (split by its builder, as
+//! here, by a hash of the provider or fixture): it is only ever counted,
+//! never listed or read for tuning.
 
 use redline::review::builtin;
 use redline::review::FileChange;
