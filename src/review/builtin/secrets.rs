@@ -770,10 +770,12 @@ fn discord_bot_token(line: &str) -> Option<Hit> {
     // Cheap first: a dot after a run of 23 token characters.
     let id_then_dot = line.len() >= 59
         && memchr::memchr_iter(b'.', bytes).any(|at| {
+            let token = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
+            // Two ends of the run first: most dots end a short name.
             at >= 23
-                && bytes[at - 23..at]
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && token(&bytes[at - 23])
+                && token(&bytes[at - 12])
+                && bytes[at - 23..at].iter().all(token)
         });
     if !id_then_dot {
         return None;
@@ -2722,6 +2724,10 @@ fn value_below_name(line: &str) -> Option<&str> {
     let t = line.trim_start().trim_start_matches("- ");
     let quoted = t.strip_prefix('"');
     let t = quoted.unwrap_or(t);
+    // Most lines: not `value` nor `default`.
+    if !t.starts_with(['v', 'V', 'd', 'D']) {
+        return None;
+    }
     let key = t.bytes().take_while(u8::is_ascii_alphabetic).count();
     if !["value", "default", "defaultvalue"]
         .iter()
