@@ -2808,6 +2808,7 @@ mod tests {
         for text in [
             "secrets:\n  - key: db.password\n    value: Zq8Lm2Xv9!TaK7\n",
             "Environment:\n  - Name: DB_PASSWORD\n    Value: Zq8Lm2Xv9!TaK7\n",
+            "env:\n  - name: DB_PASSWORD\n    description: the database's\n    value: Zq8Lm2Xv9!TaK7\n",
         ] {
             let found = review_file(&FileChange::new_file("task.yaml", text.into()), true);
             assert_eq!(rules(&found), vec!["secret-assignment"], "{text}");

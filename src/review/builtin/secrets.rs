@@ -2768,12 +2768,10 @@ fn owner_name<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
         .rev()
         .filter(|l| !l.trim().is_empty())
         .find(|l| indent(l) < own)?;
-    if let Some(name) = parent
-        .trim_start()
-        .starts_with("variable ")
-        .then(|| manifest_name(parent))
-    {
-        return name;
+    // `variable "db_password" {`, and a list item's `- name: DB_PASSWORD`
+    // with other keys between it and its `value:`.
+    if let Some(name) = manifest_name(parent) {
+        return Some(name);
     }
     // `ParentMasterPassword:`, `"adminPassword": {`: a key opening a block.
     let key = parent
