@@ -754,11 +754,7 @@ fn glued_prefix(token: &str) -> bool {
     (1..sep.saturating_sub(1)).any(|k| {
         let rest = &token[k..];
         token.as_bytes()[..k].iter().all(u8::is_ascii_alphabetic)
-            && listed_prefix(rest).is_some_and(|owners| {
-                !owners
-                    .iter()
-                    .any(|&i| provider_regex(i).is_match(rest.as_bytes()))
-            })
+            && listed_prefix(rest).is_some_and(|owners| !any_format(&owners, rest))
     })
 }
 
@@ -781,7 +777,7 @@ fn discord_bot_token(line: &str) -> Option<Hit> {
         return None;
     }
     let m = DISCORD_BOT_TOKEN
-        .captures_iter(line.as_bytes())
+        .captures_iter(bytes)
         .filter_map(|c| c.get(1))
         .find(|m| {
             let id = line[m.start()..m.end()].split('.').next().unwrap_or("");
@@ -1375,10 +1371,15 @@ fn anothers_prefix(index: usize, token: &str) -> bool {
                     .iter()
                     .any(|k| k.len() > mine && opens(k))
             })
-            && !owners
-                .iter()
-                .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+            && !any_format(&owners, token)
     })
+}
+
+/// `token` is in the format of one of the providers `owners`.
+fn any_format(owners: &[usize], token: &str) -> bool {
+    owners
+        .iter()
+        .any(|&i| provider_regex(i).is_match(token.as_bytes()))
 }
 
 /// An Azure key read by the looser `JQQJ99` format that carries the
@@ -1678,10 +1679,7 @@ fn off_exact_format(token: &str, body: &str) -> bool {
         // xAI writes 80). Longer may be the format's next version.
         long || hex && hex_body || token.len() < shortest_of(i)
     };
-    owners.iter().all(|&i| exact(i))
-        && !owners
-            .iter()
-            .any(|&i| provider_regex(i).is_match(token.as_bytes()))
+    owners.iter().all(|&i| exact(i)) && !any_format(&owners, token)
 }
 
 /// A format that opens with a common word (`live_`, `api-`) is no listed
