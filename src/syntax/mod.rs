@@ -145,16 +145,43 @@ impl std::fmt::Debug for Parsed {
 fn parser_for(lang: Lang) -> Option<Parser> {
     let mut parser = Parser::new();
     parser.set_language(&lang.grammar()).ok()?;
+    Some(parser)
+}
+
+thread_local! {
+    /// This thread's parsers, one a language, each free between parses:
+    /// making a parser and giving it its grammar costs about as much as
+    /// parsing a few hundred lines.
+    static PARSERS: std::cell::RefCell<Vec<(Lang, Parser)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `parse` with a parser for `lang` (this thread's, or a new one),
+/// bounded in time; the parser is reset and kept for the next parse.
+/// `None` when the language has no grammar.
+fn with_parser<T>(lang: Lang, parse: impl FnOnce(&mut Parser) -> T) -> Option<T> {
+    let kept = PARSERS.with(|p| {
+        let mut p = p.borrow_mut();
+        let i = p.iter().position(|(l, _)| *l == lang)?;
+        Some(p.swap_remove(i).1)
+    });
+    let mut parser = match kept {
+        Some(parser) => parser,
+        None => parser_for(lang)?,
+    };
     #[allow(deprecated)] // the progress-callback replacement needs a closure per call
     parser.set_timeout_micros(parse_budget_micros());
-    Some(parser)
+    let out = parse(&mut parser);
+    // A parse that ran out of time would otherwise resume on the next call.
+    parser.reset();
+    PARSERS.with(|p| p.borrow_mut().push((lang, parser)));
+    Some(out)
 }
 
 impl Parsed {
     /// Parses `text`; `None` when the parse ran out of time.
     pub fn parse(lang: Lang, text: &str) -> Option<Parsed> {
         count_fresh_parse();
-        let tree = parser_for(lang)?.parse(text, None)?;
+        let tree = with_parser(lang, |p| p.parse(text, None))??;
         Some(Parsed {
             lang,
             tree,
@@ -172,7 +199,9 @@ impl Parsed {
         mut chunk_at: impl FnMut(usize) -> &'t [u8],
     ) -> Option<Parsed> {
         count_fresh_parse();
-        let tree = parser_for(lang)?.parse_with_options(&mut |at, _| chunk_at(at), None, None)?;
+        let tree = with_parser(lang, |p| {
+            p.parse_with_options(&mut |at, _| chunk_at(at), None, None)
+        })??;
         Some(Parsed {
             lang,
             tree,
@@ -211,22 +240,21 @@ impl Parsed {
     /// On a timeout the tree is parsed afresh; `false` if that fails too.
     pub fn edit(&mut self, edit: &TextEdit, new_text: &str) -> bool {
         self.tree.edit(&edit.to_input_edit());
-        let Some(mut parser) = parser_for(self.lang) else {
-            return false;
-        };
         self.text_len = new_text.len();
-        match parser.parse(new_text, Some(&self.tree)) {
+        let old = &self.tree;
+        let tree = with_parser(self.lang, |p| {
+            p.parse(new_text, Some(old)).or_else(|| {
+                p.reset();
+                p.parse(new_text, None)
+            })
+        })
+        .flatten();
+        match tree {
             Some(tree) => {
                 self.tree = tree;
                 true
             }
-            None => match parser_for(self.lang).and_then(|mut p| p.parse(new_text, None)) {
-                Some(tree) => {
-                    self.tree = tree;
-                    true
-                }
-                None => false,
-            },
+            None => false,
         }
     }
 
@@ -425,11 +453,10 @@ impl EditedTree {
     /// parse ran out of time: the caller drops the tree and parses afresh
     /// next time (a tree that failed once is not worth editing further).
     pub fn reparse<'t>(self, mut chunk_at: impl FnMut(usize) -> &'t [u8]) -> Option<Parsed> {
-        let tree = parser_for(self.lang)?.parse_with_options(
-            &mut |at, _| chunk_at(at),
-            Some(&self.tree),
-            None,
-        )?;
+        let old = &self.tree;
+        let tree = with_parser(self.lang, |p| {
+            p.parse_with_options(&mut |at, _| chunk_at(at), Some(old), None)
+        })??;
         Some(Parsed {
             lang: self.lang,
             tree,
@@ -726,6 +753,28 @@ mod tests {
             .into_iter()
             .map(|s| (s.kind, s.name, s.lines, s.header))
             .collect()
+    }
+
+    #[test]
+    fn a_parse_out_of_time_leaves_the_threads_parser_ready_for_other_text() {
+        let long: String = (0..3_000)
+            .map(|i| format!("def f{i}(a):\n    return [a, {i}]\n"))
+            .collect();
+        set_parse_budget_on_this_thread(1);
+        let timed_out = Parsed::parse(Lang::Python, &long);
+        set_parse_budget_on_this_thread(PARSE_BUDGET_MICROS);
+        assert!(timed_out.is_none(), "a 1 µs budget runs out");
+
+        // The same parser, kept by this thread, now gets other text: it
+        // must not resume the parse it gave up.
+        let short = "class A:\n    x = 1\n";
+        let reused = Parsed::parse(Lang::Python, short).expect("parses");
+        let fresh =
+            std::thread::spawn(move || Parsed::parse(Lang::Python, short).map(|p| p.sexp()))
+                .join()
+                .expect("thread");
+        assert_eq!(Some(reused.sexp()), fresh);
+        assert!(!reused.has_errors());
     }
 
     #[test]

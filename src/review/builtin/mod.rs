@@ -880,14 +880,17 @@ fn review_pending<'a>(
                     let doc_hash = doc && hit.provider == Some("bcrypt password hash");
                     let dismissed =
                         own_shape_only && named || search_only || sample_jwt || doc_hash;
+                    // (The value is judged before the place: a comment's
+                    // region may need the file parsed.)
                     !dismissed
                         && !(generic
-                            && (doc
-                                || tests
-                                || code && site.region(index, hit.start) == Region::Comment)
+                            && (doc || tests || code)
                             && !secrets::credible_example(
                                 &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
-                            ))
+                            )
+                            && (doc
+                                || tests
+                                || code && site.region(index, hit.start) == Region::Comment))
                 });
             // (A private key's hit is its `BEGIN` line, the same for
             // every key: never claimed.)

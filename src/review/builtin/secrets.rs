@@ -2719,10 +2719,15 @@ fn keyboard_chord(v: &str) -> bool {
 /// What follows `value:` or `default =` at the start of `line`: a value
 /// whose name is on the line above.
 fn value_below_name(line: &str) -> Option<&str> {
-    let t = line.trim_start().trim_start_matches("- ");
+    // Most lines: not `value` nor `default` (judged on bytes first: this
+    // runs on every line).
+    let indent = line
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let t = line[indent..].trim_start_matches("- ");
     let quoted = t.strip_prefix('"');
     let t = quoted.unwrap_or(t);
-    // Most lines: not `value` nor `default`.
     if !t.starts_with(['v', 'V', 'd', 'D']) {
         return None;
     }
