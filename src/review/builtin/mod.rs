@@ -2926,6 +2926,32 @@ mod tests {
     }
 
     #[test]
+    fn literal_f_strings_plural_password_names_and_curl_proxy_users() {
+        // An f-string with nothing interpolated is a literal.
+        for line in [
+            "password = f\"Zq8Lm2Xv9!TaK7\"",
+            "if password == f'Zq8Lm2Xv9!TaK7':",
+        ] {
+            assert_eq!(
+                secret_rules("app.py", line),
+                vec!["secret-assignment"],
+                "{line}"
+            );
+        }
+        assert!(secret_rules("app.py", "password = f\"{prefix}Zq8Lm2Xv9!TaK7\"").is_empty());
+        // A list of passwords holds passwords.
+        assert_eq!(
+            secret_rules("users.xml", "<db_passwords>Zq8Lm2Xv9!TaK7</db_passwords>"),
+            vec!["secret-assignment"]
+        );
+        // curl's proxy credentials on a continuation line of the command.
+        assert_eq!(
+            secret_rules("get.sh", "  --proxy-user admin:Zq8Lm2Xv9TaK7 \\"),
+            vec!["secret-auth-header"]
+        );
+    }
+
+    #[test]
     fn bicep_parameters_and_passwords_opening_with_an_at_sign() {
         let line = "param adminPassword string = 'Zq8Lm2Xv9TaK7pW3n!'";
         assert_eq!(secret_rules("main.bicep", line), vec!["secret-assignment"]);

@@ -135,6 +135,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         // `-u user:pass` on a continuation line of a `curl \` command.
         (" -u ", Trigger::Curl),
         ("--user", Trigger::Curl),
+        ("--proxy-user", Trigger::Curl),
         ("sshpass ", Trigger::Curl),
         ("mysql", Trigger::Tool),
         ("mariadb", Trigger::Tool),
@@ -3286,10 +3287,18 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
         i += 1;
     }
-    // String prefixes: r"…", b'…', @"…", u"…"; f"…" is interpolation.
+    // String prefixes: r"…", b'…', @"…", u"…"; f"…" is interpolation,
+    // unless nothing is interpolated (`f"s3cr3t"`).
+    let literal_f = |q: u8| {
+        b[i] == b'f'
+            && !b[i + 2..]
+                .iter()
+                .take_while(|&&c| c != q)
+                .any(|&c| c == b'{')
+    };
     if i + 1 < b.len()
-        && matches!(b[i], b'r' | b'b' | b'u' | b'@')
         && matches!(b[i + 1], b'"' | b'\'')
+        && (matches!(b[i], b'r' | b'b' | b'u' | b'@') || literal_f(b[i + 1]))
     {
         i += 1;
     }
@@ -3656,6 +3665,7 @@ fn name_kind(name: &str) -> Option<NameKind> {
     let password = segs.iter().any(|s| {
         PASSWORD_WORDS.contains(&s.as_str())
             || s.ends_with("password")
+            || s.ends_with("passwords")
             || s.ends_with("passwd")
             || s.ends_with("pwd")
             || s.len() > 4 && s.ends_with("pass") && !NOT_PASS.contains(&s.as_str())
