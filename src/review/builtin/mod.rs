@@ -2952,6 +2952,34 @@ mod tests {
     }
 
     #[test]
+    fn an_xml_value_element_is_named_by_the_element_around_it() {
+        let file = |text: &str| {
+            let f = FileChange::new_file("applicationContext.xml", format!("{text}\n"));
+            review_file(&f, true)
+                .into_iter()
+                .filter_map(|x| x.rule)
+                .collect::<Vec<_>>()
+        };
+        for text in [
+            // Spring, inline and below.
+            "<property name=\"password\"><value>Zq8Lm2Xv9TaK7</value></property>",
+            "<property name=\"password\">\n  <value>Zq8Lm2Xv9TaK7</value>\n</property>",
+            // .NET application settings.
+            "<setting name=\"Password\" serializeAs=\"String\">\n  <value>Zq8Lm2Xv9TaK7</value>\n</setting>",
+        ] {
+            assert_eq!(file(text), vec!["secret-assignment"], "{text}");
+        }
+        for text in [
+            "<property name=\"username\"><value>Zq8Lm2Xv9TaK7</value></property>",
+            "<property name=\"password\"><value>${env.DB_PASSWORD}</value></property>",
+            "<setting name=\"Timeout\" serializeAs=\"String\">\n  <value>Zq8Lm2Xv9TaK7</value>",
+            "<option><value>Zq8Lm2Xv9TaK7</value></option>",
+        ] {
+            assert!(file(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn bicep_parameters_and_passwords_opening_with_an_at_sign() {
         let line = "param adminPassword string = 'Zq8Lm2Xv9TaK7pW3n!'";
         assert_eq!(secret_rules("main.bicep", line), vec!["secret-assignment"]);

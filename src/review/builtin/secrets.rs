@@ -2718,7 +2718,10 @@ fn keyboard_chord(v: &str) -> bool {
 }
 
 /// What follows `value:` or `default =` at the start of `line`: a value
-/// whose name is on the line above.
+/// whose name is on the line above. Also an XML `<value>` element's text,
+/// named by the element around it (Spring's `<property name="password">`
+/// over `<value>…</value>`, .NET's `<setting name="Password" …>`), on its
+/// line or the line above.
 fn value_below_name(line: &str) -> Option<&str> {
     // Most lines: not `value` nor `default` (judged on bytes first: this
     // runs on every line).
@@ -2727,6 +2730,10 @@ fn value_below_name(line: &str) -> Option<&str> {
         .take_while(|b| matches!(b, b' ' | b'\t'))
         .count();
     let t = line[indent..].trim_start_matches("- ");
+    if t.starts_with('<') {
+        let at = t.find("<value>").or_else(|| t.find("<Value>"))?;
+        return Some(&t[at + "<value>".len()..]);
+    }
     let quoted = t.strip_prefix('"');
     let t = quoted.unwrap_or(t);
     if !t.starts_with(['v', 'V', 'd', 'D']) {
@@ -2761,6 +2768,10 @@ fn value_below_name(line: &str) -> Option<&str> {
 /// `"defaultValue"` in an ARM template, `variable "db_password" {` over its
 /// `default = …` in Terraform).
 fn owner_name<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
+    // `<property name="password"><value>…`: the element on the line.
+    if let Some(name) = xml_element_name(lines[index]) {
+        return Some(name);
+    }
     let above = lines[index.checked_sub(1)?];
     if let Some(name) = manifest_name(above) {
         return Some(name);
@@ -2795,6 +2806,9 @@ fn owner_name<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
 /// The name a manifest entry or a Terraform variable gives on its first
 /// line: `- name: DB_PASSWORD`, `variable "db_password" {`.
 fn manifest_name(line: &str) -> Option<&str> {
+    if let Some(name) = xml_element_name(line) {
+        return Some(name);
+    }
     if let Some(rest) = line.trim_start().strip_prefix("variable ") {
         let rest = rest.trim_start().strip_prefix('"')?;
         return rest.split('"').next();
@@ -2819,6 +2833,21 @@ fn manifest_name(line: &str) -> Option<&str> {
         rest.trim_end_matches(',')
             .trim_matches(|c| c == '"' || c == '\''),
     )
+}
+
+/// The `name` (or `key`) attribute of the XML element that opens `line`
+/// (`<property name="password">`, `<entry key="db.password">`), unless the
+/// element is a `<value>` itself.
+fn xml_element_name(line: &str) -> Option<&str> {
+    let t = line.trim_start().strip_prefix('<')?;
+    if !t.starts_with(|c: char| c.is_ascii_alphabetic()) || t.starts_with("value") {
+        return None;
+    }
+    let tag = &t[..t.find('>')?];
+    let (_, rest) = tag
+        .split_once(" name=\"")
+        .or_else(|| tag.split_once(" key=\""))?;
+    rest.split('"').next().filter(|n| !n.is_empty())
 }
 
 /// The end of the operator after a name at `start..end`, if one follows:
