@@ -79,7 +79,13 @@ pub fn fingerprint(path: &str, reviewer: &str, title: &str, code: &str, occurren
     }
     h.update(occurrence.to_le_bytes());
     let digest = h.finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for b in &digest[..8] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,5 +176,20 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn fingerprints_stay_what_stored_dismissals_were_keyed_by() {
+        // The first 8 bytes of SHA-256 over path, reviewer and title (each
+        // ended by NUL), the trimmed code lines and the occurrence, in hex:
+        // dismissals saved by earlier versions must still match.
+        let f = fingerprint(
+            "src/app.py",
+            "builtin",
+            "Hard-coded secret",
+            "  token = \"x\"\n",
+            2,
+        );
+        assert_eq!(f, "40f3a7293dda749f");
     }
 }

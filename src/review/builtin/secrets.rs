@@ -176,6 +176,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
 pub(super) fn warm_up() {
     LazyLock::force(&PREFILTER);
     LazyLock::force(&CONTEXT);
+    LazyLock::force(&PLACEHOLDER_AC);
 }
 
 /// The contextual formats' provider words (`datadog`, `heroku`), to find
@@ -3381,28 +3382,35 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
 /// Splits a name into lower-case words: `dbPassword` → `db`, `password`;
 /// `API_KEY` → `api`, `key`.
 fn segments(name: &str) -> Vec<String> {
+    // On bytes: a non-ASCII character's bytes are separators, as the
+    // character would be.
+    let b = name.as_bytes();
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut from = None;
+    for i in 0..b.len() {
+        let c = b[i];
         if !c.is_ascii_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
+            if let Some(f) = from.take() {
+                out.push(name[f..i].to_ascii_lowercase());
             }
             continue;
         }
         let boundary = c.is_ascii_uppercase()
             && i > 0
-            && (chars[i - 1].is_ascii_lowercase()
-                || (chars[i - 1].is_ascii_uppercase()
-                    && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())));
-        if boundary && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
+            && (b[i - 1].is_ascii_lowercase()
+                || (b[i - 1].is_ascii_uppercase()
+                    && b.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())));
+        match from {
+            Some(f) if boundary => {
+                out.push(name[f..i].to_ascii_lowercase());
+                from = Some(i);
+            }
+            Some(_) => {}
+            None => from = Some(i),
         }
-        cur.push(c.to_ascii_lowercase());
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(f) = from {
+        out.push(name[f..].to_ascii_lowercase());
     }
     out
 }
@@ -4166,76 +4174,86 @@ fn reference(v: &str) -> bool {
         .any(|p| lower.contains(p))
 }
 
+/// Words that make a value a placeholder wherever they stand in it.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "example",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "changeit",
+    "your_",
+    "your-",
+    "yourpass",
+    "yourtoken",
+    "yoursecret",
+    "yourkey",
+    "yourapi",
+    "<",
+    ">",
+    "xxxx",
+    "****",
+    "…",
+    "...",
+    "dummy",
+    "redacted",
+    "notreal",
+    "not_real",
+    "not-real",
+    "not_a_real",
+    "0000000",
+    "your ",
+    "secret_value",
+    "token_value",
+    "lorem",
+    "invalid",
+];
+
+// Short words that a long random token contains by chance ("qIMNULLj"):
+// they count in a short value, or standing apart (`fake-key`).
+const PLACEHOLDER_SHORT_WORDS: &[&str] = &[
+    "fake",
+    "mock",
+    "null",
+    "undefined",
+    "sample",
+    "todo",
+    "fixme",
+    "here",
+    "insert",
+    "replace",
+    "enter",
+    "dummy",
+];
+
+/// [`PLACEHOLDER_WORDS`] and [`PLACEHOLDER_SHORT_WORDS`], each found in one
+/// pass whatever the case (`placeholder` runs on every value judged).
+static PLACEHOLDER_AC: LazyLock<(AhoCorasick, AhoCorasick)> = LazyLock::new(|| {
+    let build = |words: &[&str]| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(words)
+            .expect("placeholder words build an automaton")
+    };
+    (build(PLACEHOLDER_WORDS), build(PLACEHOLDER_SHORT_WORDS))
+});
+
 /// Text people write in place of a real secret.
 fn placeholder(v: &str) -> bool {
     if DOCUMENTED_EXAMPLES.contains(&v) {
         return true;
     }
-    let lower = v.to_ascii_lowercase();
-    const WORDS: &[&str] = &[
-        "example",
-        "placeholder",
-        "changeme",
-        "change_me",
-        "change-me",
-        "changeit",
-        "your_",
-        "your-",
-        "yourpass",
-        "yourtoken",
-        "yoursecret",
-        "yourkey",
-        "yourapi",
-        "<",
-        ">",
-        "xxxx",
-        "****",
-        "…",
-        "...",
-        "dummy",
-        "redacted",
-        "notreal",
-        "not_real",
-        "not-real",
-        "not_a_real",
-        "0000000",
-        "your ",
-        "secret_value",
-        "token_value",
-        "lorem",
-        "invalid",
-    ];
-    // Short words that a long random token contains by chance ("qIMNULLj"):
-    // they count in a short value, or standing apart (`fake-key`).
-    const SHORT_WORDS: &[&str] = &[
-        "fake",
-        "mock",
-        "null",
-        "undefined",
-        "sample",
-        "todo",
-        "fixme",
-        "here",
-        "insert",
-        "replace",
-        "enter",
-        "dummy",
-    ];
-    if WORDS.iter().any(|w| lower.contains(w)) {
+    let (words, short_words) = &*PLACEHOLDER_AC;
+    if words.is_match(v) {
         return true;
     }
-    let apart = |w: &str| {
-        lower.match_indices(w).any(|(at, _)| {
-            let before = lower[..at].chars().next_back();
-            let after = lower[at + w.len()..].chars().next();
-            let edge = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
-            edge(before) && edge(after)
-        })
-    };
-    if SHORT_WORDS
-        .iter()
-        .any(|w| (lower.len() < 20 && lower.contains(w)) || apart(w))
-    {
+    // A short word counts in a short value, or standing apart (`fake-key`).
+    let b = v.as_bytes();
+    let edge = |c: Option<&u8>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+    if short_words.find_overlapping_iter(v).any(|m| {
+        v.len() < 20 || edge(m.start().checked_sub(1).map(|i| &b[i])) && edge(b.get(m.end()))
+    }) {
         return true;
     }
     // One character repeated, or mostly one character.
@@ -4423,6 +4441,22 @@ mod tests {
     use super::super::review_file;
     use super::super::tests::secret_rules;
     use crate::review::FileChange;
+
+    #[test]
+    fn names_split_into_lower_case_words_at_case_changes_and_separators() {
+        let words = |name: &str| super::segments(name);
+        assert_eq!(words("dbPassword"), ["db", "password"]);
+        assert_eq!(words("API_KEY"), ["api", "key"]);
+        assert_eq!(words("HTTPServerKey2"), ["http", "server", "key2"]);
+        assert_eq!(
+            words("spring.datasource.password"),
+            ["spring", "datasource", "password"]
+        );
+        // Other characters separate words, whatever their width.
+        assert_eq!(words("clé_privéeToken"), ["cl", "priv", "e", "token"]);
+        assert_eq!(words("🔑apiKey"), ["api", "key"]);
+        assert!(words("__").is_empty());
+    }
 
     #[test]
     fn a_gradle_property_call_assigns_a_providers_token() {
