@@ -2961,13 +2961,7 @@ mod tests {
 
     #[test]
     fn an_xml_value_element_is_named_by_the_element_around_it() {
-        let file = |text: &str| {
-            let f = FileChange::new_file("applicationContext.xml", format!("{text}\n"));
-            review_file(&f, true)
-                .into_iter()
-                .filter_map(|x| x.rule)
-                .collect::<Vec<_>>()
-        };
+        let file = |text: &str| secret_rules("applicationContext.xml", text);
         for text in [
             // Spring, inline and below.
             "<property name=\"password\"><value>Zq8Lm2Xv9TaK7</value></property>",

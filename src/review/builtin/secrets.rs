@@ -505,8 +505,9 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     if bytes[indent..].starts_with(b"-u ") {
         flags[slot(Trigger::Curl)] = true;
     }
-    let manifest_value =
-        flags.iter().all(|f| !f) && hit_providers.is_empty() && value_below_name(line).is_some();
+    // `value: …` under its name (see `owner_name`), found once per line.
+    let below = value_below_name(line);
+    let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && below.is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
         return prefixed_token(line, code)
             .or_else(|| discord_bot_token(line))
@@ -552,8 +553,8 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
-        let owner = value_below_name(line).and_then(|_| owner_name(lines, index));
-        if let Some(h) = assignment(line, &words, above, owner, code) {
+        let owned = below.and_then(|rest| Some((owner_name(lines, index)?, rest)));
+        if let Some(h) = assignment(line, &words, above, owned, code) {
             return Some(h);
         }
     }
@@ -2220,7 +2221,7 @@ fn assignment(
     line: &str,
     words: &[usize],
     above: Option<&str>,
-    owner: Option<&str>,
+    owned: Option<(&str, &str)>,
     code: bool,
 ) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
@@ -2259,7 +2260,7 @@ fn assignment(
         }
     }
     credential_pair(line).or_else(|| {
-        assignments(line, words, owner, code)
+        assignments(line, words, owned, code)
             .iter()
             .filter(|a| a.kind != NameKind::Password || !anonymous_login(line, above))
             .find_map(|a| judge(a, code))
@@ -2494,30 +2495,28 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
 }
 
 /// Every `name <op> value` in the line whose name is a credential's.
-/// `owner` names the block a `value:` or `default` line belongs to (see
-/// [`owner_name`]).
+/// `owned` is the name of the block a `value:` or `default` line belongs
+/// to (see [`owner_name`]) and what follows the line's operator.
 fn assignments<'a>(
     line: &'a str,
     words: &[usize],
-    owner: Option<&'a str>,
+    owned: Option<(&'a str, &'a str)>,
     code: bool,
 ) -> Vec<Assigned<'a>> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
-    if let Some(rest) = value_below_name(line) {
-        if let Some(name) = owner {
-            if let Some(kind) = name_kind(name) {
-                let offset = line.len() - rest.len();
-                if let Some((value, start, quoted)) = read_value(line, offset) {
-                    out.push(Assigned {
-                        kind,
-                        compared: false,
-                        name,
-                        value,
-                        start,
-                        quoted,
-                    });
-                }
+    if let Some((name, rest)) = owned {
+        if let Some(kind) = name_kind(name) {
+            let offset = line.len() - rest.len();
+            if let Some((value, start, quoted)) = read_value(line, offset) {
+                out.push(Assigned {
+                    kind,
+                    compared: false,
+                    name,
+                    value,
+                    start,
+                    quoted,
+                });
             }
         }
     }
