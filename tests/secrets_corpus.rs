@@ -11,7 +11,8 @@
 //!
 //! `REDLINE_EXTRA_CORPUS=/work/shared/corpus/*.jsonl` (a path or a `*`
 //! pattern, several separated by `:`) also measures corpora derived from
-//! other scanners' fixtures, which are not in the repository; each file is
+//! other scanners' fixtures, which are not in the repository (their
+//! builders are: `scripts/corpus/README.md` says how to run them); each file is
 //! reported on its own (`REDLINE_CORPUS_MISSES=<file stem>` lists its
 //! misses), none is split or asserted on. A file whose stem ends in
 //! `-heldout` is the held-out half of its source (split by its builder, as

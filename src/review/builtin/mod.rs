@@ -632,6 +632,52 @@ fn is_documentation(path: &str) -> bool {
         || lower.contains("/doc/")
 }
 
+/// A translation catalogue: the text a program shows, one language per
+/// file (`locales/de.json`, `messages_fr.properties`, `values-ru/strings.xml`,
+/// `.po`). `password: "Wachtwoord"` there is the label of a form's field.
+fn is_translation(path: &str) -> bool {
+    const LANGUAGES: &[&str] = &[
+        "ar", "bg", "bn", "ca", "cs", "da", "de", "el", "en", "es", "et", "fa", "fi", "fr", "he",
+        "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "nb", "nl", "nn", "no", "pl",
+        "pt", "ro", "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk", "vi", "zh",
+    ];
+    let lower = path.to_ascii_lowercase();
+    let mut parts = lower.rsplit('/');
+    let file = parts.next().unwrap_or("");
+    let in_catalogue = parts.any(|d| {
+        matches!(
+            d,
+            "locale"
+                | "locales"
+                | "i18n"
+                | "l10n"
+                | "lang"
+                | "langs"
+                | "languages"
+                | "translations"
+                | "localization"
+                | "localizations"
+        )
+    });
+    let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
+    // `de`, `pt-br`, `zh_hans`: a language, then a region or a script.
+    let language = |s: &str| {
+        let (lang, rest) = s.split_once(['-', '_']).unwrap_or((s, ""));
+        LANGUAGES.contains(&lang)
+            && rest.len() <= 4
+            && rest.bytes().all(|b| b.is_ascii_alphabetic())
+    };
+    let bundle = ["messages", "strings", "labels", "i18n"].iter().any(|b| {
+        stem.strip_prefix(b)
+            .is_some_and(|r| r.is_empty() || r.strip_prefix('_').is_some_and(language))
+    });
+    in_catalogue
+        || matches!(ext, "po" | "pot" | "xlf" | "xliff" | "arb" | "strings")
+        || file == "strings.xml"
+        || ext == "properties" && bundle
+        || matches!(ext, "json" | "yml" | "yaml") && language(stem)
+}
+
 /// Values under one name this many times in one file's change are a table.
 const TABLE_ROWS: usize = 4;
 
@@ -773,6 +819,7 @@ fn review_pending<'a>(
     let lines = crate::diff::lines(&file.new_text);
     let doc = is_documentation(&file.path);
     let tests = is_test_code(&file.path);
+    let translations = is_translation(&file.path);
     let noise = super::noise::noise_reason(&file.path, &file.new_text);
     // A vendored library's own tests, fixtures and demos ship with it in
     // public: their sample keys and tokens are nobody's secret.
@@ -886,8 +933,10 @@ fn review_pending<'a>(
                     // A password hash on a documentation page shows the
                     // format (`password: "$2b$12$…"` in a config guide).
                     let doc_hash = doc && hit.provider == Some("bcrypt password hash");
+                    // A translation's `password: "Wachtwoord"` is a label.
+                    let label = translations && generic;
                     let dismissed =
-                        own_shape_only && named || search_only || sample_jwt || doc_hash;
+                        own_shape_only && named || search_only || sample_jwt || doc_hash || label;
                     // (The value is judged before the place: a comment's
                     // region may need the file parsed.)
                     !dismissed
@@ -2059,6 +2108,69 @@ mod tests {
         // A document's example password (short, typed) is not reported.
         for path in ["README.txt", "CHANGES.txt", "docs/setup.txt"] {
             assert!(secret_rules(path, line).is_empty(), "{path}");
+        }
+    }
+
+    #[test]
+    fn translations_and_words_of_other_scripts_are_labels_not_credentials() {
+        // A form's label in a translation catalogue, and a value written in
+        // a language's own letters wherever it is.
+        for (path, text) in [
+            ("config/locales/fi.yml", "password: Salasana"),
+            ("src/i18n/nl.json", r#""password": "Wachtwoord""#),
+            ("web/de.json", r#""api_key": "API-Zugangsschlüssel""#),
+            ("messages_es.properties", "login.password=Contrasena"),
+            (
+                "app/res/values-sv/strings.xml",
+                r#"<string name="password">Losenord</string>"#,
+            ),
+            ("settings.yml", "password: Κωδικός"),
+            ("labels.json", r#""password": "Пароль""#),
+            ("app.cfg", "password = Informationsb你好世界"),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+        // The same words elsewhere are a weak password; a provider's key is
+        // a key in any catalogue.
+        for (path, text, rule) in [
+            (
+                "db.json",
+                r#""password": "Wachtwoord""#,
+                "secret-assignment",
+            ),
+            (
+                "messages_prod.properties",
+                "db.password=Wachtwoord",
+                "secret-assignment",
+            ),
+            (
+                "config/locales/en.yml",
+                "api_key: sk_live_51HxT2aKjd9s8fD7g6h5j4k3l2m1n0bVc",
+                "secret-provider-token",
+            ),
+        ] {
+            assert_eq!(secret_rules(path, text), vec![rule], "{path}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_jwt_stored_in_base64_is_a_jwt() {
+        // base64 of `eyJhbGciOiJIUzI1NiIs…`, as a Kubernetes `data:` value
+        // or an environment variable holds it.
+        let encoded = "ZXlKaGJHY2lPaUpJVXpJMU5pSXNJblI1Y0NJNklrcFhWQ0o5LmV5SnpkV0lpT2lKMUxUUTRNakVpTENKeWIyeGxJam9pWVdSdGFXNGlmUS5xM2tYOXZMbTJSN3RZcDRXblpzOEhkQ2ZKYjZHYUUxdUswb1Q1eE5jVndR";
+        for text in [
+            format!("SESSION_TOKEN={encoded}"),
+            format!("data:\n  session: {encoded}"),
+        ] {
+            assert_eq!(secret_rules("app.cfg", &text), vec!["secret-jwt"], "{text}");
+        }
+        // Encoded, but not a token: a mangled head, and base64 of other
+        // JSON that itself begins `eyJ` (a registry's auth file).
+        let mangled = "ZXlKaGJhc2RHY2lPaUpJVWFkZE9pSklVekkxTmlJc0luUjVjQ0k2SWtwWFZDSjkuZXlKemRXSWlPaUoxTFRRNE1qRWlMQ0p5YjJ4bElqb2lZV1J0YVc0aWZRLnEza1g5dkxtMlI3dFlwNFduWnM4SGRDZkpiNkdhRTF1SzBvVDV4TmNWd1E=";
+        let json = "ZXlKaGRYUm9jeUk2ZXlKb2RIUndjem92TDJWNFlXMXdiR1V2ZGpFdklqcDdmWDE5";
+        for value in [mangled, json] {
+            let text = format!("blob {value}");
+            assert!(secret_rules("app.cfg", &text).is_empty(), "{text}");
         }
     }
 

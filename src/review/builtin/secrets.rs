@@ -127,6 +127,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("networkcredential", Trigger::Assignment),
         ("jwt.", Trigger::Assignment),
         ("eyj", Trigger::Jwt),
+        // `eyJ` in base64: a token stored encoded (a Kubernetes `data:`
+        // value, an environment variable holding `base64(jwt)`).
+        ("zxlk", Trigger::Jwt),
         ("://", Trigger::Url),
         ("authorization", Trigger::Header),
         ("bearer ", Trigger::Header),
@@ -282,6 +285,10 @@ regex!(
 regex!(
     JWT,
     r"(?:^|[^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,})"
+);
+regex!(
+    ENCODED_JWT,
+    r"(?:^|[^A-Za-z0-9+/_-])(ZXlK[A-Za-z0-9+/]{60,}={0,2})(?:[^A-Za-z0-9+/=_-]|$)"
 );
 regex!(
     URL_CREDENTIALS,
@@ -1950,15 +1957,32 @@ const JWT_IO_EXAMPLE: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxM
 fn jwt(line: &str) -> Option<Hit> {
     for caps in JWT.captures_iter(line.as_bytes()) {
         let m = caps.get(1)?;
-        let token = &line[m.start()..m.end()];
-        // jwt.io's documented example ("John Doe"), whole: a token that
-        // only borrows its signature carries a payload someone wrote.
-        if token == JWT_IO_EXAMPLE || placeholder(token) || !jose_header(token) {
-            continue;
+        if issued_jwt(&line[m.start()..m.end()]) {
+            return Some(hit("secret-jwt", m.start(), m.end()));
         }
-        return Some(hit("secret-jwt", m.start(), m.end()));
+    }
+    // The same token stored in base64 (`ZXlK…` is `eyJ…` encoded): what a
+    // Kubernetes `data:` value or a variable holding `base64(jwt)` carries.
+    for caps in ENCODED_JWT.captures_iter(line.as_bytes()) {
+        let m = caps.get(1)?;
+        let decoded = base64_text(&line[m.start()..m.end()]).unwrap_or_default();
+        let found = JWT
+            .captures(decoded.as_bytes())
+            .and_then(|c| c.get(1))
+            .is_some_and(|t| t.start() == 0 && issued_jwt(&decoded[t.start()..t.end()]));
+        if found {
+            return Some(hit("secret-jwt", m.start(), m.end()));
+        }
     }
     None
+}
+
+/// Whether a JWT-shaped text is a token a server issued: not jwt.io's
+/// documented example ("John Doe") whole (a token that only borrows its
+/// signature carries a payload someone wrote), not a placeholder, and
+/// headed by a JOSE header.
+fn issued_jwt(token: &str) -> bool {
+    token != JWT_IO_EXAMPLE && !placeholder(token) && jose_header(token)
 }
 
 /// A JSON Web Token's first part decodes to its JOSE header, a JSON object
@@ -3771,6 +3795,12 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         || whole_word_placeholder(v)
         || public_client_id(v)
     {
+        return false;
+    }
+    // `"Пароль"`, `"Contraseña"`, `"Informationsb你好世界"`: a word of a
+    // language (a form's label, a translation). Generated keys are ASCII,
+    // and passwords typed by hand almost always are.
+    if v.chars().any(|c| !c.is_ascii() && c.is_alphabetic()) {
         return false;
     }
     if !a.quoted && code {
