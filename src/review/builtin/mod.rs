@@ -644,6 +644,9 @@ fn is_translation(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let mut parts = lower.rsplit('/');
     let file = parts.next().unwrap_or("");
+    // (`lang/` and `languages/` in code are as often a compiler's or an
+    // editor's support for programming languages.)
+    let code = secrets::is_code(path);
     let in_catalogue = parts.any(|d| {
         matches!(
             d,
@@ -651,13 +654,10 @@ fn is_translation(path: &str) -> bool {
                 | "locales"
                 | "i18n"
                 | "l10n"
-                | "lang"
-                | "langs"
-                | "languages"
                 | "translations"
                 | "localization"
                 | "localizations"
-        )
+        ) || !code && matches!(d, "lang" | "langs" | "languages")
     });
     let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
     // `de`, `pt-br`, `zh_hans`: a language, then a region or a script.
@@ -2117,6 +2117,8 @@ mod tests {
         // a language's own letters wherever it is.
         for (path, text) in [
             ("config/locales/fi.yml", "password: Salasana"),
+            ("resources/lang/fi.php.yml", "password: Salasana"),
+            ("src/locales/nl.ts", r#"password: "Wachtwoord","#),
             ("src/i18n/nl.json", r#""password": "Wachtwoord""#),
             ("web/de.json", r#""api_key": "API-Zugangsschlüssel""#),
             ("messages_es.properties", "login.password=Contrasena"),
@@ -2141,6 +2143,11 @@ mod tests {
             (
                 "messages_prod.properties",
                 "db.password=Wachtwoord",
+                "secret-assignment",
+            ),
+            (
+                "src/lang/server.py",
+                r#"password = "Wachtwoord""#,
                 "secret-assignment",
             ),
             (
