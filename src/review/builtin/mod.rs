@@ -2895,6 +2895,17 @@ mod tests {
         let found = review_file(&FileChange::new_file("Info.plist", plist.to_string()), true);
         assert_eq!(rules(&found), vec!["secret-assignment"]);
         assert_eq!(found[0].line, 3);
+        // A key/value list's `<value>` under its `<key>`; not under a name
+        // that holds no credential.
+        let pairs = "<entry>\n  <key>db.password</key>\n  <value>Wq7rT2kd9z</value>\n";
+        let found = review_file(
+            &FileChange::new_file("settings.xml", pairs.to_string()),
+            true,
+        );
+        assert_eq!(rules(&found), vec!["secret-assignment"]);
+        assert_eq!(found[0].line, 3);
+        let other = pairs.replace("db.password", "db.schema");
+        assert!(review_file(&FileChange::new_file("settings.xml", other), true).is_empty());
         let nested = "api_token:\n  - name: primary\n";
         assert!(review_file(&FileChange::new_file("app.yml", nested.to_string()), true).is_empty());
     }

@@ -1184,16 +1184,18 @@ fn xml_element_text(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     judge(&a, code)
 }
 
-/// A property list's `<key>API_SECRET</key>` above `<string>…</string>`.
+/// A property list's `<key>API_SECRET</key>` above `<string>…</string>`,
+/// or a key/value list's above `<value>…</value>`.
 fn plist_value(above: &str, line: &str) -> Option<Hit> {
     let name = above.trim().strip_prefix("<key>")?.strip_suffix("</key>")?;
     let kind = name_kind(name)?;
     let t = line.trim_start();
-    let inner = t
-        .strip_prefix("<string>")?
-        .trim_end()
-        .strip_suffix("</string>")?;
-    let start = line.len() - t.len() + "<string>".len();
+    // A plist's `<string>`, or the `<value>` of a key/value list.
+    let (open, close) = [("<string>", "</string>"), ("<value>", "</value>")]
+        .into_iter()
+        .find(|(open, _)| t.starts_with(open))?;
+    let inner = t[open.len()..].trim_end().strip_suffix(close)?;
+    let start = line.len() - t.len() + open.len();
     let a = Assigned {
         kind,
         compared: false,
