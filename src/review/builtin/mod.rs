@@ -3064,6 +3064,75 @@ mod tests {
     }
 
     #[test]
+    fn environment_fallbacks_and_pairs_of_literals_are_assignments() {
+        let key = "q8Zr2LmX9vTa7KpW3nQ4";
+        for (path, text) in [
+            (
+                "src/a.ts",
+                format!(r#"const token = process.env.API_KEY || "{key}""#),
+            ),
+            (
+                "src/a.ts",
+                format!(r#"const k = import.meta.env.VITE_API_KEY ?? "{key}";"#),
+            ),
+            // Prettier's wrapping of a long line.
+            (
+                "src/a.ts",
+                format!("export const key =\n  process.env.API_KEY ||\n  \"{key}\";"),
+            ),
+            (
+                "src/a.rb",
+                format!(r#"token = ENV["API_TOKEN"] || "{key}""#),
+            ),
+            (
+                "src/a.php",
+                format!(r#"$key = getenv('API_KEY') ?: '{key}';"#),
+            ),
+            (
+                "src/A.java",
+                r#"var m = Map.of("password", "Wq7rT2kd9z");"#.to_string(),
+            ),
+            ("src/A.cs", format!(r#"    {{ "AccountKey", "{key}" }},"#)),
+        ] {
+            assert_eq!(
+                secret_rules(path, &text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
+        for (path, text) in [
+            (
+                "src/a.ts",
+                r#"const key = process.env.API_KEY || "changeme""#,
+            ),
+            (
+                "src/a.ts",
+                r#"const pw = process.env.DB_PASSWORD || "not-set""#,
+            ),
+            ("src/a.ts", r#"const key = process.env.API_KEY || """#),
+            (
+                "src/a.ts",
+                "const key = process.env.API_KEY ||\n  defaultKey;",
+            ),
+            (
+                "src/a.ts",
+                r#"const on = flags.API_KEY || "Wq7rT2kd9zq8Zr2LmX9v""#,
+            ),
+            // Arrays of names, and lists that are no maps.
+            (
+                "src/A.cs",
+                r#"var fields = new[] { "password", "username" };"#,
+            ),
+            (
+                "src/A.java",
+                r#"var names = List.of("password", "Wq7rT2kd9z");"#,
+            ),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn literal_f_strings_plural_password_names_and_curl_proxy_users() {
         // An f-string with nothing interpolated is a literal.
         for line in [

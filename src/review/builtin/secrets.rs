@@ -1097,7 +1097,10 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         Some(b'|' | b'>' | b'-' | b'+') => without_block_indicator(above),
         _ => above,
     };
-    if !above.ends_with([':', '=']) {
+    // Prettier's wrapping of `process.env.API_KEY ||` over its fallback.
+    let fallback = (above.ends_with("||") || above.ends_with("??"))
+        && above.to_ascii_lowercase().contains("env");
+    if !above.ends_with([':', '=']) && !fallback {
         return if code {
             None
         } else {
@@ -2475,7 +2478,9 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let above = without_block_indicator(lines[index.checked_sub(1)?].trim_end());
     let head = above
         .strip_suffix(':')
-        .or_else(|| above.strip_suffix('='))?
+        .or_else(|| above.strip_suffix('='))
+        .or_else(|| above.strip_suffix("||"))
+        .or_else(|| above.strip_suffix("??"))?
         .trim_end()
         .trim_end_matches(['"', '\'']);
     let name = head
@@ -2978,6 +2983,26 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     if quoted_name && rest.starts_with(',') && (android || env_lookup(before) || setter(before)) {
         return Some(i + 1);
     }
+    // Java's `Map.of("password", "…")`, `Map.entry(…)`, and C#'s collection
+    // initializer `{ "AccountKey", "…" }`: a name and its value as a pair of
+    // literals. (A brace also opens arrays of names, `{"password", "token"}`:
+    // there only a value random on its own counts.)
+    if quoted_name && rest.starts_with(',') {
+        let opened = before.trim_end_matches(['"', '\'']).trim_end();
+        let value = rest[1..].trim_start();
+        let literal = value
+            .strip_prefix(['"', '\''])
+            .and_then(|v| v.split(['"', '\'']).next())
+            .unwrap_or("");
+        if map_builder(opened) || opened.ends_with('{') && strong_random(literal) {
+            return Some(i + 1);
+        }
+    }
+    // `process.env.API_KEY || "…"`, `ENV["TOKEN"] ?? "…"`, PHP's
+    // `getenv('KEY') ?: '…'`: a setting read with a literal fallback.
+    if let Some(op) = fallback_operator(before, &line[start..end], rest) {
+        return Some(i + op);
+    }
     // `<add key="ApiKey" value="…"/>`, `<Setting Name="ApiKey" Value="…"/>`,
     // `<entry key="api_key">…</entry>`.
     let attribute = |a: &str| {
@@ -3091,6 +3116,38 @@ fn setter(before: &str) -> bool {
             | "setproperty"
             | "systemproperty"
     )
+}
+
+/// `Map.of(`, `ImmutableMap.of(`, `Map.entry(`, `Map.ofEntries(entry(`:
+/// a call that builds a map from names and values.
+fn map_builder(opened: &str) -> bool {
+    let Some(call) = opened.strip_suffix('(') else {
+        return false;
+    };
+    let mut parts = call.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+    let path = parts.next().unwrap_or("").to_ascii_lowercase();
+    let (receiver, method) = path.rsplit_once('.').unwrap_or(("", &path));
+    method == "entry" || receiver.ends_with("map") && matches!(method, "of" | "entry")
+}
+
+/// After a setting read from the environment (`process.env.API_KEY`, read
+/// as one name, `ENV["TOKEN"]`, `getenv('KEY')`), the length of a fallback
+/// operator (`||`, `??`, `?:`) whose right side is the default, if `rest`
+/// opens with one.
+fn fallback_operator(before: &str, name: &str, rest: &str) -> Option<usize> {
+    // (`getenv('KEY')`: past the call's closing parenthesis.)
+    let r = rest.strip_prefix(')').map_or(rest, str::trim_start);
+    let op = ["||", "??", "?:"]
+        .into_iter()
+        .find(|op| r.starts_with(op))?;
+    let lower = before.to_ascii_lowercase();
+    let read = name.to_ascii_lowercase().contains("env.")
+        || lower.ends_with("env.")
+        || lower.ends_with("env[\"")
+        || lower.ends_with("env['")
+        || lower.ends_with("env(\"")
+        || lower.ends_with("env('");
+    read.then_some(rest.len() - r.len() + op.len())
 }
 
 /// `before` ends in a call that reads a setting by name with a default:
@@ -4362,6 +4419,14 @@ fn whole_word_placeholder(v: &str) -> bool {
         "basic",
         "yourpassword",
         "mysecretpassword",
+        // A fallback that says nothing was configured (`|| "not-set"`).
+        "notset",
+        "unset",
+        "undefined",
+        "missing",
+        "unknown",
+        "notconfigured",
+        "notdefined",
     ];
     WORDS.contains(&squashed.as_str())
 }
