@@ -3064,6 +3064,41 @@ mod tests {
     }
 
     #[test]
+    fn a_setting_inside_a_string_literal_in_code_is_a_literal() {
+        for (path, text) in [
+            (
+                "src/Db.cs",
+                r#"private const string Conn = "Server=db;User Id=sa;Password=Wq7rT2kd9zQ;";"#,
+            ),
+            (
+                "src/db.py",
+                r#"dsn = "host=db user=app password=Wq7rT2kd9zQ dbname=app""#,
+            ),
+            ("src/run.py", r#"args = ["--password=Wq7rT2kd9zQ"]"#),
+        ] {
+            assert_eq!(
+                secret_rules(path, text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
+        // Code around the name, a format, a header's bytes.
+        for (path, text) in [
+            ("src/a.py", r#"x = {"password": read_pw()}"#),
+            ("src/a.py", r#"s = "password=" + pw"#),
+            ("src/a.py", r#"log.info("password=%s", pw)"#),
+            ("src/a.js", "const s = `token=${tok}&x=1`"),
+            (
+                "src/a.rs",
+                r#"b"Access-Control-Allow-Credentials: hell\x01o\r\n";"#,
+            ),
+            ("src/a.rs", r#"let s = "Password: Wq7rT2kd9zQ";"#),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn environment_fallbacks_and_pairs_of_literals_are_assignments() {
         let key = "q8Zr2LmX9vTa7KpW3nQ4";
         for (path, text) in [

@@ -2583,6 +2583,18 @@ fn assignments<'a>(
         let Some((value, start, quoted)) = read_value(line, op_end) else {
             continue;
         };
+        // `"Server=db;User Id=sa;Password=…;"` in code: a name inside a
+        // string literal, its value text of the same string.
+        // (Not a quoted name, `{"password": read()}`.)
+        // Settings in a string are `name=value` (a connection string, a DSN,
+        // a command's flag); `name: value` there is a header or a label. (Not
+        // a quoted name either, `{"password": read()}`, nor text with escapes,
+        // a protocol's bytes.)
+        let inside = !line[name_start + name.len()..].starts_with(['"', '\'', '`'])
+            && line[name_start + name.len()..op_end].trim() == "="
+            && !value.contains('\\')
+            && in_string_literal(&line[..name_start]);
+        let quoted = quoted || code && inside;
         // In code a bare right-hand side is an expression (`key = map.get(k)`),
         // unless it is a number or stands as random on its own (a setting
         // pasted into code: `lookerToken = a5eeniwpqp5w9q85pp5h` names no
@@ -3116,6 +3128,21 @@ fn setter(before: &str) -> bool {
             | "setproperty"
             | "systemproperty"
     )
+}
+
+/// Whether the end of `before` lies inside a string literal: an odd number
+/// of unescaped double quotes before it (or, with none, of single quotes).
+fn in_string_literal(before: &str) -> bool {
+    let unescaped = |q: u8| {
+        let b = before.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] == q && (i == 0 || b[i - 1] != b'\\'))
+            .count()
+    };
+    match unescaped(b'"') {
+        0 => unescaped(b'\'') % 2 == 1,
+        n => n % 2 == 1,
+    }
 }
 
 /// `Map.of(`, `ImmutableMap.of(`, `Map.entry(`, `Map.ofEntries(entry(`:
