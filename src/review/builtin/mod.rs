@@ -3064,6 +3064,34 @@ mod tests {
     }
 
     #[test]
+    fn password_files_placeholder_defaults_and_tagged_yaml_strings() {
+        for (path, text) in [
+            (".pgpass", "db.internal:5432:orders:app:Wq7rT2kd9zQ"),
+            ("pgpass.conf", "*:*:*:postgres:Wq7rT2kd9zQ"),
+            (
+                "src/main/java/Db.java",
+                r#"    @Value("${spring.datasource.password:Wq7rT2kd9zQ}")"#,
+            ),
+            ("app.yml", "password: !!str Wq7rT2kd9zQ"),
+        ] {
+            assert_eq!(
+                secret_rules(path, text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
+        for (path, text) in [
+            // Times, coordinates, a placeholder; a placeholder without a default.
+            ("notes.txt", "2024:01:02:03:04"),
+            ("deps.txt", "org.acme:lib:jar:sources:1.2.3"),
+            (".pgpass", "db:5432:orders:app:changeme"),
+            ("src/main/java/Db.java", r#"    @Value("${db.password}")"#),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn a_setting_inside_a_string_literal_in_code_is_a_literal() {
         for (path, text) in [
             (

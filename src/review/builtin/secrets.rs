@@ -517,6 +517,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && below.is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
         return prefixed_token(line, code)
+            .or_else(|| pgpass_line(line, code))
             .or_else(|| discord_bot_token(line))
             .or_else(|| continued(lines, index, code))
             .or_else(|| unnamed_setting(line, code))
@@ -571,11 +572,46 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         }
     }
     prefixed_token(line, code)
+        .or_else(|| pgpass_line(line, code))
         .or_else(|| discord_bot_token(line))
         .or_else(|| continued(lines, index, code))
         .or_else(|| unnamed_setting(line, code))
         .or_else(|| lone_token(lines, index, code))
         .or_else(|| kube_secret_data(lines, index, code))
+}
+
+/// A PostgreSQL password file's line, `host:port:database:user:password`
+/// (`.pgpass`, `pgpass.conf`): a port or `*` second, a word or `*` third
+/// and fourth.
+fn pgpass_line(line: &str, code: bool) -> Option<Hit> {
+    let t = line.trim_end();
+    if code
+        || memchr::memchr_iter(b':', t.as_bytes()).count() != 4
+        || t.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let fields: Vec<&str> = t.split(':').collect();
+    let port = fields[1] == "*"
+        || (1..=5).contains(&fields[1].len()) && fields[1].bytes().all(|b| b.is_ascii_digit());
+    let named = |f: &str| f == "*" || f.bytes().any(|b| b.is_ascii_alphabetic());
+    if fields[0].is_empty()
+        || !port
+        || !named(fields[2])
+        || !named(fields[3])
+        || fields[4].is_empty()
+    {
+        return None;
+    }
+    let a = Assigned {
+        kind: NameKind::Password,
+        compared: false,
+        name: "pgpass",
+        value: fields[4],
+        start: t.len() - fields[4].len(),
+        quoted: true,
+    };
+    judge(&a, code)
 }
 
 /// A value under `data:` in a Kubernetes `Secret` manifest: base64 of the
@@ -2591,7 +2627,9 @@ fn assignments<'a>(
         // a quoted name either, `{"password": read()}`, nor text with escapes,
         // a protocol's bytes.)
         let inside = !line[name_start + name.len()..].starts_with(['"', '\'', '`'])
-            && line[name_start + name.len()..op_end].trim() == "="
+            && (line[name_start + name.len()..op_end].trim() == "="
+                // Spring's `@Value("${db.password:…}")`: a placeholder's default.
+                || line[..name_start].ends_with("${"))
             && !value.contains('\\')
             && in_string_literal(&line[..name_start]);
         let quoted = quoted || code && inside;
@@ -3425,6 +3463,10 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     let mut i = from;
     while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
         i += 1;
+    }
+    // YAML's explicit string tag: `password: !!str …`.
+    if line[i..].starts_with("!!str ") {
+        i += "!!str ".len();
     }
     // String prefixes: r"…", b'…', @"…", u"…"; f"…" is interpolation,
     // unless nothing is interpolated (`f"s3cr3t"`).
