@@ -43,6 +43,8 @@ import subprocess
 import sys
 import zlib
 
+import gosrc
+
 try:  # Python 3.11+
     import re._parser as sre_parse  # type: ignore
     import re._constants as sre_c  # type: ignore
@@ -112,37 +114,12 @@ SEMI_AFTER = {"ident", "int", "float", "string", "rune"}
 SEMI_AFTER_KW = {"break", "continue", "fallthrough", "return"}
 SEMI_AFTER_OP = {"++", "--", ")", "]", "}"}
 
-SIMPLE_ESC = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, "'": 39, '"': 34}
-
-
 def unquote_interpreted(body: str, where: str) -> str:
-    out = bytearray()
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch != "\\":
-            out += ch.encode("utf-8")
-            i += 1
-            continue
-        e = body[i + 1]
-        if e in SIMPLE_ESC:
-            out.append(SIMPLE_ESC[e])
-            i += 2
-        elif e == "x":
-            out.append(int(body[i + 2:i + 4], 16))
-            i += 4
-        elif e in "01234567":
-            out.append(int(body[i + 1:i + 4], 8))
-            i += 4
-        elif e == "u":
-            out += chr(int(body[i + 2:i + 6], 16)).encode("utf-8")
-            i += 6
-        elif e == "U":
-            out += chr(int(body[i + 2:i + 10], 16)).encode("utf-8")
-            i += 10
-        else:
-            raise SyntaxError(f"{where}: bad escape \\{e}")
-    return out.decode("utf-8", errors="surrogateescape")
+    """The text of a Go interpreted string literal's inside (gosrc's decoder)."""
+    try:
+        return gosrc._decode_interp(body, '"')
+    except gosrc.ParseError as e:
+        raise SyntaxError(f"{where}: {e}") from None
 
 
 def tokenize(src: str, fname: str) -> list[Tok]:

@@ -516,13 +516,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let below = value_below_name(line);
     let manifest_value = flags.iter().all(|f| !f) && hit_providers.is_empty() && below.is_some();
     if hit_providers.is_empty() && flags.iter().all(|f| !f) && !manifest_value {
-        return prefixed_token(line, code)
-            .or_else(|| pgpass_line(line, code))
-            .or_else(|| discord_bot_token(line))
-            .or_else(|| continued(lines, index, code))
-            .or_else(|| unnamed_setting(line, code))
-            .or_else(|| lone_token(lines, index, code))
-            .or_else(|| kube_secret_data(lines, index, code));
+        return unnamed(lines, index, code);
     }
     let on = |t: Trigger| flags[slot(t)];
     if on(Trigger::PrivateKey) {
@@ -571,6 +565,13 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             return Some(h);
         }
     }
+    unnamed(lines, index, code)
+}
+
+/// The shapes found without a keyword on the line: prefixed tokens, lines
+/// of password files, values below or beside a name elsewhere, lone tokens.
+fn unnamed(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
+    let line = lines[index];
     prefixed_token(line, code)
         .or_else(|| pgpass_line(line, code))
         .or_else(|| discord_bot_token(line))
@@ -2006,7 +2007,9 @@ fn jwt(line: &str) -> Option<Hit> {
     // Kubernetes `data:` value or a variable holding `base64(jwt)` carries.
     for caps in ENCODED_JWT.captures_iter(line.as_bytes()) {
         let m = caps.get(1)?;
-        let decoded = base64_text(&line[m.start()..m.end()]).unwrap_or_default();
+        let Some(decoded) = base64_text(&line[m.start()..m.end()]) else {
+            continue;
+        };
         let found = JWT
             .captures(decoded.as_bytes())
             .and_then(|c| c.get(1))
@@ -2620,12 +2623,11 @@ fn assignments<'a>(
             continue;
         };
         // `"Server=db;User Id=sa;Password=…;"` in code: a name inside a
-        // string literal, its value text of the same string.
-        // (Not a quoted name, `{"password": read()}`.)
-        // Settings in a string are `name=value` (a connection string, a DSN,
-        // a command's flag); `name: value` there is a header or a label. (Not
-        // a quoted name either, `{"password": read()}`, nor text with escapes,
-        // a protocol's bytes.)
+        // string literal, its value text of the same string. Settings in a
+        // string are `name=value` (a connection string, a DSN, a command's
+        // flag); `name: value` there is a header or a label. Not a quoted
+        // name, `{"password": read()}`, nor text with escapes (a protocol's
+        // bytes).
         let inside = !line[name_start + name.len()..].starts_with(['"', '\'', '`'])
             && (line[name_start + name.len()..op_end].trim() == "="
                 // Spring's `@Value("${db.password:…}")`: a placeholder's default.
@@ -3189,8 +3191,11 @@ fn map_builder(opened: &str) -> bool {
     let Some(call) = opened.strip_suffix('(') else {
         return false;
     };
-    let mut parts = call.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
-    let path = parts.next().unwrap_or("").to_ascii_lowercase();
+    let path = call
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let (receiver, method) = path.rsplit_once('.').unwrap_or(("", &path));
     method == "entry" || receiver.ends_with("map") && matches!(method, "of" | "entry")
 }
