@@ -16,7 +16,8 @@ import os
 import subprocess
 import sys
 
-OUT_DIR = "/work/shared/corpus"
+# Where the corpora go: REDLINE_CORPUS_DIR, or the shared folder.
+OUT_DIR = os.environ.get("REDLINE_CORPUS_DIR", "/work/shared/corpus")
 
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3

@@ -18,6 +18,7 @@ Output: JSON Lines, one object per example:
 Usage: build_np.py [--git-dir DIR] [--rev HEAD] [--out FILE]
 """
 import argparse
+import os
 import collections
 import json
 import subprocess
@@ -37,7 +38,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--git-dir", default="/work/.mirror/praetorian-inc+noseyparker/repo")
     ap.add_argument("--rev", default="HEAD")
-    ap.add_argument("--out", default="/work/shared/corpus/np.jsonl")
+    ap.add_argument("--out", default=os.path.join(os.environ.get("REDLINE_CORPUS_DIR", "/work/shared/corpus"), "np.jsonl"))
     a = ap.parse_args()
 
     commit = git(a.git_dir, "rev-parse", a.rev).decode().strip()

@@ -145,8 +145,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--git-dir", default="/work/.mirror/trufflesecurity+trufflehog/repo")
     ap.add_argument("--rev", default="HEAD")
-    ap.add_argument("--out", default="/work/shared/corpus/th.jsonl")
-    ap.add_argument("--heldout", default="/work/shared/corpus/th-heldout.jsonl")
+    ap.add_argument("--out", default=os.path.join(os.environ.get("REDLINE_CORPUS_DIR", "/work/shared/corpus"), "th.jsonl"))
+    ap.add_argument("--heldout", default=os.path.join(os.environ.get("REDLINE_CORPUS_DIR", "/work/shared/corpus"), "th-heldout.jsonl"))
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
 

@@ -55,8 +55,9 @@ from pathlib import Path
 
 FIXTURES = "tests/fixtures"
 TEST_FILE = "tests/unit/test_secrets.py"
-DEFAULT_TUNING = "/work/shared/corpus/whispers.jsonl"
-DEFAULT_HELDOUT = "/work/shared/corpus/whispers-heldout.jsonl"
+_OUT = os.environ.get("REDLINE_CORPUS_DIR", "/work/shared/corpus")
+DEFAULT_TUNING = os.path.join(_OUT, "whispers.jsonl")
+DEFAULT_HELDOUT = os.path.join(_OUT, "whispers-heldout.jsonl")
 DEPS_HINT = 'pip install pyyaml lxml "astroid<3" jproperties luhn Levenshtein beautifulsoup4'
 
 # Words that make a key look like it holds a credential (besides whispers' own key rules).

@@ -945,9 +945,7 @@ fn review_pending<'a>(
                             && !secrets::credible_example(
                                 &text[floor_char(text, hit.start)..floor_char(text, hit.end)],
                             )
-                            && (doc
-                                || tests
-                                || code && site.region(index, hit.start) == Region::Comment))
+                            && (doc || tests || code && site.in_comment(index, hit.start)))
                 });
             // (A private key's hit is its `BEGIN` line, the same for
             // every key: never claimed.)

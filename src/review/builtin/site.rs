@@ -85,8 +85,9 @@ impl Comments {
     fn opens_at(self, b: &[u8], i: usize) -> bool {
         let at = |s: &[u8]| b[i..].starts_with(s);
         let after_space = i == 0 || b[i - 1].is_ascii_whitespace();
-        // `//` inside an unquoted URL (`https://…`) opens nothing.
-        let slashes = at(b"//") && (i == 0 || b[i - 1] != b':');
+        // `//` inside an unquoted URL (`https://…`) or a regular
+        // expression's escaped slash (`/^\/\//`) opens nothing.
+        let slashes = at(b"//") && (i == 0 || !matches!(b[i - 1], b':' | b'\\'));
         match self {
             Comments::Hash => b[i] == b'#' && after_space,
             Comments::Slash => slashes || at(b"/*"),
@@ -125,6 +126,13 @@ impl Comments {
         if self == Comments::Prose || self.leads(line) {
             return Region::Comment;
         }
+        self.region_after_lead(line, at)
+    }
+
+    /// [`Comments::region`] without judging the line by its first
+    /// characters alone: for a line known to be outside any block comment,
+    /// where a leading `*` is a dereference, not a comment's continuation.
+    fn region_after_lead(self, line: &str, at: usize) -> Region {
         let b = line.as_bytes();
         let mut quote: Option<u8> = None;
         let mut i = 0;
@@ -164,6 +172,78 @@ pub(super) struct Site<'a> {
     script: OnceCell<bool>,
     /// Lints the file switches off for all of it (see [`file_lint_off`]).
     lint_off: OnceCell<String>,
+    /// Byte ranges a construct that spans lines may cover (see
+    /// [`Site::in_comment`]).
+    spans: OnceCell<Vec<(usize, usize)>>,
+}
+
+/// The byte ranges of `text` that constructs of `lang` spanning lines may
+/// cover, sorted: each runs from an opening delimiter to its closer (or the
+/// end of the text). A Ruby file with a heredoc or `=begin` is one span.
+fn spanning(lang: Lang, text: &str) -> Vec<(usize, usize)> {
+    let pairs: &[(&str, &str)] = match lang {
+        Lang::Python => &[("\"\"\"", "\"\"\""), ("'''", "'''")],
+        Lang::JavaScript | Lang::TypeScript | Lang::Tsx | Lang::Go => &[("/*", "*/"), ("`", "`")],
+        Lang::Rust => &[("/*", "*/"), ("r#\"", "\"#"), ("r\"", "\"")],
+        Lang::Java => &[("/*", "*/"), ("\"\"\"", "\"\"\"")],
+        Lang::C | Lang::Cpp => &[("/*", "*/"), ("R\"", "\"")],
+        Lang::Ruby => {
+            let heredoc = ["=begin", "<<~", "<<-", "<<'", "<<\"", "%q", "%Q", "%w"]
+                .iter()
+                .any(|d| text.contains(d));
+            return if heredoc {
+                vec![(0, text.len())]
+            } else {
+                Vec::new()
+            };
+        }
+    };
+    // An opener that starts with a letter (`r"`, `R"`) must start a word;
+    // a block comment's must not be quoted or commented out on its line
+    // (`"src/**/*.rs"`, `// a /* b`).
+    let next = |open: &str, mut from: usize| loop {
+        let at = from + text[from..].find(open)?;
+        let b = text.as_bytes();
+        let skip = if open.as_bytes()[0].is_ascii_alphabetic() {
+            at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_')
+        } else if open == "/*" {
+            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            Comments::Slash.region_after_lead(&text[line_start..], at - line_start) != Region::Code
+        } else {
+            false
+        };
+        if !skip {
+            return Some(at);
+        }
+        from = at + 1;
+    };
+    // The next place of each opener, found again only once passed.
+    let mut ahead: Vec<Option<usize>> = pairs.iter().map(|&(o, _)| next(o, 0)).collect();
+    let mut spans = Vec::new();
+    let mut from = 0;
+    loop {
+        for (slot, &(open, _)) in ahead.iter_mut().zip(pairs) {
+            if slot.is_some_and(|at| at < from) {
+                *slot = next(open, from);
+            }
+        }
+        let Some((at, k)) = ahead
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| a.map(|a| (a, k)))
+            .min()
+        else {
+            break;
+        };
+        let (open, close) = pairs[k];
+        let body = at + open.len();
+        let end = text[body..]
+            .find(close)
+            .map_or(text.len(), |i| body + i + close.len());
+        spans.push((at, end));
+        from = end;
+    }
+    spans
 }
 
 /// How far past the last line asked about a top-level line is looked for.
@@ -197,6 +277,7 @@ impl<'a> Site<'a> {
             parse_end: std::cell::Cell::new(text.len()),
             script: OnceCell::new(),
             lint_off: OnceCell::new(),
+            spans: OnceCell::new(),
         }
     }
 
@@ -267,6 +348,50 @@ impl<'a> Site<'a> {
             Some(parsed) => parsed.region_at(self.line_offset(index) + at),
             None => self.comments.region(self.lines[index], at),
         }
+    }
+
+    /// Whether byte `at` of line `index` is in a comment (a Python
+    /// docstring included). The line alone answers unless a construct that
+    /// spans lines may touch it (a block comment, a docstring, a template or
+    /// raw string, a heredoc): then the parse does, so most files with a
+    /// secret-looking line in code are never parsed for it.
+    pub(super) fn in_comment(&self, index: usize, at: usize) -> bool {
+        let line = self.lines[index];
+        if self.lang.is_none() {
+            return self.comments.region(line, at) == Region::Comment;
+        }
+        if !self.may_span_lines(index) {
+            // Outside a block comment a leading `*` is a dereference.
+            let lead = !line.trim_start().starts_with('*') && self.comments.leads(line);
+            return lead || self.comments.region_after_lead(line, at) == Region::Comment;
+        }
+        self.region(index, at) == Region::Comment
+    }
+
+    /// Whether line `index` overlaps a construct that may span lines, found
+    /// by its delimiters alone (one inside a string widens the doubt, which
+    /// costs a parse, never a wrong answer).
+    fn may_span_lines(&self, index: usize) -> bool {
+        let spans = self.spans.get_or_init(|| match self.lang {
+            Some(lang) => spanning(lang, self.text),
+            None => Vec::new(),
+        });
+        let line = self.lines[index];
+        // A Python string that is a statement of its own is a docstring.
+        if self.lang == Some(Lang::Python)
+            && line
+                .trim_start()
+                .trim_start_matches(|c: char| "rRbBuUfF".contains(c))
+                .starts_with(['"', '\''])
+        {
+            return true;
+        }
+        let start = self.line_offset(index);
+        let end = start + line.len();
+        // Spans are sorted and do not overlap: the last one starting
+        // before the line's end is the only one that can reach into it.
+        let i = spans.partition_point(|&(s, _)| s < end);
+        i > 0 && spans[i - 1].1 >= start
     }
 
     /// The text of the smallest syntax node of `kind` (one of `kinds`)
@@ -1607,5 +1732,135 @@ mod tests {
     fn a_command_invoked_through_a_cli_test_runner_prints_its_output() {
         let py = "from typer.testing import CliRunner\n\nrunner = CliRunner()\n\ndef test_force():\n    app = typer.Typer()\n\n    @app.command()\n    def cmd(force: bool = False):\n        print(\"Forcing\")\n\n    result = runner.invoke(app)\n    assert \"Forcing\" in result.output\n";
         assert_eq!(reported("tests/test_force.py", py), Vec::<String>::new());
+    }
+    /// Whether each alphanumeric byte of `text` is in a comment, by
+    /// [`Site::in_comment`] and by the parse, and every place they differ.
+    fn comment_disagreements(path: &str, text: &str) -> Vec<String> {
+        let lines = crate::diff::lines(text);
+        let site = Site::new(path, text, &lines);
+        let mut out = Vec::new();
+        for (index, line) in lines.iter().enumerate() {
+            for (at, c) in line.char_indices().filter(|(_, c)| c.is_alphanumeric()) {
+                let cheap = site.in_comment(index, at);
+                let tree = site.region(index, at) == Region::Comment;
+                if cheap != tree {
+                    out.push(format!(
+                        "{path}:{}:{at} {c:?} in {line:?}: line says {cheap}",
+                        index + 1
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_line_no_block_can_reach_is_judged_alone_and_agrees_with_the_parse() {
+        let go = "package main\n\nfunc f(p *int, s *[]int) {\n\t*p = 1\n\t*s = append(*s, 2) // append token\n}\n";
+        let js = "const re = /^\\/\\//;\nconst url = 'https://host/x'; // secret here\n/* block\n password = x\n*/\nconst t = `a\n// in a template\n`;\n";
+        let py =
+            "def f():\n    \"one-line docstring token\"\n    x = 1  # note\n    return \"a # b\"\n";
+        let rs = "const GLOB: &str = \"src/**/*.rs\";\nfn f() {\n    let r = r\"raw // text\";\n}\n/// doc\nfn g() {}\n";
+        for (path, text) in [("a.go", go), ("a.js", js), ("a.py", py), ("a.rs", rs)] {
+            assert_eq!(comment_disagreements(path, text), Vec::<String>::new());
+        }
+        // Lines of a block comment and of a template are judged by the
+        // parse; a quoted `/*` opens nothing; plain lines alone.
+        let lines = crate::diff::lines(js);
+        let site = Site::new("a.js", js, &lines);
+        assert!(site.may_span_lines(3) && site.may_span_lines(6));
+        assert!(!site.may_span_lines(0) && !site.may_span_lines(1));
+        assert!(site.in_comment(3, 1) && !site.in_comment(6, 3) && site.in_comment(1, 38));
+        let lines = crate::diff::lines(rs);
+        let site = Site::new("a.rs", rs, &lines);
+        assert!(!site.may_span_lines(0) && !site.may_span_lines(3));
+    }
+
+    /// Random files of each language's constructs that span lines or look
+    /// like comments (block comments, templates, raw strings, docstrings,
+    /// dereferences, quoted markers) in any order: the line alone and the
+    /// parse agree on every letter.
+    #[test]
+    fn the_cheap_comment_check_agrees_with_the_parse_on_random_files() {
+        use rand::{Rng, SeedableRng};
+        let pools: [(&str, &[&str]); 5] = [
+            (
+                "a.rs",
+                &[
+                    "let a = 1; // note password here",
+                    "/* block opens\n * inside the block token\nblock closes */ let b = 2;",
+                    "let s = \"text // not a comment\";",
+                    "let r = r\"raw // text\";",
+                    "let m = r#\"multi line\nraw // continues\"#;",
+                    "*p = 3;",
+                    "let glob = \"src/**/*.rs\"; let c = 4;",
+                    "fn f() {}",
+                    "/// doc comment key",
+                ],
+            ),
+            (
+                "a.go",
+                &[
+                    "x := 1 // note",
+                    "*p = x",
+                    "s := `raw starts\nraw // ends`",
+                    "/* block\n*/ y := 2",
+                    "u := \"https://host/p\"",
+                    "func f() {}",
+                ],
+            ),
+            (
+                "a.js",
+                &[
+                    "let a = 1; // note",
+                    "const t = `template\n// inside template`;",
+                    "const re = /^\\/\\//;",
+                    "/** doc\n * more doc\n */",
+                    "x = \"a // b\";",
+                    "  * 2;",
+                    "const g = \"**/*.js\";",
+                ],
+            ),
+            (
+                "a.py",
+                &[
+                    "x = 1  # note",
+                    "\"\"\"docstring opens\ninside the docstring key\ncloses\"\"\"",
+                    "\"single line docstring\"",
+                    "s = \"a # b\"",
+                    "def f():",
+                    "    pass",
+                    "'''other quotes\n# not a comment'''",
+                    "y = f'{x} # not'",
+                ],
+            ),
+            (
+                "A.java",
+                &[
+                    "int a = 1; // note",
+                    "/* block\n * in block\n */",
+                    "String s = \"\"\"\ntext // block\n\"\"\";",
+                    "String g = \"/*\";",
+                    "class A {}",
+                ],
+            ),
+        ];
+        let seed = std::env::var("REDLINE_PROPTEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_c0de_u64);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for case in 0..300 {
+            let (path, pool) = pools[case % pools.len()];
+            let n = rng.random_range(1..14);
+            let text: String = (0..n)
+                .map(|_| format!("{}\n", pool[rng.random_range(0..pool.len())]))
+                .collect();
+            let wrong = comment_disagreements(path, &text);
+            assert!(
+                wrong.is_empty(),
+                "seed {seed}, case {case}:\n{text}\n{wrong:#?}"
+            );
+        }
     }
 }
