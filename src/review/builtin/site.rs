@@ -240,7 +240,19 @@ fn spanning(lang: Lang, text: &str) -> Vec<(usize, usize)> {
         let end = text[body..]
             .find(close)
             .map_or(text.len(), |i| body + i + close.len());
-        spans.push((at, end));
+        // A string that opens and closes on one line, with no comment
+        // marker or backslash inside (a raw string's `\` escapes nothing),
+        // is read rightly by the line alone (a block comment never is:
+        // what follows its end is code).
+        let within_line = open != "/*" && {
+            let inside = text.get(body..end - close.len()).unwrap_or("\n");
+            !["\n", "\\", "//", "/*", "#"]
+                .iter()
+                .any(|m| inside.contains(m))
+        };
+        if !within_line {
+            spans.push((at, end));
+        }
         from = end;
     }
     spans
@@ -1791,6 +1803,7 @@ mod tests {
                     "/* block opens\n * inside the block token\nblock closes */ let b = 2;",
                     "let s = \"text // not a comment\";",
                     "let r = r\"raw // text\";",
+                    "let q = r#\"a \"b\" c\"#; // note",
                     "let m = r#\"multi line\nraw // continues\"#;",
                     "*p = 3;",
                     "let glob = \"src/**/*.rs\"; let c = 4;",
@@ -1806,6 +1819,7 @@ mod tests {
                     "s := `raw starts\nraw // ends`",
                     "/* block\n*/ y := 2",
                     "u := \"https://host/p\"",
+                    "w := `C:\\dir\\` // a path",
                     "func f() {}",
                 ],
             ),
