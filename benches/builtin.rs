@@ -7,10 +7,11 @@
 //!
 //! This repository's sources are a secret scanner's: their tests hold
 //! hundreds of provider tokens and credential assignments, so they wake
-//! far more checks than ordinary code. `REDLINE_BENCH_SRC` points the first
-//! input at another tree, for example the sources of the dependencies
-//! Cargo already downloaded (`~/.cargo/registry/src/*/tokio-*/src`), and
-//! points both sides of a before/after comparison at the same files.
+//! far more checks than ordinary code. Ordinary code is a third input: the
+//! sources of tokio, hyper, reqwest and clap_builder at the locked versions,
+//! from Cargo's download folder (skipped when they are not there).
+//! `REDLINE_BENCH_SRC` points the first input at another tree, and both
+//! sides of a before/after comparison at the same files.
 //!
 //! `cargo bench --bench builtin -- --warm-up-time 1 --measurement-time 3`
 
@@ -48,6 +49,40 @@ fn corpus_as_config() -> FileChange {
     FileChange::new_file("settings.env", text)
 }
 
+/// Ordinary Rust: the sources of four dependencies at the versions
+/// `Cargo.lock` pins, from Cargo's download folder (empty when it is
+/// elsewhere or was cleaned).
+fn dependency_sources() -> Vec<FileChange> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .unwrap_or_default();
+    let registries: Vec<_> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    let mut files = Vec::new();
+    for name in ["tokio", "hyper", "reqwest", "clap_builder"] {
+        let Some(version) = lock
+            .split("[[package]]")
+            .find(|p| p.contains(&format!("name = \"{name}\"\n")))
+            .and_then(|p| p.split("version = \"").nth(1))
+            .and_then(|v| v.split('"').next())
+        else {
+            continue;
+        };
+        if let Some(dir) = registries
+            .iter()
+            .map(|r| r.join(format!("{name}-{version}/src")))
+            .find(|d| d.is_dir())
+        {
+            rust_sources(&dir, &mut files);
+        }
+    }
+    files
+}
+
 fn per_file(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // (See the module's comment for `REDLINE_BENCH_SRC`.)
@@ -77,6 +112,24 @@ fn per_file(c: &mut Criterion) {
             std::hint::black_box(n)
         })
     });
+    let deps = dependency_sources();
+    if deps.is_empty() {
+        println!(
+            "no dependency sources in Cargo's registry: secret_rules_per_dependency_file skipped"
+        );
+    } else {
+        let lines: usize = deps.iter().map(|f| f.new_text.lines().count()).sum();
+        println!("{} dependency files, {lines} lines", deps.len());
+        group.bench_function("secret_rules_per_dependency_file", |b| {
+            b.iter(|| {
+                let n: usize = deps
+                    .iter()
+                    .map(|f| builtin::review_file(f, true).len())
+                    .sum();
+                std::hint::black_box(n)
+            })
+        });
+    }
     let secrets = corpus_as_config();
     group.bench_function("secret_rules_over_1800_secret_lines", |b| {
         b.iter(|| std::hint::black_box(builtin::review_file(&secrets, true).len()))
