@@ -83,6 +83,19 @@ fn dependency_sources() -> Vec<FileChange> {
     files
 }
 
+/// Findings of every file of `files`, reviewed one by one.
+fn findings(files: &[FileChange], only_secrets: bool) -> usize {
+    files
+        .iter()
+        .map(|f| builtin::review_file(f, only_secrets).len())
+        .sum()
+}
+
+/// Lines of `files`, to print beside the figures.
+fn lines(files: &[FileChange]) -> usize {
+    files.iter().map(|f| f.new_text.lines().count()).sum()
+}
+
 fn per_file(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // (See the module's comment for `REDLINE_BENCH_SRC`.)
@@ -91,26 +104,13 @@ fn per_file(c: &mut Criterion) {
         .unwrap_or_else(|| root.join("src"));
     let mut files = Vec::new();
     rust_sources(&src, &mut files);
-    let lines: usize = files.iter().map(|f| f.new_text.lines().count()).sum();
-    println!("{} Rust files, {lines} lines", files.len());
+    println!("{} Rust files, {} lines", files.len(), lines(&files));
     let mut group = c.benchmark_group("builtin_review");
     group.bench_function("all_rules_per_rust_file", |b| {
-        b.iter(|| {
-            let n: usize = files
-                .iter()
-                .map(|f| builtin::review_file(f, false).len())
-                .sum();
-            std::hint::black_box(n)
-        })
+        b.iter(|| std::hint::black_box(findings(&files, false)))
     });
     group.bench_function("secret_rules_per_rust_file", |b| {
-        b.iter(|| {
-            let n: usize = files
-                .iter()
-                .map(|f| builtin::review_file(f, true).len())
-                .sum();
-            std::hint::black_box(n)
-        })
+        b.iter(|| std::hint::black_box(findings(&files, true)))
     });
     let deps = dependency_sources();
     if deps.is_empty() {
@@ -118,16 +118,9 @@ fn per_file(c: &mut Criterion) {
             "no dependency sources in Cargo's registry: secret_rules_per_dependency_file skipped"
         );
     } else {
-        let lines: usize = deps.iter().map(|f| f.new_text.lines().count()).sum();
-        println!("{} dependency files, {lines} lines", deps.len());
+        println!("{} dependency files, {} lines", deps.len(), lines(&deps));
         group.bench_function("secret_rules_per_dependency_file", |b| {
-            b.iter(|| {
-                let n: usize = deps
-                    .iter()
-                    .map(|f| builtin::review_file(f, true).len())
-                    .sum();
-                std::hint::black_box(n)
-            })
+            b.iter(|| std::hint::black_box(findings(&deps, true)))
         });
     }
     let secrets = corpus_as_config();

@@ -368,11 +368,9 @@ impl<'a> Site<'a> {
     /// raw string, a heredoc): then the parse does, so most files with a
     /// secret-looking line in code are never parsed for it.
     pub(super) fn in_comment(&self, index: usize, at: usize) -> bool {
-        let line = self.lines[index];
-        if self.lang.is_none() {
-            return self.comments.region(line, at) == Region::Comment;
-        }
-        if !self.may_span_lines(index) {
+        // (A file without a grammar is read by its lines in any case.)
+        if self.lang.is_some() && !self.may_span_lines(index) {
+            let line = self.lines[index];
             // Outside a block comment a leading `*` is a dereference.
             let lead = !line.trim_start().starts_with('*') && self.comments.leads(line);
             return lead || self.comments.region_after_lead(line, at) == Region::Comment;
@@ -384,10 +382,6 @@ impl<'a> Site<'a> {
     /// by its delimiters alone (one inside a string widens the doubt, which
     /// costs a parse, never a wrong answer).
     fn may_span_lines(&self, index: usize) -> bool {
-        let spans = self.spans.get_or_init(|| match self.lang {
-            Some(lang) => spanning(lang, self.text),
-            None => Vec::new(),
-        });
         let line = self.lines[index];
         // A Python string that is a statement of its own is a docstring.
         if self.lang == Some(Lang::Python)
@@ -398,6 +392,9 @@ impl<'a> Site<'a> {
         {
             return true;
         }
+        let spans = self
+            .spans
+            .get_or_init(|| self.lang.map_or_else(Vec::new, |l| spanning(l, self.text)));
         let start = self.line_offset(index);
         let end = start + line.len();
         // Spans are sorted and do not overlap: the last one starting
@@ -1745,6 +1742,7 @@ mod tests {
         let py = "from typer.testing import CliRunner\n\nrunner = CliRunner()\n\ndef test_force():\n    app = typer.Typer()\n\n    @app.command()\n    def cmd(force: bool = False):\n        print(\"Forcing\")\n\n    result = runner.invoke(app)\n    assert \"Forcing\" in result.output\n";
         assert_eq!(reported("tests/test_force.py", py), Vec::<String>::new());
     }
+
     /// Whether each alphanumeric byte of `text` is in a comment, by
     /// [`Site::in_comment`] and by the parse, and every place they differ.
     fn comment_disagreements(path: &str, text: &str) -> Vec<String> {
