@@ -3090,6 +3090,61 @@ mod tests {
     }
 
     #[test]
+    fn one_line_name_value_entries_echoed_base64_and_keys_in_xml() {
+        for (path, text) in [
+            // A name and its value as two fields of one entry.
+            (
+                "task-definition.json",
+                r#"  "environment": [{"name": "DB_PASSWORD", "value": "Wq7rT2kd9zQ"}],"#,
+            ),
+            ("main.tf", r#"  env = [{ name = "DB_PASSWORD", value = "Wq7rT2kd9zQ" }]"#),
+            ("deploy.yml", "  - {name: DB_PASSWORD, value: Wq7rT2kd9zQ}"),
+            ("settings.json", r#"{"key": "smtp.password", "value": "Wq7rT2kd9zQ"}"#),
+            // `echo admin:Wq7rT2kd9zQ | base64` keeps the line break.
+            (
+                ".docker/config.json",
+                r#"      "auth": "YWRtaW46V3E3clQya2Q5elEK""#,
+            ),
+            // A private key on one line inside an XML element.
+            (
+                "keys.xml",
+                r"<rsa>-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
+-----END RSA PRIVATE KEY-----</rsa>",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, text),
+                vec![if text.contains("PRIVATE") {
+                    "secret-private-key"
+                } else {
+                    "secret-assignment"
+                }],
+                "{text}"
+            );
+        }
+        for (path, text) in [
+            // A field bound to state, a label, an empty value, no credential.
+            (
+                "src/Form.jsx",
+                "const fields = [{ name: \"password\", value: this.state.password }]",
+            ),
+            ("src/form.js", r#"const f = { key: "password", value: "Password" }"#),
+            ("task-definition.json", r#"[{"name": "DB_PASSWORD", "value": ""}]"#),
+            ("task-definition.json", r#"[{"name": "DB_HOST", "value": "Wq7rT2kd9zQ"}]"#),
+            // The key's tail after its end is not key material.
+            (
+                "keys.xml",
+                r"<rsa>-----BEGIN RSA PRIVATE KEY-----
+...
+-----END RSA PRIVATE KEY-----</rsa>",
+            ),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn a_setting_inside_a_string_literal_in_code_is_a_literal() {
         for (path, text) in [
             (

@@ -555,7 +555,9 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     if on(Trigger::Assignment) || manifest_value {
         let above = index.checked_sub(1).map(|i| lines[i]);
-        let owned = below.and_then(|rest| Some((owner_name(lines, index)?, rest)));
+        let owned = below
+            .and_then(|rest| Some((owner_name(lines, index)?, rest)))
+            .or_else(|| inline_pair(line));
         if let Some(h) = assignment(line, &words, above, owned, code) {
             return Some(h);
         }
@@ -1324,8 +1326,10 @@ pub(super) fn private_key_body(lines: &[&str], index: usize) -> Option<usize> {
 }
 
 /// Some base64 key material that is not a placeholder (`...`, `<key>`,
-/// `xxxx`, `REDACTED`).
+/// `xxxx`, `REDACTED`), before the block's end: what follows its `-----END`
+/// on the line (`</key>` in XML) is not the key's.
 fn body_run(text: &str) -> bool {
+    let text = text.split("-----END").next().unwrap_or(text);
     let lower = text.to_ascii_lowercase();
     if ["...", "…", "<", "xxxx", "redacted", "your", "example"]
         .iter()
@@ -2886,6 +2890,25 @@ fn owner_name<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
     .then_some(key)
 }
 
+regex!(
+    INLINE_PAIR,
+    r#"(?i)(?:^|[^A-Za-z0-9_])["']?(?:name|key)["']?\s*[:=]\s*["']?([A-Za-z0-9_.\-]+)["']?\s*,\s*["']?value["']?\s*[:=]"#
+);
+
+/// A name and its value as two fields of one entry on one line:
+/// `{"name": "DB_PASSWORD", "value": "…"}` (an ECS task definition, a
+/// Kubernetes manifest in JSON), `{ name = "db_password", value = "…" }`
+/// (Terraform), `{"key": "password", "value": "…"}` (key/value lists).
+/// The name, and the line's rest from the value on.
+fn inline_pair(line: &str) -> Option<(&str, &str)> {
+    if !line.contains("alue") {
+        return None;
+    }
+    let c = INLINE_PAIR.captures(line.as_bytes())?;
+    let (name, all) = (c.get(1)?, c.get(0)?);
+    Some((&line[name.start()..name.end()], &line[all.end()..]))
+}
+
 /// The name a manifest entry or a Terraform variable gives on its first
 /// line: `- name: DB_PASSWORD`, `variable "db_password" {`.
 fn manifest_name(line: &str) -> Option<&str> {
@@ -3319,9 +3342,16 @@ fn basic_credentials(b64: &str) -> Option<String> {
     base64_text(b64).filter(|text| text.contains(':'))
 }
 
-/// The printable text a base64 value encodes, if it encodes text.
+/// The printable text a base64 value encodes, if it encodes text. One
+/// line break at the end is dropped: `echo user:pass | base64` encodes it.
 fn base64_text(b64: &str) -> Option<String> {
-    let text = String::from_utf8(base64_bytes(b64)?).ok()?;
+    let mut text = String::from_utf8(base64_bytes(b64)?).ok()?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
     text.chars()
         .all(|c| c.is_ascii_graphic() || c == ' ')
         .then_some(text)
