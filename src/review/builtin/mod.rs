@@ -3097,9 +3097,15 @@ mod tests {
                 "task-definition.json",
                 r#"  "environment": [{"name": "DB_PASSWORD", "value": "Wq7rT2kd9zQ"}],"#,
             ),
-            ("main.tf", r#"  env = [{ name = "DB_PASSWORD", value = "Wq7rT2kd9zQ" }]"#),
+            (
+                "main.tf",
+                r#"  env = [{ name = "DB_PASSWORD", value = "Wq7rT2kd9zQ" }]"#,
+            ),
             ("deploy.yml", "  - {name: DB_PASSWORD, value: Wq7rT2kd9zQ}"),
-            ("settings.json", r#"{"key": "smtp.password", "value": "Wq7rT2kd9zQ"}"#),
+            (
+                "settings.json",
+                r#"{"key": "smtp.password", "value": "Wq7rT2kd9zQ"}"#,
+            ),
             // `echo admin:Wq7rT2kd9zQ | base64` keeps the line break.
             (
                 ".docker/config.json",
@@ -3129,9 +3135,18 @@ MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
                 "src/Form.jsx",
                 "const fields = [{ name: \"password\", value: this.state.password }]",
             ),
-            ("src/form.js", r#"const f = { key: "password", value: "Password" }"#),
-            ("task-definition.json", r#"[{"name": "DB_PASSWORD", "value": ""}]"#),
-            ("task-definition.json", r#"[{"name": "DB_HOST", "value": "Wq7rT2kd9zQ"}]"#),
+            (
+                "src/form.js",
+                r#"const f = { key: "password", value: "Password" }"#,
+            ),
+            (
+                "task-definition.json",
+                r#"[{"name": "DB_PASSWORD", "value": ""}]"#,
+            ),
+            (
+                "task-definition.json",
+                r#"[{"name": "DB_HOST", "value": "Wq7rT2kd9zQ"}]"#,
+            ),
             // The key's tail after its end is not key material.
             (
                 "keys.xml",
@@ -3142,6 +3157,64 @@ MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
         ] {
             assert!(secret_rules(path, text).is_empty(), "{text}");
         }
+    }
+
+    #[test]
+    fn hmac_keys_maven_ciphers_and_short_slack_tokens_are_secrets() {
+        for (path, text, rule) in [
+            (
+                "src/sign.js",
+                "const sig = crypto.createHmac('sha256', 'pa4qacea4VK9t9nGv7yZtwmj').update(body)",
+                "secret-assignment",
+            ),
+            (
+                "sign.py",
+                r#"sig = hmac.new(b"q8Zr2LmX9vTa7KpW", msg, hashlib.sha256)"#,
+                "secret-assignment",
+            ),
+            (
+                ".m2/settings.xml",
+                "      <password>{jSMOWnoPFgsHVpMvz5VrIt5kRbzGpI8u+9EF1iFQyJQ=}</password>",
+                "secret-assignment",
+            ),
+            (
+                ".m2/settings-security.xml",
+                r"  <master>{vki9JTFmEYlTlCZixjz0jr5QxEXlZfWga65QZhsA9yV0uRfo2iNyfgZDnWpuYqNi\}</master>",
+                "secret-assignment",
+            ),
+            (
+                "notes.txt",
+                "token=xoxb-23984754863-2348975623112",
+                "secret-provider-token",
+            ),
+        ] {
+            assert_eq!(secret_rules(path, text), vec![rule], "{text}");
+        }
+        for (path, text) in [
+            // A key read from elsewhere; a template in Maven's braces.
+            ("sign.py", "sig = hmac.new(key, msg, hashlib.sha256)"),
+            (
+                ".m2/settings.xml",
+                "<password>{encryptedpasswordgoeshere}</password>",
+            ),
+            // Publishable keys ship in every checkout page.
+            ("checkout.env", "pk_live_j5krY8XTgIcDaHDb3YrsAfCl"),
+            // A database image's default account, the same word twice.
+            (
+                "src/db.js",
+                r#"const url = "postgres://postgres:postgres@localhost:5432/app";"#,
+            ),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{text}");
+        }
+        // The secret key beside it still counts.
+        assert_eq!(
+            secret_rules("checkout.env", "sk_live_j5krY8XTgIcDaHDb3YrsAfCl"),
+            vec!["secret-provider-token"]
+        );
+        // Key material is binary: a body that decodes to text stands in for one.
+        let stand_in = "-----BEGIN PRIVATE KEY-----\nYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo=\n-----END PRIVATE KEY-----\n";
+        assert!(secret_rules("deploy/key.pem", stand_in).is_empty());
     }
 
     #[test]

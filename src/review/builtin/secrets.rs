@@ -126,6 +126,8 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("securestring", Trigger::Assignment),
         ("networkcredential", Trigger::Assignment),
         ("jwt.", Trigger::Assignment),
+        ("createhmac", Trigger::Assignment),
+        ("hmac.new", Trigger::Assignment),
         ("eyj", Trigger::Jwt),
         // `eyJ` in base64: a token stored encoded (a Kubernetes `data:`
         // value, an environment variable holding `base64(jwt)`).
@@ -410,7 +412,7 @@ regex!(
 );
 regex!(
     PLAIN_PASSWORD_CALL,
-    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["']|\bjwt\.(?:encode|sign|verify|decode)\s*\(\s*[^,()]+,\s*["']([^"'$]{6,})["'])"#
+    r#"(?i)(?:ConvertTo-SecureString\s+(?:-String\s+)?["']([^"'$]{4,})["']\s+-AsPlainText|NetworkCredential(?:\]::new|)\s*\(\s*["'][^"']*["']\s*,\s*["']([^"'$]{4,})["']|\bjwt\.(?:encode|sign|verify|decode)\s*\(\s*[^,()]+,\s*["']([^"'$]{6,})["']|\bcreateHmac\s*\(\s*["'][^"']+["']\s*,\s*["']([^"'$]{6,})["']|\bhmac\.new\s*\(\s*b?["']([^"'$]{6,})["'])"#
 );
 regex!(
     HTML_PASSWORD_INPUT,
@@ -467,6 +469,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         if let Some(h) = device_config(line)
             .or_else(|| xml_password_value(line))
             .or_else(|| xml_secret_text(line))
+            .or_else(|| maven_cipher(line))
         {
             return Some(h);
         }
@@ -792,6 +795,27 @@ fn xml_secret_text(line: &str) -> Option<Hit> {
     Some(hit("secret-assignment", start, start + piece.len()))
 }
 
+/// Maven's encrypted passwords: `<password>{…}</password>` in
+/// `settings.xml`, and the master password that decrypts them,
+/// `<master>{…}</master>` in `settings-security.xml`, itself encrypted
+/// with a key every copy of Maven knows. Anyone holding the file can
+/// decrypt them (`{…}` is base64, a `}` in it escaped as `\}`).
+fn maven_cipher(line: &str) -> Option<Hit> {
+    if !line.contains(">{") {
+        return None;
+    }
+    regex!(
+        MAVEN_CIPHER,
+        r"<(master|password|passphrase)>(\{[A-Za-z0-9+/=]{20,}\\?\})</(master|password|passphrase)>"
+    );
+    let caps = MAVEN_CIPHER.captures(line.as_bytes())?;
+    let (open, value, close) = (caps.get(1)?, caps.get(2)?, caps.get(3)?);
+    let body = &line[value.start() + 1..value.end() - 1];
+    (line[open.start()..open.end()] == line[close.start()..close.end()]
+        && strong_random(body.trim_end_matches(['=', '\\'])))
+    .then(|| hit("secret-assignment", value.start(), value.end()))
+}
+
 /// `wordgsk_…` of the wrong length: a listed provider's prefix glued to the
 /// end of a word, with a body that is not that provider's format, is a
 /// look-alike made from its token, not a token. (With the format's body it
@@ -858,6 +882,7 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         || randomness(t) < 0.9
         || !strong_random(t)
         || public_client_id(t)
+        || publishable(t)
         || glued_prefix(t)
     {
         return None;
@@ -1337,9 +1362,12 @@ fn body_run(text: &str) -> bool {
     {
         return false;
     }
-    BASE64_RUN
-        .find_iter(text.as_bytes())
-        .any(|m| distinct(&text[m.start()..m.end()]) >= 12)
+    // Key material is DER or an OpenSSH blob: binary. A body that decodes to
+    // text (`YWJjZGVm…`, "abcdef…") was typed to stand in for one.
+    BASE64_RUN.find_iter(text.as_bytes()).any(|m| {
+        let run = &text[m.start()..m.end()];
+        distinct(run) >= 12 && base64_text(run).is_none()
+    })
 }
 
 // ----------------------------------------------------------- providers
@@ -1568,6 +1596,7 @@ fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
             && !glued_prefix(&line[m.start()..m.end()])
             && !digest_prefix(prefix)
             && !random_prefix(prefix)
+            && !publishable(prefix)
             && !anchor
             && !cut
             && !in_path
@@ -1577,6 +1606,13 @@ fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
         }
     }
     None
+}
+
+/// Stripe's (and Clerk's) publishable keys, `pk_live_…`/`pk_test_…`, are
+/// public by design: they ship in every checkout page's JavaScript.
+fn publishable(token: &str) -> bool {
+    let head = token.get(..8).unwrap_or("");
+    head.eq_ignore_ascii_case("pk_live_") || head.eq_ignore_ascii_case("pk_test_")
 }
 
 /// The listed providers whose own prefix `value` starts with
@@ -2102,6 +2138,11 @@ fn url_credentials(line: &str) -> Option<Hit> {
         if percent_decoded(password).contains(char::is_whitespace) {
             continue;
         }
+        // A service's default account, the same word twice (`postgres:postgres`,
+        // `guest:guest`): what its image documents, in every local setup.
+        if username.eq_ignore_ascii_case(password) {
+            continue;
+        }
         // Oracle's demo account, in every SQLAlchemy and JDBC example.
         if username.eq_ignore_ascii_case("scott") && password.eq_ignore_ascii_case("tiger") {
             continue;
@@ -2297,16 +2338,19 @@ fn assignment(
     code: bool,
 ) -> Option<Hit> {
     // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential("u", "p")`,
-    // `jwt.sign(payload, '…')` (the signing secret, inline),
+    // `jwt.sign(payload, '…')` (the signing secret, inline), an HMAC's key
+    // (`crypto.createHmac('sha256', '…')`, Python's `hmac.new(b'…', …)`),
     // `<input type="password" value="…">`.
     let calls = line.contains("SecureString")
         || line.contains("NetworkCredential")
-        || line.contains("jwt.");
+        || line.contains("jwt.")
+        || line.contains("createHmac")
+        || line.contains("hmac.new");
     if let Some(c) = calls
         .then(|| PLAIN_PASSWORD_CALL.captures(line.as_bytes()))
         .flatten()
     {
-        if let Some(m) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
+        if let Some(m) = (1..=5).find_map(|i| c.get(i)) {
             let v = &line[m.start()..m.end()];
             if !placeholder(v) && !whole_word_placeholder(v) {
                 return Some(hit("secret-assignment", m.start(), m.end()));
