@@ -3160,7 +3160,7 @@ MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
     }
 
     #[test]
-    fn hmac_keys_maven_ciphers_and_short_slack_tokens_are_secrets() {
+    fn hmac_keys_and_maven_ciphers_count_publishable_and_unmarked_openai_keys_do_not() {
         for (path, text, rule) in [
             (
                 "src/sign.js",
@@ -3212,6 +3212,14 @@ MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
             secret_rules("checkout.env", "sk_live_j5krY8XTgIcDaHDb3YrsAfCl"),
             vec!["secret-provider-token"]
         );
+        // OpenAI's project keys carry `T3BlbkFJ`; without it, a look-alike.
+        let body = "f5-UKZNwZTgzRb8ZucIrNqTs9oT6D1DMRv_0Zq3WY7G1J1O-wPsXwgv6WFxEn8XrZu2vvosfG7";
+        let tail = "BYX7TPseHaYE6r3ljpCBurd6U6qpJeRk8UqQ1ORj5DFHReHaF6mstbOCirkkl9vsHWL";
+        assert_eq!(
+            secret_rules(".env", &format!("sk-proj-{body}T3BlbkFJ{tail}")),
+            vec!["secret-provider-token"]
+        );
+        assert!(secret_rules(".env", &format!("sk-proj-{body}abcdefgh{tail}")).is_empty());
         // Key material is binary: a body that decodes to text stands in for one.
         let stand_in = "-----BEGIN PRIVATE KEY-----\nYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo=\n-----END PRIVATE KEY-----\n";
         assert!(secret_rules("deploy/key.pem", stand_in).is_empty());

@@ -213,7 +213,9 @@ pub static PROVIDERS: &[Provider] = &[
     p("authress-key", "Authress service client key", &["acc_", "acc-"], r"(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc[_-][a-z0-9-]{10,32}\.[A-Za-z0-9+/_=-]{30,120}", "sc_{n10}.{n5}.acc_{n20}.{w40}"),
     // AI providers
     p("openai-key", "OpenAI API key", &["sk-", "t3blbkfj"], "sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}", "sk-proj-{w20}T3BlbkFJ{w20}"),
-    p("openai-project-key", "OpenAI API key", &["sk-proj-", "sk-svcacct-", "sk-admin-"], "sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", "sk-proj-{w40}"),
+    // Project, service-account and admin keys carry the same `T3BlbkFJ`
+    // ("OpenAI" in base64) as the keys before them; without it, a look-alike.
+    p("openai-project-key", "OpenAI API key", &["sk-proj-", "sk-svcacct-", "sk-admin-"], "sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}", "sk-proj-{w20}T3BlbkFJ{w20}"),
     // `sk-ant-api03-`, 93 characters, `AA` (Anthropic's documented shape).
     p("anthropic-key", "Anthropic API key", &["sk-ant-"], "sk-ant-(?:api|admin)[0-9]{2,4}-[A-Za-z0-9_-]{93}AA", "sk-ant-api03-{w93}AA"),
     p("openrouter-key", "OpenRouter API key", &["sk-or-"], "sk-or-v1-[a-f0-9]{64}", "sk-or-v1-{h64}"),

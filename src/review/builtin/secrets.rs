@@ -1760,7 +1760,8 @@ fn off_exact_format(token: &str, body: &str) -> bool {
         let long = p
             .keywords
             .iter()
-            .any(|k| k.len() >= 12 || head >= k.len() + 2);
+            .any(|k| k.len() >= 12 || head >= k.len() + 2)
+            || fixed_infix(&p.pattern[head..]);
         let hex = ["[a-f0-9]{", "[0-9a-f]{"].iter().any(|class| {
             p.pattern.split(class).skip(1).any(|rest| {
                 let n = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -1772,6 +1773,34 @@ fn off_exact_format(token: &str, body: &str) -> bool {
         long || hex && hex_body || token.len() < shortest_of(i)
     };
     owners.iter().all(|&i| exact(i)) && !any_format(&owners, token)
+}
+
+/// The pattern fixes a run of six letters or digits past its prefix, outside
+/// any class or group (OpenAI's `T3BlbkFJ`): a value without it is no
+/// version of the format.
+fn fixed_infix(pattern: &str) -> bool {
+    let (mut depth, mut class, mut counted, mut run) = (0usize, false, false, 0usize);
+    for b in pattern.bytes() {
+        match b {
+            _ if class => class = b != b']',
+            b'[' => class = true,
+            b'{' => counted = true,
+            b'}' => counted = false,
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            _ if counted => {}
+            _ if depth == 0 && b.is_ascii_alphanumeric() => {
+                run += 1;
+                if run >= 6 {
+                    return true;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        run = 0;
+    }
+    false
 }
 
 /// A format that opens with a common word (`live_`, `api-`) is no listed
