@@ -3199,6 +3199,15 @@ MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
             ),
             // Publishable keys ship in every checkout page.
             ("checkout.env", "pk_live_j5krY8XTgIcDaHDb3YrsAfCl"),
+            // The storage emulators' keys, the same on every machine.
+            (
+                "appsettings.Development.json",
+                r#""Storage": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;""#,
+            ),
+            (
+                "appsettings.Development.json",
+                r#""CosmosKey": "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==""#,
+            ),
             // A database image's default account, the same word twice.
             (
                 "src/db.js",

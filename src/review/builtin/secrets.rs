@@ -1400,6 +1400,11 @@ const DOCUMENTED_EXAMPLES: &[&str] = &[
     "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
     "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE",
     "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+    // The storage emulators' well-known keys (Azurite and the Azure Storage
+    // Emulator's `devstoreaccount1`, the Cosmos DB emulator), printed in
+    // Microsoft's documentation: every local setup uses them.
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
     // The `ClearTextPassword` examples of NuGet's nuget.config reference.
     "33f!!lloppa",
     "hal+9ooo_da!sY",
