@@ -274,26 +274,26 @@ class Builder:
                             continue
                         self.add("secret" if flag else "benign", plugin, "fixture.txt", line, path)
 
+    def test_rows(self, path: str, test: str):
+        """The rows of the parametrize tables of test function `test`."""
+        tree = ast.parse(show(GIT_DIR, self.commit, path))
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef) and fn.name == test:
+                for _, values in parametrize_calls(fn):
+                    yield from rows(values, {}, [])
+
     # 4. private key file contents
     def private_key(self) -> None:
         path = "tests/plugins/private_key_test.py"
-        tree = ast.parse(show(GIT_DIR, self.commit, path))
-        for fn in ast.walk(tree):
-            if isinstance(fn, ast.FunctionDef) and fn.name == "test_basic":
-                for names, values in parametrize_calls(fn):
-                    for content in rows(values, {}, []):
-                        self.add("secret", "PrivateKeyDetector", "fixture.txt", content, path)
+        for content in self.test_rows(path, "test_basic"):
+            self.add("secret", "PrivateKeyDetector", "fixture.txt", content, path)
 
     # 5. templated secrets (KeywordDetector through scan_line)
     def templated(self) -> None:
         path = "tests/filters/heuristic_filter_test.py"
-        tree = ast.parse(show(GIT_DIR, self.commit, path))
-        for fn in ast.walk(tree):
-            if isinstance(fn, ast.FunctionDef) and fn.name == "test_is_templated_secret":
-                for names, values in parametrize_calls(fn):
-                    for line, result in rows(values, {}, []):
-                        self.add("secret" if result else "benign", "KeywordDetector",
-                                 "fixture.txt", line, path)
+        for line, result in self.test_rows(path, "test_is_templated_secret"):
+            self.add("secret" if result else "benign", "KeywordDetector",
+                     "fixture.txt", line, path)
 
     # 6. test_data files
     def test_data(self) -> None:

@@ -3111,12 +3111,11 @@ mod tests {
                 ".docker/config.json",
                 r#"      "auth": "YWRtaW46V3E3clQya2Q5elEK""#,
             ),
-            // A private key on one line inside an XML element.
+            // A private key on one line inside an XML element, its line
+            // breaks escaped.
             (
                 "keys.xml",
-                r"<rsa>-----BEGIN RSA PRIVATE KEY-----
-MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
------END RSA PRIVATE KEY-----</rsa>",
+                r"<rsa>-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----</rsa>",
             ),
         ] {
             assert_eq!(
@@ -3150,9 +3149,7 @@ MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
             // The key's tail after its end is not key material.
             (
                 "keys.xml",
-                r"<rsa>-----BEGIN RSA PRIVATE KEY-----
-...
------END RSA PRIVATE KEY-----</rsa>",
+                r"<rsa>-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----</rsa>",
             ),
         ] {
             assert!(secret_rules(path, text).is_empty(), "{text}");
