@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build a labelled secret-scanner corpus (JSON Lines) from gitleaks' rule fixtures.
+"""Build a labelled secret-scanner corpus (JSON Lines) from gitleaks' or betterleaks' rule fixtures.
 
 gitleaks keeps its detection tests next to each rule: every function in
 cmd/generate/config/rules/*.go builds a `config.Rule`, a list of true positives
@@ -16,26 +16,37 @@ rule function registered in cmd/generate/config/main.go, and records what
 reaches `utils.Validate`.  The helpers in cmd/generate/config/utils/*.go are
 interpreted from source too, so a change upstream changes the output.
 
-Random values (`secrets.NewSecret`) are drawn by a small regex generator over
-Python's regex parser, seeded per rule from --seed and the rule function's
-name, so the output is deterministic.
+Random values (`secrets.NewSecret`, `secrets.NewSecretWithEntropy`) are drawn
+by a small regex generator over Python's regex parser, seeded per rule from
+--seed and the rule function's name, so the output is deterministic.
+
+betterleaks, a fork of gitleaks, keeps the same layout; go.mod's module path
+tells the repository's own imports apart and names the source.  Its rules can
+be composite: a rule marked SkipReport is only a component another rule
+requires (an ID, a host, the other half of a key pair) and is never reported
+by itself, so its tps are dropped (its fps stay benign).  The tps of a rule
+with RequiredRules are kept: betterleaks validates them without the
+requirement too.
 
 Usage:
-    build_gitleaks.py GITLEAKS_REPO OUT.jsonl [--seed N] [--rev REV]
+    build_gitleaks.py GITLEAKS_REPO OUT.jsonl [--seed N] [--rev REV] [--check]
 
 GITLEAKS_REPO is a work tree or a (bare) git directory; with a git directory
 the files are read at REV (default HEAD).
 
 Each output line: {"label", "source", "provider", "path", "text"}.
 label "secret" = a tp, "benign" = an fp; provider = the rule id;
-source = "gitleaks:<rule id>"; path = "fixture.cfg", or the path key for
+source = "<scanner>:<rule id>" (scanner: "gitleaks", "betterleaks", the
+module path's last element); path = "fixture.cfg", or the path key for
 rules validated with paths.  Exact duplicate lines are written once.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import json
+import math
 import os
 import random
 import re
@@ -75,6 +86,11 @@ class Repo:
         r = subprocess.run(args + ["rev-parse", self.rev if not self.worktree else "HEAD"],
                            capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else "unknown"
+
+    def module(self) -> str:
+        """go.mod's module path: the prefix of the repository's own imports."""
+        m = re.search(r"^module\s+(\S+)", self.read("go.mod"), re.M)
+        return m.group(1)
 
     def list(self, d: str) -> list[str]:
         if self.worktree:
@@ -297,6 +313,8 @@ class Parser:
                     self.expect_ident()
                 else:
                     name = self.expect_ident()
+                if self.is_op("["):  # type parameters: values are untyped here
+                    self.skip_balanced()
                 params, variadic = self._signature()
                 body = self.parse_block() if self.is_op("{") else None
                 if name:
@@ -857,6 +875,9 @@ class GoRegex:
     def python(self):
         return re.compile(go_regex_to_python_full(self.pattern))
 
+    def String(self):
+        return self.pattern
+
 
 class Struct:
     def __init__(self, typ, fields):
@@ -940,14 +961,16 @@ class GoPackage:
 
 
 class Interp:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, module: str):
         self.seed = seed
+        self.module = module
         self.rng = random.Random(seed)
         self.gen = RegexGen(self.rng)
         self.packages: dict[str, GoPackage] = {}
         self.records: list[dict] = []  # one per Validate call
         self.current_rule_fn = None
         self.newsecret_calls = 0
+        self.low_entropy_secrets: list[str] = []  # NewSecretWithEntropy gave up: regexes
         self.builtin_pkgs = self._builtin_packages()
 
     # ---- loading
@@ -992,17 +1015,21 @@ class Interp:
             "NewReplacer": Builtin(lambda *a: Replacer(list(a)), "NewReplacer"),
             "Builder": Opaque("strings.Builder"),
         })
-        secrets_ns = Namespace("secrets", {"NewSecret": Builtin(self._new_secret, "NewSecret")})
+        secrets_ns = Namespace("secrets", {
+            "NewSecret": Builtin(self._new_secret, "NewSecret"),
+            "NewSecretWithEntropy": Builtin(self._new_secret_with_entropy, "NewSecretWithEntropy"),
+        })
         regexp_ns = Namespace("regexp", {"MustCompile": Builtin(GoRegex, "MustCompile")}, fallback_opaque=True)
         config_ns = Namespace("config", {}, fallback_opaque=True)
         return {
             "fmt": Namespace("fmt", {"Sprintf": Builtin(sprintf, "Sprintf")}),
             "strings": strings_ns,
+            "strconv": Namespace("strconv", {"FormatInt": Builtin(format_int, "FormatInt")}),
             "encoding/base64": b64,
-            "github.com/zricethezav/gitleaks/v8/cmd/generate/secrets": secrets_ns,
-            "github.com/zricethezav/gitleaks/v8/regexp": regexp_ns,
             "regexp": regexp_ns,
-            "github.com/zricethezav/gitleaks/v8/config": config_ns,
+            "./cmd/generate/secrets": secrets_ns,
+            "./regexp": regexp_ns,
+            "./config": config_ns,
         }
 
     def _new_secret(self, rx):
@@ -1011,12 +1038,23 @@ class Interp:
         self.newsecret_calls += 1
         return self.gen.generate(rx)
 
+    def _new_secret_with_entropy(self, rx, min_entropy):
+        """Up to 10 draws until one reaches the Shannon entropy; "" (Go's fallback) otherwise."""
+        for _ in range(10):
+            s = self._new_secret(rx)
+            if shannon_entropy(s) >= min_entropy:
+                return s
+        self.low_entropy_secrets.append(rx)
+        return ""
+
     def resolve_import(self, path: str):
+        if path.startswith(self.module + "/"):  # the repository's own packages: "./<dir>"
+            path = "./" + path[len(self.module) + 1:]
         if path in self.builtin_pkgs:
             return self.builtin_pkgs[path]
-        if path.endswith("/cmd/generate/config/utils"):
+        if path == "./" + UTILS_DIR:
             return self.pkg_namespace("utils")
-        if path.endswith("/cmd/generate/config/rules"):
+        if path == "./" + RULES_DIR:
             return self.pkg_namespace("rules")
         # anything else (logging, detect, base, ...) is not needed for values
         return Namespace(path, {}, fallback_opaque=True)
@@ -1280,7 +1318,7 @@ class Interp:
             return Builtin(lambda t, *a: {} if t[1][0] == "map" else [zero_value(t[1][1])] * (a[0] if a else 0), "make")
         if name in ("string",):
             return Builtin(lambda v: v.decode("utf-8", "surrogateescape") if isinstance(v, (bytes, bytearray)) else (chr(v) if isinstance(v, int) else v), "string")
-        if name in ("byte", "rune", "int"):
+        if name in ("byte", "rune", "int", "int64"):
             return Builtin(lambda v: v, name)
         pkg = self._pkg_of(env)
         try:
@@ -1381,12 +1419,18 @@ def select(obj, attr):
     if isinstance(obj, Ptr):
         obj = obj.target
     if isinstance(obj, Struct):
-        return obj.fields.get(attr, Opaque(f"{obj.typ}.{attr}"))
-    if isinstance(obj, Replacer):
+        if attr in obj.fields:
+            return obj.fields[attr]
+        return FIELD_ZEROS.get((obj.typ, attr), Opaque(f"{obj.typ}.{attr}"))
+    if isinstance(obj, (Replacer, GoRegex)):
         return Builtin(getattr(obj, attr), attr)
     if isinstance(obj, Opaque) or obj is None:
         return Opaque(f"{obj!r}.{attr}")
     raise TypeError(f"cannot select {attr} on {obj!r}")
+
+
+# Zero values of the unset struct fields rule code reads.
+FIELD_ZEROS = {("config.Rule", "Entropy"): 0.0}
 
 
 def to_bytes(v):
@@ -1429,6 +1473,25 @@ def binop(op, a, b):
            "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b, "|": lambda: a | b,
            "&": lambda: a & b, "^": lambda: a ^ b, "<<": lambda: a << b, ">>": lambda: a >> b}
     return ops[op]()
+
+
+def format_int(n: int, base: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    m = abs(n)
+    while True:
+        m, d = divmod(m, base)
+        out = digits[d] + out
+        if m == 0:
+            return ("-" if n < 0 else "") + out
+
+
+def shannon_entropy(s: str) -> float:
+    """Shannon entropy as betterleaks' secrets package computes it: rune counts over the byte length."""
+    if not s:
+        return 0.0
+    n = len(s.encode("utf-8"))
+    return -sum(c / n * math.log2(c / n) for c in collections.Counter(s).values())
 
 
 def go_quote(s: str) -> str:
@@ -1511,7 +1574,7 @@ def self_check(records):
 
 def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbose=True, check=False):
     repo = Repo(repo_root, rev)
-    interp = Interp(seed)
+    interp = Interp(seed, repo.module())
     utils_files = {p: repo.read(p) for p in repo.list(UTILS_DIR) if p.endswith(".go") and not p.endswith("_test.go")}
     rules_files = {p: repo.read(p) for p in repo.list(RULES_DIR) if p.endswith(".go") and not p.endswith("_test.go")}
     utils_pkg = interp.load_package("utils", utils_files)
@@ -1583,8 +1646,9 @@ def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbo
             del interp.records[before:]
             failures.append((name, f"{type(e).__name__}: {e}"))
 
+    scanner = re.sub(r"/v[0-9]+$", "", interp.module).rsplit("/", 1)[-1]
     rows, seen = [], set()
-    stats = {"dup_dropped": 0, "empty_dropped": 0, "rules": 0, "no_fixture_rules": []}
+    stats = {"dup_dropped": 0, "empty_dropped": 0, "rules": 0, "no_fixture_rules": [], "component_tps": {}}
     for rec in interp.records:
         r = rec["rule"]
         rule_id = r.fields.get("RuleID") if isinstance(r, Struct) else None
@@ -1592,8 +1656,14 @@ def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbo
             failures.append((rec["fn"], "no RuleID"))
             continue
         stats["rules"] += 1
+        # A component of a composite rule (SkipReport) is never reported by
+        # itself: what it matches is not a secret the scanner reports.
+        component = r.fields.get("SkipReport") is True
         emitted = 0
         for label, coll in (("secret", rec["tps"]), ("benign", rec["fps"])):
+            if label == "secret" and component:
+                stats["component_tps"][rule_id] = len(coll)
+                continue
             if rec["paths"]:
                 pairs = list(coll.items())
             else:
@@ -1605,7 +1675,7 @@ def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbo
                 if text == "":
                     stats["empty_dropped"] += 1
                     continue
-                row = {"label": label, "source": f"gitleaks:{rule_id}", "provider": rule_id,
+                row = {"label": label, "source": f"{scanner}:{rule_id}", "provider": rule_id,
                        "path": path, "text": text}
                 key = (label, rule_id, path, text)
                 if key in seen:
@@ -1614,11 +1684,11 @@ def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbo
                 seen.add(key)
                 rows.append(row)
                 emitted += 1
-        if emitted == 0:
+        if emitted == 0 and not component:
             stats["no_fixture_rules"].append(rule_id)
 
     # Scored as a whole scanner: a text one rule lists as a look-alike and
-    # another rule lists as a secret (same path) is a secret to gitleaks.
+    # another rule lists as a secret (same path) is a secret to the scanner.
     listed = {(r["path"], r["text"]) for r in rows if r["label"] == "secret"}
     before = len(rows)
     rows = [r for r in rows if r["label"] == "secret" or (r["path"], r["text"]) not in listed]
@@ -1635,6 +1705,7 @@ def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbo
     benign = [r for r in rows if r["label"] == "benign"]
     secret_texts = {r["text"] for r in secrets_}
     summary = {
+        "module": interp.module,
         "commit": repo.commit(),
         "seed": seed,
         "rule_functions_registered": len(names),
@@ -1646,7 +1717,9 @@ def build(repo_root: str, out_path: str, seed: int = 1, rev: str = "HEAD", verbo
         "duplicates_dropped": stats["dup_dropped"],
         "empty_texts_dropped": stats["empty_dropped"],
         "rules_without_text_fixtures": stats["no_fixture_rules"],
+        "component_rules_tps_dropped": stats["component_tps"],
         "newsecret_values_generated": interp.newsecret_calls,
+        "newsecretwithentropy_gave_up": interp.low_entropy_secrets,
         "failures": failures,
     }
     if check:

@@ -38,14 +38,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--git-dir", default="/work/.mirror/praetorian-inc+noseyparker/repo")
     ap.add_argument("--rev", default="HEAD")
+    ap.add_argument("--rules-dir", default=RULES_DIR,
+                    help="rule folder (titus, Nosey Parker's successor: pkg/rule/rules/)")
+    ap.add_argument("--scanner", default="noseyparker", help="name in each record's source")
     ap.add_argument("--out", default=os.path.join(os.environ.get("REDLINE_CORPUS_DIR", "/work/shared/corpus"), "np.jsonl"))
     a = ap.parse_args()
 
     commit = git(a.git_dir, "rev-parse", a.rev).decode().strip()
-    files = [f for f in git(a.git_dir, "ls-tree", "-r", "--name-only", commit, RULES_DIR)
+    files = [f for f in git(a.git_dir, "ls-tree", "-r", "--name-only", commit, a.rules_dir)
              .decode().splitlines() if f.endswith((".yml", ".yaml"))]
     if not files:
-        sys.exit(f"no rule files under {RULES_DIR} at {commit}")
+        sys.exit(f"no rule files under {a.rules_dir} at {commit}")
 
     rows, seen = [], set()
     stats = collections.Counter()
@@ -70,7 +73,7 @@ def main():
                         stats["dup_dropped"] += 1
                         continue
                     seen.add(dk)
-                    rows.append({"label": label, "source": f"noseyparker:{rid}",
+                    rows.append({"label": label, "source": f"{a.scanner}:{rid}",
                                  "provider": rid, "path": "fixture.cfg", "text": text})
                     stats[label] += 1
 
@@ -91,7 +94,7 @@ def main():
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
-    print(f"noseyparker {commit}: {len(files)} rule files -> {a.out}", file=sys.stderr)
+    print(f"{a.scanner} {commit}: {len(files)} rule files -> {a.out}", file=sys.stderr)
     for k, v in sorted(stats.items()):
         print(f"  {k}: {v}", file=sys.stderr)
     for (rid, k), n in sorted(unknown_keys.items()):

@@ -3157,6 +3157,43 @@ mod tests {
     }
 
     #[test]
+    fn formats_as_the_other_scanners_read_them_and_look_alikes_of_listed_prefixes() {
+        for text in [
+            // CircleCI's second part in lower-case letters and digits,
+            // Render's keys of 28, Buildkite's cluster and agent tokens,
+            // MailerSend and Pinterest tokens in their wider alphabets.
+            "export CIRCLECI_TOKEN=CCIPAT_lZyPAuThWn2G908ssDT0g33e_t7qh0r5hrvsqzmuraqzduq6qco5onxgrtcn7y2z4",
+            r#"var renderToken = "rnd_sdUoMe8eTC80ToiQdwixeORlNzE4""#,
+            "BUILDKITE_CLUSTER_TOKEN=bkct_Wk2qP9xVt4LmZr7NcB3yHd8FsJ6gTa1QeUo5KpXi0vRnMb2CwYz9hEj4DfGs7LqAt3VxNr8Pw",
+            "MAILERSEND_API_TOKEN=mlsn.nadd0pawnugw04e9niooz08tm6vsa2dhvbefl5u58m1zqzc2",
+            "PINTEREST_ACCESS_TOKEN=pina_3QlVnT_MS4RTaOr5LU-3tsXHVc-lHn5ePdM7-l1A",
+            r#"fullstory_api_token = "na1.esrej9ym7lmwkejpkzzp57zfzk420glz""#,
+            // A Grafana key whose base64 holds `/` and `+`.
+            "grafana_token = eyJrIjoiR/1za3IAuyOz93qCufyetYHJX9HMR1io67tqXU5jFNkHNbk7MX644p6hF0ZoiocTLM+vb+",
+            "GRAFANA_API_KEY=eyJrIjoiSnp6N0N2WGJwZFJoYTB0OVpORW5uaGFaamwzWHo5WjQiLCJuIjoiYmFja3VwcyIsImlkIjoxfQ==",
+            "tgp_v1_Tctm6OfOeNkwLIKkyxJxUHIqNKx2AvFr65tQRIOMgzY",
+        ] {
+            assert_eq!(
+                secret_rules("settings.env", text),
+                vec!["secret-provider-token"],
+                "{text}"
+            );
+        }
+        for text in [
+            // Listed prefixes cut short: Together writes 43, PostHog 41 to 44.
+            "tgp_v1_Tctm6OfOeNkwLIKkyxJxUHIqNKx2AvFr",
+            "phc_Byg019Rta7CCWDC5b7fd6vh5eoMwwvrXBZtzf2ZN",
+            // Square's application id ships in every payment form.
+            "sq0idp-r34HdSnJVWaCesH3dnJrGA",
+            // A Power BI report link and an example spelled in base64 JSON.
+            "View results [here](https://heyo.powerbi.com/view?r=eyJrIjoiYTZjMTk3YjEtMzQ4Yi00NTI5LTg6ZDItNmUyMGRlOTkwMGRlIiwidCI5IjcyZjk4OGJmLTg3ZjEtNDFhZi02MWFiLTJkN2NkMDExZGI0NyIsImMiOjV9).",
+            "eyJrIjoiRVhBTVBMRVRFU1RURVNURW5uaGFaamwzWHo5WjQiLCJuIjoiZXhhbXBsZSIsImlkIjoxfQ==",
+        ] {
+            assert!(secret_rules("settings.env", text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn hmac_keys_and_maven_ciphers_count_publishable_and_unmarked_openai_keys_do_not() {
         for (path, text, rule) in [
             (

@@ -884,6 +884,8 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         || public_client_id(t)
         || publishable(t)
         || glued_prefix(t)
+        // `tgp_v1_` and 32 where Together writes 43: a look-alike.
+        || off_exact_format(t, t)
     {
         return None;
     }
@@ -1417,6 +1419,7 @@ fn provider_token(line: &str, index: usize) -> Option<Hit> {
         let token = &line[m.start()..m.end()];
         if placeholder_token(p, token)
             || signed_for_another(p, token)
+            || unnamed_grafana_json(p, token)
             || anothers_prefix(index, token)
         {
             continue;
@@ -1476,6 +1479,22 @@ fn any_format(owners: &[usize], token: &str) -> bool {
 /// characters) makes it one; cut short it is a look-alike.
 fn signed_for_another(p: &Provider, token: &str) -> bool {
     p.id == "azure-jqqj99-key" && token.get(70..).is_some_and(|tail| tail.contains("AZDO"))
+}
+
+/// Grafana's API keys are base64 JSON that names the key
+/// (`{"k":"…","n":"backups","id":1}`). A Power BI report link's `r=…`
+/// opens the same way (`{"k":"…","t":"…","c":5}`) and names none; a key
+/// whose `k` reads as an example (`EXAMPLETEST…`) is one. A random body
+/// decodes to no text and is judged by its format alone.
+fn unnamed_grafana_json(p: &Provider, token: &str) -> bool {
+    p.id == "grafana-api-key"
+        && base64_text(token).is_some_and(|json| {
+            let k = json
+                .split_once(r#""k":""#)
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or("", |(k, _)| k);
+            !json.contains(r#""n":"#) || placeholder(k)
+        })
 }
 
 /// A value that ends in the fixed tail of a listed format (New Relic's
@@ -1613,11 +1632,15 @@ fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
     None
 }
 
-/// Stripe's (and Clerk's) publishable keys, `pk_live_…`/`pk_test_…`, are
-/// public by design: they ship in every checkout page's JavaScript.
+/// Public by design: Stripe's (and Clerk's) publishable keys,
+/// `pk_live_…`/`pk_test_…`, ship in every checkout page's JavaScript;
+/// Square's application ids (`sq0idp-…`) in every payment form.
 fn publishable(token: &str) -> bool {
-    let head = token.get(..8).unwrap_or("");
-    head.eq_ignore_ascii_case("pk_live_") || head.eq_ignore_ascii_case("pk_test_")
+    ["pk_live_", "pk_test_", "sq0idp-"].iter().any(|p| {
+        token
+            .get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })
 }
 
 /// The listed providers whose own prefix `value` starts with
