@@ -3157,6 +3157,28 @@ mod tests {
     }
 
     #[test]
+    fn a_jwt_headed_by_any_registered_jose_parameter_is_a_token() {
+        // Headers holding `apu` or `x5t` alone, plain and stored in base64.
+        for text in [
+            "token: eyJhcHUiOiJUeDlxRzY5WmZvZGhSb3MifQ.eyJzdWIiOiJzdmMtZGVwbG95Iiwic2NvcGUiOiJyZXBvOndyaXRlIn0.Xq3vT0pL8mZr2Kd9sWbYc7NfHa4JeGu1Ri6OyPn5VtQ",
+            "token: eyJ4NXQiOiJkR2hwY3lCcGN5QmgifQ.eyJzdWIiOiJzdmMtZGVwbG95Iiwic2NvcGUiOiJyZXBvOndyaXRlIn0.Xq3vT0pL8mZr2Kd9sWbYc7NfHa4JeGu1Ri6OyPn5VtQ",
+            "ZXlKaGNIVWlPaUpVZURseFJ6WTVXbVp2WkdoU2IzTWlmUS5leUp6ZFdJaU9pSnpkbU10WkdWd2JHOTVJaXdpYzJOdmNHVWlPaUp5WlhCdk9uZHlhWFJsSW4wLlhxM3ZUMHBMOG1acjJLZDlzV2JZYzdOZkhhNEplR3UxUmk2T3lQbjVWdFE=",
+        ] {
+            assert_eq!(secret_rules("deploy.yml", text), vec!["secret-jwt"], "{text}");
+        }
+        // A header naming no JOSE parameter is some other dotted base64.
+        for text in [
+            "token: eyJuYW1lIjoid2lkZ2V0In0.eyJzdWIiOiJzdmMtZGVwbG95Iiwic2NvcGUiOiJyZXBvOndyaXRlIn0.Xq3vT0pL8mZr2Kd9sWbYc7NfHa4JeGu1Ri6OyPn5VtQ",
+            "ZXlKdVlXMWxJam9pZDJsa1oyVjBJbjAuZXlKemRXSWlPaUp6ZG1NdFpHVndiRzk1SWl3aWMyTnZjR1VpT2lKeVpYQnZPbmR5YVhSbEluMC5YcTN2VDBwTDhtWnIyS2Q5c1diWWM3TmZIYTRKZUd1MVJpNk95UG41VnRR",
+        ] {
+            assert!(
+                !secret_rules("deploy.yml", text).contains(&"secret-jwt".to_string()),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn formats_as_the_other_scanners_read_them_and_look_alikes_of_listed_prefixes() {
         for text in [
             // CircleCI's second part in lower-case letters and digits,

@@ -2127,9 +2127,15 @@ fn issued_jwt(token: &str) -> bool {
 }
 
 /// A JSON Web Token's first part decodes to its JOSE header, a JSON object
-/// naming the algorithm or type; a token whose head does not decode so is
-/// mangled (`eyJhbasdGciOiJIUadd…`) or cut, not one a server issued.
+/// holding one of the header parameters RFC 7515, 7516 and 7518 register
+/// (`alg`, `typ`, `kid`, or `apu`, `x5t`, …); a token whose head does not
+/// decode so is mangled (`eyJhbasdGciOiJIUadd…`) or cut, not one a server
+/// issued.
 fn jose_header(token: &str) -> bool {
+    const PARAMETERS: &[&str] = &[
+        "alg", "typ", "kid", "enc", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256",
+        "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", "b64", "ppt", "url", "nonce", "svt",
+    ];
     let Some(head) = token.split('.').next().and_then(base64_bytes) else {
         return false;
     };
@@ -2137,9 +2143,10 @@ fn jose_header(token: &str) -> bool {
     let head = head.trim();
     head.starts_with('{')
         && head.ends_with('}')
-        && ["\"alg\"", "\"typ\"", "\"kid\"", "\"enc\""]
-            .iter()
-            .any(|k| head.contains(k))
+        && PARAMETERS.iter().any(|p| {
+            head.match_indices(p)
+                .any(|(i, _)| head[..i].ends_with('"') && head[i + p.len()..].starts_with('"'))
+        })
 }
 
 /// Whether a JSON Web Token found in a test or documentation could still
