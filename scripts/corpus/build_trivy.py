@@ -57,6 +57,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _corpus_common import git, head_commit, record, show, write_split  # noqa: E402
+from gosrc import _decode_interp as decode_interp  # noqa: E402
 
 SCANNER = "trivy"
 GIT_DIR = sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror/aquasecurity+trivy/repo"
@@ -103,43 +104,8 @@ def tokenize(src: str) -> list[tuple[str, str]]:
 
 
 def go_unquote(lit: str) -> str:
-    body, out, i = lit[1:-1], [], 0
-    simple = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'",
-              "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
-    raw = bytearray()
-
-    def flush_raw():
-        if raw:
-            out.append(raw.decode("utf-8", "replace"))
-            raw.clear()
-
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            flush_raw()
-            out.append(c)
-            i += 1
-            continue
-        e = body[i + 1]
-        if e in simple:
-            flush_raw()
-            out.append(simple[e])
-            i += 2
-        elif e == "x":
-            raw.append(int(body[i + 2:i + 4], 16))
-            i += 4
-        elif e in "01234567":
-            raw.append(int(body[i + 1:i + 4], 8))
-            i += 4
-        elif e in "uU":
-            n = 4 if e == "u" else 8
-            flush_raw()
-            out.append(chr(int(body[i + 2:i + 2 + n], 16)))
-            i += 2 + n
-        else:
-            raise ValueError(f"unknown escape \\{e} in {lit!r}")
-    flush_raw()
-    return "".join(out)
+    """A Go interpreted string literal's value (quotes included in `lit`)."""
+    return decode_interp(lit[1:-1], lit[0])
 
 
 class Opaque:
