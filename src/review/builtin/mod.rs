@@ -3157,6 +3157,78 @@ mod tests {
     }
 
     #[test]
+    fn a_private_key_as_bare_base64_der_or_xml_is_a_private_key() {
+        // Keys made for this test with openssl: PKCS#1 RSA (cut, as a string
+        // joined with the next), PKCS#8 Ed25519, SEC1 P-256, PKCS#8 P-384,
+        // an OpenSSH blob, and .NET's XML with its private exponent.
+        for (path, text) in [
+            ("Keys.java", r#"static final String RSA = "MIICWwIBAAKBgQC2Q5R4QY7K1H7I10TI17DcSHfPc0KyRVNxjLC4E7fw1NFx1Pi5zU29dMDDbhX3L3T6" +"#),
+            ("keys.ts", r#"const signer = "MC4CAQAwBQYDK2VwBCIEIAgKgXgAQqIDlM0yT1l/KmzZMJC1mwH/CezQ1PCvWaNg";"#),
+            ("conf.yaml", "ec: MHcCAQEEIM1Qix174WW/qxbAYnopvXTGgvw21yfx8EUa3Fusyf0loAoGCCqGSM49AwEHoUQDQgAEQ0HwphC55BUxkA2fNJS6H38VIlIxRWOft6m55UAKvL1edlNUm78NnXxIJspnywuzMeUSULzD9lbLBe+nk+aRDw=="),
+            ("a.py", r#"P384 = "MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDBjmzKbP6cLuWYNV6xkZuaR4YhjOwk99dzqW2tVKAYcacVpAqhoPFNn2ke1do24Qj+hZANiAAQGX6zMTev7mwyZD6j8Nr2Qb/Q8e4+M5tBU1FtZOrHQLrL1x8xhqds0ALty8LEXD275I3sAntZM0zJYU6JVoWZqxSYj2w1nCOKyEu8qruu8Gi2beJPezF6eeAEppCqJRLw=""#),
+            ("deploy.sh", "echo b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACDr8zQ4 | base64 -d"),
+            ("Crypto.cs", "// <RSAKeyValue><Modulus>r2Xv9vSGWkaepsOR</Modulus><Exponent>AQAB</Exponent><D>PXFqRIqYXhuLDERKWb9zXIY7HXYXuqw4nsciIdpqTm6n</D></RSAKeyValue>"),
+        ] {
+            assert_eq!(secret_rules(path, text), vec!["secret-private-key"], "{text}");
+        }
+        // Not keys: a public key's DER (SPKI), a private key's head followed
+        // by more than its declared length holds, XML with the public parts
+        // only, and a PEM block whose body is a variable (the public key
+        // below it is not its body).
+        for (path, text) in [
+            ("keys.ts", r#"const verifier = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEr66FY1nBq/6dA4vTD/y36bpIZ62ZyHaeXJpwxXqOZYNhkbfkLkKG5Nyq7KQa8vH50IhCj8C6wCsJqCm38jnQ==";"#),
+            ("keys.ts", r#"const blob = "MDECAQEEID5GoQgCK5hM2d4LeeB7W9HOlYHq/SQKfPFysNMGBjvJustSomeUnrelatedRandomBase64Data";"#),
+            ("Crypto.cs", "// <RSAKeyValue><Modulus>r2Xv9vSGWkaepsORzul3KDo/bBv6vs/XzSZNTu5zTwZ3kf4b</Modulus><Exponent>AQAB</Exponent></RSAKeyValue>"),
+            ("app.properties", "prop.privateKey=-----BEGIN PRIVATE KEY-----\\n${ENV_PRIVATE_KEY}\\n-----END PRIVATE KEY-----\nprop.publicKey=-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEr66FY1nBq/6dA4vTD/y36bpIZ62ZyH\naeXJpwxXqOZYNhkbfkLkKG5Nyq7KQa8vH50IhCj8C6wCsJqCm38jnQ==\n-----END PUBLIC KEY-----"),
+        ] {
+            assert_eq!(secret_rules(path, text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_settings_default_and_a_bare_value_run_as_users_write_them() {
+        let key = "d&lvybzry1*k+qq)=x-!=0yd5l5#1gxzk!82@ru25*ntos3_9^";
+        for (path, text) in [
+            // django-environ, python-decouple: a lookup's literal default.
+            (
+                "settings.py",
+                format!(r#"SECRET_KEY = env("SECRET_KEY", default="{key}")"#),
+            ),
+            (
+                "settings.py",
+                format!(r#"SECRET_KEY = env.str("SECRET_KEY", "{key}")"#),
+            ),
+            (
+                "settings.py",
+                format!(r#"SECRET_KEY = config('SECRET_KEY', default='{key}')"#),
+            ),
+            // A bare value alone on its line holds its `&` and `)`.
+            (".env", format!("SECRET_KEY={key}")),
+            ("deploy.sh", format!("export SECRET_KEY={key}")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
+        // In a URL's query a `&` still ends the value (`token=abc` is too
+        // short to be one), and a name that disclaims a key names none.
+        for (path, text) in [
+            (
+                "notes.txt",
+                "see https://example.com/get?token=abc&V1=Rps15JICmtRVbFyS_95houlLbm6xIQ2L",
+            ),
+            (
+                "keys.ts",
+                r#"const notAKey = "MC4CAQEEIB3MimdtnJ1glMv31e/21PGW5e4jVggZx1MaFZUa8yvHjustSomeUnrelatedRandomData";"#,
+            ),
+        ] {
+            assert_eq!(secret_rules(path, text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
     fn a_jwt_headed_by_any_registered_jose_parameter_is_a_token() {
         // Headers holding `apu` or `x5t` alone, plain and stored in base64.
         for text in [

@@ -122,6 +122,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
         ("---- begin ssh2", Trigger::PrivateKey),
         ("putty-user-key-file-", Trigger::PrivateKey),
         ("ls0tls1crudjti", Trigger::PrivateKey),
+        ("<RSAKeyValue>", Trigger::PrivateKey),
         // `ConvertTo-SecureString '…' -AsPlainText`, `NetworkCredential(…)`.
         ("securestring", Trigger::Assignment),
         ("networkcredential", Trigger::Assignment),
@@ -155,6 +156,9 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     ];
     for (w, t) in fixed {
         add(w, *t);
+    }
+    for w in KEY_MARKS {
+        add(w, Trigger::PrivateKey);
     }
     for w in ADMIN_WORDS {
         add(w, Trigger::Tool);
@@ -1303,14 +1307,18 @@ fn private_key(lines: &[&str], index: usize) -> Option<Hit> {
             ..hit("secret-private-key", m.start(), m.end())
         });
     }
-    let m = PEM_HEADER.captures(line.as_bytes())?.get(1)?;
+    let Some(m) = PEM_HEADER.captures(line.as_bytes()).and_then(|c| c.get(1)) else {
+        return bare_key_material(lines, index).or_else(|| xml_rsa_private(lines, index));
+    };
     let putty = line[m.start()..].starts_with("PuTTY");
     // The body: on this line after an escaped newline (JSON, a string
     // literal), or on the next few lines (headers such as `Proc-Type:` and
     // string concatenation in between).
     let rest = &line[m.end()..];
     let mut body = body_run(rest);
-    if !body {
+    // A block closed on its own line (`-----BEGIN …-----\n${KEY}\n-----END …`)
+    // is judged by what it holds: the lines below are not its body.
+    if !body && !rest.contains("-----END") {
         for next in lines.iter().skip(index + 1).take(if putty { 8 } else { 4 }) {
             let t = next.trim();
             if putty && t.starts_with("Private-Lines:") {
@@ -1326,6 +1334,144 @@ fn private_key(lines: &[&str], index: usize) -> Option<Hit> {
     body.then(|| Hit {
         live: true,
         ..hit("secret-private-key", m.start(), m.end())
+    })
+}
+
+/// Marks inside the first bytes of a private key's DER, in base64 at the
+/// offsets they fall on: a version `0` then a modulus (PKCS#1 RSA, DSA:
+/// `MIIEowIBAAK…`) or an algorithm (PKCS#8: `MIIEvQIBADAN…`,
+/// `MIGHAgEAMBMG…`, Ed25519's `MC4CAQAw…`), a version `1` then the key
+/// (SEC1 EC: `MHcCAQEEI…`, `MIGkAgEBBDA…`); and an OpenSSH key's blob
+/// (`openssh-key-v1`).
+const KEY_MARKS: &[&str] = &[
+    "IBAAK",
+    "IBADA",
+    "AgEAM",
+    "AgEBB",
+    "CAQEE",
+    "CAQAw",
+    "b3BlbnNzaC1rZXktdjE",
+];
+
+/// A private key's DER (or OpenSSH blob) written as one base64 string, with
+/// no PEM armour around it: `privateKey = "MIIEvQIBADANBgkqhkiG9w0BAQEF…"`.
+/// The bytes must read as one: a structure whose declared length holds all
+/// of them (a key cut to be joined with the next string is its head), a
+/// version, then a key's next field.
+fn bare_key_material(lines: &[&str], index: usize) -> Option<Hit> {
+    let line = lines[index];
+    let b = line.as_bytes();
+    let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    for mark in KEY_MARKS {
+        for (at, _) in line.match_indices(mark) {
+            let start = b[..at].iter().rposition(|&c| !b64(c)).map_or(0, |i| i + 1);
+            let mut end = at;
+            while end < b.len() && b64(b[end]) {
+                end += 1;
+            }
+            while end < b.len() && b[end] == b'=' {
+                end += 1;
+            }
+            let run = &line[start..end];
+            if run.len() < 64 || inside_armour(lines, index) {
+                continue;
+            }
+            let Some(bytes) = base64_bytes(run) else {
+                continue;
+            };
+            if bytes.starts_with(b"openssh-key-v1\0") || der_private_key(&bytes).unwrap_or(false) {
+                return Some(Hit {
+                    live: true,
+                    ..hit("secret-private-key", start, end)
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Line `index` is a line of a PEM block's body (any block: its header
+/// says what it holds, and the PEM rules read it).
+fn inside_armour(lines: &[&str], index: usize) -> bool {
+    for above in lines[index.saturating_sub(60)..index].iter().rev() {
+        if above.contains("-----END") {
+            return false;
+        }
+        if above.contains("-----BEGIN") {
+            return true;
+        }
+    }
+    false
+}
+
+/// `der` is (the head of) a private key's DER: PKCS#1 RSA, DSA, PKCS#8 or
+/// SEC1 EC. `None` where the bytes end before the answer.
+fn der_private_key(der: &[u8]) -> Option<bool> {
+    // The tag, content length and content offset of the element at `at`.
+    let element = |at: usize| -> Option<(u8, usize, usize)> {
+        let tag = *der.get(at)?;
+        let first = usize::from(*der.get(at + 1)?);
+        if first < 0x80 {
+            return Some((tag, first, at + 2));
+        }
+        let n = first - 0x80;
+        if n == 0 || n > 3 {
+            return None;
+        }
+        let len = der
+            .get(at + 2..at + 2 + n)?
+            .iter()
+            .fold(0usize, |l, &b| l << 8 | usize::from(b));
+        Some((tag, len, at + 2 + n))
+    };
+    let (tag, len, body) = element(0)?;
+    if tag != 0x30 || der.len() > body + len {
+        return Some(false);
+    }
+    let (tag, len, at) = element(body)?;
+    let version = *der.get(at)?;
+    if tag != 0x02 || len != 1 || version > 1 {
+        return Some(false);
+    }
+    let (tag, len, at) = element(at + 1)?;
+    Some(match (version, tag) {
+        // PKCS#1 RSA's modulus, DSA's p.
+        (0, 0x02) => len >= 64,
+        // PKCS#8: the algorithm, then the key as an octet string.
+        (_, 0x30) => element(at + len)?.0 == 0x04,
+        // SEC1: the private scalar.
+        (1, 0x04) => len >= 20,
+        _ => false,
+    })
+}
+
+/// .NET's XML form of an RSA key (`RSA.ToXmlString(true)`) holding its
+/// private parts: `<RSAKeyValue>…<D>…</D>` on the line or the lines below.
+fn xml_rsa_private(lines: &[&str], index: usize) -> Option<Hit> {
+    let line = lines[index];
+    let at = line.find("<RSAKeyValue>")?;
+    let closed = line[at..].contains("</RSAKeyValue>");
+    let below = if closed { 0 } else { 12 };
+    let private = |text: &str| {
+        ["<D>", "<P>", "<InverseQ>"].iter().any(|tag| {
+            text.split(tag).nth(1).is_some_and(|v| {
+                v.bytes()
+                    .take_while(|c| c.is_ascii_alphanumeric() || b"+/=".contains(c))
+                    .count()
+                    >= 20
+            })
+        })
+    };
+    let mut found = private(&line[at..]);
+    for l in lines.iter().skip(index + 1).take(below) {
+        found = found || private(l);
+        if found || l.contains("</RSAKeyValue>") {
+            break;
+        }
+    }
+    found.then(|| Hit {
+        live: true,
+        ..hit("secret-private-key", at, at + "<RSAKeyValue>".len())
     })
 }
 
@@ -3164,7 +3310,8 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
     // `resValue "string", "api_key", "…"`.
     let android = line.contains("buildConfigField") || line.contains("resValue");
     if quoted_name && rest.starts_with(',') && (android || env_lookup(before) || setter(before)) {
-        return Some(i + 1);
+        let arg = rest[1..].trim_start();
+        return Some(line.len() - arg.len() + default_keyword(arg));
     }
     // Java's `Map.of("password", "…")`, `Map.entry(…)`, and C#'s collection
     // initializer `{ "AccountKey", "…" }`: a name and its value as a pair of
@@ -3360,17 +3507,41 @@ fn env_lookup(before: &str) -> bool {
     else {
         return false;
     };
-    let name = call
-        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+    // The call and what it is called on: django-environ's `env.str("…"`.
+    let path = call
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
+    let name = path.rsplit('.').next().unwrap_or("");
     name == "get"
         || name == "fetch"
-        || name.contains("env")
+        || path.contains("env")
         || name.contains("property")
         || name.contains("setting")
         || name.contains("config")
+}
+
+/// The length of a keyword that names a lookup's default, `default=` or
+/// `fallback=` (python-decouple's `config("KEY", default="…")`), if `arg`
+/// opens with one.
+fn default_keyword(arg: &str) -> usize {
+    let word = arg
+        .bytes()
+        .take_while(|b| b.is_ascii_alphabetic() || *b == b'_')
+        .count();
+    let named = arg[..word].to_ascii_lowercase();
+    if !matches!(
+        named.as_str(),
+        "default" | "fallback" | "default_value" | "defaultvalue"
+    ) {
+        return 0;
+    }
+    let after = arg[word..].trim_start();
+    match after.strip_prefix(['=', ':']) {
+        Some(value) if !after.starts_with("==") => arg.len() - value.len(),
+        _ => 0,
+    }
 }
 
 /// Random enough to be a credential without any syntax around it: long,
@@ -3660,17 +3831,54 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
         return Some((value, start, true));
     }
     let start = i;
+    // A setting alone on its line (`.env`'s `SECRET_KEY=r&lv…+qq)=x-!…`,
+    // `export TOKEN=…`, `password: …`) runs to the end of the line: there a
+    // `&` or a `)` is the value's own. Elsewhere they end it (a URL's
+    // `?token=…&v=1`, a call's `connect(password=…)`).
+    let alone = {
+        let head = line[..start].trim_start();
+        let head = head.strip_prefix("export ").unwrap_or(head).trim_end();
+        head.strip_suffix(['=', ':']).is_some_and(|name| {
+            let name = name.trim_end();
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        })
+    };
     let mut j = i;
-    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;)}]<\"'&".contains(&b[j]) {
+    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;}]<\"'".contains(&b[j]) {
         // `"TOKEN=…\nDEBUG=true"`: an escaped line break inside a string
         // ends the value.
         if b[j] == b'\\' && matches!(b.get(j + 1), Some(b'n' | b'r' | b't')) {
+            break;
+        }
+        let separator = match b[j] {
+            b')' => !alone,
+            b'&' => !alone || ends_query_value(&line[j + 1..]),
+            _ => false,
+        };
+        if separator {
             break;
         }
         j += 1;
     }
     let value = line.get(start..j)?;
     (!value.is_empty()).then_some((value, start, false))
+}
+
+/// What follows a `&` in a bare value makes it a separator: the next
+/// query parameter (`token=…&user=me`), an entity (`&amp;`), a shell's
+/// `&&` or `&` before a space. Otherwise the `&` is the value's own.
+fn ends_query_value(after: &str) -> bool {
+    let name_len = after
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']'))
+        .count();
+    let first = after.bytes().next();
+    first.is_none_or(|c| c.is_ascii_whitespace() || c == b'&')
+        || after.starts_with("amp;")
+        || name_len > 0 && after[name_len..].starts_with('=')
 }
 
 /// Splits a name into lower-case words: `dbPassword` → `db`, `password`;
@@ -3950,6 +4158,10 @@ fn name_kind(name: &str) -> Option<NameKind> {
         }
     }
     let last = segs.last()?;
+    // `notAKey`, `not_a_secret`: the name says what the value is not.
+    if segs.len() >= 2 && segs[0] == "not" {
+        return None;
+    }
     // `secret_id` (Vault AppRole) is a secret; `client_id` is not.
     let secret_id = last == "id" && segs.len() >= 2 && segs[segs.len() - 2] == "secret";
     if (NOT_A_VALUE.contains(&last.as_str()) && !secret_id)
