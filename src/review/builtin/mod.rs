@@ -3205,6 +3205,11 @@ mod tests {
             // A bare value alone on its line holds its `&` and `)`.
             (".env", format!("SECRET_KEY={key}")),
             ("deploy.sh", format!("export SECRET_KEY={key}")),
+            // YAML's binary tag before the value.
+            (
+                "config.yaml",
+                "signing_secret: !!binary MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y=".to_string(),
+            ),
         ] {
             assert_eq!(
                 secret_rules(path, &text),

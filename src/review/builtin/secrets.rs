@@ -3778,9 +3778,11 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
         i += 1;
     }
-    // YAML's explicit string tag: `password: !!str …`.
-    if line[i..].starts_with("!!str ") {
-        i += "!!str ".len();
+    // YAML's explicit tags: `password: !!str …`, `key: !!binary <base64>`.
+    for tag in ["!!str ", "!!binary "] {
+        if line[i..].starts_with(tag) {
+            i += tag.len();
+        }
     }
     // String prefixes: r"…", b'…', @"…", u"…"; f"…" is interpolation,
     // unless nothing is interpolated (`f"s3cr3t"`).
