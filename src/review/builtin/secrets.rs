@@ -3530,11 +3530,10 @@ fn default_keyword(arg: &str) -> usize {
         .bytes()
         .take_while(|b| b.is_ascii_alphabetic() || *b == b'_')
         .count();
-    let named = arg[..word].to_ascii_lowercase();
-    if !matches!(
-        named.as_str(),
-        "default" | "fallback" | "default_value" | "defaultvalue"
-    ) {
+    let keyword = ["default", "fallback", "default_value", "defaultvalue"]
+        .iter()
+        .any(|k| arg[..word].eq_ignore_ascii_case(k));
+    if !keyword {
         return 0;
     }
     let after = arg[word..].trim_start();
@@ -3837,7 +3836,8 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     // `export TOKEN=…`, `password: …`) runs to the end of the line: there a
     // `&` or a `)` is the value's own. Elsewhere they end it (a URL's
     // `?token=…&v=1`, a call's `connect(password=…)`).
-    let alone = {
+    // (Read only when a `&` or a `)` comes up.)
+    let alone = || {
         let head = line[..start].trim_start();
         let head = head.strip_prefix("export ").unwrap_or(head).trim_end();
         head.strip_suffix(['=', ':']).is_some_and(|name| {
@@ -3856,8 +3856,8 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
             break;
         }
         let separator = match b[j] {
-            b')' => !alone,
-            b'&' => !alone || ends_query_value(&line[j + 1..]),
+            b')' => !alone(),
+            b'&' => !alone() || ends_query_value(&line[j + 1..]),
             _ => false,
         };
         if separator {
