@@ -1482,6 +1482,7 @@ mod tests {
                     "b" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
                     "w" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
                     "age" => "qpzry9x8gf2tvdw0s3jn54khce6mua7l",
+                    "zb" => "ybndrfg8ejkmcpqxot1uwisza345h769",
                     other => panic!("unknown sample alphabet {other}"),
                 };
                 (set, n)
@@ -3182,6 +3183,49 @@ mod tests {
             ("app.properties", "prop.privateKey=-----BEGIN PRIVATE KEY-----\\n${ENV_PRIVATE_KEY}\\n-----END PRIVATE KEY-----\nprop.publicKey=-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEr66FY1nBq/6dA4vTD/y36bpIZ62ZyH\naeXJpwxXqOZYNhkbfkLkKG5Nyq7KQa8vH50IhCj8C6wCsJqCm38jnQ==\n-----END PUBLIC KEY-----"),
         ] {
             assert_eq!(secret_rules(path, text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_assignment_wrapped_over_two_lines_is_read_as_one() {
+        let key = "qYaZm3m8+Z2aYAiS3kdL9aK2sEwN1pZx7BqL0cVfR4tTy6uJh8GnM2sWq1Xz5Cv7Bn0Mk9Lp3Ko6Ji2Hu4Gy8Fw==";
+        for (path, text) in [
+            // Java's and C#'s long constant, the operator opening the line.
+            (
+                "Azurite.java",
+                format!("static final String ACCOUNT_KEY\n        = \"{key}\";"),
+            ),
+            ("Keys.hs", format!("apiKey\n  = \"{key}\"")),
+            // Python's parenthesised string, C++'s brace initialiser.
+            ("settings.py", format!("API_TOKEN = (\n    \"{key}\"\n)")),
+            (
+                "azurite.cpp",
+                format!("static const std::string AccountKey{{\n    \"{key}\"}};"),
+            ),
+            // Mattermost's incoming webhook: 26 characters of z-base-32.
+            (
+                "notify.sh",
+                "curl -X POST https://chat.acme.io/hooks/tj4xmdnqpfbryx1gwkhge1ca9h".to_string(),
+            ),
+        ] {
+            assert_eq!(secret_rules(path, &text).len(), 1, "{text}");
+        }
+        // A comparison, a call's argument, a heading's underline and a
+        // hook id outside z-base-32 (`l`, `v`, `0`, `2`) are none.
+        for (path, text) in [
+            ("auth.py", format!("if password\n        == \"{key}\":")),
+            ("auth.py", format!("check_token(\n    \"{key}\")")),
+            (
+                "Auth.java",
+                format!("String token\n    = lookup(\"{key}\");"),
+            ),
+            ("README.md", "Password\n========".to_string()),
+            (
+                "notify.sh",
+                "curl -X POST https://chat.acme.io/hooks/lv02xmdnqpfbryx1gwkhge1ca9".to_string(),
+            ),
+        ] {
+            assert!(secret_rules(path, &text).is_empty(), "{text}");
         }
     }
 

@@ -1153,9 +1153,12 @@ fn mixed_random_run(bytes: &[u8]) -> bool {
 }
 
 /// The cheap test before [`continued_value`]: the line above ends in `:` or
-/// `=`.
+/// `=`, or an assignment is wrapped another way (see [`wrapped`]).
 fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     let above = lines[index.checked_sub(1)?].trim_end();
+    if let Some((head, at)) = wrapped(above, lines[index]) {
+        return continued_value(head, lines[index], at, code);
+    }
     if above.ends_with("</key>") {
         return plist_value(above, lines[index]);
     }
@@ -1177,10 +1180,48 @@ fn continued(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             announced_token(lines, index)
         };
     }
-    if lines[index].trim().is_empty() {
+    let line = lines[index];
+    if line.trim().is_empty() {
         return None;
     }
-    continued_value(lines, index, code)
+    let head = without_block_indicator(above);
+    let head = head
+        .strip_suffix(':')
+        .or_else(|| head.strip_suffix('='))
+        .or_else(|| head.strip_suffix("||"))
+        .or_else(|| head.strip_suffix("??"))?;
+    continued_value(head, line, line.len() - line.trim_start().len(), code)
+}
+
+/// An assignment wrapped so that the line above holds only its name: Java's
+/// and C#'s `API_KEY` then `    = "…";`, Python's `API_KEY = (` then the
+/// string, C++'s brace initialiser `ApiKey{` then the string. The text
+/// before the operator, and where the value starts on `line`.
+fn wrapped<'a>(above: &'a str, line: &str) -> Option<(&'a str, usize)> {
+    let t = line.trim_start();
+    let lead = line.len() - t.len();
+    let name_ends = |s: &str| {
+        s.as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    if let Some(rest) = t.strip_prefix('=') {
+        // Not `==`, nor a setext heading's `=====`.
+        if rest.starts_with(['=', '>', '~']) || !name_ends(above) {
+            return None;
+        }
+        let value = rest.trim_start();
+        return Some((above, line.len() - value.len()));
+    }
+    if !t.starts_with(['"', '\'', '`']) {
+        return None;
+    }
+    if let Some(head) = above.strip_suffix('(') {
+        let head = head.trim_end().strip_suffix('=')?;
+        return (!head.ends_with(['=', '!', '<', '>'])).then_some((head, lead));
+    }
+    let head = above.strip_suffix('{')?;
+    name_ends(head).then_some((head, lead))
 }
 
 /// A token alone on its line below a sentence that announces it, a blank
@@ -2769,17 +2810,11 @@ fn judge(a: &Assigned, code: bool) -> Option<Hit> {
     .then(|| hit("secret-assignment", a.start, end))
 }
 
-/// A value alone on its line under a name that ends the line above:
-/// `api_token:` then `  'q8Zr…'` (YAML, a wrapped assignment).
-fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
-    let above = without_block_indicator(lines[index.checked_sub(1)?].trim_end());
-    let head = above
-        .strip_suffix(':')
-        .or_else(|| above.strip_suffix('='))
-        .or_else(|| above.strip_suffix("||"))
-        .or_else(|| above.strip_suffix("??"))?
-        .trim_end()
-        .trim_end_matches(['"', '\'']);
+/// A value alone on its line (from `at`) under a name that ends the line
+/// above, `head` (the line above up to its operator): `api_token:` then
+/// `  'q8Zr…'` (YAML, a wrapped assignment).
+fn continued_value(head: &str, line: &str, at: usize, code: bool) -> Option<Hit> {
+    let head = head.trim_end().trim_end_matches(['"', '\'']);
     let name = head
         .rsplit(|c: char| !(c.is_ascii_alphanumeric() || "_.-".contains(c)))
         .next()?
@@ -2789,14 +2824,13 @@ fn continued_value(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         None if contextual_name(name) => NameKind::ContextOnly,
         None => return None,
     };
-    let line = lines[index];
-    let lead = line.len() - line.trim_start().len();
-    let (value, start, quoted) = read_value(line, lead)?;
-    // Nothing but the value (and a closing quote or comma) on the line.
+    let (value, start, quoted) = read_value(line, at)?;
+    // Nothing but the value (and a closing quote, bracket or comma) on the
+    // line.
     let after = line[start + value.len()..].trim_end();
     let rest = after
         .trim_start_matches(['"', '\'', '`'])
-        .trim_end_matches([',', ';', ')']);
+        .trim_end_matches([',', ';', ')', '}']);
     if !rest.is_empty() || (!quoted && code) {
         return None;
     }
