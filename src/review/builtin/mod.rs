@@ -898,7 +898,7 @@ fn review_pending<'a>(
                     ..secrets::whole_line_hit("secret-private-key", text)
                 })
             };
-            let found = secrets::scan(&lines, index, code)
+            let found = secrets::scan(&lines, index, code, || site.is_text_line(index))
                 .or_else(rotated)
                 .filter(|hit| {
                     // Tests and documentation are full of toy credentials
@@ -3183,6 +3183,49 @@ mod tests {
             ("app.properties", "prop.privateKey=-----BEGIN PRIVATE KEY-----\\n${ENV_PRIVATE_KEY}\\n-----END PRIVATE KEY-----\nprop.publicKey=-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEr66FY1nBq/6dA4vTD/y36bpIZ62ZyH\naeXJpwxXqOZYNhkbfkLkKG5Nyq7KQa8vH50IhCj8C6wCsJqCm38jnQ==\n-----END PUBLIC KEY-----"),
         ] {
             assert_eq!(secret_rules(path, text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_setting_written_in_a_string_or_comment_of_code_is_read_as_a_setting() {
+        let key = "Xk9mQ2vLp7Rt2wQzT4hB";
+        for (path, text) in [
+            // A configuration held in a string that spans lines.
+            (
+                "app.py",
+                format!("CONFIG = \"\"\"\n[database]\npassword = {key}\n\"\"\"\n"),
+            ),
+            (
+                "main.go",
+                format!("const cfg = `\ndatabase:\n  password: {key}\n`\n"),
+            ),
+            ("app.js", format!("const env = `\nAPI_TOKEN={key}\n`;\n")),
+            // A commented-out setting with a generated value.
+            ("app.py", format!("# api_token: {key}\n")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &text),
+                vec!["secret-assignment"],
+                "{text}"
+            );
+        }
+        // A bare name outside a string is an expression; a comment or
+        // docstring that describes a credential holds none.
+        for (path, text) in [
+            ("app.py", "password = default_password\n".to_string()),
+            ("app.py", "# password: must be at least 8 characters\n".to_string()),
+            (
+                "app.py",
+                "def f(token):\n    \"\"\"Log in.\n\n    token: the auth token to use\n    \"\"\"\n"
+                    .to_string(),
+            ),
+            (
+                "app.js",
+                "/**\n * @param {string} token - Token from login\n * apiKey: process.env.API_KEY\n */\n"
+                    .to_string(),
+            ),
+        ] {
+            assert!(secret_rules(path, &text).is_empty(), "{text}");
         }
     }
 

@@ -378,6 +378,22 @@ impl<'a> Site<'a> {
         self.region(index, at) == Region::Comment
     }
 
+    /// Whether line `index` is text where it starts, not code: a comment's
+    /// line, or a line inside a comment or a string that spans lines (a
+    /// docstring, a template literal, a raw string). Parses only for the
+    /// latter, like [`Site::in_comment`].
+    pub(super) fn is_text_line(&self, index: usize) -> bool {
+        let line = self.lines[index];
+        let t = line.trim_start();
+        if t.is_empty() {
+            return false;
+        }
+        if self.lang.is_some() && !self.may_span_lines(index) {
+            return !t.starts_with('*') && self.comments.leads(line);
+        }
+        self.region(index, line.len() - t.len()) != Region::Code
+    }
+
     /// Whether line `index` overlaps a construct that may span lines, found
     /// by its delimiters alone (one inside a string widens the doubt, which
     /// costs a parse, never a wrong answer).
