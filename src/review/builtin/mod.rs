@@ -898,7 +898,7 @@ fn review_pending<'a>(
                     ..secrets::whole_line_hit("secret-private-key", text)
                 })
             };
-            let found = secrets::scan(&lines, index, code, || site.is_text_line(index))
+            let found = secrets::scan(&lines, index, code, |at| site.is_text(index, at))
                 .or_else(rotated)
                 .filter(|hit| {
                     // Tests and documentation are full of toy credentials
@@ -3200,8 +3200,10 @@ mod tests {
                 format!("const cfg = `\ndatabase:\n  password: {key}\n`\n"),
             ),
             ("app.js", format!("const env = `\nAPI_TOKEN={key}\n`;\n")),
-            // A commented-out setting with a generated value.
+            // A commented-out setting with a generated value, on its own
+            // line or after code.
             ("app.py", format!("# api_token: {key}\n")),
+            ("app.py", format!("retries = 3  # password: {key}\n")),
         ] {
             assert_eq!(
                 secret_rules(path, &text),
@@ -3213,6 +3215,13 @@ mod tests {
         // docstring that describes a credential holds none.
         for (path, text) in [
             ("app.py", "password = default_password\n".to_string()),
+            // A key in an array literal that spans lines is code's string,
+            // and what it maps to a constant.
+            (
+                "config.php",
+                "$config = array(\n    \"secret_key\" => sk_abcdefghijklmnopqrstuvwxyz123,\n);\n"
+                    .to_string(),
+            ),
             ("app.py", "# password: must be at least 8 characters\n".to_string()),
             (
                 "app.py",

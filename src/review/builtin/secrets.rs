@@ -444,19 +444,22 @@ pub(super) fn is_code(path: &str) -> bool {
 /// Scans line `index` of `lines` (the new text). Later lines are read for a
 /// private key's body; the line above for a manifest's `name:`. `code`: the
 /// file is source code, where a bare right-hand side is an expression.
-/// Yet a line of code's file may be text: `is_text` says whether it is (a comment, or a line of a docstring or of
-/// a string spanning lines). There `password: s3cr…` is a setting written
-/// down, not an expression, and is read as in a configuration file. Asked
-/// only of a line that names a credential and holds none as code.
+/// Yet code's file holds text too: `is_text(at)` says whether byte `at` of
+/// the line is in a comment, a docstring or a string spanning lines. There
+/// `password: s3cr…` is a setting written down, not an expression, and is
+/// read from there on as in a configuration file. Asked only of a line
+/// that names a credential (`at`: the first name) and holds none as code.
 pub fn scan(
     lines: &[&str],
     index: usize,
     code: bool,
-    is_text: impl FnOnce() -> bool,
+    is_text: impl FnOnce(usize) -> bool,
 ) -> Option<Hit> {
-    let mut named = false;
+    let mut named = None;
     let found = match scan_line(lines, index, code, &mut named) {
-        None if code && named && is_text() => scan_line(lines, index, false, &mut named),
+        None if code => named
+            .filter(|&at| is_text(at))
+            .and_then(|at| scan_line(lines, index, false, &mut None).filter(|h| h.start >= at)),
         found => found,
     };
     found.filter(|h| !asset_name(lines[index], h))
@@ -481,8 +484,8 @@ fn asset_name(line: &str, hit: &Hit) -> bool {
     hit.rule != "secret-private-key" && EXTS.contains(&ext.as_str())
 }
 
-/// `named`: set when a credential's word is on the line.
-fn scan_line(lines: &[&str], index: usize, code: bool, named: &mut bool) -> Option<Hit> {
+/// `named`: set to where the first credential's word on the line starts.
+fn scan_line(lines: &[&str], index: usize, code: bool, named: &mut Option<usize>) -> Option<Hit> {
     let line = lines[index];
     if !code {
         if let Some(h) = device_config(line)
@@ -525,7 +528,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool, named: &mut bool) -> Opti
             }
         }
     }
-    *named = flags[slot(Trigger::Assignment)];
+    *named = words.iter().min().copied();
     // `-u user:pass` opening a continuation line of a `curl \` command
     // (the keyword ` -u ` needs the blank before it).
     let indent = bytes

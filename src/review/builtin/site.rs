@@ -378,20 +378,23 @@ impl<'a> Site<'a> {
         self.region(index, at) == Region::Comment
     }
 
-    /// Whether line `index` is text where it starts, not code: a comment's
-    /// line, or a line inside a comment or a string that spans lines (a
-    /// docstring, a template literal, a raw string). Parses only for the
-    /// latter, like [`Site::in_comment`].
-    pub(super) fn is_text_line(&self, index: usize) -> bool {
-        let line = self.lines[index];
-        let t = line.trim_start();
-        if t.is_empty() {
-            return false;
-        }
+    /// Whether byte `at` of line `index` is text, not code: in a comment,
+    /// or in a string that goes on from the line above (a docstring, a
+    /// template literal, a raw string; not `"api_key" =>` in an array).
+    /// Parses only where a construct may span lines, like
+    /// [`Site::in_comment`].
+    pub(super) fn is_text(&self, index: usize, at: usize) -> bool {
         if self.lang.is_some() && !self.may_span_lines(index) {
-            return !t.starts_with('*') && self.comments.leads(line);
+            return self.in_comment(index, at);
         }
-        self.region(index, line.len() - t.len()) != Region::Code
+        match self.region(index, at) {
+            Region::Comment => true,
+            // The line above's end (its line break) is in the string too.
+            Region::String => {
+                index > 0 && self.region(index - 1, self.lines[index - 1].len()) == Region::String
+            }
+            Region::Code => false,
+        }
     }
 
     /// Whether line `index` overlaps a construct that may span lines, found
