@@ -898,7 +898,12 @@ fn review_pending<'a>(
                     ..secrets::whole_line_hit("secret-private-key", text)
                 })
             };
-            let found = secrets::scan(&lines, index, code, |at| site.is_text(index, at))
+            let where_text = secrets::TextCheck {
+                in_comment: &|at| site.in_line_comment(index, at),
+                blocks: site.may_hold_text(),
+                in_block: &|at| site.inside_text_block(index, at),
+            };
+            let found = secrets::scan(&lines, index, code, &where_text)
                 .or_else(rotated)
                 .filter(|hit| {
                     // Tests and documentation are full of toy credentials

@@ -444,25 +444,35 @@ pub(super) fn is_code(path: &str) -> bool {
 /// Scans line `index` of `lines` (the new text). Later lines are read for a
 /// private key's body; the line above for a manifest's `name:`. `code`: the
 /// file is source code, where a bare right-hand side is an expression.
-/// Yet code's file holds text too: `is_text(at)` says whether byte `at` of
-/// the line is in a comment, a docstring or a string spanning lines. There
-/// `password: s3cr…` is a setting written down, not an expression, and is
-/// read from there on as in a configuration file. Asked only of a line
-/// that names a credential (`at`: the first name) and holds none as code.
-pub fn scan(
-    lines: &[&str],
-    index: usize,
-    code: bool,
-    is_text: impl FnOnce(usize) -> bool,
-) -> Option<Hit> {
+/// Yet code's file holds text too, where `password: s3cr…` is a setting
+/// written down, not an expression, and is read from there on as in a
+/// configuration file: a comment (`text.in_comment(at)`, told by the line
+/// alone), or a line inside a docstring or a string spanning lines
+/// (`text.in_block(at)`, asked only of a line that holds a credential read
+/// so, where `text.blocks` says the language has such strings). Asked only
+/// of a line that names a credential (`at`: the first name) and holds none
+/// as code.
+pub fn scan(lines: &[&str], index: usize, code: bool, text: &TextCheck<'_>) -> Option<Hit> {
     let mut named = None;
     let found = match scan_line(lines, index, code, &mut named) {
-        None if code => named
-            .filter(|&at| is_text(at))
-            .and_then(|at| scan_line(lines, index, false, &mut None).filter(|h| h.start >= at)),
+        None if code => named.and_then(|at| {
+            let comment = (text.in_comment)(at);
+            if !comment && !text.blocks {
+                return None;
+            }
+            scan_line(lines, index, false, &mut None)
+                .filter(|h| h.start >= at && (comment || (text.in_block)(at)))
+        }),
         found => found,
     };
     found.filter(|h| !asset_name(lines[index], h))
+}
+
+/// Where a line of a code file is text (see [`scan`]).
+pub struct TextCheck<'a> {
+    pub in_comment: &'a dyn Fn(usize) -> bool,
+    pub blocks: bool,
+    pub in_block: &'a dyn Fn(usize) -> bool,
 }
 
 /// A content hash in an asset's file name (`logo-f0eb1a…c6.png`,

@@ -378,14 +378,43 @@ impl<'a> Site<'a> {
         self.region(index, at) == Region::Comment
     }
 
-    /// Whether byte `at` of line `index` is text, not code: in a comment,
-    /// or in a string that goes on from the line above (a docstring, a
-    /// template literal, a raw string; not `"api_key" =>` in an array).
-    /// Parses only where a construct may span lines, like
-    /// [`Site::in_comment`].
-    pub(super) fn is_text(&self, index: usize, at: usize) -> bool {
-        if self.lang.is_some() && !self.may_span_lines(index) {
-            return self.in_comment(index, at);
+    /// Whether byte `at` of line `index` is in a comment, by the line
+    /// alone (a comment's line, or one after code).
+    pub(super) fn in_line_comment(&self, index: usize, at: usize) -> bool {
+        let line = self.lines[index];
+        // Outside a block comment a leading `*` is a dereference.
+        let lead = !line.trim_start().starts_with('*') && self.comments.leads(line);
+        lead || self.comments.region_after_lead(line, at) == Region::Comment
+    }
+
+    /// Whether the file's language has strings spanning lines told by
+    /// their delimiters alone (`"""`, `'''`, backquotes; a Rust or C
+    /// file's `r"`/`R"` is in every other line).
+    pub(super) fn may_hold_text(&self) -> bool {
+        matches!(
+            self.lang,
+            Some(
+                Lang::Python
+                    | Lang::JavaScript
+                    | Lang::TypeScript
+                    | Lang::Tsx
+                    | Lang::Go
+                    | Lang::Java
+            )
+        )
+    }
+
+    /// Whether byte `at` of line `index` is inside a string or comment
+    /// opened on a line above (a docstring, a template literal; not
+    /// `"api_key" =>` in an array). The delimiters say whether it may be
+    /// (a stray backquote in a minified bundle opens no string), the parse
+    /// whether it is.
+    pub(super) fn inside_text_block(&self, index: usize, at: usize) -> bool {
+        let spans = self.spans();
+        let start = self.line_offset(index);
+        let i = spans.partition_point(|&(s, _)| s < start);
+        if i == 0 || spans[i - 1].1 <= start + self.lines[index].len() {
+            return false;
         }
         match self.region(index, at) {
             Region::Comment => true,
@@ -395,6 +424,11 @@ impl<'a> Site<'a> {
             }
             Region::Code => false,
         }
+    }
+
+    fn spans(&self) -> &[(usize, usize)] {
+        self.spans
+            .get_or_init(|| self.lang.map_or_else(Vec::new, |l| spanning(l, self.text)))
     }
 
     /// Whether line `index` overlaps a construct that may span lines, found
@@ -411,9 +445,7 @@ impl<'a> Site<'a> {
         {
             return true;
         }
-        let spans = self
-            .spans
-            .get_or_init(|| self.lang.map_or_else(Vec::new, |l| spanning(l, self.text)));
+        let spans = self.spans();
         let start = self.line_offset(index);
         let end = start + line.len();
         // Spans are sorted and do not overlap: the last one starting
