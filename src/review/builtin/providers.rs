@@ -265,7 +265,7 @@ pub static PROVIDERS: &[Provider] = &[
     p("telegram-bot-token", "Telegram bot token", &[":aa", "telegram"], "[0-9]{5,16}:[A-Za-z][A-Za-z0-9_-]{33,34}", "{d10}:AA{w33}"),
     c("mattermost-token", "Mattermost access token", &["mattermost"], "[a-z0-9]{26}", "{n26}"),
     // Mattermost's ids are 26 characters of z-base-32 (`model.NewId`).
-    p("mattermost-webhook", "Mattermost incoming webhook URL", &["/hooks/"], "https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/(?:[A-Za-z0-9._-]+/)*hooks/[ybndrfg8ejkmcpqxot1uwisza345h769]{26}", "https://chat.example.com/hooks/{zb26}"),
+    p("mattermost-webhook", "Mattermost incoming webhook URL", &["/hooks/"], "https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/(?:[A-Za-z0-9._-]+/)*hooks/[ybndrfg8ejkmcpqxot1uwisza345h769]{26}", "https://chat.acme.io/hooks/{zb26}"),
     p("zapier-webhook", "Zapier webhook URL", &["hooks.zapier.com"], r"hooks\.zapier\.com/hooks/catch/[0-9]{5,10}/[a-z0-9]{6,}", "hooks.zapier.com/hooks/catch/{d7}/{n6}"),
     p("notion-token", "Notion integration token", &["ntn_", "secret_"], "(?:ntn_[0-9]{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})", "ntn_{d11}{a35}"),
     p("linear-api-key", "Linear API key", &["lin_api_"], "lin_api_[A-Za-z0-9]{40}", "lin_api_{a40}"),
