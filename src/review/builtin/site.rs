@@ -370,10 +370,7 @@ impl<'a> Site<'a> {
     pub(super) fn in_comment(&self, index: usize, at: usize) -> bool {
         // (A file without a grammar is read by its lines in any case.)
         if self.lang.is_some() && !self.may_span_lines(index) {
-            let line = self.lines[index];
-            // Outside a block comment a leading `*` is a dereference.
-            let lead = !line.trim_start().starts_with('*') && self.comments.leads(line);
-            return lead || self.comments.region_after_lead(line, at) == Region::Comment;
+            return self.in_line_comment(index, at);
         }
         self.region(index, at) == Region::Comment
     }
