@@ -3246,26 +3246,37 @@ mod tests {
     #[test]
     fn an_assignment_wrapped_over_two_lines_is_read_as_one() {
         let key = "qYaZm3m8+Z2aYAiS3kdL9aK2sEwN1pZx7BqL0cVfR4tTy6uJh8GnM2sWq1Xz5Cv7Bn0Mk9Lp3Ko6Ji2Hu4Gy8Fw==";
-        for (path, text) in [
+        for (path, text, rule) in [
             // Java's and C#'s long constant, the operator opening the line.
             (
                 "Azurite.java",
                 format!("static final String ACCOUNT_KEY\n        = \"{key}\";"),
+                "secret-assignment",
             ),
-            ("Keys.hs", format!("apiKey\n  = \"{key}\"")),
+            (
+                "Keys.hs",
+                format!("apiKey\n  = \"{key}\""),
+                "secret-assignment",
+            ),
             // Python's parenthesised string, C++'s brace initialiser.
-            ("settings.py", format!("API_TOKEN = (\n    \"{key}\"\n)")),
+            (
+                "settings.py",
+                format!("API_TOKEN = (\n    \"{key}\"\n)"),
+                "secret-assignment",
+            ),
             (
                 "azurite.cpp",
                 format!("static const std::string AccountKey{{\n    \"{key}\"}};"),
+                "secret-assignment",
             ),
             // Mattermost's incoming webhook: 26 characters of z-base-32.
             (
                 "notify.sh",
                 "curl -X POST https://chat.acme.io/hooks/tj4xmdnqpfbryx1gwkhge1ca9h".to_string(),
+                "secret-provider-token",
             ),
         ] {
-            assert_eq!(secret_rules(path, &text).len(), 1, "{text}");
+            assert_eq!(secret_rules(path, &text), vec![rule], "{text}");
         }
         // A comparison, a call's argument, a heading's underline and a
         // hook id outside z-base-32 (`l`, `v`, `0`, `2`) are none.
