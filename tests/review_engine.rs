@@ -1049,7 +1049,21 @@ async fn ten_thousand_findings_with_huge_messages_are_capped_per_answer_and_in_t
         "quality" => Behaviour::answer(many.clone()),
         _ => Behaviour::answer(r#"{"verdict": "minor_issues", "findings": []}"#),
     });
-    let report = review(&engine(&fake, ""), &set(vec![modified("src/a.rs", 30)])).await;
+    // Building and parsing a 5 MB answer takes seconds in a debug build on a
+    // busy machine; this test is about the caps, not the timeouts.
+    let patient = ConfigBuilder::new()
+        .with_toml_str(&base_toml(&fake.base_url, ""), Origin::Default)
+        .expect("base layer")
+        .with_toml_str(
+            "[llm]\nfirst_token_timeout_s = 120\ntimeout_s = 240\n",
+            Origin::Default,
+        )
+        .expect("timeout layer")
+        .build()
+        .expect("valid")
+        .config;
+    let engine = Engine::new(Arc::new(patient)).expect("engine");
+    let report = review(&engine, &set(vec![modified("src/a.rs", 30)])).await;
     assert_eq!(
         report.dropped_findings, 9_950,
         "what was cut is counted: {:?}",
