@@ -613,7 +613,10 @@ fn is_documentation(path: &str) -> bool {
                 | "guide"
                 | "index"
         );
+    // A manual page: `man/syncthing-config.5`, `redline.1`.
+    let man_page = ext.len() == 1 && ext.as_bytes()[0].is_ascii_digit() && ext != "0";
     doc_text
+        || man_page
         || matches!(
             ext,
             "md" | "markdown"
@@ -625,8 +628,12 @@ fn is_documentation(path: &str) -> bool {
                 | "org"
                 | "textile"
                 | "pod"
+                | "texi"
+                | "texinfo"
         )
         || lower.starts_with("docs/")
+        || lower.starts_with("xdocs/")
+        || lower.contains("/xdocs/")
         || lower.starts_with("doc/")
         || lower.contains("/docs/")
         || lower.contains("/doc/")
@@ -2763,6 +2770,89 @@ mod tests {
             secret_rules("app/settings.py", "db_password = \"hunter2hunter2\""),
             vec!["secret-assignment"]
         );
+    }
+
+    #[test]
+    fn names_columns_and_labels_that_mention_a_credential_hold_none() {
+        // Each of these was reported on a real project's tree.
+        let keyring = format!(
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\n{}9xNrTRpKw9t30SSnT7vOYfo2V6AS96IolEen7b3kclGBGua4c0xPsb0Z6yMe1hdQ\n-----END PGP PUBLIC KEY BLOCK-----",
+            "mQINBFgTtKwBEADB6fOQ8sdz1aMjK7ufvwyv2QwpIrBUbvaqzTXTsyVcIRlcbYeE\n".repeat(120)
+        );
+        for (path, text) in [
+            ("app/Schema/Sql/postgres.sql", "    ADD CONSTRAINT \"actions_project_id_fkey\" FOREIGN KEY (\"project_id\") REFERENCES \"public\".\"projects\"(\"id\") ON DELETE CASCADE;"),
+            ("db/patch-proxy.sql", "    password VARCHAR(255) NULL,"),
+            ("db/users.sql", "  password TEXT NOT NULL,"),
+            ("src/XPathAssertion.java", "    private static final String XPATH_KEY = \"XPath.xpath\";"),
+            ("src/SmtpSampler.java", "    public static final String PASSWORD = \"SMTPSampler.password\";"),
+            ("src/MailerModel.java", "    private static final String PORT_KEY = \"MailerModel.smtpPort\";"),
+            ("src/JMeterVariables.java", "    static final String VAR_IS_SAME_USER_KEY = \"__jmv_SAME_USER\";"),
+            ("src/HTTPHC4Impl.java", "    private static final String JMETER_VARIABLE_USER_TOKEN = \"__jmeter.U_T__\";"),
+            ("src/KeyStore.java", "        EXTENDED_KEY_USAGES.put(\"2.5.29.37.0\", \"Any purpose\");"),
+            ("app/src/main/res/values/settings_keys.xml", "    <string name=\"last_download_type_audio_key\">last_dl_type_audio</string>"),
+            ("src/theme/darcula_theme.xml", "    <style token=\"MARKUP_DTD\" fg=\"808080\"/>"),
+            ("internal/gen/tokenset.pb.go", "\tTokens map[string]int64 `protobuf:\"bytes,1,rep,name=tokens,proto3\" protobuf_key:\"bytes,1,opt,name=key,proto3\"`"),
+            ("lib/api/api_auth.go", "\t\tl.Debugln(\"Failed to parse username and password:\", err)"),
+            ("gui/editDeviceModalView.html", "<share-template encryption-passwords=\"currentSharing.encryptionPasswords\" id=\"x\">"),
+            ("templates/privacy.html", "<div data-w-zone-switch-key-value=\"isPublic\">"),
+            ("src/mixins/socket.js", "        this.socket.token = \"autoLogin\";"),
+            ("src/pages/EditMaintenance.vue", "    langKey: \"lastDay1\","),
+            ("app/Template/user_creation/show.php", "<?= $this->form->password('confirmation', $values, $errors) ?>"),
+            ("xdocs/changes_history.xml", "<li><bugzilla>50086</bugzilla> - Password fields not Hidden in JMS Publisher</li>"),
+            ("test/backend-test/test-globalping.js", "    \"object-src 'none';script-src 'nonce-Eft2LKpM01f69RvQoV6QJA' 'strict-dynamic'\","),
+            ("gradle/verification-keyring.keys", keyring.as_str()),
+            ("src/App.viewport.ts", "export const SCROLL_TO_CONTENT_ANIMATION_KEY = \"animateScrollToContent\";"),
+            ("res/xml/preferences_synchronization.xml", "        android:key=\"pref_synchronization_force_full_sync\""),
+            // A Sentry DSN in an app's code is public by design.
+            ("excalidraw-app/sentry.ts", "    ? \"https://7bfc596a5bf945eda6b660d3015a5460@sentry.io/5179260\""),
+        ] {
+            assert_eq!(secret_rules(path, text), Vec::<String>::new(), "{path}: {text}");
+        }
+        // Credentials beside them still count.
+        for (path, text) in [
+            (
+                "db/seed.sql",
+                "ALTER USER app WITH PASSWORD 'Xk2mQ9vLr7TpW4zN';",
+            ),
+            (
+                "src/Deploy.java",
+                "    private static final String API_TOKEN = \"kq8ZrLmX9vTa7KpW3nQ4\";",
+            ),
+            (
+                "config/app.cfg",
+                "timezoneapi_token = 'SSVmFDNCFfOHKXQAEckx'",
+            ),
+            ("config/app.cfg", "discord_token: 274114804918719031"),
+            (
+                "src/Client.java",
+                "    creds = new UsernamePasswordCredentials(\"deploy_user\", \"s3cr3tP4ss\");",
+            ),
+            ("scripts/backup.sh", "mysqladmin --password hunter2x status"),
+            (
+                "lib/auth_service.dart",
+                "  const password = \"Guest!@123456\";",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, text),
+                vec!["secret-assignment"],
+                "{path}: {text}"
+            );
+        }
+        assert_eq!(
+            secret_rules(
+                ".env",
+                "SENTRY_DSN=https://7bfc596a5bf945eda6b660d3015a5460@sentry.io/5179260"
+            ),
+            vec!["secret-url-credentials"]
+        );
+        // A manual page is documentation: its sample key is a warning.
+        let man = added(
+            "man/syncthing-config.5",
+            "<apikey>k1dnz1Dd0rzTBjjFFh7CXPnrF12C49B1</apikey>\n",
+        );
+        assert_eq!(rules(&man), vec!["secret-assignment"]);
+        assert_eq!(man[0].severity, Severity::Warning);
     }
 
     #[test]

@@ -575,7 +575,7 @@ fn scan_line(lines: &[&str], index: usize, code: bool, named: &mut Option<usize>
         }
     }
     if on(Trigger::Url) {
-        if let Some(h) = url_credentials(line) {
+        if let Some(h) = url_credentials(line, code) {
             return Some(h);
         }
     }
@@ -769,6 +769,8 @@ fn device_config(line: &str) -> Option<Hit> {
         )
         // `password combination.`: a sentence that begins with the word.
         || prose_word(value)
+        // `password VARCHAR(255) NULL,`: a column in SQL.
+        || sql_type(value)
         || value.starts_with(['<', '$', '{', '%'])
             && !value.starts_with("$1$")
             && !value.starts_with("$8$")
@@ -922,7 +924,8 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     {
         return None;
     }
-    let in_pem = lines[index.saturating_sub(80)..index]
+    // A keyring's armoured blocks run to hundreds of lines.
+    let in_pem = lines[index.saturating_sub(2000)..index]
         .iter()
         .rev()
         .find(|l| l.contains("-----BEGIN") || l.contains("-----END"))
@@ -2281,6 +2284,8 @@ fn digest_prefix(prefix: &str) -> bool {
         "sha", "sha1", "sha224", "sha256", "sha384", "sha512", "md5", "blake2b", "blake3", "hash",
         "digest", "checksum", "commit", "rev", "revision", "oid", "uuid", "guid", "id", "git",
         "sum", "crc", "etag", "object", "tree", "blob", "build", "version", "v", "diff",
+        // A Content-Security-Policy's `'nonce-…'`: a page's one-time value.
+        "nonce",
     ]
     .contains(&head)
 }
@@ -2402,7 +2407,7 @@ fn expired(payload: &str) -> Option<bool> {
     Some(exp < now)
 }
 
-fn url_credentials(line: &str) -> Option<Hit> {
+fn url_credentials(line: &str, code: bool) -> Option<Hit> {
     for caps in URL_CREDENTIALS.captures_iter(line.as_bytes()) {
         let (user, pass) = (caps.get(1)?, caps.get(2)?);
         let password = &line[pass.start()..pass.end()];
@@ -2432,6 +2437,18 @@ fn url_credentials(line: &str) -> Option<Hit> {
     // A token as the user part: `https://<token>@push.fury.io/…`.
     for caps in URL_TOKEN_USER.captures_iter(line.as_bytes()) {
         let user = caps.get(1)?;
+        // A Sentry DSN (`https://<public key>@o1.ingest.sentry.io/5179260`)
+        // only lets events in: Sentry documents it as safe to ship in an
+        // app's code. (A deployment's settings still keep it private.)
+        let host = line[user.end()..]
+            .trim_start_matches('@')
+            .split(['/', ':', '"', '\'', ' '])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if code && (host == "sentry.io" || host.ends_with(".sentry.io")) {
+            continue;
+        }
         if strong_random(&line[user.start()..user.end()]) {
             return Some(hit("secret-url-credentials", user.start(), user.end()));
         }
@@ -2955,6 +2972,14 @@ fn assignments<'a>(
                 || line[..name_start].ends_with("${"))
             && !value.contains('\\')
             && in_string_literal(&line[..name_start]);
+        // `Debugln("Failed to parse username and password:", err)`: a label
+        // inside a string, which the quote after it closes.
+        if code && quoted && !line[name_start + name.len()..].starts_with(['"', '\'', '`']) {
+            let next = line[op_end..].trim_start().bytes().next();
+            if next.is_some() && next == open_quote(&line[..name_start]) {
+                continue;
+            }
+        }
         let quoted = quoted || code && inside;
         // In code a bare right-hand side is an expression (`key = map.get(k)`),
         // unless it is a number or stands as random on its own (a setting
@@ -2979,6 +3004,18 @@ fn assignments<'a>(
         if op.trim() == "(" && !credential_call(name) {
             continue;
         }
+        // `$this->form->password('confirmation', $values)`: a literal first
+        // argument followed by variables names a field. (Followed by another
+        // literal it may be a user and a password: `Credentials("u", "p")`.)
+        if op.trim() == "(" && quoted && {
+            let after = line.get(start + value.len()..).unwrap_or("");
+            let after = after.strip_prefix(['"', '\'', '`']).unwrap_or(after);
+            after.trim_start().strip_prefix(',').is_some_and(|next| {
+                !next.trim_start().starts_with(['"', '\'', '`']) && !next.trim().is_empty()
+            })
+        } {
+            continue;
+        }
         let compared = op.contains("==") || op.contains("!=");
         // `typeof passOnNoPatterns !== "boolean"` checks a type.
         if compared && line[..name_start].trim_end().ends_with("typeof") {
@@ -2993,6 +3030,11 @@ fn assignments<'a>(
         if name.eq_ignore_ascii_case("key") && holds_public_key(&line[..name_start]) {
             continue;
         }
+        // SQL's `FOREIGN KEY ("project_id")`, `PRIMARY KEY (id)`: a table's
+        // key, named by the word before it.
+        if name.eq_ignore_ascii_case("key") && lookup_key_before(&line[..name_start]) {
+            continue;
+        }
         out.push(Assigned {
             kind,
             compared,
@@ -3003,6 +3045,16 @@ fn assignments<'a>(
         });
     }
     out
+}
+
+/// The word before a bare `key` says what kind of lookup key it is
+/// (`FOREIGN KEY`, `PRIMARY KEY`, `UNIQUE KEY`).
+fn lookup_key_before(before: &str) -> bool {
+    let Some(head) = before.strip_suffix(' ') else {
+        return false;
+    };
+    let word = head.rsplit([' ', '\t', '(', ',']).next().unwrap_or("");
+    LOOKUP_KEY.contains(&word.to_ascii_lowercase().as_str())
 }
 
 /// The text before a bare `key` names a public key's type or constructor:
@@ -3431,8 +3483,11 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         return Some(i);
     }
     let whole = line.trim_start();
-    let space_syntax = before.ends_with("--")
-        || before.ends_with(" -")
+    // A flag's dash touches its name (`--password pw`, `-password pw`); a
+    // dash and a space open a list item or a clause (`- Password fields`).
+    let flag = &line[..start];
+    let space_syntax = flag.ends_with("--")
+        || flag.ends_with(" -")
         || whole.starts_with("ENV ")
         || whole.starts_with("ARG ")
         || line[start..end].eq_ignore_ascii_case("password")
@@ -3514,6 +3569,11 @@ fn setter(before: &str) -> bool {
 /// Whether the end of `before` lies inside a string literal: an odd number
 /// of unescaped double quotes before it (or, with none, of single quotes).
 fn in_string_literal(before: &str) -> bool {
+    open_quote(before).is_some()
+}
+
+/// The quote of the string literal `before` leaves open, if any.
+fn open_quote(before: &str) -> Option<u8> {
     let unescaped = |q: u8| {
         let b = before.as_bytes();
         (0..b.len())
@@ -3521,8 +3581,8 @@ fn in_string_literal(before: &str) -> bool {
             .count()
     };
     match unescaped(b'"') {
-        0 => unescaped(b'\'') % 2 == 1,
-        n => n % 2 == 1,
+        0 => (unescaped(b'\'') % 2 == 1).then_some(b'\''),
+        n => (n % 2 == 1).then_some(b'"'),
     }
 }
 
@@ -4480,7 +4540,25 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     // `token = 'block_begin'`, `SessionKey: "csrfToken"`, `challenge-123`:
     // a name in snake, kebab or camel case (a number at most after it)
     // names something; a generated key is not spelled in words.
-    if a.kind == NameKind::Secret && identifier_shaped(v) {
+    if a.kind == NameKind::Secret && (identifier_shaped(v) || program_name(v)) {
+        return false;
+    }
+    // `PASSWORD = "SMTPSampler.password"`, `encryption-passwords=
+    // "currentSharing.encryptionPasswords"`: a property's path names where
+    // a password is kept; `"__jmeter.U_T__"`: an internal attribute's name.
+    if a.quoted && (v.contains('.') && program_name(v) || dunder_name(v)) {
+        return false;
+    }
+    // `password VARCHAR(255) NULL`: a column's type in SQL.
+    if sql_type(v) {
+        return false;
+    }
+    // `"2.5.29.37.0"` (an OID), `protobuf_key:"bytes,1,opt,name=key"` (a
+    // struct tag's options): numbers and dots, or a list, are not a key.
+    if a.kind == NameKind::Secret
+        && (v.contains('.') && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            || options_list(v))
+    {
         return false;
     }
     match a.kind {
@@ -4507,6 +4585,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
 /// Abbreviations programmers spell without vowels.
 const CONSONANT_WORDS: &[&str] = &[
     "csrf", "xsrf", "http", "https", "html", "json", "sql", "url", "xml", "jwt", "tcp", "udp",
+    "smtp", "ftp", "sftp", "ldap", "tls", "ssl", "pgp", "gpg", "jdbc", "jms", "ntp", "xpath",
     "dns", "ssh", "rpc", "grpc", "css", "svg", "pdf", "png", "cdn", "cmd", "ctx", "src", "dst",
     "msg", "pkg", "lib", "std", "str", "cfg", "env", "tmp", "dir", "txt", "fn", "btn", "nth",
 ];
@@ -4549,6 +4628,142 @@ fn identifier_shaped(v: &str) -> bool {
         }
     }
     words >= 2
+}
+
+/// A name in a program, spelled in words: identifiers in snake, kebab,
+/// camel or Pascal case, joined by dots (`project_id`, `autoLogin`,
+/// `lastDay1`, `XPath.xpath`, `MailerModel.smtpPort`). Each word is spelled
+/// (vowels at a word's rate), an acronym in capitals (`SMTP`, `DTD`), a
+/// common two-letter word (`id`, `is`, `to`) or a part's leading letter
+/// (`XPath`, `eTag`). At least two words; spelled words of four letters or
+/// more hold half the letters, and short words are at most half the words.
+/// A generated value breaks into unspelled runs and stray letters, or has
+/// digits inside a word.
+fn program_name(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.len() < 4
+        || !b[0].is_ascii_alphabetic() && b[0] != b'_'
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(c))
+        || v.split('.').any(str::is_empty)
+    {
+        return false;
+    }
+    let (mut words, mut short, mut long) = (0, 0, 0);
+    let (mut letters, mut spelled_letters) = (0, 0);
+    for part in v.split(['_', '-', '.']).filter(|p| !p.is_empty()) {
+        // A short number may close a part (`lastDay1`, `v2`), not sit
+        // inside it.
+        let core = part.trim_end_matches(|c: char| c.is_ascii_digit());
+        let p = core.as_bytes();
+        if p.is_empty() && part.len() <= 2 {
+            continue;
+        }
+        if p.is_empty() || part.len() - core.len() > 2 || !p.iter().all(u8::is_ascii_alphabetic) {
+            return false;
+        }
+        let capitals = p.iter().all(u8::is_ascii_uppercase);
+        letters += p.len();
+        // Words start at a capital after a lower-case letter, or at the
+        // last capital of a run followed by lower case (`SMTPSampler`).
+        let mut start = 0;
+        for i in 1..=p.len() {
+            let boundary = i == p.len()
+                || p[i].is_ascii_uppercase()
+                    && (p[i - 1].is_ascii_lowercase()
+                        || p.get(i + 1).is_some_and(u8::is_ascii_lowercase));
+            if !boundary {
+                continue;
+            }
+            let (word, first) = (&core[start..i], start == 0);
+            start = i;
+            words += 1;
+            let acronym = word.bytes().all(|c| c.is_ascii_uppercase()) && word.len() <= 5;
+            if word.len() <= 2 {
+                // `XPath`, `eTag`; `project_id`, `isPublic`, `last_dl_type`.
+                const SHORT: &[&str] = &[
+                    "id", "is", "to", "of", "by", "on", "in", "at", "no", "up", "db", "ui", "io",
+                    "os", "ip", "dl", "ok", "or", "if", "as", "do", "go", "js", "ts",
+                ];
+                let known = if word.len() == 1 {
+                    first
+                } else {
+                    SHORT.contains(&word.to_ascii_lowercase().as_str())
+                };
+                if !known {
+                    return false;
+                }
+                short += 1;
+                continue;
+            }
+            let lower = word.to_ascii_lowercase();
+            let vowels = lower.bytes().filter(|c| b"aeiouy".contains(c)).count();
+            // `MARKUP_DTD`: a constant's name spells its words in capitals.
+            let one_case = word[1..].bytes().all(|c| c.is_ascii_lowercase()) || capitals;
+            // Vowels at a word's rate: one in six at least (`scroll`,
+            // `strength`), four in five at most (`audio`).
+            let spelled = one_case
+                && lower.len() <= 20
+                && (vowels * 6 >= lower.len() || vowels >= 1 && lower.len() <= 8)
+                && vowels * 5 <= lower.len() * 4;
+            if spelled && lower.len() >= 4 {
+                long += 1;
+                spelled_letters += word.len();
+            } else if !spelled && !acronym && !CONSONANT_WORDS.contains(&lower.as_str()) {
+                return false;
+            }
+        }
+    }
+    words >= 2 && long >= 1 && short * 2 <= words && spelled_letters * 2 >= letters
+}
+
+/// `bytes,1,opt,name=key,proto3`: three or more short options separated
+/// by commas (a struct tag's, a flag's).
+fn options_list(v: &str) -> bool {
+    v.split(',').count() >= 3
+        && v.split(',').all(|o| {
+            !o.is_empty()
+                && o.len() <= 16
+                && o.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_=-".contains(&c))
+        })
+}
+
+/// `__jmv_SAME_USER`, `__jmeter.K_DT__`: an internal name, marked by a
+/// double underscore at its start.
+fn dunder_name(v: &str) -> bool {
+    v.len() > 4
+        && v.starts_with("__")
+        && v[2..].starts_with(|c: char| c.is_ascii_alphabetic())
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+}
+
+/// `VARCHAR(255)`, `CHAR(60)`, `TEXT,`: a column's type in SQL.
+fn sql_type(v: &str) -> bool {
+    let v = v.trim_end_matches(',');
+    let (ty, sizes) = match v.split_once('(') {
+        Some((ty, rest)) => (ty, rest.strip_suffix(')').unwrap_or(rest)),
+        None => (v, "0"),
+    };
+    !sizes.is_empty()
+        && sizes
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c == b',' || c == b' ')
+        && [
+            "char",
+            "varchar",
+            "nvarchar",
+            "varchar2",
+            "binary",
+            "varbinary",
+            "text",
+            "bytea",
+            "blob",
+            "string",
+        ]
+        .contains(&ty.to_ascii_lowercase().as_str())
 }
 
 /// A provider's setting (`nytimes: …`, `sendbird = …`) holding a key of a
