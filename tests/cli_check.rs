@@ -1187,6 +1187,31 @@ fn findings_per_file_are_capped_most_severe_first_with_a_note_of_how_many_more()
 }
 
 #[test]
+fn every_credential_in_a_file_is_reported_past_the_per_file_cap() {
+    let repo = TestRepo::with_commit(&[("README.md", "x\n")]);
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ234567";
+    let mut text: String = (0..10).map(|i| format!("console.log({i});\n")).collect();
+    for i in 0..60 {
+        let tail = [ALPHABET[i % 30] as char, ALPHABET[i / 30 + 5] as char];
+        let key = joined(&["AKIA", "Z7QW3RT5YU8IOP", &String::from_iter(tail)]);
+        text.push_str(&format!("const key{i} = \"{key}\";\n"));
+    }
+    repo.write("keys.js", &text);
+    let run = repo.check_json(&["--offline"]);
+    let report = run.json();
+    let findings = report["findings"].as_array().expect("findings");
+    let keys = findings
+        .iter()
+        .filter(|f| f["rule"] == "secret-aws-access-key")
+        .count();
+    assert_eq!(keys, 60, "no credential is cut");
+    assert_eq!(
+        report["truncated"],
+        serde_json::json!([{"path": "keys.js", "shown": 60, "more": 10}])
+    );
+}
+
+#[test]
 fn per_file_cap_comes_from_the_repository_config() {
     let repo = TestRepo::with_commit(&[(".redline.toml", "[review]\nmax_findings_per_file = 3\n")]);
     let text: String = (0..10).map(|i| format!("console.log({i});\n")).collect();

@@ -828,15 +828,16 @@ impl Session {
             }
             Target::SecretsOnly { .. } => false,
         };
-        // No more than a final review may show (`review.max_findings_per_file`).
+        // No more than a final review may show (`review.max_findings_per_file`,
+        // which never cuts a credential).
         let cap = match Self::config_of(&doc).review.max_findings_per_file {
             0 => usize::MAX,
             n => n as usize,
         };
         let mut added = false;
         for f in findings {
-            if doc.findings.len() >= cap {
-                break;
+            if doc.findings.len() >= cap && !crate::review::is_credential(f) {
+                continue;
             }
             let shown = doc
                 .findings

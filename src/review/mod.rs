@@ -47,10 +47,18 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
+/// A credential the built-in secret rules found (never cut by a cap).
+pub fn is_credential(f: &Finding) -> bool {
+    f.reviewer == "builtin" && f.rule.as_deref().is_some_and(builtin::is_secret_rule)
+}
+
 /// Keeps at most `cap` findings per file (0: no limit), the most severe
 /// first, so that a generated file cannot flood a report, an editor or
-/// memory; says per file how many more there were. Leaves the findings
-/// sorted as [`sort_findings`] does.
+/// memory; says per file how many more there were. A credential the
+/// built-in rules found is never cut (each is one to rotate, and a file of
+/// them is exactly where a reader must see them all): it counts towards
+/// the cap, and a file may show more than `cap` of them. Leaves the
+/// findings sorted as [`sort_findings`] does.
 pub fn cap_per_file(findings: &mut Vec<Finding>, cap: u32) -> Vec<Truncated> {
     let cap = cap as usize;
     let mut truncated = Vec::new();
@@ -58,42 +66,51 @@ pub fn cap_per_file(findings: &mut Vec<Finding>, cap: u32) -> Vec<Truncated> {
         sort_findings(findings);
         return truncated;
     }
+    let credential = is_credential;
     findings.sort_by(|a, b| {
         (
             a.path.as_str(),
+            !credential(a),
             std::cmp::Reverse(a.severity),
             a.line,
             a.column,
         )
             .cmp(&(
                 b.path.as_str(),
+                !credential(b),
                 std::cmp::Reverse(b.severity),
                 b.line,
                 b.column,
             ))
     });
-    let mut current: Option<(String, usize)> = None;
+    // Per file: its path, the findings seen and those kept.
+    let mut current: Option<(String, usize, usize)> = None;
     findings.retain(|f| {
         match &mut current {
-            Some((path, n)) if *path == f.path => *n += 1,
+            Some((path, seen, _)) if *path == f.path => *seen += 1,
             _ => {
-                flush(&mut truncated, current.take(), cap);
-                current = Some((f.path.clone(), 1));
+                flush(&mut truncated, current.take());
+                current = Some((f.path.clone(), 1, 0));
             }
         }
-        current.as_ref().is_some_and(|(_, n)| *n <= cap)
+        let Some((_, _, kept)) = current.as_mut() else {
+            return true;
+        };
+        let keep = *kept < cap || credential(f);
+        *kept += usize::from(keep);
+        keep
     });
-    flush(&mut truncated, current, cap);
+    flush(&mut truncated, current);
     sort_findings(findings);
     truncated
 }
 
-fn flush(truncated: &mut Vec<Truncated>, file: Option<(String, usize)>, cap: usize) {
-    if let Some((path, n)) = file.filter(|(_, n)| *n > cap) {
+fn flush(truncated: &mut Vec<Truncated>, file: Option<(String, usize, usize)>) {
+    if let Some((path, seen, kept)) = file.filter(|(_, seen, kept)| seen > kept) {
         truncated.push(Truncated {
             path,
-            shown: u32::try_from(cap).unwrap_or(u32::MAX),
-            more: u32::try_from(n - cap).unwrap_or(u32::MAX),
+            shown: u32::try_from(kept).unwrap_or(u32::MAX),
+            more: u32::try_from(seen - kept).unwrap_or(u32::MAX),
         });
     }
 }
