@@ -943,8 +943,9 @@ fn review_pending<'a>(
                         })
                     };
                     // A password hash on a documentation page shows the
-                    // format (`password: "$2b$12$…"` in a config guide).
-                    let doc_hash = doc && hit.provider == Some("bcrypt password hash");
+                    // format (`password: "$2b$12$…"` in a config guide); in a
+                    // test it is the fixture a login is checked against.
+                    let doc_hash = (doc || tests) && hit.provider == Some("bcrypt password hash");
                     // A translation's `password: "Wachtwoord"` is a label.
                     let label = translations && generic;
                     let dismissed =
@@ -2803,6 +2804,8 @@ mod tests {
             ("gradle/verification-keyring.keys", keyring.as_str()),
             ("src/App.viewport.ts", "export const SCROLL_TO_CONTENT_ANIMATION_KEY = \"animateScrollToContent\";"),
             ("res/xml/preferences_synchronization.xml", "        android:key=\"pref_synchronization_force_full_sync\""),
+            // A test's password hash is the fixture a login is checked against.
+            ("lib/api/api_test.go", "\t\tPassword: \"$2a$10$IdIZTxTg/dCNuNEGlmLynOjqg4B1FvDKuIV5e0BB3pnWVHNb8.GSq\","),
             // A Sentry DSN in an app's code is public by design.
             ("excalidraw-app/sentry.ts", "    ? \"https://7bfc596a5bf945eda6b660d3015a5460@sentry.io/5179260\""),
         ] {
@@ -2839,6 +2842,10 @@ mod tests {
                 "{path}: {text}"
             );
         }
+        assert_eq!(
+            secret_rules("db/seed.sql", "INSERT INTO users VALUES ('admin', '$2y$10$GzDCeQl/GdH.pCZfz4fWdO3qmayutRCmxEIY9U9t1k9q9F89VNDCm');"),
+            vec!["secret-provider-token"]
+        );
         assert_eq!(
             secret_rules(
                 ".env",
