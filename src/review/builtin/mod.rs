@@ -2804,6 +2804,8 @@ mod tests {
             ("gradle/verification-keyring.keys", keyring.as_str()),
             ("src/App.viewport.ts", "export const SCROLL_TO_CONTENT_ANIMATION_KEY = \"animateScrollToContent\";"),
             ("res/xml/preferences_synchronization.xml", "        android:key=\"pref_synchronization_force_full_sync\""),
+            ("frontend/package.json", "    \"@nuxtjs/auth-next\": \"5.0.0-1667386184.dfbbb54\","),
+            ("frontend/lib/validators/password.ts", "  const best = scorePassword(\"3bYWcfYOwqxljqeOmQXTLlBwkrH6HV\");"),
             // A test's password hash is the fixture a login is checked against.
             ("lib/api/api_test.go", "\t\tPassword: \"$2a$10$IdIZTxTg/dCNuNEGlmLynOjqg4B1FvDKuIV5e0BB3pnWVHNb8.GSq\","),
             // A Sentry DSN in an app's code is public by design.

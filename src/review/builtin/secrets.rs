@@ -3095,6 +3095,12 @@ fn credential_call(name: &str) -> bool {
                 | "verify"
                 | "clear"
                 | "reset"
+                // `scorePassword("3bYW…")`: a password handed in to be judged.
+                | "score"
+                | "rate"
+                | "estimate"
+                | "evaluate"
+                | "measure"
         )
     });
     if reads {
@@ -4474,8 +4480,10 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     if label {
         return false;
     }
-    // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version.
-    if versioned_artifact(v) || a.kind == NameKind::Secret && numbered_name(v) {
+    // `io.jsonwebtoken:jjwt-jackson-0.11.2`: an artifact and its version;
+    // `"@nuxtjs/auth-next": "5.0.0-1667386184.dfbbb54"`: a package's.
+    if versioned_artifact(v) || a.kind == NameKind::Secret && (numbered_name(v) || version_spec(v))
+    {
         return false;
     }
     if path_or_url(v) || host_and_port(v) || v.contains(' ') && a.kind == NameKind::Secret {
@@ -4806,6 +4814,20 @@ fn numbered_name(v: &str) -> bool {
                     && p.bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
+}
+
+/// `5.0.0-1667386184.dfbbb54`, `^9.0.2`, `~> 1.4`: a version or a range of
+/// them (a dependency's, under a package named for a credential).
+fn version_spec(v: &str) -> bool {
+    let core = v.trim_start_matches(['^', '~', '>', '<', '=', ' ', 'v']);
+    let mut parts = core.splitn(3, '.');
+    let number = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && (digits == p.len() || p[digits..].starts_with(['-', '+']))
+        })
+    };
+    number(parts.next()) && number(parts.next())
 }
 
 /// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
