@@ -66,18 +66,17 @@ pub fn cap_per_file(findings: &mut Vec<Finding>, cap: u32) -> Vec<Truncated> {
         sort_findings(findings);
         return truncated;
     }
-    let credential = is_credential;
     findings.sort_by(|a, b| {
         (
             a.path.as_str(),
-            !credential(a),
+            !is_credential(a),
             std::cmp::Reverse(a.severity),
             a.line,
             a.column,
         )
             .cmp(&(
                 b.path.as_str(),
-                !credential(b),
+                !is_credential(b),
                 std::cmp::Reverse(b.severity),
                 b.line,
                 b.column,
@@ -96,7 +95,7 @@ pub fn cap_per_file(findings: &mut Vec<Finding>, cap: u32) -> Vec<Truncated> {
         let Some((_, _, kept)) = current.as_mut() else {
             return true;
         };
-        let keep = *kept < cap || credential(f);
+        let keep = *kept < cap || is_credential(f);
         *kept += usize::from(keep);
         keep
     });

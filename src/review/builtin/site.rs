@@ -451,15 +451,15 @@ impl<'a> Site<'a> {
         i > 0 && spans[i - 1].1 >= start
     }
 
-    /// The text of the smallest syntax node of `kind` (one of `kinds`)
-    /// around byte `at` of line `index`; the rest of the line when the file
-    /// has no tree.
     /// The text of the call around byte `at` of line `index` (the rest of
     /// the line when the file has no tree).
     pub(super) fn call_text(&self, index: usize, at: usize) -> &'a str {
         self.enclosing_text(index, at, &["call", "call_expression"])
     }
 
+    /// The text of the smallest syntax node of a kind in `kinds` around
+    /// byte `at` of line `index`; the rest of the line when the file has no
+    /// tree.
     fn enclosing_text(&self, index: usize, at: usize, kinds: &[&str]) -> &'a str {
         let offset = self.line_offset(index) + at;
         if let Some(parsed) = self.parsed() {
