@@ -1979,6 +1979,40 @@ mod tests {
     }
 
     #[test]
+    fn a_password_with_braces_is_no_template_and_a_template_is_no_password() {
+        // A generated password may hold `${`, `{{` and brackets that close
+        // nothing: it is reported quoted, bare in a setting, and compared.
+        let pw = "Q7{w}e)p${r]Lm(zx[kd>-_$#t9}}";
+        for (path, text) in [
+            ("a.py", format!("api_key = \"{pw}\"")),
+            ("a.yml", format!("apikey: {pw}")),
+            (".env", format!("DB_PASSWORD={pw}")),
+            ("a.js", format!("if (apikey == \"{pw}\") {{")),
+            ("a.go", format!("if token != \"{pw}\" {{")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &text),
+                vec!["secret-assignment"],
+                "{path}: {text}"
+            );
+        }
+        // Interpolations that close, slots to fill in, and an expression
+        // in code are not.
+        for (path, text) in [
+            ("a.yml", "password: \"{{ vault_db_password }}\""),
+            ("a.yml", "password: \"{{ lookup('env', 'DB_PASSWORD') }}\""),
+            (".env", "API_KEY=${API_KEY:-dev-only}"),
+            ("a.rb", "secret = \"#{ENV['APP_SECRET']}\""),
+            ("a.sh", "token=\"pre-${TOKEN}-fix\""),
+            ("a.yml", "password: <your-password-here>"),
+            ("a.yml", "api_key: get_key(vault_path"),
+            ("Foo.cls", "my_password = hope]nobody[finds>-_$#thisone"),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+    }
+
+    #[test]
     fn encrypted_ci_values_anchors_and_escaped_prose_are_not_secrets() {
         let travis = "deploy:\n  api_key:\n    secure: \"RyFdh2lpDmaNhPar7ezsb18Xz+6XFM40y7cZCDRML+Sk+eYK1xtDNfEhDRJU5Qo1ReVsByds/QJTSXr2KmZPk3lXwG3SiN7UtrLUxCxFr6qrcM\"\n  auth_token:\n    secure: mWJ8ieZdGEgHf232fdMyzb9T1rKbkJivYbp/REMo8ax3X5vkQJDHhFjWeuWA3wIC";
         assert!(secret_rules(".travis.yml", travis).is_empty());

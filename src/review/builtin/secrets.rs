@@ -433,7 +433,8 @@ regex!(
 const CODE_EXTS: &[&str] = &[
     "py", "pyw", "js", "jsx", "ts", "tsx", "mjs", "cjs", "rb", "go", "rs", "java", "kt", "kts",
     "scala", "cs", "php", "swift", "c", "cc", "cpp", "h", "hpp", "m", "dart", "lua", "pl", "r",
-    "ex", "exs", "clj", "groovy", "vue", "svelte", "fs", "jl", "bicep",
+    "ex", "exs", "clj", "groovy", "vue", "svelte", "fs", "jl", "bicep", "mm", "cls", "trigger",
+    "sol", "zig", "hs", "erl", "ml", "nim", "coffee", "elm",
 ];
 
 pub(super) fn is_code(path: &str) -> bool {
@@ -3965,7 +3966,8 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
     // `export TOKEN=…`, `password: …`) runs to the end of the line: there a
     // `&` or a `)` is the value's own. Elsewhere they end it (a URL's
     // `?token=…&v=1`, a call's `connect(password=…)`).
-    // (Read only when a `&` or a `)` comes up.)
+    // So are the brackets of a generated password (`m{{h}o)p${e]n…`).
+    // (Read only when one of them comes up.)
     let alone = || {
         let head = line[..start].trim_start();
         let head = head.strip_prefix("export ").unwrap_or(head).trim_end();
@@ -3978,14 +3980,14 @@ fn read_value(line: &str, from: usize) -> Option<(&str, usize, bool)> {
         })
     };
     let mut j = i;
-    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;}]<\"'".contains(&b[j]) {
+    while j < b.len() && !b[j].is_ascii_whitespace() && !b",;\"'".contains(&b[j]) {
         // `"TOKEN=…\nDEBUG=true"`: an escaped line break inside a string
         // ends the value.
         if b[j] == b'\\' && matches!(b.get(j + 1), Some(b'n' | b'r' | b't')) {
             break;
         }
         let separator = match b[j] {
-            b')' => !alone(),
+            b')' | b'}' | b']' | b'<' => !alone(),
             b'&' => !alone() || ends_query_value(&line[j + 1..]),
             _ => false,
         };
@@ -4434,7 +4436,8 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
     // `b[mapCtx.Start:len(b)]` (a template's code), `\w+|(?:u/\d+…` (a
     // pattern): an expression or a regular expression, not a literal.
-    let expression = !a.quoted && v.contains(['[', '(']);
+    // (`m{{h}o)p${e]nob(…`, whose brackets cross, is a generated password.)
+    let expression = !a.quoted && v.contains(['[', '(']) && !brackets_cross(v);
     let pattern = ["\\w", "\\d", "\\s", "(?:", "[0-9", "[a-z", "[A-Z"]
         .iter()
         .any(|m| v.contains(m));
@@ -4542,7 +4545,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     // with a literal (`header_key == b"content-length"`) picks a branch:
     // only a value random on its own is a key there.
     let lone_key = code && segments(a.name) == ["key"];
-    if a.kind == NameKind::Secret && (lone_key || a.compared) && !strong_random(v) {
+    if a.kind == NameKind::Secret && lone_key && !strong_random(v) {
         return false;
     }
     // `token = 'block_begin'`, `SessionKey: "csrfToken"`, `challenge-123`:
@@ -4955,14 +4958,13 @@ fn reference(v: &str) -> bool {
                 && r.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_.:/-".contains(&b))
     });
+    // `m{{h}o)p${e]nob(…}}`: braces in a password, not a template.
+    let braces = interpolation(t);
     t.starts_with(['$', '%', '{', '<', '(', '[', '!', '&', '*', '|', '>'])
         || at_reference
-        || t.ends_with(['(', '}'])
+        || t.ends_with('(')
+        || braces.unwrap_or_else(|| t.ends_with('}') || t.contains("}}"))
         || [
-            "${",
-            "{{",
-            "}}",
-            "#{",
             "%(",
             "%s",
             "$(",
@@ -4988,6 +4990,75 @@ fn reference(v: &str) -> bool {
         .any(|p| lower.contains(p))
 }
 
+/// Whether an interpolation in `t` (`${NAME}`, `#{expr}`, `{{ expr }}`)
+/// closes its brackets in order, as a template engine would read it
+/// (`${DB_PASS:-x}`, `{{ lookup('env', 'X') }}`); `None` when `t` opens
+/// none. A generated password may hold `${` or `{{` among its symbols.
+fn interpolation(t: &str) -> Option<bool> {
+    let b = t.as_bytes();
+    let mut opened = false;
+    for i in 0..b.len().saturating_sub(1) {
+        let from = match &b[i..i + 2] {
+            b"{{" => i,
+            b"${" | b"#{" => i + 1,
+            _ => continue,
+        };
+        opened = true;
+        let mut stack = Vec::new();
+        for (j, &c) in b.iter().enumerate().skip(from) {
+            match c {
+                b'{' | b'(' | b'[' => stack.push(c),
+                b'}' | b')' | b']' => {
+                    let open = match c {
+                        b'}' => b'{',
+                        b')' => b'(',
+                        _ => b'[',
+                    };
+                    if stack.pop() != Some(open) {
+                        break;
+                    }
+                    if stack.is_empty() {
+                        if j > i + 2 {
+                            return Some(true);
+                        }
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    opened.then_some(false)
+}
+
+/// Whether a closing bracket in `v` meets no opening one of its kind
+/// (`h}o)p`): no expression of any language reads so.
+fn brackets_cross(v: &str) -> bool {
+    let mut stack = Vec::new();
+    for c in v.bytes() {
+        match c {
+            b'{' | b'(' | b'[' => stack.push(c),
+            b'}' => {
+                if stack.pop() != Some(b'{') {
+                    return true;
+                }
+            }
+            b')' => {
+                if stack.pop() != Some(b'(') {
+                    return true;
+                }
+            }
+            b']' => {
+                if stack.pop() != Some(b'[') {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Words that make a value a placeholder wherever they stand in it.
 const PLACEHOLDER_WORDS: &[&str] = &[
     "example",
@@ -5003,8 +5074,6 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "yoursecret",
     "yourkey",
     "yourapi",
-    "<",
-    ">",
     "xxxx",
     "****",
     "…",
@@ -5059,7 +5128,7 @@ fn placeholder(v: &str) -> bool {
         return true;
     }
     let (words, short_words) = &*PLACEHOLDER_AC;
-    if words.is_match(v) {
+    if words.is_match(v) || angle_bracketed(v) {
         return true;
     }
     // A short word counts in a short value, or standing apart (`fake-key`).
@@ -5081,6 +5150,14 @@ fn placeholder(v: &str) -> bool {
         }
     }
     top * 2 > n && n >= 4 || periodic(v)
+}
+
+/// `<your-key>`, `key-<id>`, `<token`: a slot to fill in. A lone `>` among
+/// a generated password's symbols (`nob(ody[finds>-_$#`) is not one.
+fn angle_bracketed(v: &str) -> bool {
+    v.starts_with('<')
+        || v.ends_with('>')
+        || v.find('<').is_some_and(|open| v[open..].contains('>'))
 }
 
 /// A short unit typed over and over (`123123123123…`, `abababab…`): a
