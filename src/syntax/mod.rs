@@ -341,7 +341,14 @@ impl Parsed {
             node = parent;
         }
         match node.parent() {
-            Some(p) if p.kind() == "expression_statement" && p.named_child_count() == 1 => {
+            // (One that follows something on its line is no docstring:
+            // `"password": "…",` cut from a dict reads so when parsed alone.)
+            Some(p)
+                if p.kind() == "expression_statement"
+                    && p.named_child_count() == 1
+                    && p.prev_sibling()
+                        .is_none_or(|s| s.end_position().row < p.start_position().row) =>
+            {
                 Region::Comment
             }
             _ => Region::String,
@@ -872,6 +879,10 @@ mod tests {
         let doc = "def f():\n    \"\"\"TODO: explain\"\"\"\n    s = \"TODO\"\n";
         assert_eq!(region("a.py", doc, "TODO: explain"), Region::Comment);
         assert_eq!(region("a.py", doc, "TODO\"\n"), Region::String);
+        // A dict's entry cut from its dict: the value follows the key on
+        // its line, so it is no docstring however the parse recovers.
+        let entry = "    \"password\": \"TODO later\",\n";
+        assert_eq!(region("a.py", entry, "TODO"), Region::String);
 
         let rb = "x = <<~SQL\n  select eval\nSQL\ny = \"#{eval(q)}\"\n";
         assert_eq!(region("a.rb", rb, "select eval"), Region::String);
