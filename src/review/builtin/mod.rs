@@ -643,10 +643,21 @@ fn is_documentation(path: &str) -> bool {
 /// file (`locales/de.json`, `messages_fr.properties`, `values-ru/strings.xml`,
 /// `.po`). `password: "Wachtwoord"` there is the label of a form's field.
 fn is_translation(path: &str) -> bool {
+    // ISO 639-1, less the codes that name other files as often (`sa.json`
+    // for a service account, `ts`, `os`, `ml`, `io`, `se`, `st`, `co`).
     const LANGUAGES: &[&str] = &[
-        "ar", "bg", "bn", "ca", "cs", "da", "de", "el", "en", "es", "et", "fa", "fi", "fr", "he",
-        "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "nb", "nl", "nn", "no", "pl",
-        "pt", "ro", "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk", "vi", "zh",
+        "aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg",
+        "bh", "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "cr", "cs", "cu", "cv", "cy",
+        "da", "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj",
+        "fo", "fr", "fy", "ga", "gd", "gl", "gn", "gu", "gv", "ha", "he", "hi", "ho", "hr", "ht",
+        "hu", "hy", "hz", "ia", "id", "ie", "ig", "ii", "ik", "is", "it", "iu", "ja", "jv", "ka",
+        "kg", "ki", "kj", "kk", "kl", "km", "kn", "ko", "kr", "ks", "ku", "kv", "kw", "ky", "la",
+        "lb", "lg", "li", "ln", "lo", "lt", "lu", "lv", "mg", "mh", "mi", "mk", "mn", "mr", "ms",
+        "mt", "my", "na", "nb", "nd", "ne", "ng", "nl", "nn", "no", "nr", "nv", "ny", "oc", "oj",
+        "om", "or", "pa", "pi", "pl", "ps", "pt", "qu", "rm", "rn", "ro", "ru", "rw", "sc", "sd",
+        "sg", "si", "sk", "sl", "sm", "sn", "so", "sq", "sr", "ss", "su", "sv", "sw", "ta", "te",
+        "tg", "th", "ti", "tk", "tl", "tn", "to", "tr", "tt", "tw", "ty", "ug", "uk", "ur", "uz",
+        "ve", "vi", "vo", "wa", "wo", "xh", "yi", "yo", "za", "zh", "zu",
     ];
     let lower = path.to_ascii_lowercase();
     let mut parts = lower.rsplit('/');
@@ -2167,6 +2178,8 @@ mod tests {
             ("src/locales/nl.ts", r#"password: "Wachtwoord","#),
             ("src/i18n/nl.json", r#""password": "Wachtwoord""#),
             ("web/de.json", r#""api_key": "API-Zugangsschlüssel""#),
+            ("src/strings/cy.json", r#""LabelPassword": "Cyfrinair","#),
+            ("src/strings/eu.json", r#""HeaderPassword": "Pasahitza","#),
             ("messages_es.properties", "login.password=Contrasena"),
             (
                 "app/res/values-sv/strings.xml",
