@@ -2146,6 +2146,8 @@ mod tests {
             "password = None",
             "private_key_file = \"key.pem\"",
             "token: !vault |",
+            "TOKEN_THROTTLE_RATE = \"1000/min\"",
+            "password_max_age = \"90days\"",
         ] {
             assert!(secret_rules("app.py", line).is_empty(), "{line}");
         }
@@ -2799,6 +2801,10 @@ mod tests {
                 "const url = 'http://user:pass@localhost:8080/';",
             ),
             ("docs/tls.md", "passphrase: 'passphrase1'"),
+            (
+                "tests/test_api.py",
+                "    \"password\": \"areallysupersecretpassword235\",",
+            ),
         ] {
             let found = secret_rules(path, line);
             assert!(found.is_empty(), "{path}: {line}: {found:?}");
@@ -2816,6 +2822,22 @@ mod tests {
         // Outside tests and docs a typed password is still a finding.
         assert_eq!(
             secret_rules("app/settings.py", "db_password = \"hunter2hunter2\""),
+            vec!["secret-assignment"]
+        );
+    }
+
+    #[test]
+    fn a_files_bytes_in_base64_are_no_key() {
+        // A HAR's response body: a WebP image, a PDF. The same run of
+        // characters without the format's magic number is a key's.
+        let body = "h5AAABXRUJQVlA4IBJAAABw+QCdASr0AZECPpFGnkwlo60iIfTJ4aASCWlu/FXKXiWcDfBDwP935Ag4XhuyAadAndT2i/5b8OPL3";
+        for magic in ["UklGR", "JVBERi0xLjcKJb"] {
+            let line = format!("          \"text\": \"{magic}{body}\",");
+            assert!(secret_rules("e2e/api.har", &line).is_empty(), "{line}");
+        }
+        let line = format!("          \"text\": \"Qx{body}\",");
+        assert_eq!(
+            secret_rules("e2e/api.har", &line),
             vec!["secret-assignment"]
         );
     }

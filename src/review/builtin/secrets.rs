@@ -920,6 +920,7 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
         || public_client_id(t)
         || publishable(t)
         || glued_prefix(t)
+        || encoded_file(t)
         // `tgp_v1_` and 32 where Together writes 43: a look-alike.
         || off_exact_format(t, t)
     {
@@ -1143,7 +1144,7 @@ pub(super) fn public_document(v: &str) -> bool {
     // `30 44|45|46 02 20|21`: an ECDSA signature's two integers.
     let signature = ["MEQCI", "MEUCI", "MEYCI"].iter().any(|p| v.starts_with(p));
     let json = v.starts_with("eyJ") && !v.contains('.');
-    certificate || public_key || signature || json
+    certificate || public_key || signature || json || encoded_file(v)
 }
 
 /// An OAuth client's id in a provider's documented shape: public by
@@ -3680,6 +3681,14 @@ fn default_keyword(arg: &str) -> usize {
 /// generated rather than typed as an example: at least 12 characters of
 /// letters and digits, random, not words, not a placeholder.
 pub(super) fn credible_example(hit: &str) -> bool {
+    // `"areallysupersecretpassword235"`, `superpassword1234`: a person
+    // spelling the word out while writing a fixture.
+    let spelled = |v: &str| {
+        let lower = v.to_ascii_lowercase();
+        ["password", "passwd", "secret", "s3cr3t", "p@ss"]
+            .iter()
+            .any(|w| lower.contains(w))
+    };
     let v = hit.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
     // `Basic dXNlcjpwYXNz` → `user:pass`.
     let decoded = basic_credentials(v.rsplit(' ').next().unwrap_or(v));
@@ -3696,6 +3705,7 @@ pub(super) fn credible_example(hit: &str) -> bool {
         && !wordy(v)
         && !placeholder(v)
         && !typed_in_order(v)
+        && !spelled(v)
         // `dGhlIHNhbXBsZSBub25jZQ==` is "the sample nonce": words, encoded.
         && !base64_text(v).is_some_and(|t| t.contains(' '))
         && randomness(v) >= 0.75
@@ -4170,6 +4180,22 @@ const NOT_A_VALUE: &[&str] = &[
     "cache",
     "lifetime",
     "duration",
+    // A measure of the credential's use: `TOKEN_THROTTLE_RATE = "1000/min"`.
+    "rate",
+    "interval",
+    "period",
+    "threshold",
+    "delay",
+    "retries",
+    "attempts",
+    "quota",
+    "age",
+    "window",
+    "seconds",
+    "secs",
+    "minutes",
+    "hours",
+    "days",
     "validity",
     "limit",
     "generator",
@@ -4403,6 +4429,7 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     };
     if n < min
         || n > 1000
+        || encoded_file(v)
         || reference(v)
         || placeholder(v)
         // A placeholder in base64 (`ZHVtbXkgdGV4dA==`, "dummy text").
@@ -4988,6 +5015,27 @@ fn reference(v: &str) -> bool {
         ]
         .iter()
         .any(|p| lower.contains(p))
+}
+
+/// A file's bytes in base64 (`data:` payloads, a HAR's response bodies,
+/// an inlined image or font), known by the encoding of the format's magic
+/// number: RIFF (WebP, WAV), PDF, PNG, GIF, JPEG, ZIP, gzip, XML, SVG,
+/// WOFF. No generated key starts so but by a chance of one in millions.
+fn encoded_file(v: &str) -> bool {
+    const MAGIC: &[&str] = &[
+        "UklGR",
+        "JVBERi0",
+        "iVBORw0KGgo",
+        "R0lGOD",
+        "/9j/",
+        "UEsDB",
+        "H4sI",
+        "PD94bW",
+        "PHN2Zy",
+        "d09GR",
+        "d09GMg",
+    ];
+    v.len() >= 64 && MAGIC.iter().any(|m| v.starts_with(m))
 }
 
 /// Whether an interpolation in `t` (`${NAME}`, `#{expr}`, `{{ expr }}`)
