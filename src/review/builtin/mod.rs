@@ -2827,7 +2827,7 @@ mod tests {
     }
 
     #[test]
-    fn a_files_bytes_in_base64_are_no_key() {
+    fn a_files_bytes_in_base64_and_an_emails_signature_are_no_key() {
         // A HAR's response body: a WebP image, a PDF. The same run of
         // characters without the format's magic number is a key's.
         let body = "h5AAABXRUJQVlA4IBJAAABw+QCdASr0AZECPpFGnkwlo60iIfTJ4aASCWlu/FXKXiWcDfBDwP935Ag4XhuyAadAndT2i/5b8OPL3";
@@ -2835,6 +2835,9 @@ mod tests {
             let line = format!("          \"text\": \"{magic}{body}\",");
             assert!(secret_rules("e2e/api.har", &line).is_empty(), "{line}");
         }
+        // An email's DKIM signature, continued on its own lines.
+        let dkim = "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel;\n\tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\n\tb=QPaQKuzx2adfCr0S18KVgA5x01KXZknaaEpQW49Ock2ghScLAvv3ij8xfzUbZewCT";
+        assert!(secret_rules("tests/samples/mail.eml", dkim).is_empty());
         let line = format!("          \"text\": \"Qx{body}\",");
         assert_eq!(
             secret_rules("e2e/api.har", &line),

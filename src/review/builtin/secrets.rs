@@ -1101,7 +1101,16 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
             | "enum"
             | "struct"
     );
-    if named || declares || name.bytes().all(|b| b.is_ascii_digit()) || disclaims_credential(name) {
+    // `b=…` and `bh=…` continuing a `DKIM-Signature:` or `ARC-Seal:`
+    // header (an email's public signature): a format's one-letter tag
+    // names no setting.
+    let tag = name.len() == 1 || name == "bh";
+    if named
+        || declares
+        || tag
+        || name.bytes().all(|b| b.is_ascii_digit())
+        || disclaims_credential(name)
+    {
         return None;
     }
     let op = operator(line, start, start + len)?;
