@@ -2827,6 +2827,24 @@ mod tests {
     }
 
     #[test]
+    fn slacks_webhook_urls_of_every_kind_are_found() {
+        for url in [
+            "https://hooks.slack.com/services/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",
+            "https://hooks.slack.com/workflows/T01ABCD2EFG/A02BCDE3FGH/412345678901234567/aB3dE6gH9jK2mN5qR8tV1xY4",
+            "https://hooks.slack.com/triggers/T01ABCD2EFG/4123456789012/1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d",
+        ] {
+            assert_eq!(
+                secret_rules("deploy/.env", &format!("NOTIFY_URL={url}")),
+                vec!["secret-provider-token"],
+                "{url}"
+            );
+        }
+        // A trigger's signature cut short is no URL that posts.
+        let cut = "NOTIFY_URL=https://hooks.slack.com/triggers/T01ABCD2EFG/4123456789012/1a2b3c4d";
+        assert!(secret_rules("deploy/.env", cut).is_empty());
+    }
+
+    #[test]
     fn a_files_bytes_in_base64_and_an_emails_signature_are_no_key() {
         // A HAR's response body: a WebP image, a PDF. The same run of
         // characters without the format's magic number is a key's.
