@@ -645,7 +645,6 @@ fn pgpass_line(line: &str, code: bool) -> Option<Hit> {
     }
     let a = Assigned {
         kind: NameKind::Password,
-        compared: false,
         name: "pgpass",
         value: fields[4],
         start: t.len() - fields[4].len(),
@@ -1346,7 +1345,6 @@ fn xml_element_text(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     let a = Assigned {
         kind: name_kind(name)?,
-        compared: false,
         name,
         value,
         start: line.len() - line.trim_start().len(),
@@ -1369,7 +1367,6 @@ fn plist_value(above: &str, line: &str) -> Option<Hit> {
     let start = line.len() - t.len() + open.len();
     let a = Assigned {
         kind,
-        compared: false,
         name,
         value: inner,
         start,
@@ -2643,9 +2640,6 @@ enum NameKind {
 /// written.
 struct Assigned<'a> {
     kind: NameKind,
-    /// Compared (`key === 'isStream'`), not assigned: a key's name then
-    /// needs a value that is random on its own.
-    compared: bool,
     name: &'a str,
     value: &'a str,
     start: usize,
@@ -2917,7 +2911,6 @@ fn continued_value(head: &str, line: &str, at: usize, code: bool) -> Option<Hit>
     judge(
         &Assigned {
             kind,
-            compared: false,
             name,
             value,
             start,
@@ -2944,7 +2937,6 @@ fn assignments<'a>(
             if let Some((value, start, quoted)) = read_value(line, offset) {
                 out.push(Assigned {
                     kind,
-                    compared: false,
                     name,
                     value,
                     start,
@@ -3062,7 +3054,6 @@ fn assignments<'a>(
         }
         out.push(Assigned {
             kind,
-            compared,
             name,
             value,
             start,
@@ -4591,9 +4582,10 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         return false;
     }
     // A lone `key` is a map's or a cache's key far more often than a
-    // credential's (`key := "uint16-slice"`), and a key's name compared
-    // with a literal (`header_key == b"content-length"`) picks a branch:
-    // only a value random on its own is a key there.
+    // credential's (`key := "uint16-slice"`): only a value random on its
+    // own is a key there. (A name compared with a literal is judged as if
+    // assigned: `header_key == b"content-length"` names a header, below;
+    // `apikey == "m{{h}o)p…"` checks a hard-coded key.)
     let lone_key = code && segments(a.name) == ["key"];
     if a.kind == NameKind::Secret && lone_key && !strong_random(v) {
         return false;
@@ -5106,28 +5098,16 @@ fn interpolation(t: &str) -> Option<bool> {
 /// (`h}o)p`): no expression of any language reads so.
 fn brackets_cross(v: &str) -> bool {
     let mut stack = Vec::new();
-    for c in v.bytes() {
-        match c {
-            b'{' | b'(' | b'[' => stack.push(c),
-            b'}' => {
-                if stack.pop() != Some(b'{') {
-                    return true;
-                }
-            }
-            b')' => {
-                if stack.pop() != Some(b'(') {
-                    return true;
-                }
-            }
-            b']' => {
-                if stack.pop() != Some(b'[') {
-                    return true;
-                }
-            }
-            _ => {}
+    v.bytes().any(|c| match c {
+        b'{' | b'(' | b'[' => {
+            stack.push(c);
+            false
         }
-    }
-    false
+        b'}' => stack.pop() != Some(b'{'),
+        b')' => stack.pop() != Some(b'('),
+        b']' => stack.pop() != Some(b'['),
+        _ => false,
+    })
 }
 
 /// Words that make a value a placeholder wherever they stand in it.
