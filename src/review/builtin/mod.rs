@@ -2839,6 +2839,37 @@ mod tests {
     }
 
     #[test]
+    fn a_providers_name_in_code_lets_its_own_format_take_the_value() {
+        // Code, where a bare provider's name wakes no generic judgement:
+        // the provider's exact format still takes a quoted value.
+        for (path, text) in [
+            ("sumo.go", "\tsumoAccessID := \"suGyI5imvADdvU\""),
+            ("sumo.go", "SUMO_ACCESS_ID = \"suGyI5imvADdvU\""),
+            (
+                "speech.py",
+                "deepgram_key = \"12e217f37eb173f0c8f1b7309f4207c7dca20186\"",
+            ),
+        ] {
+            assert_eq!(
+                secret_rules(path, text),
+                vec!["secret-provider-token"],
+                "{path}: {text}"
+            );
+        }
+        // Off the format, or a value of another kind under the name.
+        for (path, text) in [
+            ("sumo.go", "\tsumoAccessID := \"suGyI5imvADdvUx\""),
+            ("speech.py", "deepgram_model = \"nova-2-general-enhanced\""),
+            (
+                "speech.py",
+                "DEEPGRAM_URL = \"https://api.deepgram.com/v1/listen\"",
+            ),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+    }
+
+    #[test]
     fn slacks_webhook_urls_of_every_kind_are_found() {
         for url in [
             "https://hooks.slack.com/services/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",

@@ -33,10 +33,14 @@ pub struct Hit {
 enum Trigger {
     Provider(u16),
     Assignment,
-    /// A provider's name or `api`: an assignment check outside code only
-    /// (in code, names without a credential word are rarely credentials,
-    /// and the words are common).
+    /// `api`: an assignment check outside code only (in code, names
+    /// without a credential word are rarely credentials, and the word is
+    /// common).
     Context,
+    /// A provider's name (`sumo`, `deepgram`): an assignment check in code
+    /// too, where only the provider's own format takes the value
+    /// (`SUMO_ACCESS_ID = "su…"`); elsewhere as [`Trigger::Context`].
+    Named,
     PrivateKey,
     Jwt,
     Url,
@@ -51,7 +55,7 @@ enum Trigger {
 
 fn slot(t: Trigger) -> usize {
     match t {
-        Trigger::Assignment | Trigger::Context | Trigger::Provider(_) => 0,
+        Trigger::Assignment | Trigger::Context | Trigger::Named | Trigger::Provider(_) => 0,
         Trigger::PrivateKey => 1,
         Trigger::Jwt => 2,
         Trigger::Url => 3,
@@ -111,7 +115,7 @@ static PREFILTER: LazyLock<(AhoCorasick, Vec<Vec<Trigger>>)> = LazyLock::new(|| 
     for (i, p) in PROVIDERS.iter().enumerate() {
         for k in p.keywords {
             if p.contextual {
-                add(k, Trigger::Context);
+                add(k, Trigger::Named);
             } else {
                 add(k, Trigger::Provider(i as u16));
             }
@@ -519,11 +523,11 @@ fn scan_line(lines: &[&str], index: usize, code: bool, named: &mut Option<usize>
                     flags[slot(Trigger::Assignment)] = true;
                     words.push(m.start());
                 }
-                Trigger::Context if !code => {
+                Trigger::Context if code => {}
+                Trigger::Named | Trigger::Context => {
                     flags[slot(Trigger::Assignment)] = true;
                     words.push(m.start());
                 }
-                Trigger::Context => {}
                 Trigger::Provider(i) => {
                     // A prefix counts where a token can start: `re_` in
                     // `store_all` or `st.` in `list.len()` is not `re_…`/`st.…`.
