@@ -929,15 +929,17 @@ fn lone_token(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     {
         return None;
     }
-    // A line of a base64 block cut at MIME's 76 or PEM's 64 characters
-    // (an email's attachment), its neighbour cut the same: encoded data.
+    // A line of a base64 block cut at MIME's 76, PEM's 64 or a mailer's 72
+    // characters (an email's attachment), its neighbour cut the same:
+    // encoded data.
     let block_line = |l: &&str| {
         let l = l.trim();
         l.len() == n
             && l.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
     };
-    if matches!(n, 64 | 76)
+    if n >= 60
+        && n % 4 == 0
         && (index > 0 && block_line(&lines[index - 1])
             || lines.get(index + 1).is_some_and(block_line))
     {
