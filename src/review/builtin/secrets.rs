@@ -5075,25 +5075,18 @@ fn interpolation(t: &str) -> Option<bool> {
         opened = true;
         let mut stack = Vec::new();
         for (j, &c) in b.iter().enumerate().skip(from) {
-            match c {
-                b'{' | b'(' | b'[' => stack.push(c),
-                b'}' | b')' | b']' => {
-                    let open = match c {
-                        b'}' => b'{',
-                        b')' => b'(',
-                        _ => b'[',
-                    };
-                    if stack.pop() != Some(open) {
-                        break;
-                    }
-                    if stack.is_empty() {
-                        if j > i + 2 {
-                            return Some(true);
-                        }
-                        break;
-                    }
+            if matches!(c, b'{' | b'(' | b'[') {
+                stack.push(c);
+            } else if let Some(open) = opening(c) {
+                if stack.pop() != Some(open) {
+                    break;
                 }
-                _ => {}
+                if stack.is_empty() {
+                    if j > i + 2 {
+                        return Some(true);
+                    }
+                    break;
+                }
             }
         }
     }
@@ -5104,16 +5097,23 @@ fn interpolation(t: &str) -> Option<bool> {
 /// (`h}o)p`): no expression of any language reads so.
 fn brackets_cross(v: &str) -> bool {
     let mut stack = Vec::new();
-    v.bytes().any(|c| match c {
-        b'{' | b'(' | b'[' => {
+    v.bytes().any(|c| {
+        if matches!(c, b'{' | b'(' | b'[') {
             stack.push(c);
-            false
+            return false;
         }
-        b'}' => stack.pop() != Some(b'{'),
-        b')' => stack.pop() != Some(b'('),
-        b']' => stack.pop() != Some(b'['),
-        _ => false,
+        opening(c).is_some_and(|open| stack.pop() != Some(open))
     })
+}
+
+/// The opening bracket that closing bracket `c` answers.
+fn opening(c: u8) -> Option<u8> {
+    match c {
+        b'}' => Some(b'{'),
+        b')' => Some(b'('),
+        b']' => Some(b'['),
+        _ => None,
+    }
 }
 
 /// Words that make a value a placeholder wherever they stand in it.
