@@ -2024,6 +2024,36 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_compared_with_a_literal_from_either_side_is_found() {
+        let pw = "Xk82pqLm29!zQ";
+        for (path, text) in [
+            ("Login.java", format!("if (password.equals(\"{pw}\")) {{")),
+            ("Login.java", format!("if (\"{pw}\".equals(password)) {{")),
+            ("Login.kt", format!("if (apiToken.equalsIgnoreCase(\"{pw}\")) {{")),
+            ("a.c", format!("if (\"{pw}\" == secret) {{")),
+            ("a.php", format!("if ('{pw}' === $password) {{")),
+            ("a.go", format!("if \"{pw}\" != apiKey {{")),
+        ] {
+            assert_eq!(
+                secret_rules(path, &text),
+                vec!["secret-assignment"],
+                "{path}: {text}"
+            );
+        }
+        // Compared with a variable, an empty string, a type or a scheme: no
+        // credential is written down.
+        for (path, text) in [
+            ("Login.java", "if (password.equals(confirmation)) {"),
+            ("Login.java", "if (\"\".equals(password)) {"),
+            ("a.ts", "if (\"string\" === typeof password) {"),
+            ("Auth.java", "if (tokenType.equalsIgnoreCase(\"Bearer\")) {"),
+            ("a.js", "if (\"password\" == field.name) {"),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+    }
+
+    #[test]
     fn encrypted_ci_values_anchors_and_escaped_prose_are_not_secrets() {
         let travis = "deploy:\n  api_key:\n    secure: \"RyFdh2lpDmaNhPar7ezsb18Xz+6XFM40y7cZCDRML+Sk+eYK1xtDNfEhDRJU5Qo1ReVsByds/QJTSXr2KmZPk3lXwG3SiN7UtrLUxCxFr6qrcM\"\n  auth_token:\n    secure: mWJ8ieZdGEgHf232fdMyzb9T1rKbkJivYbp/REMo8ax3X5vkQJDHhFjWeuWA3wIC";
         assert!(secret_rules(".travis.yml", travis).is_empty());

@@ -2977,19 +2977,33 @@ fn assignments<'a>(
         let name = raw.trim_start_matches(['.', '-']);
         let name_start = m.end - name.len();
         let name = name.trim_end_matches(['.', '-']);
-        let Some(op_end) = operator(line, name_start, name_start + name.len()) else {
+        // Java's `password.equals("…")`: compared with a literal, as by `==`.
+        let (name, equals) = match name.rsplit_once('.') {
+            Some((head, method))
+                if EQUALS_METHODS.contains(&method)
+                    && line[name_start + name.len()..].starts_with('(') =>
+            {
+                (head, Some(name_start + name.len() + 1))
+            }
+            _ => (name, None),
+        };
+        let op_end = equals.or_else(|| operator(line, name_start, name_start + name.len()));
+        let read = match op_end {
+            Some(op_end) => read_value(line, op_end).map(|v| (v, op_end)),
+            None => literal_compared_before(line, name_start).map(|v| (v, name_start)),
+        };
+        let Some(((value, start, quoted), op_end)) = read else {
             continue;
         };
-        let Some((value, start, quoted)) = read_value(line, op_end) else {
-            continue;
-        };
+        let yoda = op_end == name_start;
         // `"Server=db;User Id=sa;Password=…;"` in code: a name inside a
         // string literal, its value text of the same string. Settings in a
         // string are `name=value` (a connection string, a DSN, a command's
         // flag); `name: value` there is a header or a label. Not a quoted
         // name, `{"password": read()}`, nor text with escapes (a protocol's
         // bytes).
-        let inside = !line[name_start + name.len()..].starts_with(['"', '\'', '`'])
+        let inside = !yoda
+            && !line[name_start + name.len()..].starts_with(['"', '\'', '`'])
             && (line[name_start + name.len()..op_end].trim() == "="
                 // Spring's `@Value("${db.password:…}")`: a placeholder's default.
                 || line[..name_start].ends_with("${"))
@@ -2997,7 +3011,8 @@ fn assignments<'a>(
             && in_string_literal(&line[..name_start]);
         // `Debugln("Failed to parse username and password:", err)`: a label
         // inside a string, which the quote after it closes.
-        if code && quoted && !line[name_start + name.len()..].starts_with(['"', '\'', '`']) {
+        if code && quoted && !yoda && !line[name_start + name.len()..].starts_with(['"', '\'', '`'])
+        {
             let next = line[op_end..].trim_start().bytes().next();
             if next.is_some() && next == open_quote(&line[..name_start]) {
                 continue;
@@ -3023,7 +3038,10 @@ fn assignments<'a>(
             }
             None => continue,
         };
-        let op = &line[name_start + name.len()..op_end];
+        let op = match (yoda, equals) {
+            (false, None) => &line[name_start + name.len()..op_end],
+            _ => "==",
+        };
         if op.trim() == "(" && !credential_call(name) {
             continue;
         }
@@ -3067,6 +3085,30 @@ fn assignments<'a>(
         });
     }
     out
+}
+
+/// The methods that compare a string with another (Java's, Kotlin's, C#'s).
+const EQUALS_METHODS: &[&str] = &["equals", "equalsIgnoreCase", "contentEquals", "Equals"];
+
+/// `if ("…" == password)`, `"…".equals(password)`, `'…' === $token`: a
+/// literal compared with the name from its left (a Yoda condition). The
+/// literal, where it starts, and that it is quoted.
+fn literal_compared_before(line: &str, name_start: usize) -> Option<(&str, usize, bool)> {
+    let before = line[..name_start].trim_end_matches(['$', '@']).trim_end();
+    let literal = EQUALS_METHODS
+        .iter()
+        .find_map(|m| before.strip_suffix('(')?.strip_suffix(m)?.strip_suffix('.'))
+        .or_else(|| {
+            ["===", "!==", "==", "!="]
+                .iter()
+                .find_map(|op| before.strip_suffix(op))
+                .map(str::trim_end)
+        })?;
+    let quote = literal.bytes().last().filter(|q| b"\"'`".contains(q))?;
+    let body = &literal[..literal.len() - 1];
+    let open = body.rfind(char::from(quote))?;
+    let value = &body[open + 1..];
+    (!value.is_empty()).then_some((value, open + 1, true))
 }
 
 /// The word before a bare `key` says what kind of lookup key it is
@@ -3150,7 +3192,6 @@ fn credential_call(name: &str) -> bool {
         "indexof",
         "match",
         "test",
-        "equals",
         "compare",
         "concat",
         "slice",
