@@ -2029,7 +2029,10 @@ mod tests {
         for (path, text) in [
             ("Login.java", format!("if (password.equals(\"{pw}\")) {{")),
             ("Login.java", format!("if (\"{pw}\".equals(password)) {{")),
-            ("Login.kt", format!("if (apiToken.equalsIgnoreCase(\"{pw}\")) {{")),
+            (
+                "Login.kt",
+                format!("if (apiToken.equalsIgnoreCase(\"{pw}\")) {{"),
+            ),
             ("a.c", format!("if (\"{pw}\" == secret) {{")),
             ("a.php", format!("if ('{pw}' === $password) {{")),
             ("a.go", format!("if \"{pw}\" != apiKey {{")),
@@ -3971,6 +3974,8 @@ mod tests {
             format!("r = requests.get(url, auth=('admin', '{value}'))"),
             format!("session.auth = HTTPBasicAuth(\"admin\", \"{value}\")"),
             format!("client.login(\"admin\", \"{value}\")"),
+            format!("return new PasswordAuthentication(\"admin\", \"{value}\".toCharArray());"),
+            format!("auth = new UsernamePasswordAuthenticationToken(\"admin\", \"{value}\");"),
         ] {
             assert_eq!(
                 secret_rules("app.py", &line),
@@ -3982,6 +3987,7 @@ mod tests {
             "client.login('user', 'password')",
             "r = requests.get(url, auth=(user, pw))",
             "client.login(\"admin\", \"${PASS}\")",
+            "return new PasswordAuthentication(user, pass.toCharArray());",
         ] {
             assert!(secret_rules("app.py", line).is_empty(), "{line}");
         }

@@ -429,7 +429,7 @@ regex!(
 regex!(HTML_VALUE, r#"(?i)\bvalue\s*=\s*["']([^"']{4,})["']"#);
 regex!(
     CREDENTIAL_PAIR,
-    r#"(?i)(?:auth|login|credentials?|authenticate|authenticator)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["']\s*[)\]]"#
+    r#"(?i)(?:auth|login|credentials?|authenticate|authenticator|authentication|authenticationtoken)\s*(?:=\s*[(\[]|\()\s*["']([^"'\s]{1,128})["']\s*,\s*["']([^"']{4,256})["'](?:\.(?:toCharArray|getBytes|ToCharArray)\(\))?\s*[)\]]"#
 );
 
 /// The file kinds whose unquoted right-hand sides are expressions, not
@@ -2724,7 +2724,8 @@ fn anonymous_login(line: &str, above: Option<&str>) -> bool {
 
 /// A user name and a password side by side in a call that authenticates:
 /// `auth=('admin', '…')` (requests), `HTTPBasicAuth("admin", "…")`,
-/// `login("admin", "…")`, `UsernamePasswordCredentials("admin", "…")`.
+/// `login("admin", "…")`, `UsernamePasswordCredentials("admin", "…")`,
+/// Java's `PasswordAuthentication("admin", "…".toCharArray())`.
 fn credential_pair(line: &str) -> Option<Hit> {
     // Two string literals side by side (`"…", "…"`): most lines are spared
     // the regex.
