@@ -2000,6 +2000,12 @@ mod tests {
             (".env", format!("DB_PASSWORD={pw}")),
             ("a.js", format!("if (apikey == \"{pw}\") {{")),
             ("a.go", format!("if token != \"{pw}\" {{")),
+            // A WordPress salt: symbols between `<` and `>` are no slot.
+            (
+                "wp-config.php",
+                "define( 'AUTH_KEY', 'e]+<A?K>Vb%1*L-4U~o0[&Lk/+W5zB$Qpy1!w(!|k7h)O4a^X-N|6y..' );"
+                    .to_string(),
+            ),
         ] {
             assert_eq!(
                 secret_rules(path, &text),
@@ -2016,6 +2022,11 @@ mod tests {
             ("a.rb", "secret = \"#{ENV['APP_SECRET']}\""),
             ("a.sh", "token=\"pre-${TOKEN}-fix\""),
             ("a.yml", "password: <your-password-here>"),
+            (".env", "API_KEY=sk-<YOUR API KEY>"),
+            (
+                "wp-config.php",
+                "define( 'AUTH_KEY', 'put your unique phrase here' );",
+            ),
             ("a.yml", "api_key: get_key(vault_path"),
             ("Foo.cls", "my_password = hope]nobody[finds>-_$#thisone"),
         ] {

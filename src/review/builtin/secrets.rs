@@ -5251,12 +5251,20 @@ fn placeholder(v: &str) -> bool {
     top * 2 > n && n >= 4 || periodic(v)
 }
 
-/// `<your-key>`, `key-<id>`, `<token`: a slot to fill in. A lone `>` among
-/// a generated password's symbols (`nob(ody[finds>-_$#`) is not one.
+/// `<your-key>`, `key-<id>`, `<token`, `sk-<YOUR`: a slot to fill in. A lone `>` among
+/// a generated password's symbols (`nob(ody[finds>-_$#`) is not one, nor
+/// symbols between `<` and `>` (a WordPress salt's `e]+<A?K>Vb%1*…`).
 fn angle_bracketed(v: &str) -> bool {
-    v.starts_with('<')
-        || v.ends_with('>')
-        || v.find('<').is_some_and(|open| v[open..].contains('>'))
+    // Closed by `>`, or by the end of what was read (`sk-<YOUR API KEY>`
+    // cut at its first space).
+    let slot = |inside: &str| {
+        let name = inside.split_once('>').map_or(inside, |(name, _)| name);
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-. ".contains(&b))
+    };
+    v.starts_with('<') || v.ends_with('>') || v.match_indices('<').any(|(i, _)| slot(&v[i + 1..]))
 }
 
 /// A short unit typed over and over (`123123123123…`, `abababab…`): a
