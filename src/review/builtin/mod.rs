@@ -2129,6 +2129,8 @@ mod tests {
             ),
             ("lib.rs", format!("const API_TOKEN: &str = \"{value}\";")),
             ("app.rb", format!("config[:api_token] = \"{value}\"")),
+            ("app.rb", format!("ENV['API_TOKEN'] ||= '{value}'")),
+            ("app.ts", format!("options.apiToken ??= '{value}';")),
             ("index.php", format!("'api_token' => '{value}',")),
             (".env", format!("API_TOKEN={value}")),
             ("deploy.sh", format!("export API_TOKEN={value}")),

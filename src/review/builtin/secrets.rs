@@ -3412,8 +3412,8 @@ fn operator(line: &str, start: usize, end: usize) -> Option<usize> {
         i += 1;
     }
     let rest = &line[i..];
-    // Make's `?=`, `::=`, `:::=`; PHP's `.=`.
-    for op in [":::=", "::=", "?=", ".="] {
+    // Make's `?=`, `::=`, `:::=`; PHP's `.=`; Ruby's `||=`, JavaScript's `??=`.
+    for op in [":::=", "::=", "?=", ".=", "||=", "??="] {
         if rest.starts_with(op) {
             return Some(i + op.len());
         }
