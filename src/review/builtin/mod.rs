@@ -2062,9 +2062,49 @@ mod tests {
             ("a.ts", "if (\"string\" === typeof password) {"),
             ("Auth.java", "if (tokenType.equalsIgnoreCase(\"Bearer\")) {"),
             ("a.js", "if (\"password\" == field.name) {"),
+            (
+                "Converter.java",
+                "if (!key.equals(OAuth2ParameterNames.GRANT_TYPE) && !key.equals(OAuth2ParameterNames.CODE)) {",
+            ),
         ] {
             assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
         }
+    }
+
+    #[test]
+    fn declarations_and_constants_with_versions_in_their_names_are_not_values() {
+        // A digit inside a camel-case name (`OAuth2`) ends a word as a
+        // lower-case letter does; an access modifier is not a name.
+        for (path, text) in [
+            (
+                "A.java",
+                "\tprivate OAuth2AuthorizationService authorizationService;",
+            ),
+            (
+                "A.java",
+                "\tprivate OAuth2AuthenticatedPrincipal defaultPrincipal() {",
+            ),
+            (
+                "A.java",
+                "\t\tOAuth2Authorization authorization = TestOAuth2Authorizations",
+            ),
+            (
+                "A.kt",
+                "        val authorizationRequest = OAuth2AuthorizationRequest",
+            ),
+            ("A.java", "\t\tkey = OAuth2ParameterNames.GRANT_TYPE;"),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+        // Random values are still found, a dot in them or not.
+        assert_eq!(
+            secret_rules("a.py", "oauth2Token = \"q8Zr2LmX9vTa7KpW3nLm\""),
+            vec!["secret-assignment"]
+        );
+        assert_eq!(
+            secret_rules("a.cfg", "passwd = vt552vCne.wSyn2UpzrW2X6j7BujDI"),
+            vec!["secret-assignment"]
+        );
     }
 
     #[test]

@@ -2978,11 +2978,14 @@ fn assignments<'a>(
         let name = raw.trim_start_matches(['.', '-']);
         let name_start = m.end - name.len();
         let name = name.trim_end_matches(['.', '-']);
-        // Java's `password.equals("…")`: compared with a literal, as by `==`.
+        // Java's `password.equals("…")`: compared with a literal, as by `==`
+        // (`key.equals(Names.CODE)` compares with a constant).
         let (name, equals) = match name.rsplit_once('.') {
             Some((head, method))
                 if EQUALS_METHODS.contains(&method)
-                    && line[name_start + name.len()..].starts_with('(') =>
+                    && line[name_start + name.len()..]
+                        .strip_prefix('(')
+                        .is_some_and(|arg| arg.trim_start().starts_with(['"', '\''])) =>
             {
                 (head, Some(name_start + name.len() + 1))
             }
@@ -3056,6 +3059,11 @@ fn assignments<'a>(
                 !next.trim_start().starts_with(['"', '\'', '`']) && !next.trim().is_empty()
             })
         } {
+            continue;
+        }
+        // `private OAuth2AuthorizationService service;`: an access modifier
+        // and a type, not a name and its value.
+        if code && name == "private" && op.trim().is_empty() {
             continue;
         }
         let compared = op.contains("==") || op.contains("!=");
@@ -4102,9 +4110,11 @@ fn segments(name: &str) -> Vec<String> {
             }
             continue;
         }
+        // `OAuth2Authorization`: a digit ends a part as a lower-case letter does.
         let boundary = c.is_ascii_uppercase()
             && i > 0
             && (b[i - 1].is_ascii_lowercase()
+                || b[i - 1].is_ascii_digit()
                 || (b[i - 1].is_ascii_uppercase()
                     && b.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())));
         match from {
@@ -4968,9 +4978,11 @@ fn same_as_name(name: &str, value: &str) -> bool {
 /// random (`s.ZC9Ecf4M5g9o34Q6RkzGsj0z` is a Vault token, not a path).
 fn identifier_chain(v: &str) -> bool {
     v.split('.').all(|part| {
+        // (`OAuth2ParameterNames` is words in camel case, not random.)
         let random = part.len() >= 16
             && part.chars().any(|c| c.is_ascii_digit())
             && !wordy(part)
+            && !camel_words(part)
             && randomness(part) >= 0.8;
         let p = part.trim_end_matches("()");
         !random
