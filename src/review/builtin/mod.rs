@@ -2093,6 +2093,18 @@ mod tests {
                 "        val authorizationRequest = OAuth2AuthorizationRequest",
             ),
             ("A.java", "\t\tkey = OAuth2ParameterNames.GRANT_TYPE;"),
+            // A call that makes a key from an algorithm's name, a lookup by
+            // key, an OID, and RFC 6749's example tokens.
+            (
+                "A.java",
+                "\t\tthis(CipherUtils.newSecretKey(\"PBKDF2WithHmacSHA1\",",
+            ),
+            ("A.java", "if (claims.containsKey(\"x5t#S256\")) {"),
+            (
+                "A.java",
+                "static final String PASSWORD_MODIFY_OID = \"1.3.6.1.4.1.4203.1.11.1\";",
+            ),
+            ("a.json", "  \"access_token\": \"2YotnFZFEjr1zCsicMWpAA\","),
         ] {
             assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
         }

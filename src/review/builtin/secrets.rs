@@ -1654,6 +1654,10 @@ const DOCUMENTED_EXAMPLES: &[&str] = &[
     // Microsoft's documentation: every local setup uses them.
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
     "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+    // The access and refresh tokens of RFC 6749's (OAuth 2.0) examples,
+    // copied into countless tests and documents.
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
     // The `ClearTextPassword` examples of NuGet's nuget.config reference.
     "33f!!lloppa",
     "hal+9ooo_da!sY",
@@ -3162,6 +3166,11 @@ fn credential_call(name: &str) -> bool {
                 | "remove"
                 | "del"
                 | "has"
+                | "contains"
+                | "new"
+                | "create"
+                | "generate"
+                | "derive"
                 | "is"
                 | "check"
                 | "validate"
@@ -4670,6 +4679,11 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         && (v.contains('.') && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
             || options_list(v))
     {
+        return false;
+    }
+    // `PASSWORD_MODIFY_OID = "1.3.6.1.4.1.4203.1.11.1"`: an OID names
+    // something, whatever the name beside it.
+    if v.matches('.').count() >= 3 && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return false;
     }
     match a.kind {
