@@ -2996,14 +2996,17 @@ fn assignments<'a>(
             _ => (name, None),
         };
         let op_end = equals.or_else(|| operator(line, name_start, name_start + name.len()));
+        // With no operator after the name, a literal may be compared with it
+        // from its left (`"…" == password`).
+        let yoda = op_end.is_none();
         let read = match op_end {
             Some(op_end) => read_value(line, op_end).map(|v| (v, op_end)),
-            None => literal_compared_before(line, name_start).map(|v| (v, name_start)),
+            None => literal_compared_before(line, name_start)
+                .map(|(value, start)| ((value, start, true), name_start)),
         };
         let Some(((value, start, quoted), op_end)) = read else {
             continue;
         };
-        let yoda = op_end == name_start;
         // `"Server=db;User Id=sa;Password=…;"` in code: a name inside a
         // string literal, its value text of the same string. Settings in a
         // string are `name=value` (a connection string, a DSN, a command's
@@ -3104,9 +3107,9 @@ fn assignments<'a>(
 const EQUALS_METHODS: &[&str] = &["equals", "equalsIgnoreCase", "contentEquals", "Equals"];
 
 /// `if ("…" == password)`, `"…".equals(password)`, `'…' === $token`: a
-/// literal compared with the name from its left (a Yoda condition). The
-/// literal, where it starts, and that it is quoted.
-fn literal_compared_before(line: &str, name_start: usize) -> Option<(&str, usize, bool)> {
+/// literal compared with the name from its left (a Yoda condition): the
+/// literal, and where it starts.
+fn literal_compared_before(line: &str, name_start: usize) -> Option<(&str, usize)> {
     let before = line[..name_start].trim_end_matches(['$', '@']).trim_end();
     let literal = EQUALS_METHODS
         .iter()
@@ -3121,7 +3124,7 @@ fn literal_compared_before(line: &str, name_start: usize) -> Option<(&str, usize
     let body = &literal[..literal.len() - 1];
     let open = body.rfind(char::from(quote))?;
     let value = &body[open + 1..];
-    (!value.is_empty()).then_some((value, open + 1, true))
+    (!value.is_empty()).then_some((value, open + 1))
 }
 
 /// The word before a bare `key` says what kind of lookup key it is
@@ -5277,9 +5280,10 @@ fn placeholder(v: &str) -> bool {
     top * 2 > n && n >= 4 || periodic(v)
 }
 
-/// `<your-key>`, `key-<id>`, `<token`, `sk-<YOUR`: a slot to fill in. A lone `>` among
-/// a generated password's symbols (`nob(ody[finds>-_$#`) is not one, nor
-/// symbols between `<` and `>` (a WordPress salt's `e]+<A?K>Vb%1*…`).
+/// `<your-key>`, `key-<id>`, `<token`, `sk-<YOUR`: a slot to fill in. A
+/// lone `>` among a generated password's symbols (`nob(ody[finds>-_$#`) is
+/// not one, nor symbols between `<` and `>` (a WordPress salt's
+/// `e]+<A?K>Vb%1*…`).
 fn angle_bracketed(v: &str) -> bool {
     // Closed by `>`, or by the end of what was read (`sk-<YOUR API KEY>`
     // cut at its first space).
