@@ -2120,6 +2120,56 @@ mod tests {
     }
 
     #[test]
+    fn setting_paths_prompts_hashed_names_and_concatenation_are_not_secrets() {
+        for (path, text) in [
+            // A .NET setting's path under a constant named `…Key`.
+            (
+                "ConfigurationExtensions.cs",
+                "public const string FfmpegSkipValidationKey = \"FFmpeg:novalidation\";",
+            ),
+            // A filter's first pass, not a password.
+            (
+                "EncodingHelper.cs",
+                "var hwScaleFilterFirstPass = \"vpp_rkrga=format=bgra:afbc=1\";",
+            ),
+            // A prompt's label, then its hint.
+            (
+                "Install.php",
+                "$key = password('Ably Key', 'Enter your Ably key');",
+            ),
+            // A string closed around a call.
+            (
+                "helpers.php",
+                "return new HtmlString('<input type=\"hidden\" name=\"_token\" value=\"'.csrf_token().'\">');",
+            ),
+            // A name made unique by a SHA-1.
+            (
+                "EventTest.php",
+                "$id = 'framework'.DIRECTORY_SEPARATOR.'schedule-eeb46c93d45e928d62aaf684d727e213b7094822';",
+            ),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+        // The same shapes holding a credential are still found.
+        for (path, text) in [
+            ("a.cs", "public const string ApiKey = \"Xk82:pqLm29vT\";"),
+            ("a.cs", "var dbPass = \"vpp7rkrga9Lz\";"),
+            ("a.php", "$c = Credentials('admin', 'Xk82pqLm29');"),
+            ("a.php", "$key = 'Xk82pqLm29vTa7KpW3nLm';"),
+            (
+                "a.txt",
+                "token: rootly_7f1e8738d7d6b540bc52e1bc24c6e2c109dc44642f9e5d583be7e5d04f8bd282",
+            ),
+            (
+                "a.txt",
+                "x = 'acme-eeb46c93d45e928d62aaf684d727e213b7094822'",
+            ),
+        ] {
+            assert!(!secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+    }
+
+    #[test]
     fn encrypted_ci_values_anchors_and_escaped_prose_are_not_secrets() {
         let travis = "deploy:\n  api_key:\n    secure: \"RyFdh2lpDmaNhPar7ezsb18Xz+6XFM40y7cZCDRML+Sk+eYK1xtDNfEhDRJU5Qo1ReVsByds/QJTSXr2KmZPk3lXwG3SiN7UtrLUxCxFr6qrcM\"\n  auth_token:\n    secure: mWJ8ieZdGEgHf232fdMyzb9T1rKbkJivYbp/REMo8ax3X5vkQJDHhFjWeuWA3wIC";
         assert!(secret_rules(".travis.yml", travis).is_empty());

@@ -1870,6 +1870,7 @@ fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
             && !test_name
             && !glued_prefix(&line[m.start()..m.end()])
             && !digest_prefix(prefix)
+            && !named_digest(prefix, body)
             && !random_prefix(prefix)
             && !publishable(prefix)
             && !anchor
@@ -2320,6 +2321,21 @@ fn digest_prefix(prefix: &str) -> bool {
         "nonce",
     ]
     .contains(&head)
+}
+
+/// `schedule-eeb46c93…` (40), `framework-5f3523…` (32): a word, a dash,
+/// then a digest's worth of hex, is a name made unique by a hash (a lock's,
+/// a cache entry's). Providers that spell a word set it off with `_`
+/// (`rootly_` and 64), or use short abbreviations (`pul-`, `glptt-`).
+fn named_digest(prefix: &str, body: &str) -> bool {
+    let Some(word) = prefix.strip_suffix('-') else {
+        return false;
+    };
+    word.len() >= 6
+        && word.bytes().all(|b| b.is_ascii_lowercase())
+        && word_like(word)
+        && [32, 40, 64].contains(&body.len())
+        && body.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// After some `_` or `-`, a run of letters and digits long enough to be a
@@ -3065,6 +3081,16 @@ fn assignments<'a>(
             after.trim_start().strip_prefix(',').is_some_and(|next| {
                 !next.trim_start().starts_with(['"', '\'', '`']) && !next.trim().is_empty()
             })
+        } {
+            continue;
+        }
+        // `password('Ably Key', 'Enter your Ably key')`: a prompt's label,
+        // words with a space, then more arguments (a user and a password
+        // are handed in as single words).
+        if op.trim() == "(" && quoted && value.contains(' ') && {
+            let after = line.get(start + value.len()..).unwrap_or("");
+            let after = after.strip_prefix(['"', '\'', '`']).unwrap_or(after);
+            after.trim_start().starts_with(',')
         } {
             continue;
         }
@@ -4446,10 +4472,17 @@ fn name_kind(name: &str) -> Option<NameKind> {
         "onepass",
         "twopass",
         "singlepass",
+        "thirdpass",
+        "finalpass",
         "nopass",
     ];
-    let password = segs.iter().any(|s| {
-        PASSWORD_WORDS.contains(&s.as_str())
+    // `hwScaleFilterFirstPass`: the word before `pass` makes it one of the
+    // same words (a filter's first pass), written in camel case.
+    let ordinal_pass = |i: usize| {
+        segs[i] == "pass" && i > 0 && NOT_PASS.contains(&format!("{}pass", segs[i - 1]).as_str())
+    };
+    let password = segs.iter().enumerate().any(|(i, s)| {
+        PASSWORD_WORDS.contains(&s.as_str()) && !ordinal_pass(i)
             || s.ends_with("password")
             || s.ends_with("passwords")
             || s.ends_with("passwd")
@@ -4539,6 +4572,20 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
         }
     }
     if !a.quoted && (v.contains('.') && identifier_chain(v) || v.ends_with(':')) {
+        return false;
+    }
+    // `value="'.csrf_token().'"`: the string is closed around code (PHP's
+    // or JavaScript's concatenation), not a literal.
+    let concatenated = |t: &str| t.trim_start().starts_with(['.', '+']);
+    if v.strip_prefix(['\'', '"']).is_some_and(concatenated)
+        || v.strip_suffix(['\'', '"'])
+            .is_some_and(|t| concatenated(&t.chars().rev().collect::<String>()))
+    {
+        return false;
+    }
+    // `FfmpegSkipValidationKey = "FFmpeg:novalidation"`: a .NET setting's
+    // path, sections in words joined by `:`, names where a value is kept.
+    if a.kind == NameKind::Secret && setting_path(v) {
         return false;
     }
     // `"obj.aFunctionCall()"`: a call written in a string (a template's).
@@ -4708,6 +4755,22 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
+}
+
+/// A configuration key's path in .NET's form: sections of letters joined by
+/// `:`, the first capitalised, one of them a word (`Logging:LogLevel`,
+/// `FFmpeg:novalidation`). A generated key has digits; `user:pass` pairs
+/// are written in lower case.
+fn setting_path(v: &str) -> bool {
+    let parts: Vec<&str> = v.split(':').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphabetic()))
+        && v.starts_with(|c: char| c.is_ascii_uppercase())
+        && parts
+            .iter()
+            .any(|p| p.len() >= 5 && word_like(&p.to_ascii_lowercase()))
 }
 
 /// Abbreviations programmers spell without vowels.
