@@ -2170,6 +2170,73 @@ mod tests {
     }
 
     #[test]
+    fn object_ids_types_pins_test_dsns_and_certificates_are_not_secrets() {
+        for (path, text) in [
+            // The ids APIs give their objects (Stripe, Anthropic, OpenAI,
+            // EasyPost), in tests and recorded responses.
+            (
+                "gateway_spec.rb",
+                "let(:refund_id) { 're_3QXmL12ESifGlJez0GcOBHng' }",
+            ),
+            (
+                "gateway_spec.rb",
+                "let(:payment_intent_id) { 'pi_3QY1o72ESifGlJez06ZbKHjy' }",
+            ),
+            ("test_anthropic.py", "        id=\"msg_01XFDUDYJgAACzvnptvVoYEL\","),
+            ("test_langchain.py", "    id=\"call_BbeyNhCKa6kYLYzrD40NGm3b\","),
+            (
+                "buy_shipment.yml",
+                "string: '{\"id\":\"shp_cee0847ebff344afa39c7d106cc0c61f\",\"mode\":\"test\"}'",
+            ),
+            // A record's id under a provider's word.
+            (
+                "test_tracing.py",
+                "assert segment.trace_id == \"771a43a4192642f0b136d5159a501700\"",
+            ),
+            // A type quoted as a forward reference.
+            ("utils.py", "    secret_key: \"Optional[str]\" = None,"),
+            // A pinned requirement under an environment named for tiktoken.
+            (
+                "tox.ini",
+                "py3.9-langchain-notiktoken-v0.1.20: langchain==0.1.20",
+            ),
+            // A Sentry DSN (its public key and the project's number) in a
+            // client's tests.
+            (
+                "test_client.py",
+                "        \"http://894b7d594095440f8dfea9b300e6f572@localhost:8000/2\",",
+            ),
+            // Certificates, and a header alone, in a Secret's data.
+            (
+                "secret.yml",
+                "apiVersion: v1\nkind: Secret\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0=\n  tls.key: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t",
+            ),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+        let key = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ2V2WnpMMWdkQUZyODhoYjIKT0YvMk54QXBKQ3pHQ0VEZGZTcDZWUU8zMGh5aFJBTkNBQVFSV3oram42NUJ0T012ZHlIS2N2akJlQlNEWkgycgoxUlR3am1ZU2k5Ui96cEJudVE0RWlNbkNxZk1QV2lacUI0UWRiQWQwRTdvSDUwVnB1WjFQMDg3RwotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==";
+        // A token of an unlisted prefix, a Segment write key, a DSN with its
+        // secret half and a private key in a Secret are still found.
+        for (path, text) in [
+            ("a.py", "x = \"zq_01XFDUDYJgAACzvnptvVoYEL\"".to_string()),
+            (
+                "a.py",
+                "SEGMENT_WRITE_KEY = \"771a43a4192642f0b136d5159a501700\"".to_string(),
+            ),
+            (
+                "a.py",
+                "dsn = \"http://894b7d594095440f8dfea9b300e6f572:7f2b1c9d4e8a4b3c9d2e1f0a5b6c7d8e@localhost:8000/2\"".to_string(),
+            ),
+            (
+                "secret.yml",
+                format!("apiVersion: v1\nkind: Secret\ndata:\n  tls.key: {key}"),
+            ),
+        ] {
+            assert!(!secret_rules(path, &text).is_empty(), "{path}: {text}");
+        }
+    }
+
+    #[test]
     fn encrypted_ci_values_anchors_and_escaped_prose_are_not_secrets() {
         let travis = "deploy:\n  api_key:\n    secure: \"RyFdh2lpDmaNhPar7ezsb18Xz+6XFM40y7cZCDRML+Sk+eYK1xtDNfEhDRJU5Qo1ReVsByds/QJTSXr2KmZPk3lXwG3SiN7UtrLUxCxFr6qrcM\"\n  auth_token:\n    secure: mWJ8ieZdGEgHf232fdMyzb9T1rKbkJivYbp/REMo8ax3X5vkQJDHhFjWeuWA3wIC";
         assert!(secret_rules(".travis.yml", travis).is_empty());

@@ -699,7 +699,7 @@ fn kube_secret_data(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
             (t.trim_end(), index - 1)
         }
     };
-    if !base64(value) || placeholder(value) {
+    if !base64(value) || placeholder(value) || public_pem_base64(value) {
         return None;
     }
     let indent = |l: &str| l.len() - l.trim_start().len();
@@ -1870,6 +1870,7 @@ fn prefixed_token(line: &str, code: bool) -> Option<Hit> {
             && !test_name
             && !glued_prefix(&line[m.start()..m.end()])
             && !digest_prefix(prefix)
+            && !object_id(prefix)
             && !named_digest(prefix, body)
             && !random_prefix(prefix)
             && !publishable(prefix)
@@ -2323,6 +2324,53 @@ fn digest_prefix(prefix: &str) -> bool {
     .contains(&head)
 }
 
+/// The prefixes APIs give their objects' ids (Stripe's `pi_`, `cus_`,
+/// `re_`; Anthropic's `msg_`, `toolu_`; OpenAI's `call_`, `chatcmpl-`;
+/// EasyPost's `shp_`, `adr_`): an id in a response or a test, not a key.
+fn object_id(prefix: &str) -> bool {
+    const IDS: &[&str] = &[
+        // Stripe
+        "pi", "pm", "re", "ch", "cus", "card", "src", "evt", "txn", "acct", "prod", "price", "sub",
+        "in", "ii", "il", "po", "tr", "seti", "ba", "py", "pyr", "si", "cbtxn", "ic", "cn", "dp",
+        "du", "fee", "ipi", "plink", "promo", "qt", "sched", "tmr", "trr", // AI APIs
+        "msg", "toolu", "call", "chatcmpl", "resp", "run", "thread", "asst", "step", "batch",
+        "file", "ftjob", "vs", "req", "compl", "cmpl", "gen",
+        // Shipping, commerce, messaging
+        "shp", "adr", "ca", "es", "rate", "trk", "pl", "rp", "cstm", "ord", "order", "inv", "item",
+        "cart", "user", "usr", "ev", "event", "job", "task", "conv", "chat",
+    ];
+    let head = prefix.trim_end_matches(['_', '-']);
+    IDS.contains(&head)
+}
+
+/// `segment.trace_id`, `span_id`: the id of a record (a trace, a request,
+/// an event), which a provider's word before it does not make a key.
+/// (`sumologic_access_id`, `plaid_client_id` name halves of credentials.)
+fn record_id(name: &str) -> bool {
+    let segs = segments(name);
+    let n = segs.len();
+    n >= 2
+        && matches!(segs[n - 1].as_str(), "id" | "ids")
+        && matches!(
+            segs[n - 2].as_str(),
+            "trace"
+                | "span"
+                | "request"
+                | "req"
+                | "message"
+                | "msg"
+                | "event"
+                | "order"
+                | "transaction"
+                | "txn"
+                | "session"
+                | "commit"
+                | "build"
+                | "run"
+                | "job"
+        )
+}
+
 /// `schedule-eeb46c93…` (40), `framework-5f3523…` (32): a word, a dash,
 /// then a digest's worth of hex, is a name made unique by a hash (a lock's,
 /// a cache entry's). Providers that spell a word set it off with `_`
@@ -2494,7 +2542,20 @@ fn url_credentials(line: &str, code: bool) -> Option<Hit> {
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
-        if code && (host == "sentry.io" || host.ends_with(".sentry.io")) {
+        // Its shape: a 32-digit hex key, then the project's number last
+        // (`http://894b…@localhost:8000/2` in a client's tests).
+        let user_text = &line[user.start()..user.end()];
+        let project = line[user.end()..]
+            .split(['"', '\'', ' ', '`'])
+            .next()
+            .and_then(|url| url.rsplit_once('/'))
+            .is_some_and(|(_, id)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+        let dsn = user_text.len() == 32
+            && user_text
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && project;
+        if code && (host == "sentry.io" || host.ends_with(".sentry.io") || dsn) {
             continue;
         }
         if strong_random(&line[user.start()..user.end()]) {
@@ -3055,7 +3116,7 @@ fn assignments<'a>(
         }
         let kind = match name_kind(name) {
             Some(kind) => kind,
-            None if contextual_name(name) => NameKind::ContextOnly,
+            None if contextual_name(name) && !record_id(name) => NameKind::ContextOnly,
             // Docker's and npm's `"auth": "<base64 of user:password>"`; npm's
             // `_auth` holds nothing else, whatever it decodes to.
             None if name == "_auth" && !wordy(value)
@@ -4583,6 +4644,16 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     {
         return false;
     }
+    // `secret_key: "Optional[str]" = None`: a type, quoted as a forward
+    // reference (Python) or in a doc.
+    if type_expression(v) {
+        return false;
+    }
+    // `tls.crt: LS0tLS1CRUdJTiBDRVJU…`: a certificate, or a header alone,
+    // in base64.
+    if public_pem_base64(v) {
+        return false;
+    }
     // `FfmpegSkipValidationKey = "FFmpeg:novalidation"`: a .NET setting's
     // path, sections in words joined by `:`, names where a value is kept.
     if a.kind == NameKind::Secret && setting_path(v) {
@@ -4755,6 +4826,37 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
             !wordy(v) && !env_name(v) && randomness(v) >= bar
         }
     }
+}
+
+/// A generic type: `Optional[str]`, `Dict[str, Any]`, `List<String>`.
+fn type_expression(v: &str) -> bool {
+    let Some(open) = v.find(['[', '<']) else {
+        return false;
+    };
+    let close = if v.as_bytes()[open] == b'[' { ']' } else { '>' };
+    let (head, args) = (&v[..open], &v[open + 1..]);
+    head.starts_with(|c: char| c.is_ascii_uppercase())
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+        && args.ends_with(close)
+        && args
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" ,._|[]<>".contains(&b))
+}
+
+/// Base64 of a PEM block that holds no private key: a certificate or a
+/// public key (`LS0tLS1CRUdJTiBDRVJU…`), or a header with nothing under it.
+fn public_pem_base64(v: &str) -> bool {
+    if !v.starts_with("LS0tLS1CRUdJTi") {
+        return false;
+    }
+    let head = &v[..v.len().min(64) / 4 * 4];
+    let Some(text) = base64_bytes(head) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&text);
+    !text.contains("PRIVATE") || v.len() < 100
 }
 
 /// A configuration key's path in .NET's form: sections of letters joined by
@@ -5013,12 +5115,22 @@ fn version_spec(v: &str) -> bool {
     number(parts.next()) && number(parts.next())
 }
 
-/// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`: a name, then a dotted version.
+/// `jjwt-jackson-0.11.2`, `left-pad@1.3.0`, `langchain==0.1.20`: a name,
+/// then a dotted version.
 fn versioned_artifact(v: &str) -> bool {
-    let Some(cut) = v.rfind(['-', '@']) else {
-        return false;
+    // `langchain==0.1.20`: a Python requirement.
+    let pinned = ["==", ">=", "<=", "~="]
+        .iter()
+        .find_map(|op| v.split_once(op));
+    let (head, version) = match pinned {
+        Some(pair) => pair,
+        None => {
+            let Some(cut) = v.rfind(['-', '@']) else {
+                return false;
+            };
+            (&v[..cut], &v[cut + 1..])
+        }
     };
-    let (head, version) = (&v[..cut], &v[cut + 1..]);
     let dotted = version.split('.').count() >= 2
         && version
             .split('.')
