@@ -2237,6 +2237,46 @@ mod tests {
     }
 
     #[test]
+    fn descriptions_module_paths_tokenizers_and_urns_are_not_secrets() {
+        for (path, text) in [
+            // A field's description in a CRD, which opens with `secret`.
+            (
+                "crd.yml",
+                "        description: |-\n          secret represents a secret that should populate this volume.",
+            ),
+            // A Go module replaced by another.
+            (
+                "go.mod",
+                "replace github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e",
+            ),
+            // An environment named for OpenAI's tokenizer.
+            (
+                "tox.ini",
+                "openai-notiktoken: _TESTPATH=tests/integrations/openai",
+            ),
+            // A secret's name in a namespace.
+            ("plugin.yml", "        secret: urn:k8s:secret:name:key1"),
+            // A recorded response's ids (Stripe's charge and webhook).
+            (
+                "cassette.yml",
+                "        \"latest_charge\": \"ch_3TUq5D2ESifGlJez1bUXXcLL\",",
+            ),
+            ("cassette.yml", "      \"id\": \"we_1TUq8w2ESifGlJezdHC8YApb\","),
+        ] {
+            assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+        // Device commands and settings holding a credential are still found.
+        for (path, text) in [
+            ("router.conf", "secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0"),
+            ("router.conf", "snmp-server community S3cretCommunity RW 99"),
+            ("a.yml", "secret: Xk82pqLm29vTa7KpW3nL"),
+            ("a.yml", "tiktoken_api_token: Xk82pqLm29vTa7KpW3nL"),
+        ] {
+            assert!(!secret_rules(path, text).is_empty(), "{path}: {text}");
+        }
+    }
+
+    #[test]
     fn encrypted_ci_values_anchors_and_escaped_prose_are_not_secrets() {
         let travis = "deploy:\n  api_key:\n    secure: \"RyFdh2lpDmaNhPar7ezsb18Xz+6XFM40y7cZCDRML+Sk+eYK1xtDNfEhDRJU5Qo1ReVsByds/QJTSXr2KmZPk3lXwG3SiN7UtrLUxCxFr6qrcM\"\n  auth_token:\n    secure: mWJ8ieZdGEgHf232fdMyzb9T1rKbkJivYbp/REMo8ax3X5vkQJDHhFjWeuWA3wIC";
         assert!(secret_rules(".travis.yml", travis).is_empty());

@@ -773,6 +773,11 @@ fn device_config(line: &str) -> Option<Hit> {
         )
         // `password combination.`: a sentence that begins with the word.
         || prose_word(value)
+        // `secret represents a secret that…` (a field's description): a
+        // bare `password` or `secret` line is the command and its value,
+        // not a sentence that goes on.
+        || (t.starts_with("password ") || t.starts_with("secret "))
+            && line[m.end()..].split_whitespace().count() >= 2
         // `password VARCHAR(255) NULL,`: a column in SQL.
         || sql_type(value)
         || value.starts_with(['<', '$', '{', '%'])
@@ -1147,7 +1152,9 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
         && !public_client_id(v)
         && !off_strict_format(name, v)
         && !typed_in_character(v)
-        && !off_listed_suffix(v))
+        && !off_listed_suffix(v)
+        // `"latest_charge": "ch_3TUq5D2E…"`: an object's id.
+        && !v.split_once('_').is_some_and(|(prefix, _)| object_id(prefix)))
     .then(|| hit("secret-assignment", at, at + value.len()))
 }
 
@@ -2328,19 +2335,24 @@ fn digest_prefix(prefix: &str) -> bool {
 /// `re_`; Anthropic's `msg_`, `toolu_`; OpenAI's `call_`, `chatcmpl-`;
 /// EasyPost's `shp_`, `adr_`): an id in a response or a test, not a key.
 fn object_id(prefix: &str) -> bool {
-    const IDS: &[&str] = &[
-        // Stripe
-        "pi", "pm", "re", "ch", "cus", "card", "src", "evt", "txn", "acct", "prod", "price", "sub",
-        "in", "ii", "il", "po", "tr", "seti", "ba", "py", "pyr", "si", "cbtxn", "ic", "cn", "dp",
-        "du", "fee", "ipi", "plink", "promo", "qt", "sched", "tmr", "trr", // AI APIs
+    const STRIPE: &[&str] = &[
+        "pi", "pm", "pmc", "re", "ch", "cus", "card", "src", "evt", "txn", "acct", "prod", "price",
+        "sub", "in", "ii", "il", "po", "tr", "seti", "ba", "py", "pyr", "si", "cbtxn", "ic", "ich",
+        "cn", "dp", "du", "fee", "ipi", "iauth", "plink", "promo", "qt", "sched", "tmr", "trr",
+        "we", "cpmt", "mbur",
+    ];
+    const AI_APIS: &[&str] = &[
         "msg", "toolu", "call", "chatcmpl", "resp", "run", "thread", "asst", "step", "batch",
         "file", "ftjob", "vs", "req", "compl", "cmpl", "gen",
-        // Shipping, commerce, messaging
-        "shp", "adr", "ca", "es", "rate", "trk", "pl", "rp", "cstm", "ord", "order", "inv", "item",
-        "cart", "user", "usr", "ev", "event", "job", "task", "conv", "chat",
+    ];
+    const COMMERCE: &[&str] = &[
+        "shp", "adr", "ca", "es", "rate", "trk", "pl", "rp", "cstm", "prcl", "ord", "order", "inv",
+        "item", "cart", "user", "usr", "ev", "event", "job", "task", "conv", "chat",
     ];
     let head = prefix.trim_end_matches(['_', '-']);
-    IDS.contains(&head)
+    [STRIPE, AI_APIS, COMMERCE]
+        .iter()
+        .any(|ids| ids.contains(&head))
 }
 
 /// `segment.trace_id`, `span_id`: the id of a record (a trace, a request,
@@ -3153,6 +3165,19 @@ fn assignments<'a>(
             let after = after.strip_prefix(['"', '\'', '`']).unwrap_or(after);
             after.trim_start().starts_with(',')
         } {
+            continue;
+        }
+        // `urn:k8s:secret:name:key1`: a part of a name whose parts are
+        // joined by `:`, not a setting.
+        // (`//registry/:_password=…` in `.npmrc` scopes a setting.)
+        let before = line[..name_start].as_bytes();
+        let after = line[name_start + name.len()..].as_bytes();
+        if before.len() >= 2
+            && before[before.len() - 1] == b':'
+            && before[before.len() - 2].is_ascii_alphanumeric()
+            && after.first() == Some(&b':')
+            && after.get(1).is_some_and(u8::is_ascii_alphanumeric)
+        {
             continue;
         }
         // `private OAuth2AuthorizationService service;`: an access modifier
@@ -4559,6 +4584,10 @@ fn name_kind(name: &str) -> Option<NameKind> {
         return Some(NameKind::Secret);
     }
     let secret_at = segs.iter().position(|s| {
+        // `openai-notiktoken`: OpenAI's tokenizer, a package's name.
+        if s.ends_with("tiktoken") {
+            return false;
+        }
         SECRET_WORDS.contains(&s.as_str())
             || [
                 "secret",
@@ -5217,6 +5246,29 @@ fn path_or_url(v: &str) -> bool {
         .iter()
         .any(|e| v.to_ascii_lowercase().ends_with(e))
         || relative_path(v)
+        || module_path(v)
+}
+
+/// `github.com/containous/go-http-auth`, `golang.org/x/net`: a host, then
+/// a path, without a scheme (a Go module's or an image's name).
+fn module_path(v: &str) -> bool {
+    let Some((host, path)) = v.split_once('/') else {
+        return false;
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let tld = labels.last().copied().unwrap_or("");
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && (2..=6).contains(&tld.len())
+        && tld.bytes().all(|b| b.is_ascii_lowercase())
+        && !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
 }
 
 /// `cms/sites/passwords#edit`, `config/keys/prod`: two or more `/`
@@ -5256,6 +5308,8 @@ fn reference(v: &str) -> bool {
     let braces = interpolation(t);
     t.starts_with(['$', '%', '{', '<', '(', '[', '!', '&', '*', '|', '>'])
         || at_reference
+        // `urn:k8s:secret:name:key1`: a name in a namespace.
+        || lower.starts_with("urn:")
         || t.ends_with('(')
         || braces.unwrap_or_else(|| t.ends_with('}') || t.contains("}}"))
         || [
