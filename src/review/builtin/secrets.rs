@@ -3170,8 +3170,8 @@ fn assignments<'a>(
         // `urn:k8s:secret:name:key1`: a part of a name whose parts are
         // joined by `:`, not a setting.
         // (`//registry/:_password=…` in `.npmrc` scopes a setting.)
-        let before = line[..name_start].as_bytes();
-        let after = line[name_start + name.len()..].as_bytes();
+        let before = &line.as_bytes()[..name_start];
+        let after = &line.as_bytes()[name_start + name.len()..];
         if before.len() >= 2
             && before[before.len() - 1] == b':'
             && before[before.len() - 2].is_ascii_alphanumeric()
