@@ -2262,6 +2262,17 @@ mod tests {
                 "        \"latest_charge\": \"ch_3TUq5D2ESifGlJez1bUXXcLL\",",
             ),
             ("cassette.yml", "      \"id\": \"we_1TUq8w2ESifGlJezdHC8YApb\","),
+            // Certificates under a Secret's data, and a secret's name.
+            (
+                "secret.yml",
+                "kind: Secret\ndata:\n  tls.crt: VEVTVENFUlQxVEVTVENFUlQx\n  ca.crt: Q0ExLXNlY3JldEFCQ0RFRkdI",
+            ),
+            ("route.yml", "    certSecret: tlssecret"),
+            // Ruby's interpolation in a command.
+            (
+                "template.rb",
+                "rails_command \"db:seed ADMIN_PASSWORD=#{Shellwords.escape(ADMIN_PASSWORD)}\"",
+            ),
         ] {
             assert!(secret_rules(path, text).is_empty(), "{path}: {text}");
         }
@@ -2271,6 +2282,11 @@ mod tests {
             ("router.conf", "snmp-server community S3cretCommunity RW 99"),
             ("a.yml", "secret: Xk82pqLm29vTa7KpW3nL"),
             ("a.yml", "tiktoken_api_token: Xk82pqLm29vTa7KpW3nL"),
+            (
+                "secret.yml",
+                "kind: Secret\ndata:\n  extra: WGs4MnBxTG0yOXZUYTdLcFczbkw=",
+            ),
+            ("a.py", "DevPfxPassword = \"thisismypassword\""),
         ] {
             assert!(!secret_rules(path, text).is_empty(), "{path}: {text}");
         }

@@ -684,6 +684,8 @@ fn kube_secret_data(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     };
     // `key: value` on the line, or a block scalar's line below `key: |`.
     let (value, key_line) = match t.split_once(": ") {
+        // `tls.crt`, `ca.crt`, `tls.ca`: a certificate, which is public.
+        Some((key, _)) if certificate_key(key) => return None,
         Some((key, v))
             if key
                 .bytes()
@@ -728,6 +730,16 @@ fn kube_secret_data(lines: &[&str], index: usize, code: bool) -> Option<Hit> {
     }
     let start = line.len() - t.len() + t.find(value)?;
     Some(hit("secret-assignment", start, start + value.len()))
+}
+
+/// A Secret's key that names a certificate (`tls.crt`, `ca.crt`,
+/// `tls.ca`, `ca-bundle.pem` aside: a `.pem` may hold a key).
+fn certificate_key(key: &str) -> bool {
+    let last = key.rsplit(['.', '-', '_']).next().unwrap_or(key);
+    matches!(
+        last.to_ascii_lowercase().as_str(),
+        "crt" | "cert" | "ca" | "cacert" | "certificate"
+    )
 }
 
 /// Network device configuration (Cisco IOS and the many CLIs that copy
@@ -1132,6 +1144,7 @@ fn unnamed_setting(line: &str, code: bool) -> Option<Hit> {
     if named
         || declares
         || tag
+        || certificate_key(name)
         || name.bytes().all(|b| b.is_ascii_digit())
         || disclaims_credential(name)
     {
@@ -4761,7 +4774,11 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     ]
     .iter()
     .any(|w| lower.contains(w))
-        && wordy(v);
+        // `certSecret: tlssecret`: a secret's name, short, in lower case.
+        && (wordy(v)
+            || a.kind == NameKind::Secret
+                && v.len() <= 12
+                && v.bytes().all(|b| b.is_ascii_lowercase()));
     if names_itself || same_as_name(a.name, v) {
         return false;
     }
@@ -5307,6 +5324,8 @@ fn reference(v: &str) -> bool {
     // `m{{h}o)p${e]nob(…}}`: braces in a password, not a template.
     let braces = interpolation(t);
     t.starts_with(['$', '%', '{', '<', '(', '[', '!', '&', '*', '|', '>'])
+        // `#{Shellwords.escape(ADMIN_PASSWORD)}`: Ruby's interpolation.
+        || t.starts_with("#{")
         || at_reference
         // `urn:k8s:secret:name:key1`: a name in a namespace.
         || lower.starts_with("urn:")
