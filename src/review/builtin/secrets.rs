@@ -2408,7 +2408,12 @@ fn named_digest(prefix: &str, body: &str) -> bool {
         && word.bytes().all(|b| b.is_ascii_lowercase())
         && word_like(word)
         && [32, 40, 64].contains(&body.len())
-        && body.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && lower_hex(body)
+}
+
+/// Digits and `a`–`f` only: a digest or a key as hex in lower case.
+fn lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// After some `_` or `-`, a run of letters and digits long enough to be a
@@ -2575,15 +2580,11 @@ fn url_credentials(line: &str, code: bool) -> Option<Hit> {
             .next()
             .and_then(|url| url.rsplit_once('/'))
             .is_some_and(|(_, id)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-        let dsn = user_text.len() == 32
-            && user_text
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            && project;
+        let dsn = user_text.len() == 32 && lower_hex(user_text) && project;
         if code && (host == "sentry.io" || host.ends_with(".sentry.io") || dsn) {
             continue;
         }
-        if strong_random(&line[user.start()..user.end()]) {
+        if strong_random(user_text) {
             return Some(hit("secret-url-credentials", user.start(), user.end()));
         }
     }
@@ -4679,10 +4680,10 @@ fn credential_value(a: &Assigned, code: bool) -> bool {
     }
     // `value="'.csrf_token().'"`: the string is closed around code (PHP's
     // or JavaScript's concatenation), not a literal.
-    let concatenated = |t: &str| t.trim_start().starts_with(['.', '+']);
-    if v.strip_prefix(['\'', '"']).is_some_and(concatenated)
+    if v.strip_prefix(['\'', '"'])
+        .is_some_and(|t| t.trim_start().starts_with(['.', '+']))
         || v.strip_suffix(['\'', '"'])
-            .is_some_and(|t| concatenated(&t.chars().rev().collect::<String>()))
+            .is_some_and(|t| t.trim_end().ends_with(['.', '+']))
     {
         return false;
     }
@@ -4897,8 +4898,8 @@ fn public_pem_base64(v: &str) -> bool {
     if !v.starts_with("LS0tLS1CRUdJTi") {
         return false;
     }
-    let head = &v[..v.len().min(64) / 4 * 4];
-    let Some(text) = base64_bytes(head) else {
+    // (`get`: the value may hold other characters past the header.)
+    let Some(text) = v.get(..v.len().min(64) / 4 * 4).and_then(base64_bytes) else {
         return false;
     };
     let text = String::from_utf8_lossy(&text);
@@ -6274,6 +6275,18 @@ mod tests {
             secret_rules("settings.env", secret),
             vec!["secret-assignment"]
         );
+    }
+
+    #[test]
+    fn a_pem_header_in_base64_is_read_without_splitting_a_character() {
+        // A certificate's header, then a character of several bytes across
+        // the 64th byte, where the header is cut to be decoded.
+        let cert = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJxRENDQVU2Z0F3SUJBZ0€€";
+        assert!(!cert.is_char_boundary(64));
+        assert!(!super::public_pem_base64(cert));
+        assert!(super::public_pem_base64(
+            "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJxRENDQVU2Z0F3SUJBZ0lVWU9z"
+        ));
     }
 
     #[test]
